@@ -1,0 +1,82 @@
+using Pipeline.Local.Environment;
+using Pipeline.Local.Provisioning;
+
+namespace Pipeline.Local;
+
+/// <summary>The command line of <c>dotnet run --project src/Local</c>.</summary>
+public static class LocalCommands
+{
+    /// <summary>The stack name local resources are named after, unless PIPELINE_STACK says otherwise.</summary>
+    public const string DefaultStackName = "pipeline-local";
+
+    private const string Usage = """
+        usage: dotnet run --project src/Local [-- COMMAND]
+
+          up          (default) install and start the emulators, provision serverless.template,
+                      and run until Ctrl-C or SIGTERM
+          provision   provision serverless.template on emulators that are already running
+          help        this text
+
+        environment: PIPELINE_STACK (default pipeline-local)
+        """;
+
+    /// <summary>Runs a command; returns the process exit code.</summary>
+    public static async Task<int> RunAsync(string[] args, TextWriter output, CancellationToken cancellationToken)
+    {
+        var stackName = System.Environment.GetEnvironmentVariable("PIPELINE_STACK") is { Length: > 0 } s ? s : DefaultStackName;
+        void Say(string line) => output.WriteLine(line);
+        try
+        {
+            switch (args.FirstOrDefault() ?? "up")
+            {
+                case "up":
+                    await UpAsync(stackName, Say, cancellationToken);
+                    return 0;
+                case "provision":
+                    using (var aws = new LocalAws(LocalEndpoints.Default))
+                    {
+                        await new TemplateProvisioner(aws, Say).ProvisionAsync(stackName, cancellationToken);
+                    }
+                    return 0;
+                case "help" or "--help" or "-h":
+                    Say(Usage);
+                    return 0;
+                default:
+                    await Console.Error.WriteLineAsync($"Unknown command '{args[0]}'.\n{Usage}");
+                    return 2;
+            }
+        }
+        catch (TemplateException e)
+        {
+            await Console.Error.WriteLineAsync($"serverless.template: {e.Message}");
+            return 1;
+        }
+    }
+
+    private static async Task UpAsync(string stackName, Action<string> say, CancellationToken cancellationToken)
+    {
+        await using var emulators = await LocalEmulators.StartAsync(new EmulatorOptions(), say, cancellationToken);
+        using var aws = new LocalAws(emulators.Endpoints);
+        say($"Provisioning serverless.template as stack '{stackName}':");
+        var stack = await new TemplateProvisioner(aws, say).ProvisionAsync(stackName, cancellationToken);
+
+        say("");
+        say("Local pipeline is up:");
+        say($"  SQS, SNS, S3 (fauxqs)  {emulators.Endpoints.Fauxqs}");
+        say($"  DynamoDB Local         {emulators.Endpoints.DynamoDb}");
+        say($"  region                 {emulators.Endpoints.Region} (dummy credentials: any value)");
+        foreach (var r in stack.Resources.Values.Where(r => r.Outcome != ProvisionOutcome.NotLocal))
+        {
+            say($"  {r.LogicalId,-22} {r.PhysicalName}");
+        }
+        say("Press Ctrl-C to stop.");
+        try
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            say("Stopping...");
+        }
+    }
+}

@@ -1,0 +1,166 @@
+using System.Net;
+using System.Xml.Linq;
+
+namespace Pipeline.Sns;
+
+/// <summary>
+/// A small client of SNS's Query API (form-encoded POST, XML answers).
+/// Hand-written because AWSSDK.SimpleNotificationService is not obtainable from this
+/// environment's NuGet mirror (ARCHITECTURE D5). Requests are signed with Signature
+/// Version 4 by AWSSDK.Core's own <c>SigV4SigningHandler</c>; see <see cref="Create"/>.
+/// </summary>
+public sealed class SnsClient(HttpClient http, Uri endpoint)
+{
+    private static readonly XNamespace Ns = "http://sns.amazonaws.com/doc/2010-03-31/";
+    private const int MaxAttempts = 4;
+
+    /// <summary>Creates a client whose requests are signed with <paramref name="credentials"/> for <paramref name="region"/>.</summary>
+    /// <param name="credentials">Credentials, normally from the SDK's default chain.</param>
+    /// <param name="region">The region of the topic.</param>
+    /// <param name="serviceUrl">An endpoint override (a local emulator), or null for AWS's regional endpoint.</param>
+    public static SnsClient Create(Amazon.Runtime.AWSCredentials credentials, Amazon.RegionEndpoint region, Uri? serviceUrl = null)
+    {
+        var handler = new Amazon.Runtime.Signing.SigV4SigningHandler(credentials, region, "sns", new SocketsHttpHandler());
+        var endpoint = serviceUrl ?? new Uri($"https://sns.{region.SystemName}.{region.PartitionDnsSuffix}/");
+        return new SnsClient(new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) }, endpoint);
+    }
+
+    /// <summary>Publishes a message; returns its SNS message id.</summary>
+    public async Task<string> PublishAsync(string topicArn, string message, string subject,
+        IReadOnlyDictionary<string, string> attributes, CancellationToken cancellationToken)
+    {
+        var form = new List<KeyValuePair<string, string>>
+        {
+            new("TopicArn", topicArn),
+            new("Message", message),
+            new("Subject", subject),
+        };
+        var i = 1;
+        foreach (var (name, value) in attributes)
+        {
+            form.Add(new($"MessageAttributes.entry.{i}.Name", name));
+            form.Add(new($"MessageAttributes.entry.{i}.Value.DataType", "String"));
+            form.Add(new($"MessageAttributes.entry.{i}.Value.StringValue", value));
+            i++;
+        }
+        var result = await SendAsync("Publish", form, cancellationToken).ConfigureAwait(false);
+        return Value(result, "MessageId");
+    }
+
+    /// <summary>Creates a topic (idempotent); returns its ARN.</summary>
+    public async Task<string> CreateTopicAsync(string name, IReadOnlyDictionary<string, string> attributes, CancellationToken cancellationToken)
+    {
+        var form = new List<KeyValuePair<string, string>> { new("Name", name) };
+        var i = 1;
+        foreach (var (key, value) in attributes)
+        {
+            form.Add(new($"Attributes.entry.{i}.key", key));
+            form.Add(new($"Attributes.entry.{i}.value", value));
+            i++;
+        }
+        return Value(await SendAsync("CreateTopic", form, cancellationToken).ConfigureAwait(false), "TopicArn");
+    }
+
+    /// <summary>Reads a topic's attributes.</summary>
+    public async Task<IReadOnlyDictionary<string, string>> GetTopicAttributesAsync(string topicArn, CancellationToken cancellationToken)
+    {
+        var result = await SendAsync("GetTopicAttributes", [new("TopicArn", topicArn)], cancellationToken).ConfigureAwait(false);
+        return result.Descendants(Ns + "entry").ToDictionary(e => (string)e.Element(Ns + "key")!, e => (string?)e.Element(Ns + "value") ?? "");
+    }
+
+    /// <summary>Subscribes an endpoint to a topic (idempotent for the same endpoint); returns the subscription ARN.</summary>
+    public async Task<string> SubscribeAsync(string topicArn, string protocol, string endpoint,
+        IReadOnlyDictionary<string, string> attributes, CancellationToken cancellationToken)
+    {
+        var form = new List<KeyValuePair<string, string>> { new("TopicArn", topicArn), new("Protocol", protocol), new("Endpoint", endpoint) };
+        var i = 1;
+        foreach (var (key, value) in attributes)
+        {
+            form.Add(new($"Attributes.entry.{i}.key", key));
+            form.Add(new($"Attributes.entry.{i}.value", value));
+            i++;
+        }
+        return Value(await SendAsync("Subscribe", form, cancellationToken).ConfigureAwait(false), "SubscriptionArn");
+    }
+
+    /// <summary>Lists a topic's subscriptions (first page: enough for the pipeline's topics).</summary>
+    public async Task<IReadOnlyList<SnsSubscription>> ListSubscriptionsByTopicAsync(string topicArn, CancellationToken cancellationToken)
+    {
+        var result = await SendAsync("ListSubscriptionsByTopic", [new("TopicArn", topicArn)], cancellationToken).ConfigureAwait(false);
+        return [.. result.Descendants(Ns + "member").Select(m => new SnsSubscription(
+            (string?)m.Element(Ns + "SubscriptionArn") ?? "",
+            (string?)m.Element(Ns + "Protocol") ?? "",
+            (string?)m.Element(Ns + "Endpoint") ?? ""))];
+    }
+
+    private async Task<XElement> SendAsync(string action, IEnumerable<KeyValuePair<string, string>> parameters, CancellationToken cancellationToken)
+    {
+        var form = parameters.Prepend(new("Version", "2010-03-31")).Prepend(new("Action", action)).ToList();
+        for (var attempt = 1; ; attempt++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, endpoint) { Content = new FormUrlEncodedContent(form) };
+            HttpResponseMessage response;
+            try
+            {
+                response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            }
+            catch (HttpRequestException) when (attempt < MaxAttempts)
+            {
+                await Backoff(attempt, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+            using (response)
+            {
+                var body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+                if (response.IsSuccessStatusCode)
+                {
+                    return XDocument.Parse(body).Root?.Element(Ns + $"{action}Result") ?? new XElement("empty");
+                }
+                var error = SnsException.FromResponse(response.StatusCode, body);
+                if (error.IsRetryable && attempt < MaxAttempts)
+                {
+                    await Backoff(attempt, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+                throw error;
+            }
+        }
+    }
+
+    private static Task Backoff(int attempt, CancellationToken cancellationToken) =>
+        Task.Delay(TimeSpan.FromMilliseconds(100 * Math.Pow(2, attempt) + Random.Shared.Next(50)), cancellationToken);
+
+    private static string Value(XElement result, string name) =>
+        (string?)result.Element(Ns + name) ?? throw new SnsException("MalformedResponse", $"The SNS answer has no {name}.", HttpStatusCode.OK);
+}
+
+/// <summary>One subscription of a topic.</summary>
+public sealed record SnsSubscription(string SubscriptionArn, string Protocol, string Endpoint);
+
+/// <summary>An error answer from SNS, carrying its error code.</summary>
+public sealed class SnsException(string code, string message, HttpStatusCode status) : Exception($"SNS {code}: {message}")
+{
+    /// <summary>The SNS error code, e.g. <c>NotFound</c> or <c>Throttling</c>.</summary>
+    public string Code { get; } = code;
+
+    /// <summary>The HTTP status of the answer.</summary>
+    public HttpStatusCode Status { get; } = status;
+
+    /// <summary>Throttling and server errors are worth retrying.</summary>
+    public bool IsRetryable => (int)Status >= 500 || Code is "Throttling" or "ThrottlingException" or "ThrottledException" or "RequestThrottled";
+
+    internal static SnsException FromResponse(HttpStatusCode status, string body)
+    {
+        try
+        {
+            var error = XDocument.Parse(body).Descendants().FirstOrDefault(e => e.Name.LocalName == "Error");
+            var code = error?.Elements().FirstOrDefault(e => e.Name.LocalName == "Code")?.Value ?? status.ToString();
+            var message = error?.Elements().FirstOrDefault(e => e.Name.LocalName == "Message")?.Value ?? "";
+            return new SnsException(code, message, status);
+        }
+        catch (System.Xml.XmlException)
+        {
+            return new SnsException(status.ToString(), "The answer was not XML.", status);
+        }
+    }
+}
