@@ -29,6 +29,7 @@ public static class TestEnvironment
 
     private static async Task<LocalEmulators> StartAsync()
     {
+        LocalAws.UseDummyCredentialsInThisProcess();
         var emulators = await LocalEmulators.StartAsync(EmulatorOptions.Private, _ => { }, CancellationToken.None);
         AppDomain.CurrentDomain.ProcessExit += (_, _) => emulators.DisposeAsync().AsTask().GetAwaiter().GetResult();
         return emulators;

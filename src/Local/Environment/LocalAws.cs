@@ -13,6 +13,19 @@ public sealed class LocalAws : IDisposable
     /// <summary>The dummy credentials of local runs; never real ones.</summary>
     public static AWSCredentials Credentials { get; } = new BasicAWSCredentials("local", "local");
 
+    /// <summary>
+    /// Makes this process's AWS default credential chain yield the dummy credentials, so code that
+    /// (rightly) uses the default chain talks to the emulators without real credentials.
+    /// </summary>
+    public static void UseDummyCredentialsInThisProcess(string region = "us-east-1")
+    {
+        System.Environment.SetEnvironmentVariable("AWS_ACCESS_KEY_ID", "local");
+        System.Environment.SetEnvironmentVariable("AWS_SECRET_ACCESS_KEY", "local");
+        System.Environment.SetEnvironmentVariable("AWS_SESSION_TOKEN", null);
+        System.Environment.SetEnvironmentVariable("AWS_PROFILE", null);
+        System.Environment.SetEnvironmentVariable("AWS_REGION", region);
+    }
+
     /// <summary>Creates clients for <paramref name="endpoints"/>.</summary>
     public LocalAws(LocalEndpoints endpoints)
     {

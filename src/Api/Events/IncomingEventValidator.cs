@@ -1,0 +1,98 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using FluentValidation;
+using Microsoft.Extensions.Options;
+using Pipeline.Api.Hosting;
+
+namespace Pipeline.Api.Events;
+
+/// <summary>The rules of an incoming event; messages name the field.</summary>
+public sealed partial class IncomingEventValidator : AbstractValidator<IncomingEvent>
+{
+    /// <summary>Creates the validator with the configured limits.</summary>
+    public IncomingEventValidator(IOptions<EventLimits> options, TimeProvider clock)
+    {
+        var limits = options.Value;
+
+        RuleFor(e => e.EventType).NotEmpty().WithMessage("'eventType' is required.")
+            .MaximumLength(64).WithMessage("'eventType' must be at most 64 characters.")
+            .Matches(EventTypePattern()).WithMessage("'eventType' must start with a letter and contain only letters, digits, '_', '.', ':' or '-'.");
+
+        RuleFor(e => e).Must(e => !string.IsNullOrWhiteSpace(e.UserId) || !string.IsNullOrWhiteSpace(e.AnonymousId))
+            .OverridePropertyName("userId").WithMessage("At least one of 'userId' and 'anonymousId' is required.");
+        RuleFor(e => e.UserId).MaximumLength(128).WithMessage("'userId' must be at most 128 characters.");
+        RuleFor(e => e.AnonymousId).MaximumLength(128).WithMessage("'anonymousId' must be at most 128 characters.");
+
+        RuleFor(e => e.EventId!).Matches(IdPattern()).When(e => e.EventId is not null)
+            .WithMessage("'eventId' must be 1 to 128 of the characters A-Z a-z 0-9 _ . : -");
+
+        RuleFor(e => e.OccurredAt!).Custom((value, context) =>
+        {
+            if (!DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var at) || !HasOffset(value))
+            {
+                context.AddFailure("occurredAt", "'occurredAt' must be an ISO-8601 time with an offset, e.g. 2026-11-24T10:15:00Z.");
+                return;
+            }
+            var now = clock.GetUtcNow();
+            if (at > now + limits.MaxClockSkew)
+            {
+                context.AddFailure("occurredAt", $"'occurredAt' is in the future (more than {limits.MaxClockSkew} ahead).");
+            }
+            else if (at < now - limits.MaxEventAge)
+            {
+                context.AddFailure("occurredAt", $"'occurredAt' is older than the limit of {limits.MaxEventAge.TotalDays:0.#} days.");
+            }
+        }).When(e => e.OccurredAt is not null);
+
+        RuleFor(e => e.Properties).Custom((value, context) =>
+        {
+            if (value is not { } properties || properties.ValueKind == JsonValueKind.Null)
+            {
+                return;
+            }
+            if (properties.ValueKind != JsonValueKind.Object)
+            {
+                context.AddFailure("properties", "'properties' must be a JSON object.");
+            }
+            else if (Depth(properties) > limits.MaxPropertiesDepth)
+            {
+                context.AddFailure("properties", $"'properties' is nested deeper than {limits.MaxPropertiesDepth} levels.");
+            }
+        });
+
+        RuleFor(e => e).Must(e => Encoding.UTF8.GetByteCount(JsonSerializer.Serialize(e, ApiJsonContext.Default.IncomingEvent)) <= limits.MaxEventBytes)
+            .OverridePropertyName("event").WithMessage($"The event is larger than {limits.MaxEventBytes} bytes of JSON.");
+    }
+
+    private static bool HasOffset(string value) => value.EndsWith('Z') || value.EndsWith('z') || OffsetPattern().IsMatch(value);
+
+    private static int Depth(JsonElement element) => element.ValueKind switch
+    {
+        JsonValueKind.Object => 1 + element.EnumerateObject().Select(p => Depth(p.Value)).DefaultIfEmpty(0).Max(),
+        JsonValueKind.Array => 1 + element.EnumerateArray().Select(Depth).DefaultIfEmpty(0).Max(),
+        _ => 0,
+    };
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[A-Za-z][A-Za-z0-9_.:-]*$")]
+    private static partial System.Text.RegularExpressions.Regex EventTypePattern();
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[A-Za-z0-9_.:-]{1,128}$")]
+    internal static partial System.Text.RegularExpressions.Regex IdPattern();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"[+-]\d{2}:?\d{2}$")]
+    private static partial System.Text.RegularExpressions.Regex OffsetPattern();
+}
+
+/// <summary>The envelope rules of a batch; each item is then validated on its own.</summary>
+public sealed class EventBatchValidator : AbstractValidator<EventBatch>
+{
+    /// <summary>Creates the validator with the configured limits.</summary>
+    public EventBatchValidator(IOptions<EventLimits> options)
+    {
+        var max = options.Value.MaxBatchEvents;
+        RuleFor(b => b.Events).NotNull().WithMessage("'events' is required: an array of events.")
+            .Must(e => e is { Count: > 0 }).WithMessage("'events' must not be empty.")
+            .Must(e => e is null || e.Count <= max).WithMessage($"'events' may hold at most {max} events.");
+    }
+}

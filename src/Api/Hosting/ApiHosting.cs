@@ -1,0 +1,102 @@
+using System.Net;
+using Amazon.DynamoDBv2;
+using Amazon.Extensions.NETCore.Setup;
+using Amazon.SQS;
+using FluentValidation;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.HttpOverrides;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
+using Pipeline.Api.ApiKeys;
+using Pipeline.Api.Events;
+using Pipeline.ApiKeys;
+
+namespace Pipeline.Api.Hosting;
+
+/// <summary>The API's services and request pipeline, shared by Program.cs, the local host and the tests.</summary>
+public static class ApiHosting
+{
+    /// <summary>Registers everything the API needs.</summary>
+    public static WebApplicationBuilder AddPipelineApi(this WebApplicationBuilder builder)
+    {
+        // JSON lines on stdout, which CloudWatch reads (ARCHITECTURE D14). Bodies and keys are never logged.
+        builder.Logging.ClearProviders();
+        builder.Logging.AddJsonConsole(o =>
+        {
+            o.IncludeScopes = true;
+            o.UseUtcTimestamp = true;
+            o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+        });
+
+        var services = builder.Services;
+        services.AddOptions<QueueOptions>().BindConfiguration("Queue").ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<ApiKeyOptions>().BindConfiguration("ApiKeys").ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<EventLimits>().BindConfiguration("Limits").ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<ProxyOptions>().BindConfiguration("Proxy");
+
+        // The endpoint (local emulator or AWS) is configuration: AWS:SQS:ServiceURL, AWS:DynamoDB:ServiceURL.
+        // Credentials come from the SDK's default chain only.
+        services.AddSingleton(sp => ServiceOptions(sp.GetRequiredService<IConfiguration>(), "AWS:SQS").CreateServiceClient<IAmazonSQS>());
+        services.AddSingleton(sp => ServiceOptions(sp.GetRequiredService<IConfiguration>(), "AWS:DynamoDB").CreateServiceClient<IAmazonDynamoDB>());
+
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<EventEnricher>();
+        services.AddSingleton<EventBuffer>();
+        services.AddMemoryCache();
+        services.AddSingleton(sp => new ApiKeyRegistry(sp.GetRequiredService<IAmazonDynamoDB>(), sp.GetRequiredService<IOptions<ApiKeyOptions>>().Value.TableName));
+        services.AddValidatorsFromAssemblyContaining<IncomingEventValidator>(ServiceLifetime.Singleton);
+        // Field errors name the JSON fields (eventType), not the C# properties (EventType).
+        ValidatorOptions.Global.PropertyNameResolver = (_, member, _) =>
+            member is null ? null : System.Text.Json.JsonNamingPolicy.CamelCase.ConvertName(member.Name);
+
+        services.ConfigureHttpJsonOptions(o =>
+        {
+            o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default);
+            o.SerializerOptions.MaxDepth = 64;
+        });
+        services.AddProblemDetails(o => o.CustomizeProblemDetails = ProblemDetailsPolicy.Customize);
+        services.AddPipelineOpenApi();
+        return builder;
+    }
+
+    /// <summary>Builds the request pipeline and maps the endpoints.</summary>
+    public static WebApplication UsePipelineApi(this WebApplication app)
+    {
+        app.UseForwardedHeaders(ForwardedHeaders(app.Services.GetRequiredService<IOptions<ProxyOptions>>().Value));
+        app.UseMiddleware<RequestIdMiddleware>();
+        app.UseExceptionHandler(new ExceptionHandlerOptions { StatusCodeSelector = ProblemDetailsPolicy.StatusCodeFor });
+        app.UseStatusCodePages();
+        app.UseMiddleware<RequestSizeMiddleware>();
+
+        app.UsePipelineOpenApi();
+        app.MapGet("/health", () => TypedResults.Ok(new HealthStatus("ok"))).WithTags("Health").WithSummary("Liveness");
+        app.MapEventsApi(app.Services.GetRequiredService<IOptions<EventLimits>>().Value);
+        return app;
+    }
+
+    private static AWSOptions ServiceOptions(IConfiguration configuration, string section)
+    {
+        var options = configuration.GetAWSOptions(section);
+        options.Region ??= configuration.GetAWSOptions().Region;
+        // Fail fast: an API request must not wait out the SDK's default timeouts when the queue is down.
+        options.DefaultClientConfig.Timeout = TimeSpan.FromSeconds(5);
+        options.DefaultClientConfig.MaxErrorRetry = 2;
+        return options;
+    }
+
+    private static ForwardedHeadersOptions ForwardedHeaders(ProxyOptions proxy)
+    {
+        var options = new ForwardedHeadersOptions { ForwardedHeaders = Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedFor | Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedProto };
+        options.KnownIPNetworks.Clear();
+        options.KnownProxies.Clear();
+        foreach (var network in proxy.TrustedNetworks)
+        {
+            options.KnownIPNetworks.Add(System.Net.IPNetwork.Parse(network));
+        }
+        return options;
+    }
+}
+
+/// <summary>The answer of GET /health.</summary>
+/// <param name="Status">Always <c>ok</c> while the process serves requests.</param>
+public sealed record HealthStatus(string Status);

@@ -1,0 +1,77 @@
+using System.Text.Json.Nodes;
+using Microsoft.OpenApi;
+using Pipeline.Api.ApiKeys;
+using Pipeline.Api.Events;
+using Swashbuckle.AspNetCore.SwaggerGen;
+
+namespace Pipeline.Api.Hosting;
+
+/// <summary>The OpenAPI document and the Swagger UI at /swagger, with the API-key scheme and request examples.</summary>
+public static class OpenApiSetup
+{
+    private const string Scheme = "ApiKey";
+
+    /// <summary>Registers the document generator.</summary>
+    public static IServiceCollection AddPipelineOpenApi(this IServiceCollection services)
+    {
+        services.AddEndpointsApiExplorer();
+        services.AddSwaggerGen(o =>
+        {
+            o.SwaggerDoc("v1", new OpenApiInfo
+            {
+                Title = "Event pipeline API",
+                Version = "v1",
+                Description = "Send product and business events. Every write needs an API key in the x-api-key header; errors are RFC 9457 problem details.",
+            });
+            o.AddSecurityDefinition(Scheme, new OpenApiSecurityScheme
+            {
+                Type = SecuritySchemeType.ApiKey,
+                In = ParameterLocation.Header,
+                Name = ApiKeyFilter.Header,
+                Description = "An API key created with `dotnet run --project src/Local -- keys create --name NAME`.",
+            });
+            o.AddSecurityRequirement(document => new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(Scheme, document)] = [] });
+            o.SchemaFilter<ExampleSchemaFilter>();
+        });
+        return services;
+    }
+
+    /// <summary>Serves /swagger/v1/swagger.json and the UI at /swagger.</summary>
+    public static WebApplication UsePipelineOpenApi(this WebApplication app)
+    {
+        app.UseSwagger();
+        app.UseSwaggerUI(o =>
+        {
+            o.SwaggerEndpoint("/swagger/v1/swagger.json", "Event pipeline API v1");
+            o.EnablePersistAuthorization();
+        });
+        return app;
+    }
+
+    private sealed class ExampleSchemaFilter : ISchemaFilter
+    {
+        public void Apply(IOpenApiSchema schema, SchemaFilterContext context)
+        {
+            if (schema is not OpenApiSchema concrete)
+            {
+                return;
+            }
+            if (context.Type == typeof(IncomingEvent))
+            {
+                concrete.Examples = [Example()];
+            }
+            else if (context.Type == typeof(EventBatch))
+            {
+                concrete.Examples = [new JsonObject { ["events"] = new JsonArray(Example(), Example("signup", "u-43")) }];
+            }
+        }
+
+        private static JsonObject Example(string type = "page_view", string user = "u-42") => new()
+        {
+            ["eventType"] = type,
+            ["userId"] = user,
+            ["occurredAt"] = "2026-11-24T10:15:00Z",
+            ["properties"] = new JsonObject { ["path"] = "/pricing", ["referrer"] = "https://example.com" },
+        };
+    }
+}

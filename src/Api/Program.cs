@@ -1,0 +1,11 @@
+using Pipeline.Api.Hosting;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddPipelineApi();
+
+var app = builder.Build();
+app.UsePipelineApi();
+app.Run();
+
+/// <summary>The API's entry point (public for WebApplicationFactory).</summary>
+public partial class Program;

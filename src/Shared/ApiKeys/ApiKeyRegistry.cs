@@ -1,0 +1,121 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using Amazon.DynamoDBv2;
+using Amazon.DynamoDBv2.Model;
+
+namespace Pipeline.ApiKeys;
+
+/// <summary>An API key as stored: never the key itself, only its SHA-256 hash (ARCHITECTURE D12).</summary>
+/// <param name="KeyId">A short, non-secret handle for listing and revoking (the hash's first 12 hex digits).</param>
+/// <param name="Name">Who or what the key is for.</param>
+/// <param name="CreatedAt">When it was created.</param>
+/// <param name="RevokedAt">When it was revoked, if it was.</param>
+public sealed record ApiKeyRecord(string KeyId, string Name, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt)
+{
+    /// <summary>True while the key is not revoked.</summary>
+    public bool IsActive => RevokedAt is null;
+}
+
+/// <summary>Creates, finds, lists and revokes API keys in the API-keys table.</summary>
+public sealed class ApiKeyRegistry(IAmazonDynamoDB dynamoDb, string tableName)
+{
+    private const string KeyPrefix = "pk_";
+
+    /// <summary>The SHA-256 hash (lowercase hex) the table is keyed by.</summary>
+    public static string Hash(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
+
+    /// <summary>Creates a new random key; the returned key is shown once and never stored.</summary>
+    public async Task<(string Key, ApiKeyRecord Record)> CreateAsync(string name, CancellationToken cancellationToken)
+    {
+        var key = KeyPrefix + Base64Url(RandomNumberGenerator.GetBytes(32));
+        return (key, await RegisterAsync(key, name, cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>Registers a key chosen by the caller (a local run's PIPELINE_API_KEY). Idempotent.</summary>
+    public async Task<ApiKeyRecord> RegisterAsync(string key, string name, CancellationToken cancellationToken)
+    {
+        if (key.Length < 16)
+        {
+            throw new ArgumentException("An API key must have at least 16 characters.", nameof(key));
+        }
+        var hash = Hash(key);
+        var record = new ApiKeyRecord(hash[..12], name, DateTimeOffset.UtcNow, null);
+        try
+        {
+            await dynamoDb.PutItemAsync(new PutItemRequest
+            {
+                TableName = tableName,
+                Item = new Dictionary<string, AttributeValue>
+                {
+                    ["keyHash"] = new() { S = hash },
+                    ["keyId"] = new() { S = record.KeyId },
+                    ["name"] = new() { S = name },
+                    ["createdAt"] = new() { S = record.CreatedAt.ToString("O", CultureInfo.InvariantCulture) },
+                },
+                ConditionExpression = "attribute_not_exists(keyHash)",
+            }, cancellationToken).ConfigureAwait(false);
+            return record;
+        }
+        catch (ConditionalCheckFailedException)
+        {
+            return await FindAsync(key, cancellationToken).ConfigureAwait(false) ?? record;
+        }
+    }
+
+    /// <summary>Finds a key by its value; null if unknown.</summary>
+    public async Task<ApiKeyRecord?> FindAsync(string key, CancellationToken cancellationToken)
+    {
+        var response = await dynamoDb.GetItemAsync(new GetItemRequest
+        {
+            TableName = tableName,
+            Key = new Dictionary<string, AttributeValue> { ["keyHash"] = new() { S = Hash(key) } },
+            ConsistentRead = true,
+        }, cancellationToken).ConfigureAwait(false);
+        return response.IsItemSet ? ToRecord(response.Item) : null;
+    }
+
+    /// <summary>Lists every key, oldest first.</summary>
+    public async Task<IReadOnlyList<ApiKeyRecord>> ListAsync(CancellationToken cancellationToken) =>
+        [.. (await ScanAsync(cancellationToken).ConfigureAwait(false)).Select(ToRecord).OrderBy(r => r.CreatedAt)];
+
+    /// <summary>Revokes the key whose id is <paramref name="keyId"/>; false if there is none.</summary>
+    public async Task<bool> RevokeAsync(string keyId, CancellationToken cancellationToken)
+    {
+        var items = (await ScanAsync(cancellationToken).ConfigureAwait(false)).Where(i => i["keyId"].S == keyId).ToList();
+        foreach (var item in items)
+        {
+            await dynamoDb.UpdateItemAsync(new UpdateItemRequest
+            {
+                TableName = tableName,
+                Key = new Dictionary<string, AttributeValue> { ["keyHash"] = item["keyHash"] },
+                UpdateExpression = "SET revokedAt = if_not_exists(revokedAt, :now)",
+                ExpressionAttributeValues = new Dictionary<string, AttributeValue> { [":now"] = new() { S = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture) } },
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        return items.Count > 0;
+    }
+
+    // A Scan is right here: the table holds a handful of keys, and listing is an operator's command.
+    private async Task<List<Dictionary<string, AttributeValue>>> ScanAsync(CancellationToken cancellationToken)
+    {
+        var items = new List<Dictionary<string, AttributeValue>>();
+        Dictionary<string, AttributeValue>? start = null;
+        do
+        {
+            var page = await dynamoDb.ScanAsync(new ScanRequest { TableName = tableName, ExclusiveStartKey = start, ConsistentRead = true }, cancellationToken).ConfigureAwait(false);
+            items.AddRange(page.Items);
+            start = page.LastEvaluatedKey is { Count: > 0 } next ? next : null;
+        }
+        while (start is not null);
+        return items;
+    }
+
+    private static ApiKeyRecord ToRecord(Dictionary<string, AttributeValue> item) => new(
+        item["keyId"].S,
+        item.TryGetValue("name", out var name) ? name.S : "",
+        DateTimeOffset.Parse(item["createdAt"].S, CultureInfo.InvariantCulture),
+        item.TryGetValue("revokedAt", out var revoked) ? DateTimeOffset.Parse(revoked.S, CultureInfo.InvariantCulture) : null);
+
+    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+}

@@ -1,0 +1,114 @@
+using Amazon.SQS.Model;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Pipeline.ApiKeys;
+using Pipeline.Local.Environment;
+using Pipeline.Local.Provisioning;
+using Pipeline.Tests;
+
+namespace Pipeline.Api.Tests;
+
+/// <summary>
+/// The API on the test server, wired to a freshly provisioned stack of its own in the local
+/// emulators, with one registered API key. Each test creates its own (await using).
+/// </summary>
+public sealed class ApiApplication : WebApplicationFactory<Program>
+{
+    private readonly Dictionary<string, string?> _settings;
+
+    private ApiApplication(LocalAws aws, ProvisionedResources stack, string apiKey, Dictionary<string, string?> settings)
+    {
+        Aws = aws;
+        Stack = stack;
+        ApiKey = apiKey;
+        _settings = settings;
+    }
+
+    public LocalAws Aws { get; }
+
+    public ProvisionedResources Stack { get; }
+
+    public string ApiKey { get; }
+
+    public string QueueUrl => Stack.Resources["EventsQueue"].Ref;
+
+    public ApiKeyRegistry Keys => new(Aws.DynamoDb, Stack["ApiKeysTable"]);
+
+    public static async Task<ApiApplication> StartAsync(Action<Dictionary<string, string?>>? configure = null)
+    {
+        var aws = await TestEnvironment.CreateClientsAsync();
+        var stack = await TestEnvironment.ProvisionAsync(aws);
+        var (key, _) = await new ApiKeyRegistry(aws.DynamoDb, stack["ApiKeysTable"]).CreateAsync("tests", CancellationToken.None);
+        var settings = new Dictionary<string, string?>
+        {
+            ["Queue:Url"] = stack.Resources["EventsQueue"].Ref,
+            ["ApiKeys:TableName"] = stack["ApiKeysTable"],
+            ["ApiKeys:CacheSeconds"] = "0",
+            ["AWS:Region"] = aws.Endpoints.Region,
+            ["AWS:SQS:ServiceURL"] = aws.Endpoints.Fauxqs.ToString(),
+            ["AWS:DynamoDB:ServiceURL"] = aws.Endpoints.DynamoDb.ToString(),
+        };
+        configure?.Invoke(settings);
+        return new ApiApplication(aws, stack, key, settings);
+    }
+
+    public HttpClient CreateKeyedClient()
+    {
+        var client = CreateClient();
+        client.DefaultRequestHeaders.Add("x-api-key", ApiKey);
+        return client;
+    }
+
+    /// <summary>Every message now on the queue (drains it).</summary>
+    public async Task<List<Message>> DrainQueueAsync(int waitSeconds = 1)
+    {
+        var messages = new List<Message>();
+        while (true)
+        {
+            var page = await Aws.Sqs.ReceiveMessageAsync(new ReceiveMessageRequest
+            {
+                QueueUrl = QueueUrl,
+                MaxNumberOfMessages = 10,
+                WaitTimeSeconds = waitSeconds,
+                MessageAttributeNames = ["All"],
+                MessageSystemAttributeNames = ["All"],
+            });
+            if (page.Messages is not { Count: > 0 })
+            {
+                return messages;
+            }
+            messages.AddRange(page.Messages);
+        }
+    }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        foreach (var (key, value) in _settings)
+        {
+            builder.UseSetting(key, value);
+        }
+        builder.ConfigureServices(s => s.AddSingleton<IStartupFilter, LoopbackConnection>());
+    }
+
+    // The test server leaves the connection's address empty; Kestrel behind the Lambda Web Adapter sees loopback.
+    private sealed class LoopbackConnection : IStartupFilter
+    {
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            app.Use((context, nextMiddleware) =>
+            {
+                context.Connection.RemoteIpAddress ??= System.Net.IPAddress.Loopback;
+                return nextMiddleware(context);
+            });
+            next(app);
+        };
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        Aws.Dispose();
+    }
+}
