@@ -1,8 +1,8 @@
 using Amazon.SQS.Model;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
 using Pipeline.ApiKeys;
 using Pipeline.Local.Environment;
 using Pipeline.Local.Provisioning;
