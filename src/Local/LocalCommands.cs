@@ -1,4 +1,6 @@
+using Pipeline.ApiKeys;
 using Pipeline.Local.Environment;
+using Pipeline.Local.Hosting;
 using Pipeline.Local.Provisioning;
 
 namespace Pipeline.Local;
@@ -13,11 +15,14 @@ public static class LocalCommands
         usage: dotnet run --project src/Local [-- COMMAND]
 
           up          (default) install and start the emulators, provision serverless.template,
-                      and run until Ctrl-C or SIGTERM
+                      run the API on http://127.0.0.1:5080 (Swagger UI at /swagger), until Ctrl-C or SIGTERM
           provision   provision serverless.template on emulators that are already running
+        """ + KeysCommand.Usage + """
+
           help        this text
 
-        environment: PIPELINE_STACK (default pipeline-local)
+        environment: PIPELINE_STACK (default pipeline-local); PIPELINE_API_KEY (a key `up` registers,
+                     for scripts; without it, `up` creates one and prints it)
         """;
 
     /// <summary>Runs a command; returns the process exit code.</summary>
@@ -38,6 +43,8 @@ public static class LocalCommands
                         await new TemplateProvisioner(aws, Say).ProvisionAsync(stackName, cancellationToken);
                     }
                     return 0;
+                case "keys":
+                    return await KeysCommand.RunAsync(args, stackName, output, cancellationToken);
                 case "help" or "--help" or "-h":
                     Say(Usage);
                     return 0;
@@ -55,13 +62,18 @@ public static class LocalCommands
 
     private static async Task UpAsync(string stackName, Action<string> say, CancellationToken cancellationToken)
     {
+        LocalAws.UseDummyCredentialsInThisProcess();
         await using var emulators = await LocalEmulators.StartAsync(new EmulatorOptions(), say, cancellationToken);
         using var aws = new LocalAws(emulators.Endpoints);
         say($"Provisioning serverless.template as stack '{stackName}':");
         var stack = await new TemplateProvisioner(aws, say).ProvisionAsync(stackName, cancellationToken);
+        var apiKey = await ApiKeyAsync(new ApiKeyRegistry(aws.DynamoDb, stack["ApiKeysTable"]), say, cancellationToken);
+
+        await using var api = await LocalApi.StartAsync(emulators.Endpoints, stack, LocalApi.DefaultUrl, cancellationToken);
 
         say("");
         say("Local pipeline is up:");
+        say($"  API                    {LocalApi.DefaultUrl}  (Swagger UI: {LocalApi.DefaultUrl}/swagger)");
         say($"  SQS, SNS, S3 (fauxqs)  {emulators.Endpoints.Fauxqs}");
         say($"  DynamoDB Local         {emulators.Endpoints.DynamoDb}");
         say($"  region                 {emulators.Endpoints.Region} (dummy credentials: any value)");
@@ -69,6 +81,10 @@ public static class LocalCommands
         {
             say($"  {r.LogicalId,-22} {r.PhysicalName}");
         }
+        say("");
+        say("Try it:");
+        say($"  curl -i {LocalApi.DefaultUrl}/events -H 'content-type: application/json' -H 'x-api-key: {apiKey}' \\");
+        say("    -d '{\"eventType\":\"page_view\",\"userId\":\"u-1\"}'");
         say("Press Ctrl-C to stop.");
         try
         {
@@ -78,5 +94,18 @@ public static class LocalCommands
         {
             say("Stopping...");
         }
+    }
+
+    private static async Task<string> ApiKeyAsync(ApiKeyRegistry registry, Action<string> say, CancellationToken cancellationToken)
+    {
+        if (System.Environment.GetEnvironmentVariable("PIPELINE_API_KEY") is { Length: > 0 } given)
+        {
+            var record = await registry.RegisterAsync(given, "PIPELINE_API_KEY", cancellationToken);
+            say($"API key from PIPELINE_API_KEY registered (id {record.KeyId}).");
+            return given;
+        }
+        var (key, created) = await registry.CreateAsync("local", cancellationToken);
+        say($"Created API key {created.KeyId}; its value, shown only now: {key}");
+        return key;
     }
 }
