@@ -15,7 +15,8 @@ public static class LocalCommands
         usage: dotnet run --project src/Local [-- COMMAND]
 
           up          (default) install and start the emulators, provision serverless.template,
-                      run the API on http://127.0.0.1:5080 (Swagger UI at /swagger), until Ctrl-C or SIGTERM
+                      run the API on http://127.0.0.1:5080 (Swagger UI at /swagger) and the Processor
+                      on the queue, until Ctrl-C or SIGTERM
           provision   provision serverless.template on emulators that are already running
         """ + KeysCommand.Usage + """
 
@@ -70,10 +71,13 @@ public static class LocalCommands
         var apiKey = await ApiKeyAsync(new ApiKeyRegistry(aws.DynamoDb, stack["ApiKeysTable"]), say, cancellationToken);
 
         await using var api = await LocalApi.StartAsync(emulators.Endpoints, stack, LocalApi.DefaultUrl, cancellationToken);
+        var processor = LocalProcessor.EventSource(aws, stack, LocalProcessor.Function(aws, stack, Console.Out), LocalProcessor.EventSourceOptions(stack), say);
+        var processing = processor.RunAsync(cancellationToken);
 
         say("");
         say("Local pipeline is up:");
         say($"  API                    {LocalApi.DefaultUrl}  (Swagger UI: {LocalApi.DefaultUrl}/swagger)");
+        say($"  Processor              polling {stack["EventsQueue"]} (batches of up to 10)");
         say($"  SQS, SNS, S3 (fauxqs)  {emulators.Endpoints.Fauxqs}");
         say($"  DynamoDB Local         {emulators.Endpoints.DynamoDb}");
         say($"  region                 {emulators.Endpoints.Region} (dummy credentials: any value)");
@@ -94,6 +98,7 @@ public static class LocalCommands
         {
             say("Stopping...");
         }
+        await processing;
     }
 
     private static async Task<string> ApiKeyAsync(ApiKeyRegistry registry, Action<string> say, CancellationToken cancellationToken)

@@ -35,6 +35,7 @@ public sealed partial class StackTemplate
     };
 
     private readonly JsonObject _resources;
+    private readonly JsonObject _globals;
     private readonly JsonObject _conditions;
     private readonly Dictionary<string, string> _parameters;
     private readonly Dictionary<string, bool> _conditionValues = [];
@@ -46,6 +47,7 @@ public sealed partial class StackTemplate
         AccountId = accountId;
         _resources = root["Resources"] as JsonObject ?? throw new TemplateException("The template has no Resources object.");
         _conditions = root["Conditions"] as JsonObject ?? [];
+        _globals = root["Globals"] as JsonObject ?? [];
         _parameters = ReadParameters(root["Parameters"] as JsonObject ?? [], overrides);
         foreach (var (id, node) in _resources)
         {
@@ -190,6 +192,9 @@ public sealed partial class StackTemplate
                 break;
         }
     }
+
+    /// <summary>A property of the SAM <c>Globals.Function</c> section, if the template has it.</summary>
+    public JsonNode? FunctionGlobals(string property) => _globals["Function"]?[property];
 
     /// <summary>True when the resource's condition (if any) holds.</summary>
     public bool IsIncluded(TemplateResource resource) => resource.Condition is null || Condition(resource.Condition);

@@ -29,8 +29,19 @@ public sealed record ProvisionedResource(string LogicalId, string Type, string P
     IReadOnlyDictionary<string, string> Attributes, ProvisionOutcome Outcome);
 
 /// <summary>The result of provisioning a template: its resources by logical id.</summary>
-public sealed record ProvisionedResources(string StackName, IReadOnlyDictionary<string, ProvisionedResource> Resources)
+/// <param name="StackName">The stack name.</param>
+/// <param name="Resources">Every resource of the template, by logical id.</param>
+/// <param name="Functions">Each function's <c>Environment</c> and <c>Events</c>, resolved against the local resources:
+/// what the local hosts give the function code, so it runs with the settings the template gives it on Lambda.</param>
+public sealed record ProvisionedResources(string StackName, IReadOnlyDictionary<string, ProvisionedResource> Resources,
+    IReadOnlyDictionary<string, JsonObject> Functions)
 {
+    /// <summary>A function's environment variables, as the template sets them, resolved locally.</summary>
+    public IReadOnlyDictionary<string, string> FunctionEnvironment(string logicalId) =>
+        Functions.TryGetValue(logicalId, out var f) && f["Environment"]?["Variables"] is JsonObject variables
+            ? variables.ToDictionary(v => v.Key, v => v.Value is JsonValue value ? value.ToString() : v.Value?.ToJsonString() ?? "")
+            : throw new KeyNotFoundException($"The template has no function '{logicalId}' with environment variables.");
+
     /// <summary>The physical name of a resource (queue name, table name, bucket name, topic ARN...).</summary>
     public string this[string logicalId] => Resources.TryGetValue(logicalId, out var r)
         ? r.PhysicalName
@@ -64,9 +75,27 @@ public sealed class TemplateProvisioner(LocalAws aws, Action<string>? progress =
                 : throw new TemplateException($"Fn::GetAtt {id}.{attribute}: the local environment knows no attribute '{attribute}' of {r.Type}.");
         }
 
+        var functions = new Dictionary<string, JsonObject>();
         foreach (var resource in template.ResourcesInDependencyOrder())
         {
             cancellationToken.ThrowIfCancellationRequested();
+            if (resource.Type == "AWS::Serverless::Function")
+            {
+                // Globals.Function variables, overridden by the function's own, as SAM merges them.
+                var variables = new JsonObject();
+                foreach (var source in new[] { template.FunctionGlobals("Environment")?["Variables"], resource.Properties["Environment"]?["Variables"] })
+                {
+                    foreach (var (name, value) in template.Resolve(source, Lookup) as JsonObject ?? [])
+                    {
+                        variables[name] = value?.DeepClone();
+                    }
+                }
+                functions[resource.LogicalId] = new JsonObject
+                {
+                    ["Environment"] = new JsonObject { ["Variables"] = variables },
+                    ["Events"] = template.Resolve(resource.Properties["Events"], Lookup),
+                };
+            }
             if (!StackTemplate.LocalTypes.Contains(resource.Type) || !template.IsIncluded(resource))
             {
                 done[resource.LogicalId] = new(resource.LogicalId, resource.Type, "", "", new Dictionary<string, string>(), ProvisionOutcome.NotLocal);
@@ -85,7 +114,7 @@ public sealed class TemplateProvisioner(LocalAws aws, Action<string>? progress =
             done[resource.LogicalId] = provisioned;
             progress?.Invoke($"  {provisioned.Outcome,-9} {resource.Type,-22} {resource.LogicalId,-24} {provisioned.PhysicalName}");
         }
-        return new ProvisionedResources(stackName, done);
+        return new ProvisionedResources(stackName, done, functions);
     }
 
     // Properties CloudFormation accepts that have no local effect (encryption, tags, backups...).

@@ -1,0 +1,142 @@
+using System.Text.Json;
+using Amazon.SQS;
+using Amazon.SQS.Model;
+using Pipeline.Lambda;
+
+namespace Pipeline.Local.Hosting;
+
+/// <summary>How the local event source polls; the defaults are the template's.</summary>
+public sealed record EventSourceOptions
+{
+    /// <summary>Most messages per invocation (Lambda's BatchSize).</summary>
+    public int BatchSize { get; init; } = 10;
+
+    /// <summary>How long to gather a batch before invoking with fewer (Lambda's MaximumBatchingWindowInSeconds).</summary>
+    public TimeSpan BatchingWindow { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Parallel pollers (Lambda's ScalingConfig.MaximumConcurrency).</summary>
+    public int Concurrency { get; init; } = 2;
+
+    /// <summary>Long-poll wait per ReceiveMessage.</summary>
+    public TimeSpan WaitTime { get; init; } = TimeSpan.FromSeconds(1);
+}
+
+/// <summary>
+/// What Lambda's SQS event source mapping does, locally (ARCHITECTURE D8): long-polls the queue, gathers up to
+/// a batch of messages, invokes the handler with the SQS event JSON Lambda would send, deletes the messages
+/// not named in <c>batchItemFailures</c>, and leaves those to reappear after the visibility timeout (and,
+/// after the redrive policy's maxReceiveCount, to move to the dead-letter queue). If the handler throws,
+/// nothing is deleted.
+/// </summary>
+public sealed class SqsEventSource(IAmazonSQS sqs, string queueUrl, string queueArn, string region,
+    Func<Stream, Task<Stream>> handler, EventSourceOptions options, Action<string> log)
+{
+    /// <summary>Runs <see cref="EventSourceOptions.Concurrency"/> pollers until cancelled.</summary>
+    public Task RunAsync(CancellationToken cancellationToken) =>
+        Task.WhenAll(Enumerable.Range(0, options.Concurrency).Select(_ => Task.Run(async () =>
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                try
+                {
+                    await PollOnceAsync(cancellationToken);
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    return;
+                }
+                catch (Exception e) when (e is AmazonSQSException or Amazon.Runtime.AmazonClientException or HttpRequestException)
+                {
+                    log($"event source: {e.Message}; retrying in 1 s");
+                    await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }, cancellationToken)));
+
+    /// <summary>Receives one batch (waiting up to the batching window), invokes the handler, deletes what succeeded. Returns the batch size.</summary>
+    public async Task<int> PollOnceAsync(CancellationToken cancellationToken)
+    {
+        var messages = new List<Message>();
+        var window = System.Diagnostics.Stopwatch.StartNew();
+        do
+        {
+            var page = await sqs.ReceiveMessageAsync(new ReceiveMessageRequest
+            {
+                QueueUrl = queueUrl,
+                MaxNumberOfMessages = Math.Min(10, options.BatchSize - messages.Count),
+                WaitTimeSeconds = messages.Count == 0 ? (int)options.WaitTime.TotalSeconds : 0,
+                MessageSystemAttributeNames = ["All"],
+                MessageAttributeNames = ["All"],
+            }, cancellationToken).ConfigureAwait(false);
+            if (page.Messages is not { Count: > 0 })
+            {
+                if (messages.Count > 0)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(50), cancellationToken).ConfigureAwait(false);
+                }
+            }
+            else
+            {
+                messages.AddRange(page.Messages);
+            }
+        }
+        while (messages.Count > 0 && messages.Count < options.BatchSize && window.Elapsed < options.BatchingWindow);
+
+        if (messages.Count == 0)
+        {
+            return 0;
+        }
+
+        var failed = await InvokeAsync(messages).ConfigureAwait(false);
+        var done = messages.Where(m => !failed.Contains(m.MessageId)).ToList();
+        foreach (var chunk in done.Chunk(10))
+        {
+            await sqs.DeleteMessageBatchAsync(new DeleteMessageBatchRequest
+            {
+                QueueUrl = queueUrl,
+                Entries = [.. chunk.Select((m, i) => new DeleteMessageBatchRequestEntry(i.ToString(System.Globalization.CultureInfo.InvariantCulture), m.ReceiptHandle))],
+            }, CancellationToken.None).ConfigureAwait(false); // once processed, always acknowledge
+        }
+        return messages.Count;
+    }
+
+    private async Task<HashSet<string>> InvokeAsync(List<Message> messages)
+    {
+        var sqsEvent = ToLambdaEvent(messages, queueArn, region);
+        try
+        {
+            using var input = new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(sqsEvent, LambdaJsonContext.Default.SqsEvent));
+            await using var output = await handler(input).ConfigureAwait(false);
+            var response = await JsonSerializer.DeserializeAsync(output, LambdaJsonContext.Default.SqsBatchResponse).ConfigureAwait(false);
+            return [.. (response?.BatchItemFailures ?? []).Select(f => f.ItemIdentifier)];
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // As on Lambda: a function error fails the whole batch.
+            log($"handler failed; the batch of {messages.Count} will be redelivered: {e.Message}");
+            return [.. messages.Select(m => m.MessageId)];
+        }
+    }
+
+    /// <summary>The SQS event Lambda would deliver for these messages.</summary>
+    public static SqsEvent ToLambdaEvent(IEnumerable<Message> messages, string queueArn, string region) => new()
+    {
+        Records = [.. messages.Select(m => new SqsMessage
+        {
+            MessageId = m.MessageId,
+            ReceiptHandle = m.ReceiptHandle,
+            Body = m.Body,
+            Attributes = m.Attributes ?? [],
+            MessageAttributes = (m.MessageAttributes ?? []).ToDictionary(a => a.Key, a => new SqsMessageAttributeValue
+            {
+                StringValue = a.Value.StringValue,
+                BinaryValue = a.Value.BinaryValue is { } binary ? Convert.ToBase64String(binary.ToArray()) : null,
+                DataType = a.Value.DataType,
+            }),
+            Md5OfBody = m.MD5OfBody,
+            EventSource = "aws:sqs",
+            EventSourceArn = queueArn,
+            AwsRegion = region,
+        })],
+    };
+}

@@ -1,0 +1,124 @@
+using System.Globalization;
+using System.Net;
+using System.Text.Json;
+using Amazon.DynamoDBv2;
+using Amazon.DynamoDBv2.Model;
+using Pipeline.Events;
+using Pipeline.Storage;
+
+namespace Pipeline.Processor;
+
+/// <summary>What became of a write.</summary>
+public enum StoreOutcome
+{
+    /// <summary>The event is now stored.</summary>
+    Stored,
+
+    /// <summary>An event with this id was already stored; nothing was written.</summary>
+    Duplicate,
+
+    /// <summary>It could not be written in time; SQS should redeliver it.</summary>
+    Failed,
+}
+
+/// <summary>Writes events to the events table, each at most once (a put conditional on the id not existing).</summary>
+public sealed class EventStore(IAmazonDynamoDB dynamoDb, string tableName, TimeSpan retention)
+{
+    private static readonly TimeSpan FirstBackoff = TimeSpan.FromMilliseconds(50);
+    private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(2);
+
+    /// <summary>Writes one event, retrying transient errors with backoff until <paramref name="cancellationToken"/> (the time budget) ends.</summary>
+    public async Task<StoreOutcome> PutAsync(QueuedEvent queued, CancellationToken cancellationToken)
+    {
+        var request = new PutItemRequest
+        {
+            TableName = tableName,
+            Item = ToItem(queued, retention),
+            ConditionExpression = "attribute_not_exists(eventId)",
+        };
+        var backoff = FirstBackoff;
+        while (true)
+        {
+            try
+            {
+                await dynamoDb.PutItemAsync(request, cancellationToken).ConfigureAwait(false);
+                return StoreOutcome.Stored;
+            }
+            catch (ConditionalCheckFailedException)
+            {
+                return StoreOutcome.Duplicate;
+            }
+            catch (Exception e) when (IsTransient(e) && !cancellationToken.IsCancellationRequested)
+            {
+                try
+                {
+                    await Task.Delay(backoff * (0.5 + Random.Shared.NextDouble()), cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return StoreOutcome.Failed;
+                }
+                backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
+            }
+            catch (Exception e) when (e is OperationCanceledException || IsTransient(e) || e is AmazonDynamoDBException)
+            {
+                return StoreOutcome.Failed;
+            }
+        }
+    }
+
+    /// <summary>True for throttling, server errors and network faults: worth retrying.</summary>
+    public static bool IsTransient(Exception e) => e switch
+    {
+        ProvisionedThroughputExceededException or RequestLimitExceededException or InternalServerErrorException => true,
+        AmazonDynamoDBException d => d.StatusCode >= HttpStatusCode.InternalServerError || d.ErrorCode is "ThrottlingException" or "ServiceUnavailable",
+        Amazon.Runtime.AmazonServiceException s => s.StatusCode >= HttpStatusCode.InternalServerError,
+        Amazon.Runtime.AmazonClientException or HttpRequestException or IOException or TimeoutException => true,
+        TaskCanceledException { InnerException: TimeoutException } => true,
+        _ => false,
+    };
+
+    /// <summary>The stored shape: plain attribute names, properties as a map, the time bucket and TTL (see the README).</summary>
+    public static Dictionary<string, AttributeValue> ToItem(QueuedEvent queued, TimeSpan retention)
+    {
+        ArgumentNullException.ThrowIfNull(queued);
+        var item = new Dictionary<string, AttributeValue>
+        {
+            ["eventId"] = new() { S = queued.EventId },
+            ["eventType"] = new() { S = queued.EventType },
+            ["occurredAt"] = new() { S = EventLayout.FormatTime(queued.OccurredAt) },
+            ["receivedAt"] = new() { S = EventLayout.FormatTime(queued.ReceivedAt) },
+            ["requestId"] = new() { S = queued.RequestId },
+            ["schemaVersion"] = new() { N = queued.SchemaVersion.ToString(CultureInfo.InvariantCulture) },
+            ["timeBucket"] = new() { S = EventLayout.TimeBucket(queued.ReceivedAt, queued.EventId) },
+            ["expiresAt"] = new() { N = queued.ReceivedAt.Add(retention).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture) },
+        };
+        Optional(item, "userId", queued.UserId);
+        Optional(item, "anonymousId", queued.AnonymousId);
+        Optional(item, "sourceIp", queued.SourceIp);
+        Optional(item, "userAgent", queued.UserAgent);
+        if (queued.Properties is { ValueKind: JsonValueKind.Object } properties)
+        {
+            item["properties"] = ToAttribute(properties);
+        }
+        return item;
+    }
+
+    private static void Optional(Dictionary<string, AttributeValue> item, string name, string? value)
+    {
+        if (!string.IsNullOrEmpty(value))
+        {
+            item[name] = new AttributeValue { S = value };
+        }
+    }
+
+    private static AttributeValue ToAttribute(JsonElement value) => value.ValueKind switch
+    {
+        JsonValueKind.Object => new AttributeValue { M = value.EnumerateObject().GroupBy(p => p.Name).ToDictionary(g => g.Key, g => ToAttribute(g.Last().Value)) },
+        JsonValueKind.Array => new AttributeValue { L = [.. value.EnumerateArray().Select(ToAttribute)] },
+        JsonValueKind.String => new AttributeValue { S = value.GetString() },
+        JsonValueKind.Number => new AttributeValue { N = value.GetRawText() },
+        JsonValueKind.True or JsonValueKind.False => new AttributeValue { BOOL = value.GetBoolean() },
+        _ => new AttributeValue { NULL = true },
+    };
+}

@@ -1,0 +1,38 @@
+namespace Pipeline.Processor;
+
+/// <summary>The Processor's settings, from its environment (set by serverless.template).</summary>
+/// <param name="TableName">The events table (<c>Events__TableName</c>).</param>
+/// <param name="BucketName">The archive bucket (<c>Archive__BucketName</c>).</param>
+/// <param name="Retention">How long events stay in the table before TTL removes them (<c>Events__RetentionDays</c>, default 90).</param>
+/// <param name="TimeBudget">How long a batch may take before retries stop and what is left is reported failed (<c>Processor__TimeBudgetSeconds</c>, default 25: under the function's 30 s timeout).</param>
+public sealed record ProcessorOptions(string TableName, string BucketName, TimeSpan Retention, TimeSpan TimeBudget)
+{
+    /// <summary>The environment variables this function reads.</summary>
+    public static readonly IReadOnlyList<string> EnvironmentVariables = ["Events__TableName", "Archive__BucketName", "Events__RetentionDays", "Processor__TimeBudgetSeconds"];
+
+    /// <summary>Reads and validates the settings; a missing or invalid one fails at start, naming it.</summary>
+    public static ProcessorOptions FromEnvironment(Func<string, string?>? read = null)
+    {
+        read ??= System.Environment.GetEnvironmentVariable;
+        return new ProcessorOptions(
+            Required(read, "Events__TableName"),
+            Required(read, "Archive__BucketName"),
+            TimeSpan.FromDays(Number(read, "Events__RetentionDays", 90, 1, 36500)),
+            TimeSpan.FromSeconds(Number(read, "Processor__TimeBudgetSeconds", 25, 1, 900)));
+    }
+
+    private static string Required(Func<string, string?> read, string name) =>
+        read(name) is { Length: > 0 } value ? value : throw new InvalidOperationException($"The environment variable {name} is required.");
+
+    private static int Number(Func<string, string?> read, string name, int fallback, int min, int max)
+    {
+        var text = read(name);
+        if (string.IsNullOrEmpty(text))
+        {
+            return fallback;
+        }
+        return int.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var value) && value >= min && value <= max
+            ? value
+            : throw new InvalidOperationException($"The environment variable {name} must be a whole number from {min} to {max}, not '{text}'.");
+    }
+}

@@ -1,0 +1,125 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Amazon.SQS.Model;
+using Pipeline.ApiKeys;
+using Pipeline.Lambda;
+using Pipeline.Local.Hosting;
+using Pipeline.Local.Provisioning;
+using Pipeline.Tests;
+
+namespace Pipeline.Processor.Tests;
+
+public sealed class EventSourceTests
+{
+    private const string QueueWithShortRedrive = """
+        {
+          "Resources": {
+            "Dlq": { "Type": "AWS::SQS::Queue", "Properties": { "QueueName": { "Fn::Sub": "${AWS::StackName}-dlq" } } },
+            "Queue": { "Type": "AWS::SQS::Queue", "Properties": {
+              "QueueName": { "Fn::Sub": "${AWS::StackName}-q" }, "VisibilityTimeout": 1,
+              "RedrivePolicy": { "deadLetterTargetArn": { "Fn::GetAtt": [ "Dlq", "Arn" ] }, "maxReceiveCount": 2 } } }
+          }
+        }
+        """;
+
+    [Fact]
+    public async Task The_event_source_invokes_with_lambdas_event_deletes_successes_and_redrives_a_failure_to_the_dlq()
+    {
+        using var aws = await TestEnvironment.CreateClientsAsync();
+        var stack = await new TemplateProvisioner(aws).ProvisionAsync(QueueWithShortRedrive, TestEnvironment.UniqueStackName(), null, CancellationToken.None);
+        var queue = stack.Resources["Queue"];
+        for (var i = 0; i < 12; i++)
+        {
+            await aws.Sqs.SendMessageAsync(new SendMessageRequest
+            {
+                QueueUrl = queue.Ref,
+                MessageBody = i == 5 ? "always fails" : $"m{i}",
+                MessageAttributes = new() { ["eventType"] = new MessageAttributeValue { DataType = "String", StringValue = "t" } },
+            });
+        }
+        var invocations = new List<SqsEvent>();
+        async Task<Stream> Handler(Stream input)
+        {
+            var sqsEvent = (await JsonSerializer.DeserializeAsync(input, LambdaJsonContext.Default.SqsEvent))!;
+            lock (invocations)
+            {
+                invocations.Add(sqsEvent);
+            }
+            var failures = sqsEvent.Records.Where(r => r.Body == "always fails").Select(r => new BatchItemFailure(r.MessageId)).ToList();
+            return new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(new SqsBatchResponse { BatchItemFailures = failures }, LambdaJsonContext.Default.SqsBatchResponse));
+        }
+        var source = new SqsEventSource(aws.Sqs, queue.Ref, queue.Attributes["Arn"], "us-east-1", Handler,
+            new EventSourceOptions { BatchingWindow = TimeSpan.FromMilliseconds(300) }, _ => { });
+
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        List<Message> dead = [];
+        while (DateTime.UtcNow < deadline && dead.Count == 0)
+        {
+            await source.PollOnceAsync(CancellationToken.None);
+            dead = (await aws.Sqs.ReceiveMessageAsync(new ReceiveMessageRequest { QueueUrl = stack.Resources["Dlq"].Ref, WaitTimeSeconds = 0 })).Messages ?? [];
+        }
+
+        Assert.Equal("always fails", Assert.Single(dead).Body);
+        Assert.All(invocations, e => Assert.InRange(e.Records.Count, 1, 10));
+        var first = invocations[0].Records[0];
+        Assert.Equal("aws:sqs", first.EventSource);
+        Assert.Equal(queue.Attributes["Arn"], first.EventSourceArn);
+        Assert.Equal("1", first.Attributes["ApproximateReceiveCount"]);
+        Assert.Equal("t", first.MessageAttributes["eventType"].StringValue);
+        var delivered = invocations.SelectMany(e => e.Records).ToList();
+        Assert.Equal(11, delivered.Where(r => r.Body != "always fails").Select(r => r.Body).Distinct().Count());
+        Assert.Equal(11, delivered.Count(r => r.Body != "always fails")); // each success delivered once, then deleted
+        Assert.Equal(2, delivered.Count(r => r.Body == "always fails")); // maxReceiveCount deliveries, then the DLQ
+        var left = await aws.Sqs.GetQueueAttributesAsync(queue.Ref, ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]);
+        Assert.Equal(0, left.ApproximateNumberOfMessages + left.ApproximateNumberOfMessagesNotVisible);
+    }
+
+    [Fact]
+    public async Task Events_posted_to_the_api_reach_dynamodb_and_the_archive_through_the_queue()
+    {
+        await using var harness = await ProcessorHarness.StartAsync();
+        var (key, _) = await new ApiKeyRegistry(harness.Aws.DynamoDb, harness.Stack["ApiKeysTable"]).CreateAsync("e2e", CancellationToken.None);
+        var url = $"http://127.0.0.1:{FreePort()}";
+        await using var api = await LocalApi.StartAsync(harness.Aws.Endpoints, harness.Stack, url, CancellationToken.None);
+        using var client = new HttpClient { BaseAddress = new Uri(url) };
+        client.DefaultRequestHeaders.Add("x-api-key", key);
+
+        var ids = new List<string>();
+        for (var i = 0; i < 5; i++)
+        {
+            var single = await client.PostAsJsonAsync("/events", new { eventType = "page_view", userId = $"u{i}", properties = new { i } });
+            Assert.Equal(HttpStatusCode.Accepted, single.StatusCode);
+            ids.Add((await single.Content.ReadFromJsonAsync<JsonObject>())!["eventId"]!.GetValue<string>());
+        }
+        var batch = await client.PostAsJsonAsync("/events/batch", new { events = Enumerable.Range(0, 20).Select(i => new { eventType = "click", anonymousId = $"a{i}" }) });
+        Assert.Equal(HttpStatusCode.Accepted, batch.StatusCode);
+        ids.AddRange((await batch.Content.ReadFromJsonAsync<JsonObject>())!["items"]!.AsArray().Select(i => i!["eventId"]!.GetValue<string>()));
+
+        var source = LocalProcessor.EventSource(harness.Aws, harness.Stack, harness.Function(), new EventSourceOptions(), _ => { });
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (DateTime.UtcNow < deadline && (await harness.ItemsAsync()).Count < ids.Count)
+        {
+            await source.PollOnceAsync(CancellationToken.None);
+        }
+
+        var items = await harness.ItemsAsync();
+        Assert.Equal(ids.Order(), items.Select(i => i["eventId"].S).Order());
+        Assert.Equal("127.0.0.1", items[0]["sourceIp"].S);
+        var archived = new List<string>();
+        foreach (var objectKey in await harness.ArchiveKeysAsync("events/"))
+        {
+            archived.AddRange((await harness.ReadObjectAsync(objectKey, gzip: true)).Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Select(l => JsonNode.Parse(l)!["eventId"]!.GetValue<string>()));
+        }
+        Assert.Equal(ids.Order(), archived.Order());
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

@@ -1,0 +1,210 @@
+using System.Text.Json.Nodes;
+using Amazon.DynamoDBv2;
+using Amazon.S3;
+using Pipeline.Lambda;
+using Pipeline.Local.Environment;
+using Pipeline.Storage;
+
+namespace Pipeline.Processor.Tests;
+
+public sealed class ProcessorTests
+{
+    [Fact]
+    public async Task A_batch_of_ten_lands_as_ten_items_and_one_archive_object()
+    {
+        await using var harness = await ProcessorHarness.StartAsync();
+        var events = Enumerable.Range(0, 10).Select(i => ProcessorHarness.Event(i)).ToList();
+
+        var failures = await ProcessorHarness.InvokeAsync(harness.Function(), [.. events.Select(ProcessorHarness.Message)]);
+
+        Assert.Empty(failures);
+        var items = await harness.ItemsAsync();
+        Assert.Equal(events.Select(e => e.EventId).Order(), items.Select(i => i["eventId"].S).Order());
+        var key = Assert.Single(await harness.ArchiveKeysAsync("events/"));
+        Assert.StartsWith($"events/{EventLayout.Partition(events.Min(e => e.ReceivedAt))}/", key, StringComparison.Ordinal);
+        Assert.EndsWith(".jsonl.gz", key, StringComparison.Ordinal);
+        var lines = (await harness.ReadObjectAsync(key, gzip: true)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(events.Select(e => e.EventId).Order(), lines.Select(l => JsonNode.Parse(l)!["eventId"]!.GetValue<string>()).Order());
+        var metrics = Assert.Single(harness.Metrics());
+        Assert.Equal(10, metrics["Processed"]!.GetValue<double>());
+        Assert.Equal(0, metrics["Duplicates"]!.GetValue<double>());
+    }
+
+    [Fact]
+    public async Task The_item_is_readable_and_carries_its_time_bucket_and_expiry()
+    {
+        await using var harness = await ProcessorHarness.StartAsync();
+        var e = ProcessorHarness.Event(4);
+
+        await ProcessorHarness.InvokeAsync(harness.Function(), [ProcessorHarness.Message(e)]);
+
+        var item = Assert.Single(await harness.ItemsAsync());
+        Assert.Equal("page_view", item["eventType"].S);
+        Assert.Equal("u-4", item["userId"].S);
+        Assert.Equal("203.0.113.7", item["sourceIp"].S);
+        Assert.Equal("tests", item["userAgent"].S);
+        Assert.Equal(EventLayout.FormatTime(e.ReceivedAt), item["receivedAt"].S);
+        Assert.Equal(EventLayout.FormatTime(e.OccurredAt), item["occurredAt"].S);
+        Assert.Equal(EventLayout.TimeBucket(e.ReceivedAt, e.EventId), item["timeBucket"].S);
+        Assert.Equal("4", item["properties"].M["i"].N);
+        Assert.Equal(["a", "b"], item["properties"].M["tags"].L.Select(v => v.S));
+        Assert.True(item["properties"].M["nested"].M["ok"].BOOL);
+        Assert.True(item["properties"].M["nested"].M["none"].NULL);
+        Assert.Equal(e.ReceivedAt.AddDays(90).ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture), item["expiresAt"].N);
+    }
+
+    [Fact]
+    public async Task The_same_batch_delivered_again_adds_nothing()
+    {
+        await using var harness = await ProcessorHarness.StartAsync();
+        var messages = Enumerable.Range(0, 10).Select(i => ProcessorHarness.Message(ProcessorHarness.Event(i))).ToList();
+        var function = harness.Function();
+
+        await ProcessorHarness.InvokeAsync(function, messages);
+        var again = await ProcessorHarness.InvokeAsync(function, messages);
+
+        Assert.Empty(again);
+        Assert.Equal(10, (await harness.ItemsAsync()).Count);
+        Assert.Single(await harness.ArchiveKeysAsync("events/"));
+        var second = harness.Metrics()[1];
+        Assert.Equal(0, second["Processed"]!.GetValue<double>());
+        Assert.Equal(10, second["Duplicates"]!.GetValue<double>());
+    }
+
+    [Theory]
+    [InlineData("not json at all")]
+    [InlineData("""{ "schemaVersion": 99, "eventId": "x", "eventType": "a", "occurredAt": "2026-01-01T00:00:00Z", "receivedAt": "2026-01-01T00:00:00Z", "requestId": "r" }""")]
+    [InlineData("""{ "schemaVersion": 1, "eventId": "", "eventType": "a", "occurredAt": "2026-01-01T00:00:00Z", "receivedAt": "2026-01-01T00:00:00Z", "requestId": "r" }""")]
+    [InlineData("""{ "schemaVersion": 1, "eventType": "a" }""")]
+    [InlineData("null")]
+    public async Task A_poison_record_goes_to_rejected_and_does_not_block_the_others(string poison)
+    {
+        await using var harness = await ProcessorHarness.StartAsync();
+        var good = Enumerable.Range(0, 3).Select(i => ProcessorHarness.Message(ProcessorHarness.Event(i))).ToList();
+        var bad = ProcessorHarness.Message(poison);
+
+        var failures = await ProcessorHarness.InvokeAsync(harness.Function(), [good[0], bad, good[1], good[2]]);
+
+        Assert.Empty(failures);
+        Assert.Equal(3, (await harness.ItemsAsync()).Count);
+        var key = Assert.Single(await harness.ArchiveKeysAsync("rejected/"));
+        Assert.EndsWith($"/{bad.MessageId}.json", key, StringComparison.Ordinal);
+        var rejection = JsonNode.Parse(await harness.ReadObjectAsync(key, gzip: false))!;
+        Assert.Equal(bad.MessageId, rejection["messageId"]!.GetValue<string>());
+        Assert.Equal(poison, rejection["body"]!.GetValue<string>());
+        Assert.False(string.IsNullOrWhiteSpace(rejection["reason"]!.GetValue<string>()));
+        Assert.Equal(1, harness.Metrics()[0]["Rejected"]!.GetValue<double>());
+    }
+
+    [Fact]
+    public async Task DynamoDB_cut_off_mid_batch_reports_the_unwritten_records_which_succeed_on_redelivery_without_duplicates()
+    {
+        await using var harness = await ProcessorHarness.StartAsync();
+        var messages = Enumerable.Range(0, 10).Select(i => ProcessorHarness.Message(ProcessorHarness.Event(i))).ToList();
+        using var faulty = new AmazonDynamoDBClient(LocalAws.Credentials, new AmazonDynamoDBConfig
+        {
+            ServiceURL = harness.Aws.Endpoints.DynamoDb.ToString(),
+            AuthenticationRegion = harness.Aws.Endpoints.Region,
+            HttpClientFactory = new FaultyNetwork(healthyRequests: 4),
+            MaxErrorRetry = 0,
+        });
+
+        var failures = await ProcessorHarness.InvokeAsync(harness.Function(dynamoDb: faulty, budget: TimeSpan.FromSeconds(1)), messages);
+
+        Assert.Equal(6, failures.Count);
+        Assert.Equal(4, (await harness.ItemsAsync()).Count);
+        Assert.Subset(messages.Select(m => m.MessageId).ToHashSet(), failures.ToHashSet());
+
+        // SQS redelivers only the failed records, to a healthy function.
+        var redelivered = messages.Where(m => failures.Contains(m.MessageId)).ToList();
+        var second = await ProcessorHarness.InvokeAsync(harness.Function(), redelivered);
+
+        Assert.Empty(second);
+        var items = await harness.ItemsAsync();
+        Assert.Equal(10, items.Count);
+        Assert.Equal(10, items.Select(i => i["eventId"].S).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task A_redelivered_batch_after_a_partial_write_counts_the_written_ones_as_duplicates()
+    {
+        await using var harness = await ProcessorHarness.StartAsync();
+        var messages = Enumerable.Range(0, 10).Select(i => ProcessorHarness.Message(ProcessorHarness.Event(i))).ToList();
+        using var faulty = new AmazonDynamoDBClient(LocalAws.Credentials, new AmazonDynamoDBConfig
+        {
+            ServiceURL = harness.Aws.Endpoints.DynamoDb.ToString(),
+            AuthenticationRegion = harness.Aws.Endpoints.Region,
+            HttpClientFactory = new FaultyNetwork(healthyRequests: 7),
+            MaxErrorRetry = 0,
+        });
+        await ProcessorHarness.InvokeAsync(harness.Function(dynamoDb: faulty, budget: TimeSpan.FromSeconds(1)), messages);
+
+        // A crash after the writes: Lambda reports nothing, so SQS redelivers the whole batch.
+        var failures = await ProcessorHarness.InvokeAsync(harness.Function(), messages);
+
+        Assert.Empty(failures);
+        Assert.Equal(10, (await harness.ItemsAsync()).Count);
+        var last = harness.Metrics()[^1];
+        Assert.Equal(3, last["Processed"]!.GetValue<double>());
+        Assert.Equal(7, last["Duplicates"]!.GetValue<double>());
+    }
+
+    [Fact]
+    public async Task An_archive_write_failure_reports_the_whole_batch_and_stores_nothing()
+    {
+        await using var harness = await ProcessorHarness.StartAsync();
+        var messages = Enumerable.Range(0, 10).Select(i => ProcessorHarness.Message(ProcessorHarness.Event(i))).ToList();
+        using var unreachable = new AmazonS3Client(LocalAws.Credentials, new AmazonS3Config
+        {
+            ServiceURL = "http://127.0.0.1:9/",
+            AuthenticationRegion = "us-east-1",
+            ForcePathStyle = true,
+            MaxErrorRetry = 0,
+        });
+
+        var failures = await ProcessorHarness.InvokeAsync(harness.Function(s3: unreachable), messages);
+
+        Assert.Equal(messages.Select(m => m.MessageId).Order(), failures.Order());
+        Assert.Empty(await harness.ItemsAsync());
+    }
+
+    [Fact]
+    public async Task The_handler_accepts_the_sqs_event_document_aws_documents()
+    {
+        await using var harness = await ProcessorHarness.StartAsync();
+        var e = ProcessorHarness.Event(1);
+        var body = System.Text.Json.JsonSerializer.Serialize(System.Text.Json.JsonSerializer.Serialize(e, Pipeline.Events.EventJsonContext.Default.QueuedEvent));
+        // The example event of https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html, with our body.
+        var document = $$"""
+            {
+                "Records": [
+                    {
+                        "messageId": "059f36b4-87a3-44ab-83d2-661975830a7d",
+                        "receiptHandle": "AQEBwJnKyrHigUMZj6rYigCgxlaS3SLy0a...",
+                        "body": {{body}},
+                        "attributes": {
+                            "ApproximateReceiveCount": "1",
+                            "SentTimestamp": "1545082649183",
+                            "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+                            "ApproximateFirstReceiveTimestamp": "1545082649185"
+                        },
+                        "messageAttributes": {
+                            "eventType": { "stringValue": "signup", "stringListValues": [], "binaryListValues": [], "dataType": "String" }
+                        },
+                        "md5OfBody": "e4e68fb7bd0e697a0ae8f1bb342846b3",
+                        "eventSource": "aws:sqs",
+                        "eventSourceARN": "arn:aws:sqs:us-east-2:123456789012:my-queue",
+                        "awsRegion": "us-east-2"
+                    }
+                ]
+            }
+            """;
+
+        using var input = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(document));
+        var output = await harness.Function().Handler(input);
+
+        var response = JsonNode.Parse(output)!;
+        Assert.Empty(response["batchItemFailures"]!.AsArray());
+        Assert.Equal(e.EventId, Assert.Single(await harness.ItemsAsync())["eventId"].S);
+    }
+}
