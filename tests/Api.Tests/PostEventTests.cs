@@ -58,6 +58,25 @@ public sealed class PostEventTests
         Assert.Equal(["order-17", "order-18"], ids);
     }
 
+    [Fact]
+    public async Task Concurrent_events_are_each_enqueued_exactly_once()
+    {
+        await using var app = await ApiApplication.StartAsync();
+        using var client = app.CreateKeyedClient();
+
+        var responses = await Task.WhenAll(Enumerable.Range(0, 60).Select(i =>
+            client.PostAsync("/events", Json($$"""{ "eventType": "burst", "userId": "u{{i}}" }"""))));
+
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.Accepted, r.StatusCode));
+        var ids = new List<string>();
+        foreach (var response in responses)
+        {
+            ids.Add((await response.Content.ReadFromJsonAsync<JsonObject>())!["eventId"]!.GetValue<string>());
+        }
+        var queued = await app.DrainQueueAsync();
+        Assert.Equal(ids.Order(), queued.Select(m => JsonNode.Parse(m.Body)!["eventId"]!.GetValue<string>()).Order());
+    }
+
     public static TheoryData<string, string> InvalidEvents => new()
     {
         { """{ "userId": "u" }""", "eventType" },

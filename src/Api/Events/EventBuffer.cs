@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using System.Threading.Channels;
 using Amazon.SQS;
 using Amazon.SQS.Model;
 using Microsoft.Extensions.Options;
@@ -9,8 +10,14 @@ using Pipeline.Events;
 
 namespace Pipeline.Api.Events;
 
-/// <summary>Puts events on the SQS queue. An event counts as accepted only when SQS said so.</summary>
-public sealed class EventBuffer(IAmazonSQS sqs, IOptions<QueueOptions> options, ILogger<EventBuffer> logger)
+/// <summary>
+/// Puts events on the SQS queue. An event counts as accepted only when SQS said so.
+/// Single events sent concurrently are coalesced into SendMessageBatch calls of up to ten: a sender takes
+/// whatever is waiting when it is free, so a lone request is sent at once and a busy server makes a tenth of
+/// the calls. (The .NET SDK has no buffered SQS client like the Java SDK's AmazonSQSBufferedAsyncClient,
+/// hence this.) On Lambda, which gives each environment one request at a time, every batch holds one event.
+/// </summary>
+public sealed class EventBuffer : IAsyncDisposable
 {
     /// <summary>The message attribute that carries the event type (for filtering and routing).</summary>
     public const string EventTypeAttribute = "eventType";
@@ -18,93 +25,143 @@ public sealed class EventBuffer(IAmazonSQS sqs, IOptions<QueueOptions> options, 
     // SendMessageBatch takes at most 10 entries and 256 KiB in all.
     private const int MaxEntries = 10;
     private const int MaxBatchPayload = 256 * 1024;
+    private const int Senders = 4;
+
+    private readonly IAmazonSQS _sqs;
+    private readonly IOptions<QueueOptions> _options;
+    private readonly ILogger<EventBuffer> _logger;
+    private readonly Channel<Pending> _waiting = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleWriter = false });
+    private readonly Task[] _senders;
+
+    /// <summary>Creates the buffer and starts its senders.</summary>
+    public EventBuffer(IAmazonSQS sqs, IOptions<QueueOptions> options, ILogger<EventBuffer> logger)
+    {
+        _sqs = sqs;
+        _options = options;
+        _logger = logger;
+        _senders = [.. Enumerable.Range(0, Senders).Select(_ => Task.Run(SendWaitingAsync))];
+    }
 
     /// <summary>Sends one event; false when the queue could not take it.</summary>
     public async Task<bool> SendAsync(QueuedEvent queued, CancellationToken cancellationToken)
     {
-        try
-        {
-            await sqs.SendMessageAsync(new SendMessageRequest
-            {
-                QueueUrl = options.Value.Url,
-                MessageBody = Serialize(queued),
-                MessageAttributes = Attributes(queued),
-            }, cancellationToken).ConfigureAwait(false);
-            return true;
-        }
-        catch (Exception e) when (IsQueueFailure(e))
-        {
-            logger.LogError("Could not enqueue event {EventId}: {Error}", queued.EventId, e.Message);
-            return false;
-        }
+        var pending = new Pending(Serialize(queued), queued);
+        await _waiting.Writer.WriteAsync(pending, cancellationToken).ConfigureAwait(false);
+        return await pending.Result.Task.ConfigureAwait(false);
     }
 
-    /// <summary>Sends events in batches of up to ten; returns which of them SQS accepted, by position.</summary>
+    /// <summary>Sends events in batches of up to ten, all at once; returns which of them SQS accepted, by position.</summary>
     public async Task<bool[]> SendBatchAsync(IReadOnlyList<QueuedEvent> events, CancellationToken cancellationToken)
     {
-        var accepted = new bool[events.Count];
-        foreach (var chunk in Chunks(events))
+        ArgumentNullException.ThrowIfNull(events);
+        var pending = events.Select(e => new Pending(Serialize(e), e)).ToList();
+        var chunks = new List<(int Start, List<Pending> Items)>();
+        for (var start = 0; start < pending.Count;)
         {
-            try
-            {
-                var response = await sqs.SendMessageBatchAsync(new SendMessageBatchRequest
-                {
-                    QueueUrl = options.Value.Url,
-                    Entries = [.. chunk.Select(c => new SendMessageBatchRequestEntry
-                    {
-                        Id = c.Index.ToString(CultureInfo.InvariantCulture),
-                        MessageBody = c.Body,
-                        MessageAttributes = Attributes(events[c.Index]),
-                    })],
-                }, cancellationToken).ConfigureAwait(false);
-                foreach (var ok in response.Successful ?? [])
-                {
-                    accepted[int.Parse(ok.Id, CultureInfo.InvariantCulture)] = true;
-                }
-                foreach (var failed in response.Failed ?? [])
-                {
-                    logger.LogError("SQS refused event {EventId}: {Code} {Message}", events[int.Parse(failed.Id, CultureInfo.InvariantCulture)].EventId, failed.Code, failed.Message);
-                }
-            }
-            catch (Exception e) when (IsQueueFailure(e))
-            {
-                logger.LogError("Could not enqueue a batch of {Count} events: {Error}", chunk.Count, e.Message);
-            }
+            var count = ChunkLength(pending, start, pending.Count - start);
+            chunks.Add((start, pending.GetRange(start, count)));
+            start += count;
+        }
+        var results = await Task.WhenAll(chunks.Select(c => SendChunkAsync(c.Items, cancellationToken))).ConfigureAwait(false);
+        var accepted = new bool[events.Count];
+        for (var i = 0; i < chunks.Count; i++)
+        {
+            results[i].CopyTo(accepted, chunks[i].Start);
         }
         return accepted;
     }
 
-    private static IEnumerable<List<(int Index, string Body)>> Chunks(IReadOnlyList<QueuedEvent> events)
+    private async Task SendWaitingAsync()
     {
-        var chunk = new List<(int Index, string Body)>();
-        var size = 0;
-        for (var i = 0; i < events.Count; i++)
+        var reader = _waiting.Reader;
+        var batch = new List<Pending>(MaxEntries);
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
         {
-            var body = Serialize(events[i]);
-            var bytes = Encoding.UTF8.GetByteCount(body) + 64; // + the message attribute
-            if (chunk.Count == MaxEntries || (chunk.Count > 0 && size + bytes > MaxBatchPayload))
+            var size = 0;
+            while (batch.Count < MaxEntries && reader.TryPeek(out var next)
+                && (batch.Count == 0 || size + next.Size <= MaxBatchPayload) && reader.TryRead(out next))
             {
-                yield return chunk;
-                chunk = [];
-                size = 0;
+                batch.Add(next);
+                size += next.Size;
             }
-            chunk.Add((i, body));
-            size += bytes;
+            if (batch.Count == 0)
+            {
+                continue;
+            }
+            var results = await SendChunkAsync(batch, CancellationToken.None).ConfigureAwait(false);
+            for (var i = 0; i < batch.Count; i++)
+            {
+                batch[i].Result.TrySetResult(results[i]);
+            }
+            batch.Clear();
         }
-        if (chunk.Count > 0)
+    }
+
+    private async Task<bool[]> SendChunkAsync(IReadOnlyList<Pending> chunk, CancellationToken cancellationToken)
+    {
+        var accepted = new bool[chunk.Count];
+        try
         {
-            yield return chunk;
+            var response = await _sqs.SendMessageBatchAsync(new SendMessageBatchRequest
+            {
+                QueueUrl = _options.Value.Url,
+                Entries = [.. chunk.Select((p, i) => new SendMessageBatchRequestEntry
+                {
+                    Id = i.ToString(CultureInfo.InvariantCulture),
+                    MessageBody = p.Body,
+                    MessageAttributes = new()
+                    {
+                        [EventTypeAttribute] = new MessageAttributeValue { DataType = "String", StringValue = p.Event.EventType },
+                    },
+                })],
+            }, cancellationToken).ConfigureAwait(false);
+            foreach (var ok in response.Successful ?? [])
+            {
+                accepted[int.Parse(ok.Id, CultureInfo.InvariantCulture)] = true;
+            }
+            foreach (var failed in response.Failed ?? [])
+            {
+                _logger.LogError("SQS refused event {EventId}: {Code} {Message}", chunk[int.Parse(failed.Id, CultureInfo.InvariantCulture)].Event.EventId, failed.Code, failed.Message);
+            }
         }
+        catch (Exception e) when (IsQueueFailure(e))
+        {
+            _logger.LogError("Could not enqueue {Count} events: {Error}", chunk.Count, e.Message);
+        }
+        return accepted;
+    }
+
+    // How many of the items from start fit one SendMessageBatch call.
+    private static int ChunkLength(List<Pending> items, int start, int available)
+    {
+        var size = 0;
+        var count = 0;
+        while (count < Math.Min(MaxEntries, available) && (count == 0 || size + items[start + count].Size <= MaxBatchPayload))
+        {
+            size += items[start + count].Size;
+            count++;
+        }
+        return count;
     }
 
     private static string Serialize(QueuedEvent queued) => JsonSerializer.Serialize(queued, EventJsonContext.Default.QueuedEvent);
 
-    private static Dictionary<string, MessageAttributeValue> Attributes(QueuedEvent queued) => new()
-    {
-        [EventTypeAttribute] = new MessageAttributeValue { DataType = "String", StringValue = queued.EventType },
-    };
-
     // Anything the SDK or the network throws means "not accepted"; cancellation by the client is not a queue failure.
     private static bool IsQueueFailure(Exception e) => e is Amazon.Runtime.AmazonServiceException or Amazon.Runtime.AmazonClientException or HttpRequestException or IOException
         || (e is TaskCanceledException or TimeoutException && e is not OperationCanceledException { CancellationToken.IsCancellationRequested: true });
+
+    /// <summary>Stops the senders after they have sent what is waiting.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _waiting.Writer.TryComplete();
+        await Task.WhenAll(_senders).ConfigureAwait(false);
+    }
+
+    private sealed record Pending(string Body, QueuedEvent Event)
+    {
+        // The body plus an allowance for the message attribute.
+        public int Size { get; } = Encoding.UTF8.GetByteCount(Body) + 64;
+
+        public TaskCompletionSource<bool> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
 }

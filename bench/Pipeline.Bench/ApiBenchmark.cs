@@ -1,0 +1,169 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Amazon.SQS.Model;
+using Pipeline.ApiKeys;
+using Pipeline.Local.Hosting;
+
+namespace Pipeline.Bench;
+
+/// <summary>
+/// Accepted events/s and p50/p99 latency of POST /events and POST /events/batch (driven by wrk), each next
+/// to the raw queue's rate (an SDK loop of SendMessage / SendMessageBatch at the same concurrency), in one run.
+/// </summary>
+internal static partial class ApiBenchmark
+{
+    private const string Event = """{"eventType":"page_view","userId":"u-42","occurredAt":"__NOW__","properties":{"path":"/pricing","referrer":"https://example.com","plan":"pro"}}""";
+
+    public static async Task<string> RunAsync(int seconds, int connections)
+    {
+        await using var bench = await BenchStack.StartAsync();
+        var (key, _) = await new ApiKeyRegistry(bench.Aws.DynamoDb, bench.Stack["ApiKeysTable"]).CreateAsync("bench", CancellationToken.None);
+        var url = $"http://127.0.0.1:{BenchStack.FreePort()}";
+        await using var api = await LocalApi.StartAsync(bench.Aws.Endpoints, bench.Stack, url, CancellationToken.None);
+        var queueUrl = bench.Stack.Resources["EventsQueue"].Ref;
+        var single = Event.Replace("__NOW__", DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture), StringComparison.Ordinal);
+        var batch = $$"""{"events":[{{string.Join(",", Enumerable.Repeat(single, 100))}}]}""";
+        // The raw queue gets what the API would send: an enriched event of the same size.
+        var enriched = single.TrimEnd('}') + """,,"eventId":"01939a7e-0000-7000-8000-000000000000","receivedAt":"2026-11-24T10:00:00Z","sourceIp":"127.0.0.1","userAgent":"wrk","requestId":"0HN:00000001","schemaVersion":1}""".Replace(",,", ",", StringComparison.Ordinal);
+
+        Console.WriteLine("warming up...");
+        await Wrk(url + "/events", single, key, 2, connections);
+        await Purge(bench, queueUrl);
+
+        var results = new List<Rate>();
+        results.Add(await RawSendMessage(bench, queueUrl, enriched, seconds, connections));
+        await Purge(bench, queueUrl);
+        results.Add(await Wrk(url + "/events", single, key, seconds, connections) with { Name = "API POST /events (wrk)" });
+        await Purge(bench, queueUrl);
+        results.Add(await RawSendMessageBatch(bench, queueUrl, enriched, seconds, connections));
+        await Purge(bench, queueUrl);
+        var batchRate = await Wrk(url + "/events/batch", batch, key, seconds, connections);
+        results.Add(batchRate with { Name = "API POST /events/batch, 100 events (wrk)", EventsPerSecond = batchRate.EventsPerSecond * 100 });
+
+        return Report(results, seconds, connections);
+    }
+
+    private static string Report(List<Rate> r, int seconds, int connections)
+    {
+        var lines = new List<string>
+        {
+            $"{connections} concurrent clients, {seconds} s per measurement, one run, {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores.",
+            "",
+            "| measurement | events/s | p50 ms | p99 ms | errors |",
+            "|---|---:|---:|---:|---:|",
+        };
+        lines.AddRange(r.Select(x => FormattableString.Invariant($"| {x.Name} | {x.EventsPerSecond:0} | {x.P50Ms:0.0} | {x.P99Ms:0.0} | {x.Errors} |")));
+        lines.Add("");
+        lines.Add(FormattableString.Invariant($"- POST /events reaches **{r[1].EventsPerSecond / r[0].EventsPerSecond:P0}** of the raw SendMessage rate (target 70%)."));
+        lines.Add(FormattableString.Invariant($"- POST /events/batch reaches **{r[3].EventsPerSecond / r[2].EventsPerSecond:P0}** of the raw SendMessageBatch rate (target 70%)."));
+        return string.Join('\n', lines) + "\n";
+    }
+
+    private static async Task Purge(BenchStack bench, string queueUrl)
+    {
+        await bench.Aws.Sqs.PurgeQueueAsync(queueUrl);
+        await Task.Delay(500);
+    }
+
+    private static Task<Rate> RawSendMessage(BenchStack bench, string queueUrl, string body, int seconds, int connections) =>
+        Loop("raw SQS SendMessage (SDK loop)", seconds, connections, 1, () => bench.Aws.Sqs.SendMessageAsync(new SendMessageRequest
+        {
+            QueueUrl = queueUrl,
+            MessageBody = body,
+            MessageAttributes = new() { ["eventType"] = new MessageAttributeValue { DataType = "String", StringValue = "page_view" } },
+        }));
+
+    private static Task<Rate> RawSendMessageBatch(BenchStack bench, string queueUrl, string body, int seconds, int connections) =>
+        Loop("raw SQS SendMessageBatch, 10 events (SDK loop)", seconds, connections, 10, () => bench.Aws.Sqs.SendMessageBatchAsync(new SendMessageBatchRequest
+        {
+            QueueUrl = queueUrl,
+            Entries = [.. Enumerable.Range(0, 10).Select(i => new SendMessageBatchRequestEntry(i.ToString(CultureInfo.InvariantCulture), body)
+            {
+                MessageAttributes = new() { ["eventType"] = new MessageAttributeValue { DataType = "String", StringValue = "page_view" } },
+            })],
+        }));
+
+    private static async Task<Rate> Loop(string name, int seconds, int connections, int eventsPerCall, Func<Task> call)
+    {
+        var latencies = new List<double>();
+        long calls = 0, errors = 0;
+        var stopwatch = Stopwatch.StartNew();
+        var end = TimeSpan.FromSeconds(seconds);
+        await Task.WhenAll(Enumerable.Range(0, connections).Select(_ => Task.Run(async () =>
+        {
+            var mine = new List<double>();
+            while (stopwatch.Elapsed < end)
+            {
+                var started = Stopwatch.GetTimestamp();
+                try
+                {
+                    await call();
+                    Interlocked.Increment(ref calls);
+                    mine.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                }
+                catch (Exception e) when (e is Amazon.Runtime.AmazonServiceException or HttpRequestException)
+                {
+                    Interlocked.Increment(ref errors);
+                }
+            }
+            lock (latencies)
+            {
+                latencies.AddRange(mine);
+            }
+        })));
+        Console.WriteLine($"{name}: {calls} calls");
+        return Rate.FromLatencies(name, calls * eventsPerCall, stopwatch.Elapsed, latencies, errors);
+    }
+
+    private static async Task<Rate> Wrk(string url, string body, string key, int seconds, int connections)
+    {
+        var script = Path.Combine(Path.GetTempPath(), $"pipeline-bench-{Guid.NewGuid():N}.lua");
+        await File.WriteAllTextAsync(script, $"""
+            wrk.method = "POST"
+            wrk.body = [==[{body}]==]
+            wrk.headers["Content-Type"] = "application/json"
+            wrk.headers["x-api-key"] = "{key}"
+            """);
+        try
+        {
+            var start = new ProcessStartInfo("wrk") { RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var a in new[] { "-t1", $"-c{connections}", $"-d{seconds}s", "--latency", "-s", script, url })
+            {
+                start.ArgumentList.Add(a);
+            }
+            using var wrk = Process.Start(start) ?? throw new InvalidOperationException("Cannot start wrk (apt install wrk).");
+            var output = await wrk.StandardOutput.ReadToEndAsync();
+            await wrk.WaitForExitAsync();
+            Console.WriteLine(output);
+            var requests = long.Parse(RequestsPattern().Match(output).Groups[1].Value, CultureInfo.InvariantCulture);
+            var duration = double.Parse(DurationPattern().Match(output).Groups[1].Value, CultureInfo.InvariantCulture);
+            var non2xx = NonSuccessPattern().Match(output) is { Success: true } m ? long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
+            var errors = non2xx + (SocketErrorsPattern().Match(output) is { Success: true } s ? s.Groups.Values.Skip(1).Sum(g => long.Parse(g.Value, CultureInfo.InvariantCulture)) : 0);
+            return new Rate(url, (requests - non2xx) / duration, Latency(output, "50%"), Latency(output, "99%"), errors);
+        }
+        finally
+        {
+            File.Delete(script);
+        }
+    }
+
+    private static double Latency(string output, string percentile)
+    {
+        var m = Regex.Match(output, $@"^\s+{Regex.Escape(percentile)}\s+([\d.]+)(us|ms|s)\s*$", RegexOptions.Multiline);
+        var value = double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
+        return m.Groups[2].Value switch { "us" => value / 1000, "s" => value * 1000, _ => value };
+    }
+
+    [GeneratedRegex(@"(\d+) requests in ([\d.]+)s")]
+    private static partial Regex RequestsPattern();
+
+    [GeneratedRegex(@"requests in ([\d.]+)s")]
+    private static partial Regex DurationPattern();
+
+    [GeneratedRegex(@"Non-2xx or 3xx responses: (\d+)")]
+    private static partial Regex NonSuccessPattern();
+
+    [GeneratedRegex(@"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")]
+    private static partial Regex SocketErrorsPattern();
+}

@@ -1,0 +1,54 @@
+using Pipeline.Local.Environment;
+using Pipeline.Local.Provisioning;
+
+namespace Pipeline.Bench;
+
+/// <summary>Private emulators on free ports with the template provisioned: nothing shared with a running pipeline.</summary>
+internal sealed class BenchStack : IAsyncDisposable
+{
+    private readonly LocalEmulators _emulators;
+
+    private BenchStack(LocalEmulators emulators, LocalAws aws, ProvisionedResources stack)
+    {
+        _emulators = emulators;
+        Aws = aws;
+        Stack = stack;
+    }
+
+    public LocalAws Aws { get; }
+
+    public ProvisionedResources Stack { get; }
+
+    public static async Task<BenchStack> StartAsync()
+    {
+        LocalAws.UseDummyCredentialsInThisProcess();
+        var emulators = await LocalEmulators.StartAsync(EmulatorOptions.Private, Console.WriteLine, CancellationToken.None);
+        var aws = new LocalAws(emulators.Endpoints);
+        var stack = await new TemplateProvisioner(aws).ProvisionAsync($"bench-{Guid.NewGuid():N}"[..14], CancellationToken.None);
+        return new BenchStack(emulators, aws, stack);
+    }
+
+    public static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Aws.Dispose();
+        await _emulators.DisposeAsync();
+    }
+}
+
+/// <summary>A measured rate with latency percentiles.</summary>
+internal sealed record Rate(string Name, double EventsPerSecond, double P50Ms, double P99Ms, long Errors)
+{
+    public static Rate FromLatencies(string name, long events, TimeSpan elapsed, List<double> latenciesMs, long errors)
+    {
+        latenciesMs.Sort();
+        double Percentile(double p) => latenciesMs.Count == 0 ? double.NaN : latenciesMs[Math.Min(latenciesMs.Count - 1, (int)(p * latenciesMs.Count))];
+        return new Rate(name, events / elapsed.TotalSeconds, Percentile(0.50), Percentile(0.99), errors);
+    }
+}

@@ -1,0 +1,125 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Amazon.DynamoDBv2.Model;
+using Amazon.SQS.Model;
+using Pipeline.Events;
+using Pipeline.Local.Hosting;
+using Pipeline.Processor;
+
+namespace Pipeline.Bench;
+
+/// <summary>
+/// Events/s through the local SQS event source and the Processor (receive, archive to S3, conditional puts,
+/// delete) next to the raw conditional-PutItem rate of DynamoDB Local at the same write concurrency, in one run.
+/// </summary>
+internal static class ProcessorBenchmark
+{
+    public static async Task<string> RunAsync(int events)
+    {
+        await using var bench = await BenchStack.StartAsync();
+        var table = bench.Stack["EventsTable"];
+        var options = LocalProcessor.EventSourceOptions(bench.Stack);
+        // The Processor writes up to 10 events of a batch at once, on each of its concurrent pollers.
+        var writeConcurrency = options.Concurrency * options.BatchSize;
+
+        // Raw: conditional puts of the same item shape, at the Processor's write concurrency,
+        // after a warm-up of the same size (DynamoDB Local's JVM is slow until its JIT has run).
+        var retention = TimeSpan.FromDays(90);
+        var raw = Enumerable.Range(0, 2 * events).Select(i => EventStore.ToItem(Event(-1 - i), retention)).ToList();
+        var next = -1;
+        await PutAllAsync(raw[..events]);
+        raw = raw[events..];
+        next = -1;
+        var rawWatch = Stopwatch.StartNew();
+        await PutAllAsync(raw);
+        var rawRate = events / rawWatch.Elapsed.TotalSeconds;
+        Console.WriteLine($"raw: {rawRate:0} puts/s");
+
+        async Task PutAllAsync(List<Dictionary<string, AttributeValue>> items) =>
+            await Task.WhenAll(Enumerable.Range(0, writeConcurrency).Select(_ => Task.Run(async () =>
+            {
+                int i;
+                while ((i = Interlocked.Increment(ref next)) < items.Count)
+                {
+                    await bench.Aws.DynamoDb.PutItemAsync(new PutItemRequest { TableName = table, Item = items[i], ConditionExpression = "attribute_not_exists(eventId)" });
+                }
+            })));
+
+        // Through the pipeline: preload the queue, then let the event source drain it.
+        var queueUrl = bench.Stack.Resources["EventsQueue"].Ref;
+        var bodies = Enumerable.Range(events, events).Select(i => JsonSerializer.Serialize(Event(i), EventJsonContext.Default.QueuedEvent)).ToList();
+        await Parallel.ForEachAsync(bodies.Chunk(10), new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (chunk, ct) =>
+            await bench.Aws.Sqs.SendMessageBatchAsync(new SendMessageBatchRequest
+            {
+                QueueUrl = queueUrl,
+                Entries = [.. chunk.Select((b, i) => new SendMessageBatchRequestEntry(i.ToString(CultureInfo.InvariantCulture), b))],
+            }, ct));
+
+        var metrics = new ProcessedCounter();
+        var function = LocalProcessor.Function(bench.Aws, bench.Stack, metrics);
+        var source = LocalProcessor.EventSource(bench.Aws, bench.Stack, function, options, Console.WriteLine);
+        using var stop = new CancellationTokenSource();
+        var watch = Stopwatch.StartNew();
+        var running = source.RunAsync(stop.Token);
+        while (metrics.Processed < events && watch.Elapsed < TimeSpan.FromMinutes(10))
+        {
+            await Task.Delay(20);
+        }
+        var elapsed = watch.Elapsed;
+        await stop.CancelAsync();
+        await running;
+        var rate = metrics.Processed / elapsed.TotalSeconds;
+
+        return string.Join('\n',
+            FormattableString.Invariant($"{events} events each way, one run, {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores."),
+            FormattableString.Invariant($"Event source as in serverless.template: batch {options.BatchSize}, window {options.BatchingWindow.TotalSeconds:0.#} s, concurrency {options.Concurrency}; raw puts at the same write concurrency ({writeConcurrency})."),
+            "",
+            "| measurement | events/s | batches | failed |",
+            "|---|---:|---:|---:|",
+            FormattableString.Invariant($"| raw DynamoDB Local conditional PutItem | {rawRate:0} | - | - |"),
+            FormattableString.Invariant($"| SQS → local event source → Processor (S3 archive + conditional puts) | {rate:0} | {metrics.Batches} | {metrics.Failed} |"),
+            "",
+            FormattableString.Invariant($"- The Processor reaches **{rate / rawRate:P0}** of the raw conditional-put rate (target 80%)."),
+            "") + "\n";
+    }
+
+    private static QueuedEvent Event(int i) => new()
+    {
+        SchemaVersion = 1,
+        EventId = $"bench-{i + 100_000_000:D9}",
+        EventType = i % 3 == 0 ? "signup" : "page_view",
+        UserId = $"u-{i % 1000}",
+        OccurredAt = DateTimeOffset.UtcNow,
+        ReceivedAt = DateTimeOffset.UtcNow,
+        SourceIp = "127.0.0.1",
+        UserAgent = "bench",
+        RequestId = "bench",
+        Properties = JsonDocument.Parse("""{"path":"/pricing","referrer":"https://example.com","plan":"pro"}""").RootElement,
+    };
+
+    /// <summary>Sums the Processor's metric lines (the same numbers CloudWatch would get).</summary>
+    private sealed class ProcessedCounter : StringWriter
+    {
+        private long _processed;
+        private long _batches;
+        private long _failed;
+
+        public long Processed => Interlocked.Read(ref _processed);
+
+        public long Batches => Interlocked.Read(ref _batches);
+
+        public long Failed => Interlocked.Read(ref _failed);
+
+        public override void WriteLine(string? value)
+        {
+            if (value?.Contains("\"_aws\"", StringComparison.Ordinal) == true && JsonNode.Parse(value) is JsonObject line)
+            {
+                Interlocked.Add(ref _processed, (long)line[nameof(Processed)]!.GetValue<double>());
+                Interlocked.Add(ref _failed, (long)line[nameof(Failed)]!.GetValue<double>());
+                Interlocked.Increment(ref _batches);
+            }
+        }
+    }
+}

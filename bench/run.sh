@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs a benchmark and writes bench/results/<name>.md.
+#   bench/run.sh api [--seconds 10] [--connections 16]
+#   bench/run.sh processor [--events 5000]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v wrk >/dev/null; then
+  echo "Installing wrk (the HTTP load client) with apt..."
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get install -y wrk >/dev/null 2>&1 || { $sudo apt-get update >/dev/null && $sudo apt-get install -y wrk >/dev/null; }
+fi
+exec dotnet run -c Release --project bench/Pipeline.Bench -- "$@"
