@@ -15,15 +15,17 @@ public static class LocalCommands
         usage: dotnet run --project src/Local [-- COMMAND]
 
           up          (default) install and start the emulators, provision serverless.template,
-                      run the API on http://127.0.0.1:5080 (Swagger UI at /swagger) and the Processor
-                      on the queue, until Ctrl-C or SIGTERM
+                      run the API on http://127.0.0.1:5080 (Swagger UI at /swagger), the Processor
+                      on the queue and the Aggregator every window, until Ctrl-C or SIGTERM
           provision   provision serverless.template on emulators that are already running
+          aggregate   run the Aggregator once on the running environment and print the latest summaries
         """ + KeysCommand.Usage + """
 
           help        this text
 
         environment: PIPELINE_STACK (default pipeline-local); PIPELINE_API_KEY (a key `up` registers,
-                     for scripts; without it, `up` creates one and prints it)
+                     for scripts; without it, `up` creates one and prints it); PIPELINE_SUMMARY_WINDOW
+                     (the local summary window, a TimeSpan, default 00:01:00)
         """;
 
     /// <summary>Runs a command; returns the process exit code.</summary>
@@ -43,6 +45,9 @@ public static class LocalCommands
                     {
                         await new TemplateProvisioner(aws, Say).ProvisionAsync(stackName, cancellationToken);
                     }
+                    return 0;
+                case "aggregate":
+                    await AggregateOnceAsync(stackName, Say, cancellationToken);
                     return 0;
                 case "keys":
                     return await KeysCommand.RunAsync(args, stackName, output, cancellationToken);
@@ -73,11 +78,14 @@ public static class LocalCommands
         await using var api = await LocalApi.StartAsync(emulators.Endpoints, stack, LocalApi.DefaultUrl, cancellationToken);
         var processor = LocalProcessor.EventSource(aws, stack, LocalProcessor.Function(aws, stack, Console.Out), LocalProcessor.EventSourceOptions(stack), say);
         var processing = processor.RunAsync(cancellationToken);
+        var aggregatorOptions = LocalAggregator.Options(stack, LocalAggregator.Window());
+        var aggregating = LocalAggregator.ScheduleAsync(LocalAggregator.Function(aws, aggregatorOptions, TimeProvider.System, Console.Out), aggregatorOptions, say, cancellationToken);
 
         say("");
         say("Local pipeline is up:");
         say($"  API                    {LocalApi.DefaultUrl}  (Swagger UI: {LocalApi.DefaultUrl}/swagger)");
         say($"  Processor              polling {stack["EventsQueue"]} (batches of up to 10)");
+        say($"  Aggregator             every {aggregatorOptions.Window} window (PIPELINE_SUMMARY_WINDOW), publishing to {stack["SummaryTopic"]}");
         say($"  SQS, SNS, S3 (fauxqs)  {emulators.Endpoints.Fauxqs}");
         say($"  DynamoDB Local         {emulators.Endpoints.DynamoDb}");
         say($"  region                 {emulators.Endpoints.Region} (dummy credentials: any value)");
@@ -98,7 +106,21 @@ public static class LocalCommands
         {
             say("Stopping...");
         }
-        await processing;
+        await Task.WhenAll(processing, aggregating);
+    }
+
+    private static async Task AggregateOnceAsync(string stackName, Action<string> say, CancellationToken cancellationToken)
+    {
+        LocalAws.UseDummyCredentialsInThisProcess();
+        using var aws = new LocalAws(LocalEndpoints.Default);
+        var stack = await new TemplateProvisioner(aws).ProvisionAsync(stackName, cancellationToken);
+        var options = LocalAggregator.Options(stack, LocalAggregator.Window());
+        var run = await LocalAggregator.Function(aws, options, TimeProvider.System, TextWriter.Null).RunAsync(cancellationToken);
+        say($"Published {run.Published.Count} summary(ies) ({run.ReadCapacityUnits:0.#} read capacity units).");
+        foreach (var summary in await new Pipeline.Aggregator.SummaryStore(aws.DynamoDb, stack["SummariesTable"]).RecentAsync(3, cancellationToken))
+        {
+            say(System.Text.Json.JsonSerializer.Serialize(summary, Pipeline.Aggregator.SummaryJsonContext.Default.Summary));
+        }
     }
 
     private static async Task<string> ApiKeyAsync(ApiKeyRegistry registry, Action<string> say, CancellationToken cancellationToken)

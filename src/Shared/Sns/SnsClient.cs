@@ -20,7 +20,10 @@ public sealed class SnsClient(HttpClient http, Uri endpoint)
     /// <param name="serviceUrl">An endpoint override (a local emulator), or null for AWS's regional endpoint.</param>
     public static SnsClient Create(Amazon.Runtime.AWSCredentials credentials, Amazon.RegionEndpoint region, Uri? serviceUrl = null)
     {
-        var handler = new Amazon.Runtime.Signing.SigV4SigningHandler(credentials, region, "sns", new SocketsHttpHandler());
+        // SignPayload: SNS checks the body's hash; the SDK's "UNSIGNED-PAYLOAD" is for S3 only.
+        var handler = new Amazon.Runtime.Signing.SigV4SigningHandler(
+            new Amazon.Runtime.Signing.AWSSigV4Parameters { Credentials = credentials, Region = region, Service = "sns", SignPayload = true },
+            new SocketsHttpHandler());
         var endpoint = serviceUrl ?? new Uri($"https://sns.{region.SystemName}.{region.PartitionDnsSuffix}/");
         return new SnsClient(new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) }, endpoint);
     }

@@ -1,0 +1,46 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Pipeline.Aggregator;
+
+/// <summary>The summary of one window, as stored and published.</summary>
+public sealed record Summary
+{
+    /// <summary>Start of the window (inclusive), UTC.</summary>
+    public required DateTimeOffset WindowStart { get; init; }
+
+    /// <summary>End of the window (exclusive), UTC.</summary>
+    public required DateTimeOffset WindowEnd { get; init; }
+
+    /// <summary>Distinct events received in the window (duplicates are never stored, so never counted).</summary>
+    public required long TotalEvents { get; init; }
+
+    /// <summary>Events per event type.</summary>
+    public required IReadOnlyDictionary<string, long> ByEventType { get; init; }
+
+    /// <summary>Distinct <c>userId</c>s.</summary>
+    public required long UniqueUsers { get; init; }
+
+    /// <summary>Distinct <c>anonymousId</c>s.</summary>
+    public required long UniqueAnonymousIds { get; init; }
+
+    /// <summary>Records the Processor rejected during the window (objects under <c>rejected/</c>).</summary>
+    public required long Rejected { get; init; }
+
+    /// <summary>Messages waiting in the dead-letter queue when the summary was made.</summary>
+    public required long DeadLetterDepth { get; init; }
+
+    /// <summary>When the summary was made.</summary>
+    public required DateTimeOffset GeneratedAt { get; init; }
+}
+
+/// <summary>What one Aggregator run did (the function's result).</summary>
+/// <param name="Published">Windows published in this run, including ones a previous run stored but did not publish.</param>
+/// <param name="ReadCapacityUnits">Read capacity the window queries consumed.</param>
+public sealed record AggregatorRun(IReadOnlyList<DateTimeOffset> Published, double ReadCapacityUnits);
+
+/// <summary>Source-generated JSON for summaries (camelCase).</summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
+[JsonSerializable(typeof(Summary))]
+[JsonSerializable(typeof(AggregatorRun))]
+public sealed partial class SummaryJsonContext : JsonSerializerContext;
