@@ -1,0 +1,139 @@
+using System.Text.Json.Nodes;
+using Amazon.DynamoDBv2.Model;
+using Pipeline.Local.Environment;
+using Pipeline.Sns;
+
+namespace Pipeline.Aggregator.Tests;
+
+public sealed class AggregatorTests
+{
+    private static readonly TimeSpan Hour = TimeSpan.FromHours(1);
+
+    // A complete hour window two hours back, so real time never makes it incomplete.
+    private static SummaryWindow PastWindow() => SummaryWindows.Containing(DateTimeOffset.UtcNow - TimeSpan.FromHours(2), Hour);
+
+    [Fact]
+    public async Task A_summary_of_known_events_with_duplicates_among_them_has_exact_counts_and_arrives_through_the_topic()
+    {
+        await using var harness = await AggregatorHarness.StartAsync();
+        var w = PastWindow();
+        var inside = new[]
+        {
+            AggregatorHarness.Event(w.Start, "page_view", user: "a"),
+            AggregatorHarness.Event(w.Start.AddMinutes(5), "page_view", user: "a"),
+            AggregatorHarness.Event(w.Start.AddMinutes(6), "page_view", user: "b"),
+            AggregatorHarness.Event(w.Start.AddMinutes(7), "signup", anonymous: "x"),
+            AggregatorHarness.Event(w.Start.AddMinutes(8), "signup", anonymous: "x"),
+            AggregatorHarness.Event(w.Start.AddMinutes(9), "signup", user: "c", anonymous: "y"),
+            AggregatorHarness.Event(w.End.AddTicks(-1), "purchase", user: "a"),
+        };
+        var outside = new[]
+        {
+            AggregatorHarness.Event(w.Start.AddTicks(-1), "page_view", user: "z"),
+            AggregatorHarness.Event(w.End, "page_view", user: "z"),
+        };
+        await harness.StoreAsync([.. inside, .. outside]);
+        await harness.StoreAsync(inside[..4]); // redelivered: duplicates
+
+        var run = await harness.Function(Hour, new TestClock(w.End.AddMinutes(1))).RunAsync(CancellationToken.None);
+
+        Assert.Equal([w.Start], run.Published);
+        var envelope = Assert.Single(await harness.ReceivedAsync());
+        Assert.StartsWith("Event summary ", envelope["Subject"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(w.Start.UtcDateTime.ToString("O", System.Globalization.CultureInfo.InvariantCulture), envelope["MessageAttributes"]!["windowStart"]!["Value"]!.GetValue<string>());
+        var summary = JsonNode.Parse(envelope["Message"]!.GetValue<string>())!;
+        Assert.Equal(7, summary["totalEvents"]!.GetValue<long>());
+        Assert.Equal(3, summary["byEventType"]!["page_view"]!.GetValue<long>());
+        Assert.Equal(3, summary["byEventType"]!["signup"]!.GetValue<long>());
+        Assert.Equal(1, summary["byEventType"]!["purchase"]!.GetValue<long>());
+        Assert.Equal(3, summary["uniqueUsers"]!.GetValue<long>());
+        Assert.Equal(2, summary["uniqueAnonymousIds"]!.GetValue<long>());
+        Assert.Equal(w.Start, summary["windowStart"]!.GetValue<DateTimeOffset>());
+        Assert.Equal(w.End, summary["windowEnd"]!.GetValue<DateTimeOffset>());
+        Assert.True(run.ReadCapacityUnits > 0);
+    }
+
+    [Fact]
+    public async Task A_rerun_publishes_nothing_new()
+    {
+        await using var harness = await AggregatorHarness.StartAsync();
+        var w = PastWindow();
+        await harness.StoreAsync([AggregatorHarness.Event(w.Start.AddMinutes(1), "a", user: "u")]);
+        var clock = new TestClock(w.End.AddMinutes(1));
+        await harness.Function(Hour, clock).RunAsync(CancellationToken.None);
+
+        clock.Now = w.End.AddMinutes(50);
+        var again = await harness.Function(Hour, clock).RunAsync(CancellationToken.None);
+
+        Assert.Empty(again.Published);
+        Assert.Single(await harness.ReceivedAsync());
+    }
+
+    [Fact]
+    public async Task Missed_runs_are_caught_up_window_by_window()
+    {
+        await using var harness = await AggregatorHarness.StartAsync();
+        var window = TimeSpan.FromMinutes(10);
+        var first = SummaryWindows.Containing(DateTimeOffset.UtcNow - TimeSpan.FromHours(2), window);
+        await harness.StoreAsync(Enumerable.Range(0, 4).Select(i => AggregatorHarness.Event(first.Start + (window * i) + TimeSpan.FromMinutes(1), "tick", user: $"u{i}")));
+        var clock = new TestClock(first.End.AddMinutes(1));
+        await harness.Function(window, clock).RunAsync(CancellationToken.None);
+
+        clock.Now = first.End + (window * 3) + TimeSpan.FromMinutes(1);
+        var catchUp = await harness.Function(window, clock).RunAsync(CancellationToken.None);
+
+        Assert.Equal([first.End, first.End + window, first.End + (window * 2)], catchUp.Published);
+        var totals = (await harness.ReceivedAsync()).Select(e => JsonNode.Parse(e["Message"]!.GetValue<string>())!)
+            .OrderBy(s => s["windowStart"]!.GetValue<DateTimeOffset>()).Select(s => s["totalEvents"]!.GetValue<long>());
+        Assert.Equal([1L, 1, 1, 1], totals);
+    }
+
+    [Fact]
+    public async Task A_crash_after_storing_and_before_publishing_is_published_by_the_next_run_once()
+    {
+        await using var harness = await AggregatorHarness.StartAsync();
+        var w = PastWindow();
+        await harness.StoreAsync([AggregatorHarness.Event(w.Start.AddMinutes(1), "a", user: "u")]);
+        var clock = new TestClock(w.End.AddMinutes(1));
+        var unreachable = SnsClient.Create(LocalAws.Credentials, Amazon.RegionEndpoint.USEast1, new Uri("http://127.0.0.1:9/"));
+
+        await Assert.ThrowsAnyAsync<Exception>(() => harness.Function(Hour, clock, unreachable).RunAsync(CancellationToken.None));
+        var stored = (await harness.Aws.DynamoDb.ScanAsync(new ScanRequest { TableName = harness.Stack["SummariesTable"] })).Items;
+        Assert.Equal("stored", Assert.Single(stored)["status"].S);
+        Assert.Empty(await harness.ReceivedAsync(waitSeconds: 0));
+
+        var next = await harness.Function(Hour, clock).RunAsync(CancellationToken.None);
+        var after = await harness.Function(Hour, clock).RunAsync(CancellationToken.None);
+
+        Assert.Equal([w.Start], next.Published);
+        Assert.Empty(after.Published);
+        Assert.Single(await harness.ReceivedAsync());
+        var item = Assert.Single((await harness.Aws.DynamoDb.ScanAsync(new ScanRequest { TableName = harness.Stack["SummariesTable"] })).Items);
+        Assert.Equal("published", item["status"].S);
+        Assert.False(string.IsNullOrEmpty(item["messageId"].S));
+    }
+
+    [Fact]
+    public async Task Rejected_records_and_the_dead_letter_depth_are_reported()
+    {
+        await using var harness = await AggregatorHarness.StartAsync();
+        // A day-long window around now, so the rejections written during the test fall inside it.
+        var window = TimeSpan.FromDays(1);
+        var now = DateTimeOffset.UtcNow;
+        var w = SummaryWindows.Containing(now, window);
+        await harness.StoreRawAsync(["not an event", "{ \"schemaVersion\": 7 }"]);
+        await harness.StoreAsync([AggregatorHarness.Event(now, "a", user: "u")]);
+        var dlq = harness.Stack.Resources["EventsDeadLetterQueue"].Ref;
+        await harness.Aws.Sqs.SendMessageAsync(dlq, "dead 1");
+        await harness.Aws.Sqs.SendMessageAsync(dlq, "dead 2");
+        var clock = new TestClock(w.End.AddMinutes(1));
+
+        var run = await harness.Function(window, clock).RunAsync(CancellationToken.None);
+
+        Assert.Equal([w.Start], run.Published);
+        var summary = JsonNode.Parse(Assert.Single(await harness.ReceivedAsync())["Message"]!.GetValue<string>())!;
+        Assert.Equal(2, summary["rejected"]!.GetValue<long>());
+        Assert.Equal(2, summary["deadLetterDepth"]!.GetValue<long>());
+        Assert.Equal(1, summary["totalEvents"]!.GetValue<long>());
+    }
+}
