@@ -2,6 +2,7 @@
 # Runs a benchmark and writes bench/results/<name>.md.
 #   bench/run.sh api [--seconds 10] [--connections 16]
 #   bench/run.sh processor [--events 5000]
+#   bench/run.sh aggregator [--events 100000]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v wrk >/dev/null; then

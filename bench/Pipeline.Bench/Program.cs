@@ -1,7 +1,7 @@
 using System.Globalization;
 using Pipeline.Bench;
 
-// usage: dotnet run -c Release --project bench/Pipeline.Bench -- api|processor [--seconds N] [--connections N] [--events N]
+// usage: dotnet run -c Release --project bench/Pipeline.Bench -- api|processor|aggregator [--seconds N] [--connections N] [--events N]
 var what = args.FirstOrDefault() ?? "api";
 int Option(string name, int fallback) =>
     Array.IndexOf(args, $"--{name}") is var i and >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
@@ -10,7 +10,8 @@ var report = what switch
 {
     "api" => await ApiBenchmark.RunAsync(Option("seconds", 10), Option("connections", 16)),
     "processor" => await ProcessorBenchmark.RunAsync(Option("events", 5000)),
-    _ => throw new ArgumentException($"unknown benchmark '{what}': api or processor"),
+    "aggregator" => await AggregatorBenchmark.RunAsync(Option("events", 100_000)),
+    _ => throw new ArgumentException($"unknown benchmark '{what}': api, processor or aggregator"),
 };
 Console.WriteLine(report);
 var results = Path.Combine(Pipeline.Local.Environment.RepositoryPaths.Discover().Root, "bench", "results", $"{what}.md");
