@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Pipeline.ApiKeys;
 using Pipeline.Local.Environment;
+using Pipeline.Local.Hosting;
 using Pipeline.Local.Provisioning;
 using Pipeline.Tests;
 
@@ -41,15 +42,9 @@ public sealed class ApiApplication : WebApplicationFactory<Program>
         var aws = await TestEnvironment.CreateClientsAsync();
         var stack = await TestEnvironment.ProvisionAsync(aws);
         var (key, _) = await new ApiKeyRegistry(aws.DynamoDb, stack["ApiKeysTable"]).CreateAsync("tests", CancellationToken.None);
-        var settings = new Dictionary<string, string?>
-        {
-            ["Queue:Url"] = stack.Resources["EventsQueue"].Ref,
-            ["ApiKeys:TableName"] = stack["ApiKeysTable"],
-            ["ApiKeys:CacheSeconds"] = "0",
-            ["AWS:Region"] = aws.Endpoints.Region,
-            ["AWS:SQS:ServiceURL"] = aws.Endpoints.Fauxqs.ToString(),
-            ["AWS:DynamoDB:ServiceURL"] = aws.Endpoints.DynamoDb.ToString(),
-        };
+        // What the template sets on the function, resolved against this stack, plus the local endpoints.
+        var settings = LocalApi.Settings(aws.Endpoints, stack);
+        settings["ApiKeys:CacheSeconds"] = "0";
         configure?.Invoke(settings);
         return new ApiApplication(aws, stack, key, settings);
     }

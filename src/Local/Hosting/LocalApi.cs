@@ -30,13 +30,18 @@ public static class LocalApi
         return app;
     }
 
-    /// <summary>The settings the template gives the Api function, with the local endpoints.</summary>
-    public static Dictionary<string, string?> Settings(LocalEndpoints endpoints, ProvisionedResources stack) => new()
+    /// <summary>The function's logical id in serverless.template.</summary>
+    public const string LogicalId = "ApiFunction";
+
+    /// <summary>The environment the template gives the Api function (resolved locally, as configuration keys), with the local endpoints.</summary>
+    public static Dictionary<string, string?> Settings(LocalEndpoints endpoints, ProvisionedResources stack)
     {
-        ["Queue:Url"] = stack.Resources["EventsQueue"].Ref,
-        ["ApiKeys:TableName"] = stack["ApiKeysTable"],
-        ["AWS:Region"] = endpoints.Region,
-        ["AWS:SQS:ServiceURL"] = endpoints.Fauxqs.ToString(),
-        ["AWS:DynamoDB:ServiceURL"] = endpoints.DynamoDb.ToString(),
-    };
+        ArgumentNullException.ThrowIfNull(endpoints);
+        ArgumentNullException.ThrowIfNull(stack);
+        var settings = stack.FunctionEnvironment(LogicalId).ToDictionary(v => v.Key.Replace("__", ":", StringComparison.Ordinal), v => (string?)v.Value);
+        settings["AWS:Region"] = endpoints.Region;
+        settings["AWS:SQS:ServiceURL"] = endpoints.Fauxqs.ToString();
+        settings["AWS:DynamoDB:ServiceURL"] = endpoints.DynamoDb.ToString();
+        return settings;
+    }
 }

@@ -90,10 +90,19 @@ public sealed class TemplateProvisioner(LocalAws aws, Action<string>? progress =
                         variables[name] = value?.DeepClone();
                     }
                 }
+                // Only the SQS events have a local meaning (the event source host); the others name AWS-only resources.
+                var events = new JsonObject();
+                foreach (var (name, definition) in resource.Properties["Events"] as JsonObject ?? [])
+                {
+                    if (definition?["Type"]?.GetValue<string>() == "SQS")
+                    {
+                        events[name] = template.Resolve(definition, Lookup);
+                    }
+                }
                 functions[resource.LogicalId] = new JsonObject
                 {
                     ["Environment"] = new JsonObject { ["Variables"] = variables },
-                    ["Events"] = template.Resolve(resource.Properties["Events"], Lookup),
+                    ["Events"] = events,
                 };
             }
             if (!StackTemplate.LocalTypes.Contains(resource.Type) || !template.IsIncluded(resource))
