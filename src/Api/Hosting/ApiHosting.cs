@@ -16,6 +16,18 @@ namespace Pipeline.Api.Hosting;
 /// <summary>The API's services and request pipeline, shared by Program.cs, the local host and the tests.</summary>
 public static class ApiHosting
 {
+    /// <summary>
+    /// The configuration sections the API binds, and their options types: on Lambda each property is an environment
+    /// variable <c>Section__Property</c> (see serverless.template).
+    /// </summary>
+    public static readonly IReadOnlyDictionary<Type, string> OptionSections = new Dictionary<Type, string>
+    {
+        [typeof(QueueOptions)] = "Queue",
+        [typeof(ApiKeyOptions)] = "ApiKeys",
+        [typeof(EventLimits)] = "Limits",
+        [typeof(ProxyOptions)] = "Proxy",
+    };
+
     /// <summary>Registers everything the API needs.</summary>
     public static WebApplicationBuilder AddPipelineApi(this WebApplicationBuilder builder)
     {
@@ -29,10 +41,10 @@ public static class ApiHosting
         });
 
         var services = builder.Services;
-        services.AddOptions<QueueOptions>().BindConfiguration("Queue").ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<ApiKeyOptions>().BindConfiguration("ApiKeys").ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<EventLimits>().BindConfiguration("Limits").ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<ProxyOptions>().BindConfiguration("Proxy");
+        services.AddOptions<QueueOptions>().BindConfiguration(OptionSections[typeof(QueueOptions)]).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<ApiKeyOptions>().BindConfiguration(OptionSections[typeof(ApiKeyOptions)]).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<EventLimits>().BindConfiguration(OptionSections[typeof(EventLimits)]).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<ProxyOptions>().BindConfiguration(OptionSections[typeof(ProxyOptions)]);
 
         // The endpoint (local emulator or AWS) is configuration: AWS:SQS:ServiceURL, AWS:DynamoDB:ServiceURL.
         // Credentials come from the SDK's default chain only.

@@ -14,7 +14,13 @@ public static class LocalApi
     public const string DefaultUrl = "http://127.0.0.1:5080";
 
     /// <summary>Starts the API on <paramref name="url"/>; dispose the result to stop it.</summary>
-    public static async Task<WebApplication> StartAsync(LocalEndpoints endpoints, ProvisionedResources stack, string url, CancellationToken cancellationToken)
+    /// <param name="endpoints">The emulators.</param>
+    /// <param name="stack">The provisioned stack.</param>
+    /// <param name="url">Where Kestrel listens.</param>
+    /// <param name="cancellationToken">Stops the start.</param>
+    /// <param name="services">Changes to the services after the API's own registration (tests record the SDK calls with it).</param>
+    public static async Task<WebApplication> StartAsync(LocalEndpoints endpoints, ProvisionedResources stack, string url, CancellationToken cancellationToken,
+        Action<Microsoft.Extensions.DependencyInjection.IServiceCollection>? services = null)
     {
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
@@ -24,6 +30,7 @@ public static class LocalApi
         builder.Configuration.AddInMemoryCollection(Settings(endpoints, stack));
         builder.WebHost.UseUrls(url);
         builder.AddPipelineApi();
+        services?.Invoke(builder.Services);
         var app = builder.Build();
         app.UsePipelineApi();
         await app.StartAsync(cancellationToken);

@@ -1,0 +1,89 @@
+using System.ComponentModel.DataAnnotations;
+using System.Reflection;
+using Pipeline.Aggregator;
+using Pipeline.Api.Hosting;
+using Pipeline.Processor;
+
+namespace Pipeline.Deployment.Tests;
+
+public sealed class EnvironmentTests
+{
+    // Variables read by the platform, not by our code, each with its reader.
+    private static readonly Dictionary<string, string> PlatformVariables = new()
+    {
+        ["AWS_LAMBDA_EXEC_WRAPPER"] = "Lambda: runs the Web Adapter's /opt/bootstrap",
+        ["AWS_LWA_PORT"] = "the Web Adapter: where the app listens",
+        ["AWS_LWA_READINESS_CHECK_PATH"] = "the Web Adapter: the readiness check",
+        ["AWS_LWA_READINESS_CHECK_PROTOCOL"] = "the Web Adapter: the readiness check",
+        ["ASPNETCORE_URLS"] = "ASP.NET Core: where Kestrel listens",
+    };
+
+    /// <summary>The names a FromEnvironment method asks for, recorded by calling it.</summary>
+    private static HashSet<string> Requested(Action<Func<string, string?>> fromEnvironment)
+    {
+        var names = new HashSet<string>();
+        fromEnvironment(name =>
+        {
+            names.Add(name);
+            return "1";
+        });
+        return names;
+    }
+
+    [Fact]
+    public void The_processor_gets_exactly_the_variables_it_reads()
+    {
+        var read = Requested(r => ProcessorOptions.FromEnvironment(r));
+
+        Assert.Equal(read.Order(), Template.Environment("ProcessorFunction").Keys.Order());
+    }
+
+    [Fact]
+    public void The_aggregator_gets_exactly_the_variables_it_reads()
+    {
+        var read = Requested(r => AggregatorOptions.FromEnvironment(r));
+
+        Assert.Equal(read.Order(), Template.Environment("AggregatorFunction").Keys.Order());
+    }
+
+    [Fact]
+    public void The_api_gets_every_required_setting_and_nothing_it_does_not_read()
+    {
+        var readable = ApiHosting.OptionSections.SelectMany(s => s.Key.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .Select(p => (Name: $"{s.Value}__{p.Name}", Required: p.GetCustomAttribute<RequiredAttribute>() is not null))).ToList();
+        var set = Template.Environment("ApiFunction").Keys.ToList();
+
+        Assert.All(readable.Where(r => r.Required), r => Assert.Contains(r.Name, set));
+        Assert.All(set, name => Assert.True(
+            PlatformVariables.ContainsKey(name) || readable.Any(r => name == r.Name || name.StartsWith(r.Name + "__", StringComparison.Ordinal)),
+            $"{name} is set on ApiFunction but nothing reads it"));
+    }
+
+    [Theory]
+    [InlineData("ProcessorFunction")]
+    [InlineData("AggregatorFunction")]
+    public void A_missing_variable_fails_at_start_naming_it(string function)
+    {
+        var variables = Template.Environment(function).Keys.ToList();
+        foreach (var missing in variables)
+        {
+            string? Read(string name) => name == missing ? null : "1";
+            var error = Record.Exception(() =>
+            {
+                if (function == "ProcessorFunction")
+                {
+                    ProcessorOptions.FromEnvironment(Read);
+                }
+                else
+                {
+                    AggregatorOptions.FromEnvironment(Read);
+                }
+            });
+            // Optional settings have defaults; required ones name themselves.
+            if (error is not null)
+            {
+                Assert.Contains(missing, error.Message, StringComparison.Ordinal);
+            }
+        }
+    }
+}

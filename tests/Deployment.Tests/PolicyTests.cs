@@ -1,0 +1,151 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using Amazon.DynamoDBv2;
+using Amazon.Runtime.Signing;
+using Amazon.S3;
+using Amazon.SQS;
+using Microsoft.Extensions.DependencyInjection;
+using Pipeline.Aggregator;
+using Pipeline.ApiKeys;
+using Pipeline.Events;
+using Pipeline.Lambda;
+using Pipeline.Local.Environment;
+using Pipeline.Local.Hosting;
+using Pipeline.Local.Provisioning;
+using Pipeline.Processor;
+using Pipeline.Sns;
+using Pipeline.Tests;
+
+namespace Pipeline.Deployment.Tests;
+
+/// <summary>
+/// Every AWS action the code calls on a resource is allowed by its function's role on that resource, and nothing
+/// more is allowed. The calls are recorded from the functions' real work against the emulators, not kept by hand.
+/// </summary>
+public sealed class PolicyTests
+{
+    // Calls the Lambda service makes with the function's role, not the code (AWS Lambda Developer Guide:
+    // "Execution role permissions" for SQS event sources, and the log permissions of every function).
+    private static IEnumerable<(string Action, string Resource, string Qualifier)> PlatformCalls(string function)
+    {
+        var logGroup = Template.Properties(function)["LoggingConfig"]!["LogGroup"]!["Ref"]!.GetValue<string>();
+        yield return ("logs:CreateLogStream", logGroup, "");
+        yield return ("logs:PutLogEvents", logGroup, "");
+        if (function == "ProcessorFunction")
+        {
+            yield return ("sqs:ReceiveMessage", "EventsQueue", "");
+            yield return ("sqs:DeleteMessage", "EventsQueue", "");
+            yield return ("sqs:GetQueueAttributes", "EventsQueue", "");
+        }
+    }
+
+    [Fact]
+    public async Task The_api_role_allows_exactly_what_the_api_calls()
+    {
+        var (aws, stack, network) = await SetUpAsync();
+        var (key, _) = await new ApiKeyRegistry(aws.DynamoDb, stack["ApiKeysTable"]).CreateAsync("policy", CancellationToken.None);
+        var url = $"http://127.0.0.1:{FreePort()}";
+        await using (var api = await LocalApi.StartAsync(aws.Endpoints, stack, url, CancellationToken.None, services =>
+        {
+            services.AddSingleton<IAmazonSQS>(new AmazonSQSClient(LocalAws.Credentials, new AmazonSQSConfig { ServiceURL = aws.Endpoints.Fauxqs.ToString(), AuthenticationRegion = "us-east-1", HttpClientFactory = network }));
+            services.AddSingleton<IAmazonDynamoDB>(new AmazonDynamoDBClient(LocalAws.Credentials, new AmazonDynamoDBConfig { ServiceURL = aws.Endpoints.DynamoDb.ToString(), AuthenticationRegion = "us-east-1", HttpClientFactory = network }));
+        }))
+        {
+            using var client = new HttpClient { BaseAddress = new Uri(url) };
+            client.DefaultRequestHeaders.Add("x-api-key", key);
+            (await client.PostAsJsonAsync("/events", new { eventType = "a", userId = "u" })).EnsureSuccessStatusCode();
+            (await client.PostAsJsonAsync("/events/batch", new { events = new[] { new { eventType = "a", userId = "u" } } })).EnsureSuccessStatusCode();
+        }
+
+        AssertPolicyMatches("ApiFunction", stack, network);
+    }
+
+    [Fact]
+    public async Task The_processor_role_allows_exactly_what_the_processor_calls()
+    {
+        var (aws, stack, network) = await SetUpAsync();
+        var function = new ProcessorFunction(LocalProcessor.Options(stack), DynamoDb(aws, network), S3(aws, network), TimeProvider.System, TextWriter.Null);
+        var good = JsonSerializer.Serialize(new QueuedEvent
+        {
+            SchemaVersion = 1,
+            EventId = Guid.NewGuid().ToString(),
+            EventType = "a",
+            UserId = "u",
+            OccurredAt = DateTimeOffset.UtcNow,
+            ReceivedAt = DateTimeOffset.UtcNow,
+            RequestId = "r",
+        }, EventJsonContext.Default.QueuedEvent);
+        await aws.Sqs.SendMessageAsync(stack.Resources["EventsQueue"].Ref, good);
+        await aws.Sqs.SendMessageAsync(stack.Resources["EventsQueue"].Ref, "poison");
+        var source = new SqsEventSource(new AmazonSQSClient(LocalAws.Credentials, new AmazonSQSConfig { ServiceURL = aws.Endpoints.Fauxqs.ToString(), AuthenticationRegion = "us-east-1", HttpClientFactory = network }),
+            stack.Resources["EventsQueue"].Ref, stack.Resources["EventsQueue"].Attributes["Arn"], "us-east-1", function.Handler,
+            new EventSourceOptions { BatchingWindow = TimeSpan.FromMilliseconds(500) }, _ => { });
+
+        Assert.Equal(2, await source.PollOnceAsync(CancellationToken.None));
+
+        AssertPolicyMatches("ProcessorFunction", stack, network);
+    }
+
+    [Fact]
+    public async Task The_aggregator_role_allows_exactly_what_the_aggregator_calls()
+    {
+        var (aws, stack, network) = await SetUpAsync();
+        var sns = new SnsClient(new HttpClient(new SigV4SigningHandler(LocalAws.Credentials, Amazon.RegionEndpoint.USEast1, "sns", network.Handler())), aws.Endpoints.Fauxqs);
+        var options = LocalAggregator.Options(stack, TimeSpan.FromHours(1));
+        var function = new AggregatorFunction(options, DynamoDb(aws, network), S3(aws, network),
+            new AmazonSQSClient(LocalAws.Credentials, new AmazonSQSConfig { ServiceURL = aws.Endpoints.Fauxqs.ToString(), AuthenticationRegion = "us-east-1", HttpClientFactory = network }),
+            sns, TimeProvider.System, TextWriter.Null);
+
+        var run = await function.RunAsync(CancellationToken.None);
+
+        Assert.Single(run.Published);
+        AssertPolicyMatches("AggregatorFunction", stack, network);
+    }
+
+    private static void AssertPolicyMatches(string function, ProvisionedResources stack, RecordingNetwork network)
+    {
+        var allowed = Template.AllowStatements(function)
+            .SelectMany(s => Template.Strings(s["Action"]).SelectMany(a => (s["Resource"] is System.Text.Json.Nodes.JsonArray list ? list.Select(r => r!) : [s["Resource"]!])
+                .Select(r => (Action: a, Template.ResourceOf(r).Resource, Template.ResourceOf(r).Qualifier))))
+            .ToHashSet();
+        var called = network.Calls.Select(c => (c.Action, Resource: LogicalId(stack, c), c.Qualifier))
+            .Concat(PlatformCalls(function))
+            .ToHashSet();
+
+        Assert.Empty(called.Except(allowed)); // everything called is allowed
+        Assert.Empty(allowed.Except(called)); // nothing more is allowed
+    }
+
+    // A physical name can be shared across services (the events queue and table are both <stack>-events).
+    private static string LogicalId(ProvisionedResources stack, AwsCall call)
+    {
+        var type = call.Action.Split(':')[0] switch
+        {
+            "dynamodb" => "AWS::DynamoDB::Table",
+            "sqs" => "AWS::SQS::Queue",
+            "s3" => "AWS::S3::Bucket",
+            _ => "AWS::SNS::Topic",
+        };
+        return stack.Resources.Values.FirstOrDefault(r => r.Type == type && (r.PhysicalName == call.Resource || r.Attributes.GetValueOrDefault("QueueName") == call.Resource))?.LogicalId
+            ?? call.Resource;
+    }
+
+    private static async Task<(LocalAws Aws, ProvisionedResources Stack, RecordingNetwork Network)> SetUpAsync()
+    {
+        var aws = await TestEnvironment.CreateClientsAsync();
+        return (aws, await TestEnvironment.ProvisionAsync(aws), new RecordingNetwork());
+    }
+
+    private static AmazonDynamoDBClient DynamoDb(LocalAws aws, RecordingNetwork network) =>
+        new(LocalAws.Credentials, new AmazonDynamoDBConfig { ServiceURL = aws.Endpoints.DynamoDb.ToString(), AuthenticationRegion = "us-east-1", HttpClientFactory = network });
+
+    private static AmazonS3Client S3(LocalAws aws, RecordingNetwork network) =>
+        new(LocalAws.Credentials, new AmazonS3Config { ServiceURL = aws.Endpoints.Fauxqs.ToString(), AuthenticationRegion = "us-east-1", ForcePathStyle = true, HttpClientFactory = network });
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

@@ -1,0 +1,148 @@
+using System.Text.Json.Nodes;
+
+namespace Pipeline.Deployment.Tests;
+
+public sealed class StructureTests
+{
+    private static int Int(JsonNode? node) => int.Parse(node!.ToString(), System.Globalization.CultureInfo.InvariantCulture);
+
+    [Fact]
+    public void Functions_run_dotnet10_on_arm64_with_json_logs_in_a_log_group_with_retention()
+    {
+        foreach (var function in Template.Functions)
+        {
+            Assert.Equal("dotnet10", Template.FunctionProperty(function, "Runtime")!.GetValue<string>());
+            Assert.Equal(["arm64"], Template.FunctionProperty(function, "Architectures")!.AsArray().Select(a => a!.GetValue<string>()));
+            var logging = Template.FunctionProperty(function, "LoggingConfig")!;
+            Assert.Equal("JSON", logging["LogFormat"]!.GetValue<string>());
+            var group = logging["LogGroup"]!["Ref"]!.GetValue<string>();
+            Assert.Equal("AWS::Logs::LogGroup", Template.Resources[group]!["Type"]!.GetValue<string>());
+            Assert.NotNull(Template.Properties(group)["RetentionInDays"]);
+        }
+    }
+
+    [Fact]
+    public void The_queue_visibility_timeout_is_at_least_six_times_the_processor_timeout_and_redrives_to_a_14_day_dlq()
+    {
+        var queue = Template.Properties("EventsQueue");
+        Assert.True(Int(queue["VisibilityTimeout"]) >= 6 * Int(Template.FunctionProperty("ProcessorFunction", "Timeout")));
+        var redrive = queue["RedrivePolicy"]!;
+        Assert.Equal("EventsDeadLetterQueue", redrive["deadLetterTargetArn"]!["Fn::GetAtt"]![0]!.GetValue<string>());
+        Assert.InRange(Int(redrive["maxReceiveCount"]), 1, 10);
+        Assert.Equal(14 * 24 * 3600, Int(Template.Properties("EventsDeadLetterQueue")["MessageRetentionPeriod"]));
+    }
+
+    [Fact]
+    public void The_processor_takes_batches_of_ten_and_reports_item_failures()
+    {
+        var sqs = Template.Properties("ProcessorFunction")["Events"]!.AsObject().Single().Value!;
+        Assert.Equal("SQS", sqs["Type"]!.GetValue<string>());
+        Assert.Equal(10, Int(sqs["Properties"]!["BatchSize"]));
+        Assert.Contains("ReportBatchItemFailures", sqs["Properties"]!["FunctionResponseTypes"]!.AsArray().Select(t => t!.GetValue<string>()));
+        Assert.NotNull(sqs["Properties"]!["MaximumBatchingWindowInSeconds"]);
+        Assert.NotNull(sqs["Properties"]!["ScalingConfig"]!["MaximumConcurrency"]);
+    }
+
+    [Fact]
+    public void The_aggregator_runs_on_a_schedule_one_run_at_a_time()
+    {
+        var aggregator = Template.Properties("AggregatorFunction");
+        Assert.Equal("Schedule", aggregator["Events"]!.AsObject().Single().Value!["Type"]!.GetValue<string>());
+        Assert.Equal(1, Int(aggregator["ReservedConcurrentExecutions"]));
+    }
+
+    [Fact]
+    public void The_api_runs_behind_the_web_adapter_layer_for_its_architecture()
+    {
+        var api = Template.Properties("ApiFunction");
+        var layer = api["Layers"]![0]!["Fn::Sub"]!.GetValue<string>();
+        var architecture = Template.FunctionProperty("ApiFunction", "Architectures")![0]!.GetValue<string>();
+        Assert.Matches(@"^arn:aws:lambda:\$\{AWS::Region\}:753240598075:layer:LambdaAdapterLayer(Arm64|X86):\d+$", layer);
+        Assert.Contains(architecture == "arm64" ? "LambdaAdapterLayerArm64" : "LambdaAdapterLayerX86", layer, StringComparison.Ordinal);
+        var environment = Template.Environment("ApiFunction");
+        Assert.Equal("/opt/bootstrap", environment["AWS_LAMBDA_EXEC_WRAPPER"]!.GetValue<string>());
+        Assert.Equal("/health", environment["AWS_LWA_READINESS_CHECK_PATH"]!.GetValue<string>());
+        Assert.EndsWith(":" + environment["AWS_LWA_PORT"]!.GetValue<string>(), environment["ASPNETCORE_URLS"]!.GetValue<string>(), StringComparison.Ordinal);
+        var route = api["Events"]!.AsObject().Single().Value!;
+        Assert.Equal("HttpApi", route["Type"]!.GetValue<string>());
+        Assert.Equal("/{proxy+}", route["Properties"]!["Path"]!.GetValue<string>());
+        Assert.Equal("ANY", route["Properties"]!["Method"]!.GetValue<string>());
+        var throttling = Template.Properties("HttpApi")["DefaultRouteSettings"]!;
+        Assert.NotNull(throttling["ThrottlingRateLimit"]);
+        Assert.NotNull(throttling["ThrottlingBurstLimit"]);
+    }
+
+    [Fact]
+    public void Tables_have_point_in_time_recovery_and_encryption_and_the_events_table_a_ttl()
+    {
+        foreach (var table in Template.OfType("AWS::DynamoDB::Table"))
+        {
+            Assert.True(Template.Properties(table)["PointInTimeRecoverySpecification"]!["PointInTimeRecoveryEnabled"]!.GetValue<bool>());
+            Assert.True(Template.Properties(table)["SSESpecification"]!["SSEEnabled"]!.GetValue<bool>());
+        }
+        Assert.True(Template.Properties("EventsTable")["TimeToLiveSpecification"]!["Enabled"]!.GetValue<bool>());
+    }
+
+    [Fact]
+    public void The_bucket_blocks_public_access_is_encrypted_refuses_plain_http_and_has_a_lifecycle()
+    {
+        var bucket = Template.Properties("ArchiveBucket");
+        var block = bucket["PublicAccessBlockConfiguration"]!.AsObject();
+        Assert.Equal(4, block.Count);
+        Assert.All(block, setting => Assert.True(setting.Value!.GetValue<bool>()));
+        Assert.NotEmpty(bucket["BucketEncryption"]!["ServerSideEncryptionConfiguration"]!.AsArray());
+        Assert.NotEmpty(bucket["LifecycleConfiguration"]!["Rules"]!.AsArray());
+        var policy = Template.OfType("AWS::S3::BucketPolicy").Select(Template.Properties).Single(p => p["Bucket"]!["Ref"]!.GetValue<string>() == "ArchiveBucket");
+        Assert.Contains(policy["PolicyDocument"]!["Statement"]!.AsArray(), s =>
+            s!["Effect"]!.GetValue<string>() == "Deny" && s["Condition"]?["Bool"]?["aws:SecureTransport"]?.GetValue<string>() == "false");
+    }
+
+    [Fact]
+    public void Alarms_watch_the_dlq_the_functions_and_the_api_and_notify_the_alarm_topic()
+    {
+        var alarms = Template.OfType("AWS::CloudWatch::Alarm").Select(Template.Properties).ToList();
+        string Watched(JsonObject alarm) => alarm["Dimensions"]![0]!["Value"]!.ToJsonString();
+
+        Assert.Contains(alarms, a => a["Namespace"]!.GetValue<string>() == "AWS/SQS" && Watched(a).Contains("EventsDeadLetterQueue", StringComparison.Ordinal));
+        Assert.Contains(alarms, a => a["MetricName"]!.GetValue<string>() == "Errors" && Watched(a).Contains("ProcessorFunction", StringComparison.Ordinal));
+        Assert.Contains(alarms, a => a["MetricName"]!.GetValue<string>() == "Errors" && Watched(a).Contains("AggregatorFunction", StringComparison.Ordinal));
+        Assert.Contains(alarms, a => a["Namespace"]!.GetValue<string>() == "AWS/ApiGateway" && a["MetricName"]!.GetValue<string>() == "5xx");
+        Assert.All(alarms, a => Assert.Contains("AlarmTopic", a["AlarmActions"]!.ToJsonString(), StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void No_role_allows_a_wildcard_action_or_any_resource()
+    {
+        foreach (var function in Template.Functions)
+        {
+            foreach (var statement in Template.AllowStatements(function))
+            {
+                Assert.All(Template.Strings(statement["Action"]), a => Assert.DoesNotContain("*", a, StringComparison.Ordinal));
+                Assert.NotEqual("\"*\"", statement["Resource"]!.ToJsonString());
+                Assert.DoesNotContain("\"*\"", statement["Resource"]!.ToJsonString(), StringComparison.Ordinal);
+            }
+        }
+        Assert.DoesNotContain(Template.Functions, f => Template.Properties(f)["Policies"] is not null); // roles are explicit, so SAM adds no managed policy
+    }
+
+    [Fact]
+    public void The_outputs_give_the_api_url_the_swagger_url_and_the_resource_names()
+    {
+        var outputs = Template.Root["Outputs"]!.AsObject().Select(o => o.Key).ToList();
+
+        Assert.Subset(outputs.ToHashSet(), new HashSet<string> { "ApiUrl", "SwaggerUrl", "EventsTableName", "ArchiveBucketName", "SummaryTopicArn", "EventsQueueName" });
+    }
+
+    [Fact]
+    public void The_deploy_defaults_name_the_template_and_hold_no_secret()
+    {
+        var path = Path.Combine(Pipeline.Local.Environment.RepositoryPaths.Discover().Root, "aws-lambda-tools-defaults.json");
+        var defaults = JsonNode.Parse(File.ReadAllText(path))!;
+
+        Assert.Equal("serverless.template", defaults["template"]!.GetValue<string>());
+        Assert.Equal("net10.0", defaults["framework"]!.GetValue<string>());
+        Assert.False(string.IsNullOrEmpty(defaults["stack-name"]?.GetValue<string>()));
+        Assert.DoesNotContain("secret", File.ReadAllText(path), StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotMatch("AKIA[0-9A-Z]{16}", File.ReadAllText(path));
+    }
+}
