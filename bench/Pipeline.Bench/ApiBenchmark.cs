@@ -19,7 +19,7 @@ internal static partial class ApiBenchmark
     {
         await using var bench = await BenchStack.StartAsync();
         var (key, _) = await new ApiKeyRegistry(bench.Aws.DynamoDb, bench.Stack["ApiKeysTable"]).CreateAsync("bench", CancellationToken.None);
-        var url = $"http://127.0.0.1:{BenchStack.FreePort()}";
+        var url = $"http://127.0.0.1:{Pipeline.Local.Environment.LocalEmulators.FreePort()}";
         await using var api = await LocalApi.StartAsync(bench.Aws.Endpoints, bench.Stack, url, CancellationToken.None);
         var queueUrl = bench.Stack.Resources["EventsQueue"].Ref;
         var single = Event.Replace("__NOW__", DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture), StringComparison.Ordinal);

@@ -28,13 +28,6 @@ internal sealed class BenchStack : IAsyncDisposable
         return new BenchStack(emulators, aws, stack);
     }
 
-    public static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     public async ValueTask DisposeAsync()
     {
         Aws.Dispose();

@@ -7,9 +7,6 @@ namespace Pipeline.Processor;
 /// <param name="TimeBudget">How long a batch may take before retries stop and what is left is reported failed (<c>Processor__TimeBudgetSeconds</c>, default 25: under the function's 30 s timeout).</param>
 public sealed record ProcessorOptions(string TableName, string BucketName, TimeSpan Retention, TimeSpan TimeBudget)
 {
-    /// <summary>The environment variables this function reads.</summary>
-    public static readonly IReadOnlyList<string> EnvironmentVariables = ["Events__TableName", "Archive__BucketName", "Events__RetentionDays", "Processor__TimeBudgetSeconds"];
-
     /// <summary>Reads and validates the settings; a missing or invalid one fails at start, naming it.</summary>
     public static ProcessorOptions FromEnvironment(Func<string, string?>? read = null)
     {

@@ -44,7 +44,7 @@ public sealed class PolicyTests
     {
         var (aws, stack, network) = await SetUpAsync();
         var (key, _) = await new ApiKeyRegistry(aws.DynamoDb, stack["ApiKeysTable"]).CreateAsync("policy", CancellationToken.None);
-        var url = $"http://127.0.0.1:{FreePort()}";
+        var url = $"http://127.0.0.1:{LocalEmulators.FreePort()}";
         await using (var api = await LocalApi.StartAsync(aws.Endpoints, stack, url, CancellationToken.None, services =>
         {
             services.AddSingleton<IAmazonSQS>(new AmazonSQSClient(LocalAws.Credentials, new AmazonSQSConfig { ServiceURL = aws.Endpoints.Fauxqs.ToString(), AuthenticationRegion = "us-east-1", HttpClientFactory = network }));
@@ -141,11 +141,4 @@ public sealed class PolicyTests
 
     private static AmazonS3Client S3(LocalAws aws, RecordingNetwork network) =>
         new(LocalAws.Credentials, new AmazonS3Config { ServiceURL = aws.Endpoints.Fauxqs.ToString(), AuthenticationRegion = "us-east-1", ForcePathStyle = true, HttpClientFactory = network });
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using Amazon.SQS.Model;
 using Pipeline.ApiKeys;
 using Pipeline.Lambda;
+using Pipeline.Local.Environment;
 using Pipeline.Local.Hosting;
 using Pipeline.Local.Provisioning;
 using Pipeline.Tests;
@@ -81,7 +82,7 @@ public sealed class EventSourceTests
     {
         await using var harness = await ProcessorHarness.StartAsync();
         var (key, _) = await new ApiKeyRegistry(harness.Aws.DynamoDb, harness.Stack["ApiKeysTable"]).CreateAsync("e2e", CancellationToken.None);
-        var url = $"http://127.0.0.1:{FreePort()}";
+        var url = $"http://127.0.0.1:{LocalEmulators.FreePort()}";
         await using var api = await LocalApi.StartAsync(harness.Aws.Endpoints, harness.Stack, url, CancellationToken.None);
         using var client = new HttpClient { BaseAddress = new Uri(url) };
         client.DefaultRequestHeaders.Add("x-api-key", key);
@@ -114,12 +115,5 @@ public sealed class EventSourceTests
                 .Select(l => JsonNode.Parse(l)!["eventId"]!.GetValue<string>()));
         }
         Assert.Equal(ids.Order(), archived.Order());
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

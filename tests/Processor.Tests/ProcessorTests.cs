@@ -101,13 +101,7 @@ public sealed class ProcessorTests
     {
         await using var harness = await ProcessorHarness.StartAsync();
         var messages = Enumerable.Range(0, 10).Select(i => ProcessorHarness.Message(ProcessorHarness.Event(i))).ToList();
-        using var faulty = new AmazonDynamoDBClient(LocalAws.Credentials, new AmazonDynamoDBConfig
-        {
-            ServiceURL = harness.Aws.Endpoints.DynamoDb.ToString(),
-            AuthenticationRegion = harness.Aws.Endpoints.Region,
-            HttpClientFactory = new FaultyNetwork(healthyRequests: 4),
-            MaxErrorRetry = 0,
-        });
+        using var faulty = CutOffDynamoDb(harness, healthyRequests: 4);
 
         var failures = await ProcessorHarness.InvokeAsync(harness.Function(dynamoDb: faulty, budget: TimeSpan.FromSeconds(1)), messages);
 
@@ -130,13 +124,7 @@ public sealed class ProcessorTests
     {
         await using var harness = await ProcessorHarness.StartAsync();
         var messages = Enumerable.Range(0, 10).Select(i => ProcessorHarness.Message(ProcessorHarness.Event(i))).ToList();
-        using var faulty = new AmazonDynamoDBClient(LocalAws.Credentials, new AmazonDynamoDBConfig
-        {
-            ServiceURL = harness.Aws.Endpoints.DynamoDb.ToString(),
-            AuthenticationRegion = harness.Aws.Endpoints.Region,
-            HttpClientFactory = new FaultyNetwork(healthyRequests: 7),
-            MaxErrorRetry = 0,
-        });
+        using var faulty = CutOffDynamoDb(harness, healthyRequests: 7);
         await ProcessorHarness.InvokeAsync(harness.Function(dynamoDb: faulty, budget: TimeSpan.FromSeconds(1)), messages);
 
         // A crash after the writes: Lambda reports nothing, so SQS redelivers the whole batch.
@@ -207,4 +195,14 @@ public sealed class ProcessorTests
         Assert.Empty(response["batchItemFailures"]!.AsArray());
         Assert.Equal(e.EventId, Assert.Single(await harness.ItemsAsync())["eventId"].S);
     }
+
+    // DynamoDB Local behind a connection that is cut after the given number of requests.
+    private static AmazonDynamoDBClient CutOffDynamoDb(ProcessorHarness harness, int healthyRequests) =>
+        new(LocalAws.Credentials, new AmazonDynamoDBConfig
+        {
+            ServiceURL = harness.Aws.Endpoints.DynamoDb.ToString(),
+            AuthenticationRegion = harness.Aws.Endpoints.Region,
+            HttpClientFactory = new FaultyNetwork(healthyRequests),
+            MaxErrorRetry = 0,
+        });
 }
