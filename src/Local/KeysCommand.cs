@@ -18,6 +18,7 @@ public static class KeysCommand
           keys revoke KEY_ID          revoke a key (takes effect within the API's key cache time, 30 s)
             options: --stack NAME (table NAME-api-keys; default pipeline-local or PIPELINE_STACK)
                      --table TABLE  --profile PROFILE  --region REGION  (AWS instead of the local environment)
+                     --endpoint URL (DynamoDB Local elsewhere than http://127.0.0.1:8000)
         """;
 
     /// <summary>Runs a keys subcommand; returns the exit code.</summary>
@@ -61,7 +62,8 @@ public static class KeysCommand
     {
         if (!options.ContainsKey("profile") && !options.ContainsKey("region"))
         {
-            return (AmazonDynamoDBClient)new LocalAws(LocalEndpoints.Default).DynamoDb;
+            var endpoint = options.TryGetValue("endpoint", out var url) ? new Uri(url) : LocalEndpoints.Default.DynamoDb;
+            return new AmazonDynamoDBClient(LocalAws.Credentials, new AmazonDynamoDBConfig { ServiceURL = endpoint.ToString(), AuthenticationRegion = LocalEndpoints.Default.Region });
         }
         var config = new AmazonDynamoDBConfig();
         if (options.TryGetValue("region", out var region))

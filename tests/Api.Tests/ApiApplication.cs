@@ -19,6 +19,9 @@ public sealed class ApiApplication : WebApplicationFactory<Program>
 {
     private readonly Dictionary<string, string?> _settings;
 
+    /// <summary>Changes to the API's services, applied after its own registrations.</summary>
+    public Action<IServiceCollection>? ExtraServices { get; init; }
+
     private ApiApplication(LocalAws aws, ProvisionedResources stack, string apiKey, Dictionary<string, string?> settings)
     {
         Aws = aws;
@@ -37,7 +40,7 @@ public sealed class ApiApplication : WebApplicationFactory<Program>
 
     public ApiKeyRegistry Keys => new(Aws.DynamoDb, Stack["ApiKeysTable"]);
 
-    public static async Task<ApiApplication> StartAsync(Action<Dictionary<string, string?>>? configure = null)
+    public static async Task<ApiApplication> StartAsync(Action<Dictionary<string, string?>>? configure = null, Action<IServiceCollection>? services = null)
     {
         var aws = await TestEnvironment.CreateClientsAsync();
         var stack = await TestEnvironment.ProvisionAsync(aws);
@@ -46,7 +49,7 @@ public sealed class ApiApplication : WebApplicationFactory<Program>
         var settings = LocalApi.Settings(aws.Endpoints, stack);
         settings["ApiKeys:CacheSeconds"] = "0";
         configure?.Invoke(settings);
-        return new ApiApplication(aws, stack, key, settings);
+        return new ApiApplication(aws, stack, key, settings) { ExtraServices = services };
     }
 
     public HttpClient CreateKeyedClient()
@@ -85,6 +88,10 @@ public sealed class ApiApplication : WebApplicationFactory<Program>
             builder.UseSetting(key, value);
         }
         builder.ConfigureServices(s => s.AddSingleton<IStartupFilter, LoopbackConnection>());
+        if (ExtraServices is { } services)
+        {
+            builder.ConfigureServices(services);
+        }
     }
 
     // The test server leaves the connection's address empty; Kestrel behind the Lambda Web Adapter sees loopback.

@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Pipeline.Api.Tests;
 
@@ -56,6 +57,30 @@ public sealed class PostEventTests
         Assert.Equal("order-18", (await fromHeader.Content.ReadFromJsonAsync<JsonObject>())!["eventId"]!.GetValue<string>());
         var ids = (await app.DrainQueueAsync()).Select(m => JsonNode.Parse(m.Body)!["eventId"]!.GetValue<string>()).Order();
         Assert.Equal(["order-17", "order-18"], ids);
+    }
+
+    [Fact]
+    public async Task An_unexpected_failure_is_a_500_problem_that_shows_no_internals()
+    {
+        await using var app = await ApiApplication.StartAsync(services: s => s.AddSingleton<TimeProvider>(new BrokenClock()));
+        using var client = app.CreateKeyedClient();
+
+        var response = await client.PostAsync("/events", Json("""{ "eventType": "a", "userId": "u" }"""));
+
+        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.DoesNotContain(BrokenClock.Secret, body, StringComparison.Ordinal);
+        Assert.DoesNotContain("at Pipeline.", body, StringComparison.Ordinal);
+        Assert.Contains("requestId", body, StringComparison.Ordinal);
+        Assert.Empty(await app.DrainQueueAsync(waitSeconds: 0));
+    }
+
+    private sealed class BrokenClock : TimeProvider
+    {
+        public const string Secret = "connection string with password=hunter2";
+
+        public override DateTimeOffset GetUtcNow() => throw new InvalidOperationException(Secret);
     }
 
     [Fact]

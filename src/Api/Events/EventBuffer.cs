@@ -39,7 +39,11 @@ public sealed class EventBuffer : IAsyncDisposable
         _sqs = sqs;
         _options = options;
         _logger = logger;
-        _senders = [.. Enumerable.Range(0, Senders).Select(_ => Task.Run(SendWaitingAsync))];
+        // The senders serve every request: they must not keep the log scope of the request that created them.
+        using (ExecutionContext.SuppressFlow())
+        {
+            _senders = [.. Enumerable.Range(0, Senders).Select(_ => Task.Run(SendWaitingAsync))];
+        }
     }
 
     /// <summary>Sends one event; false when the queue could not take it.</summary>
@@ -121,12 +125,14 @@ public sealed class EventBuffer : IAsyncDisposable
             }
             foreach (var failed in response.Failed ?? [])
             {
-                _logger.LogError("SQS refused event {EventId}: {Code} {Message}", chunk[int.Parse(failed.Id, CultureInfo.InvariantCulture)].Event.EventId, failed.Code, failed.Message);
+                var refused = chunk[int.Parse(failed.Id, CultureInfo.InvariantCulture)].Event;
+                _logger.LogError("SQS refused event {EventId} of request {RequestId}: {Code} {Message}", refused.EventId, refused.RequestId, failed.Code, failed.Message);
             }
         }
         catch (Exception e) when (IsQueueFailure(e))
         {
-            _logger.LogError("Could not enqueue {Count} events: {Error}", chunk.Count, e.Message);
+            _logger.LogError("Could not enqueue {Count} events of requests {RequestIds}: {Error}",
+                chunk.Count, string.Join(' ', chunk.Select(p => p.Event.RequestId).Distinct()), e.Message);
         }
         return accepted;
     }
