@@ -64,6 +64,17 @@ public static class LocalCommands
             await Console.Error.WriteLineAsync($"serverless.template: {e.Message}");
             return 1;
         }
+        catch (Exception e) when (e is HttpRequestException or Amazon.Runtime.AmazonClientException && args.FirstOrDefault() is "provision" or "aggregate" or "keys")
+        {
+            await Console.Error.WriteLineAsync($"Cannot reach the local environment ({e.Message}). Start it first: dotnet run --project src/Local");
+            return 1;
+        }
+        catch (Exception e) when (e is InvalidOperationException or IOException && !cancellationToken.IsCancellationRequested)
+        {
+            // Start-up failures (a missing tool, a port in use, a bad setting) need their message, not a stack trace.
+            await Console.Error.WriteLineAsync($"error: {e.Message}");
+            return 1;
+        }
     }
 
     private static async Task UpAsync(string stackName, Action<string> say, CancellationToken cancellationToken)
