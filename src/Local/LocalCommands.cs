@@ -87,10 +87,10 @@ public static class LocalCommands
         var apiKey = await ApiKeyAsync(new ApiKeyRegistry(aws.DynamoDb, stack["ApiKeysTable"]), say, cancellationToken);
 
         await using var api = await LocalApi.StartAsync(emulators.Endpoints, stack, LocalApi.DefaultUrl, cancellationToken);
-        var processor = LocalProcessor.EventSource(aws, stack, LocalProcessor.Function(aws, stack, Console.Out), LocalProcessor.EventSourceOptions(stack), say);
+        var processor = LocalProcessor.EventSource(aws, stack, LocalProcessor.Function(aws, stack, new MetricsConsole(say)), LocalProcessor.EventSourceOptions(stack), say);
         var processing = processor.RunAsync(cancellationToken);
         var aggregatorOptions = LocalAggregator.Options(stack, LocalAggregator.Window());
-        var aggregating = LocalAggregator.ScheduleAsync(LocalAggregator.Function(aws, aggregatorOptions, TimeProvider.System, Console.Out), aggregatorOptions, say, cancellationToken);
+        var aggregating = LocalAggregator.ScheduleAsync(LocalAggregator.Function(aws, aggregatorOptions, TimeProvider.System, TextWriter.Null), aggregatorOptions, say, cancellationToken);
 
         say("");
         say("Local pipeline is up:");

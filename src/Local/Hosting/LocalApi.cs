@@ -28,6 +28,8 @@ public static class LocalApi
             ContentRootPath = AppContext.BaseDirectory,
         });
         builder.Configuration.AddInMemoryCollection(Settings(endpoints, stack));
+        // At a terminal, the API's start-up chatter would bury the summary `up` prints; warnings and errors still show.
+        builder.Configuration["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Warning";
         builder.WebHost.UseUrls(url);
         builder.AddPipelineApi();
         services?.Invoke(builder.Services);
