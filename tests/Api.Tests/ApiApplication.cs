@@ -83,6 +83,7 @@ public sealed class ApiApplication : WebApplicationFactory<Program>
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
+        builder.UseEnvironment("Production"); // as on Lambda
         foreach (var (key, value) in _settings)
         {
             builder.UseSetting(key, value);

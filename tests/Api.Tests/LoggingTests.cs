@@ -28,6 +28,20 @@ public sealed class LoggingTests
         Assert.DoesNotContain(lines, l => l.Contains("user-secret-42", StringComparison.Ordinal) || l.Contains("4111-1111", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task A_client_error_is_answered_with_its_reason_and_logged_as_no_error()
+    {
+        var logs = new CollectingLogger();
+        await using var app = await ApiApplication.StartAsync(services: s => s.AddSingleton<ILoggerProvider>(logs));
+        using var client = app.CreateKeyedClient();
+
+        var response = await client.PostAsync("/events", new StringContent("{ 'not': json }", Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("not a valid event document", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.DoesNotContain(logs.Lines, l => l.StartsWith("Error", StringComparison.Ordinal) || l.StartsWith("Critical", StringComparison.Ordinal));
+    }
+
     private sealed class CollectingLogger : ILoggerProvider, ILogger
     {
         public ConcurrentQueue<string> Lines { get; } = new();
@@ -48,7 +62,7 @@ public sealed class LoggingTests
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
             var scopes = string.Join(" ", (_scopes.Value ?? []).Select(s => s is IEnumerable<KeyValuePair<string, object>> pairs ? string.Join(",", pairs.Select(p => $"{p.Key}={p.Value}")) : s.ToString()));
-            Lines.Enqueue($"{formatter(state, exception)} {exception} [{scopes}]");
+            Lines.Enqueue($"{logLevel}: {formatter(state, exception)} {exception} [{scopes}]");
         }
 
         public void Dispose()

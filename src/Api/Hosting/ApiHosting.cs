@@ -67,6 +67,9 @@ public static class ApiHosting
             o.SerializerOptions.MaxDepth = 64;
         });
         services.AddProblemDetails(o => o.CustomizeProblemDetails = ProblemDetailsPolicy.Customize);
+        // Unreadable bodies go through the exception handler in every environment, so the client always gets the
+        // same problem with the reason (by default only Development throws; Production answers a bare 400).
+        services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.AddPipelineOpenApi();
         return builder;
     }
@@ -76,7 +79,12 @@ public static class ApiHosting
     {
         app.UseForwardedHeaders(ForwardedHeaders(app.Services.GetRequiredService<IOptions<ProxyOptions>>().Value));
         app.UseMiddleware<RequestIdMiddleware>();
-        app.UseExceptionHandler(new ExceptionHandlerOptions { StatusCodeSelector = ProblemDetailsPolicy.StatusCodeFor });
+        app.UseExceptionHandler(new ExceptionHandlerOptions
+        {
+            StatusCodeSelector = ProblemDetailsPolicy.StatusCodeFor,
+            // A client's bad request is not a server error: no error log, no stack trace in CloudWatch.
+            SuppressDiagnosticsCallback = context => context.Exception is BadHttpRequestException { StatusCode: < 500 },
+        });
         app.UseStatusCodePages();
         app.UseMiddleware<RequestSizeMiddleware>();
 
