@@ -56,6 +56,21 @@ public sealed class BatchTests
         Assert.Empty(await app.DrainQueueAsync(waitSeconds: 0));
     }
 
+    [Fact]
+    public async Task An_idempotency_key_on_a_batch_is_refused_rather_than_ignored()
+    {
+        await using var app = await ApiApplication.StartAsync();
+        using var client = app.CreateKeyedClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/events/batch") { Content = Json("""{ "events": [ { "eventType": "a", "userId": "u" } ] }""") };
+        request.Headers.Add("Idempotency-Key", "k-1");
+
+        var response = await client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Contains("eventId", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Empty(await app.DrainQueueAsync(waitSeconds: 0));
+    }
+
     [Theory]
     [InlineData("""{ "events": [] }""")]
     [InlineData("""{ }""")]

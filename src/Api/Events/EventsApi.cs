@@ -84,6 +84,12 @@ public static class EventsApi
     public static async Task<Results<Accepted<BatchResult>, ProblemHttpResult>> PostBatch(
         EventBatch batch, HttpContext context, IValidator<IncomingEvent> validator, EventEnricher enricher, EventBuffer buffer)
     {
+        if (context.Request.Headers.ContainsKey(EventEnricher.IdempotencyKeyHeader))
+        {
+            // One key cannot name many events; silently ignoring it would make retries unsafe.
+            return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Bad request",
+                detail: "The Idempotency-Key header applies to POST /events only; give each event of a batch its own eventId.");
+        }
         var items = batch.Events!;
         var results = new BatchItemResult[items.Count];
         var valid = new List<(int Index, QueuedEvent Event)>();
