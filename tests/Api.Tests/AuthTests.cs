@@ -64,6 +64,8 @@ public sealed class AuthTests
         Assert.Equal("x-api-key", json["components"]!["securitySchemes"]!["ApiKey"]!["name"]!.GetValue<string>());
         Assert.NotNull(json["paths"]!["/events"]!["post"]);
         Assert.NotNull(json["paths"]!["/events/batch"]!["post"]);
+        Assert.Empty(json["paths"]!["/health"]!["get"]!["security"]!.AsArray()); // no key needed
+        Assert.Null(json["paths"]!["/events"]!["post"]!["security"]); // the document's requirement: the key
         Assert.Contains("32768 bytes", document, StringComparison.Ordinal);
         Assert.Contains("page_view", document, StringComparison.Ordinal);
     }

@@ -32,6 +32,7 @@ public static class OpenApiSetup
             });
             o.AddSecurityRequirement(document => new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(Scheme, document)] = [] });
             o.SchemaFilter<ExampleSchemaFilter>();
+            o.OperationFilter<AnonymousOperationFilter>();
         });
         return services;
     }
@@ -46,6 +47,18 @@ public static class OpenApiSetup
             o.EnablePersistAuthorization();
         });
         return app;
+    }
+
+    // Only the event endpoints need the key; the others (health) say so, overriding the document's requirement.
+    private sealed class AnonymousOperationFilter : IOperationFilter
+    {
+        public void Apply(OpenApiOperation operation, OperationFilterContext context)
+        {
+            if (context.ApiDescription.RelativePath?.StartsWith("events", StringComparison.Ordinal) != true)
+            {
+                operation.Security = [];
+            }
+        }
     }
 
     private sealed class ExampleSchemaFilter : ISchemaFilter
@@ -70,7 +83,8 @@ public static class OpenApiSetup
         {
             ["eventType"] = type,
             ["userId"] = user,
-            ["occurredAt"] = "2026-11-24T10:15:00Z",
+            // A recent time, so the example stays inside the accepted age whenever the document is read.
+            ["occurredAt"] = DateTimeOffset.UtcNow.AddMinutes(-1).ToString("yyyy-MM-ddTHH:mm:00Z", System.Globalization.CultureInfo.InvariantCulture),
             ["properties"] = new JsonObject { ["path"] = "/pricing", ["referrer"] = "https://example.com" },
         };
     }
