@@ -33,6 +33,14 @@ public sealed class StructureTests
     }
 
     [Fact]
+    public void The_processor_stops_retrying_before_lambda_stops_it()
+    {
+        var budget = Int(Template.Environment("ProcessorFunction")["Processor__TimeBudgetSeconds"]);
+
+        Assert.InRange(budget, 1, Int(Template.FunctionProperty("ProcessorFunction", "Timeout")) - 3);
+    }
+
+    [Fact]
     public void The_processor_takes_batches_of_ten_and_reports_item_failures()
     {
         var sqs = Template.Properties("ProcessorFunction")["Events"]!.AsObject().Single().Value!;
