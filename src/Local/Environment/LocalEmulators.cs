@@ -18,9 +18,6 @@ public sealed record EmulatorOptions
     /// <summary>Use emulators that already answer on the ports instead of starting new ones.</summary>
     public bool ReuseRunning { get; init; } = true;
 
-    /// <summary>A folder for DynamoDB Local's database, so it survives a restart; null keeps it in memory.</summary>
-    public string? DynamoDbPath { get; init; }
-
     /// <summary>Options for a private instance on free ports: what each test run uses.</summary>
     public static EmulatorOptions Private { get; } = new() { FauxqsPort = 0, DynamoDbPort = 0, ReuseRunning = false };
 }
@@ -81,12 +78,6 @@ public sealed class LocalEmulators : IAsyncDisposable
         })
         {
             start.ArgumentList.Add(argument);
-        }
-        if (options.DynamoDbPath is { } dbPath)
-        {
-            Directory.CreateDirectory(dbPath);
-            start.ArgumentList.Add("--db-path");
-            start.ArgumentList.Add(dbPath);
         }
 
         var process = EmulatorInstaller.StartOrExplain(start);

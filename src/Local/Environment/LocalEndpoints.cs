@@ -12,17 +12,4 @@ public sealed record LocalEndpoints(Uri Fauxqs, Uri DynamoDb, string Region = "u
     /// <summary>Endpoints on 127.0.0.1 at the given ports.</summary>
     public static LocalEndpoints At(int fauxqsPort, int dynamoDbPort) =>
         new(new Uri($"http://127.0.0.1:{fauxqsPort}"), new Uri($"http://127.0.0.1:{dynamoDbPort}"));
-
-    /// <summary>
-    /// The settings a function reads to reach these endpoints (the same names the AWS SDK and
-    /// the functions use on Lambda, where they are absent and the SDK's defaults apply).
-    /// </summary>
-    public IReadOnlyDictionary<string, string> AsEnvironment() => new Dictionary<string, string>
-    {
-        ["AWS_REGION"] = Region,
-        ["AWS_ENDPOINT_URL_SQS"] = Fauxqs.ToString(),
-        ["AWS_ENDPOINT_URL_SNS"] = Fauxqs.ToString(),
-        ["AWS_ENDPOINT_URL_S3"] = Fauxqs.ToString(),
-        ["AWS_ENDPOINT_URL_DYNAMODB"] = DynamoDb.ToString(),
-    };
 }

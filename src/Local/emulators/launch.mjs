@@ -3,7 +3,7 @@
 // It exits, stopping both, on SIGINT/SIGTERM or when its standard input closes,
 // so a parent that dies without cleaning up never leaves an emulator behind.
 //
-// usage: node launch.mjs --fauxqs-port 4566 --dynamodb-port 8000 --dynamodb-dir DIR [--db-path DIR]
+// usage: node launch.mjs --fauxqs-port 4566 --dynamodb-port 8000 --dynamodb-dir DIR
 import { register } from "node:module";
 import { spawn } from "node:child_process";
 import { parseArgs } from "node:util";
@@ -15,7 +15,6 @@ const { values } = parseArgs({
     "fauxqs-port": { type: "string" },
     "dynamodb-port": { type: "string" },
     "dynamodb-dir": { type: "string" },
-    "db-path": { type: "string" },
     java: { type: "string", default: "java" },
   },
 });
@@ -48,13 +47,12 @@ if (values["fauxqs-port"]) {
 
 if (values["dynamodb-port"]) {
   const dir = values["dynamodb-dir"];
-  const storage = values["db-path"] ? ["-dbPath", values["db-path"]] : ["-inMemory"];
   const java = spawn(
     values.java,
     [
       `-Djava.library.path=${dir}/DynamoDBLocal_lib`,
       "-jar", `${dir}/DynamoDBLocal.jar`,
-      "-sharedDb", "-disableTelemetry", "-port", values["dynamodb-port"], ...storage,
+      "-sharedDb", "-disableTelemetry", "-port", values["dynamodb-port"], "-inMemory",
     ],
     { cwd: dir, stdio: ["ignore", "ignore", "inherit"] }, // DynamoDB Local writes its metadata file to its working folder
   );
