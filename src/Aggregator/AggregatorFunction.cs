@@ -1,18 +1,17 @@
 using System.Globalization;
 using System.Text.Json;
-using Amazon;
 using Amazon.DynamoDBv2;
-using Amazon.Runtime.Credentials;
 using Amazon.S3;
 using Amazon.SQS;
+using Pipeline.Lambda;
 using Pipeline.Sns;
 
 namespace Pipeline.Aggregator;
 
 /// <summary>
-/// The Lambda entry point (handler <c>Pipeline.Aggregator::Pipeline.Aggregator.AggregatorFunction::Handler</c>),
-/// invoked by the schedule: publishes summaries a previous run stored but did not publish, then summarizes,
-/// stores and publishes every complete window since the last one, oldest first.
+/// The function, invoked by the schedule: publishes summaries a previous run stored but did not publish, then summarizes,
+/// stores and publishes every complete window since the last one, oldest first. <c>Program.cs</c> builds it once per
+/// process and serves it through the Lambda Runtime API.
 /// </summary>
 public sealed class AggregatorFunction
 {
@@ -21,18 +20,10 @@ public sealed class AggregatorFunction
     private readonly SummaryStore _store;
     private readonly SnsClient _sns;
     private readonly TimeProvider _clock;
-    private readonly TextWriter _log;
+    private readonly FunctionLog _log;
 
-    /// <summary>The constructor Lambda uses: settings from the environment, clients and credentials from the SDK's defaults.</summary>
-    public AggregatorFunction()
-        : this(AggregatorOptions.FromEnvironment(), new AmazonDynamoDBClient(), new AmazonS3Client(), new AmazonSQSClient(),
-            SnsClient.Create(DefaultAWSCredentialsIdentityResolver.GetCredentials(), Amazon.Runtime.FallbackRegionFactory.GetRegionEndpoint()),
-            TimeProvider.System, Console.Out)
-    {
-    }
-
-    /// <summary>The constructor the tests and the local host use.</summary>
-    public AggregatorFunction(AggregatorOptions options, IAmazonDynamoDB dynamoDb, IAmazonS3 s3, IAmazonSQS sqs, SnsClient sns, TimeProvider clock, TextWriter log)
+    /// <summary>A function on the given clients.</summary>
+    public AggregatorFunction(AggregatorOptions options, IAmazonDynamoDB dynamoDb, IAmazonS3 s3, IAmazonSQS sqs, SnsClient sns, TimeProvider clock, FunctionLog log)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
@@ -43,14 +34,18 @@ public sealed class AggregatorFunction
         _log = log;
     }
 
-    /// <summary>Handles a scheduled event (its content is not needed: the run works from the clock and the stored summaries).</summary>
-    public async Task<Stream> Handler(Stream input)
+    /// <summary>
+    /// Handles a scheduled event (its content is not needed: the run works from the clock and the stored summaries).
+    /// The run stops a second before the deadline; what it did not reach, the next run does.
+    /// </summary>
+    public async Task<byte[]> HandleAsync(byte[] payload, LambdaContext context, CancellationToken cancellationToken)
     {
-        var run = await RunAsync(CancellationToken.None).ConfigureAwait(false);
-        var output = new MemoryStream();
-        await JsonSerializer.SerializeAsync(output, run, SummaryJsonContext.Default.AggregatorRun).ConfigureAwait(false);
-        output.Position = 0;
-        return output;
+        ArgumentNullException.ThrowIfNull(context);
+        _log.RequestId = context.RequestId;
+        using var budget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        budget.CancelAfter(context.Deadline - _clock.GetUtcNow() - TimeSpan.FromSeconds(1));
+        var run = await RunAsync(budget.Token).ConfigureAwait(false);
+        return JsonSerializer.SerializeToUtf8Bytes(run, SummaryJsonContext.Default.AggregatorRun);
     }
 
     /// <summary>One run.</summary>
@@ -87,8 +82,7 @@ public sealed class AggregatorFunction
                 published.Add(summary.WindowStart);
             }
         }
-        _log.WriteLine(FormattableString.Invariant(
-            $$"""{"level":"Information","message":"Aggregator run","published":{{published.Count}},"readCapacityUnits":{{capacity}}}"""));
+        _log.Write("INFO", FormattableString.Invariant($"Aggregator run: published {published.Count} summary(ies), {capacity} read capacity units"));
         return new AggregatorRun(published, capacity);
     }
 

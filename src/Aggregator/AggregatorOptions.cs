@@ -11,7 +11,7 @@ namespace Pipeline.Aggregator;
 /// <param name="DeadLetterQueueUrl">The dead-letter queue whose depth is reported (<c>Queue__DeadLetterUrl</c>).</param>
 public sealed record AggregatorOptions(string EventsTable, string SummariesTable, string TopicArn, TimeSpan Window, string BucketName, string DeadLetterQueueUrl)
 {
-    /// <summary>How long after a window ends it is summarized, so events still in the queue can land (default 30 s).</summary>
+    /// <summary>How long after a window ends it is summarized, so events still in the queue can land (<c>Summaries__SettleSeconds</c>, default 30).</summary>
     public TimeSpan Settle { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Most windows summarized in one run; a longer backlog is caught up over the next runs.</summary>
@@ -25,13 +25,17 @@ public sealed record AggregatorOptions(string EventsTable, string SummariesTable
             ? int.TryParse(text, CultureInfo.InvariantCulture, out var m) && m is >= 1 and <= 1440 ? m
                 : throw new InvalidOperationException($"The environment variable Summaries__WindowMinutes must be a whole number from 1 to 1440, not '{text}'.")
             : 60;
+        var settle = read("Summaries__SettleSeconds") is { Length: > 0 } seconds
+            ? int.TryParse(seconds, CultureInfo.InvariantCulture, out var s) && s is >= 0 and <= 3600 ? s
+                : throw new InvalidOperationException($"The environment variable Summaries__SettleSeconds must be a whole number from 0 to 3600, not '{seconds}'.")
+            : 30;
         return new AggregatorOptions(
             Required(read, "Events__TableName"),
             Required(read, "Summaries__TableName"),
             Required(read, "Summaries__TopicArn"),
             TimeSpan.FromMinutes(minutes),
             Required(read, "Archive__BucketName"),
-            Required(read, "Queue__DeadLetterUrl"));
+            Required(read, "Queue__DeadLetterUrl")) { Settle = TimeSpan.FromSeconds(settle) };
     }
 
     private static string Required(Func<string, string?> read, string name) =>

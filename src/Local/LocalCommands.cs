@@ -16,7 +16,8 @@ public static class LocalCommands
 
           up          (default) install and start the emulators, provision serverless.template,
                       run the API on http://127.0.0.1:5080 (Swagger UI at /swagger), the Processor
-                      on the queue and the Aggregator every window, until Ctrl-C or SIGTERM
+                      on the queue and the Aggregator every window, each function in its own process under a local
+                      Lambda Runtime API, until Ctrl-C or SIGTERM
           provision   provision serverless.template on emulators that are already running
           aggregate   run the Aggregator once on the running environment and print the latest summaries
         """ + KeysCommand.Usage + """
@@ -25,7 +26,7 @@ public static class LocalCommands
 
         environment: PIPELINE_STACK (default pipeline-local); PIPELINE_API_KEY (a key `up` registers,
                      for scripts; without it, `up` creates one and prints it); PIPELINE_SUMMARY_WINDOW
-                     (the local summary window, a TimeSpan, default 00:01:00)
+                     (the local summary window, whole minutes as a TimeSpan, default 00:01:00)
         """;
 
     /// <summary>Runs a command; returns the process exit code.</summary>
@@ -64,6 +65,11 @@ public static class LocalCommands
             await Console.Error.WriteLineAsync($"serverless.template: {e.Message}");
             return 1;
         }
+        catch (Pipeline.Local.Lambda.LambdaInvocationException e)
+        {
+            await Console.Error.WriteLineAsync($"The function failed: {e.Message}");
+            return 1;
+        }
         catch (Exception e) when (e is HttpRequestException or Amazon.Runtime.AmazonClientException && args.FirstOrDefault() is "provision" or "aggregate" or "keys")
         {
             await Console.Error.WriteLineAsync($"Cannot reach the local environment ({e.Message}). Start it first: dotnet run --project src/Local");
@@ -87,16 +93,17 @@ public static class LocalCommands
         var apiKey = await ApiKeyAsync(new ApiKeyRegistry(aws.DynamoDb, stack["ApiKeysTable"]), say, cancellationToken);
 
         await using var api = await LocalApi.StartAsync(emulators.Endpoints, stack, LocalApi.DefaultUrl, cancellationToken);
-        var processor = LocalProcessor.EventSource(aws, stack, LocalProcessor.Function(aws, stack, new MetricsConsole(say)), LocalProcessor.EventSourceOptions(stack), say);
-        var processing = processor.RunAsync(cancellationToken);
-        var aggregatorOptions = LocalAggregator.Options(stack, LocalAggregator.Window());
-        var aggregating = LocalAggregator.ScheduleAsync(LocalAggregator.Function(aws, aggregatorOptions, TimeProvider.System, TextWriter.Null), aggregatorOptions, say, cancellationToken);
+        await using var processor = LocalProcessor.Start(stack, emulators.Endpoints, FunctionConsole.For("processor", say));
+        var processing = LocalProcessor.EventSource(aws, stack, processor.InvokeAsync, LocalProcessor.EventSourceOptions(stack), say).RunAsync(cancellationToken);
+        var window = LocalAggregator.Window();
+        await using var aggregator = LocalAggregator.Start(stack, emulators.Endpoints, window, FunctionConsole.For("aggregator", say));
+        var aggregating = LocalAggregator.ScheduleAsync(aggregator, window, say, cancellationToken);
 
         say("");
         say("Local pipeline is up:");
         say($"  API                    {LocalApi.DefaultUrl}  (Swagger UI: {LocalApi.DefaultUrl}/swagger)");
-        say($"  Processor              polling {stack["EventsQueue"]} (batches of up to 10)");
-        say($"  Aggregator             every {aggregatorOptions.Window} window (PIPELINE_SUMMARY_WINDOW), publishing to {stack["SummaryTopic"]}");
+        say($"  Processor              {processor.Definition.Program} on {stack["EventsQueue"]} (batches of up to 10, local Lambda Runtime API)");
+        say($"  Aggregator             {aggregator.Definition.Program} every {window} window (PIPELINE_SUMMARY_WINDOW), publishing to {stack["SummaryTopic"]}");
         say($"  SQS, SNS, S3 (fauxqs)  {emulators.Endpoints.Fauxqs}");
         say($"  DynamoDB Local         {emulators.Endpoints.DynamoDb}");
         say($"  region                 {emulators.Endpoints.Region} (dummy credentials: any value)");
@@ -125,8 +132,8 @@ public static class LocalCommands
         LocalAws.UseDummyCredentialsInThisProcess();
         using var aws = new LocalAws(LocalEndpoints.Default);
         var stack = await new TemplateProvisioner(aws).ProvisionAsync(stackName, cancellationToken);
-        var options = LocalAggregator.Options(stack, LocalAggregator.Window());
-        var run = await LocalAggregator.Function(aws, options, TimeProvider.System, TextWriter.Null).RunAsync(cancellationToken);
+        await using var aggregator = LocalAggregator.Start(stack, LocalEndpoints.Default, LocalAggregator.Window(), FunctionConsole.For("aggregator", say));
+        var run = await LocalAggregator.InvokeAsync(aggregator, cancellationToken);
         say($"Published {run.Published.Count} summary(ies) ({run.ReadCapacityUnits:0.#} read capacity units).");
         foreach (var summary in await new Pipeline.Aggregator.SummaryStore(aws.DynamoDb, stack["SummariesTable"]).RecentAsync(3, cancellationToken))
         {

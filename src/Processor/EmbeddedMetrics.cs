@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 namespace Pipeline.Processor;
 
 /// <summary>
-/// CloudWatch Embedded Metric Format lines (ARCHITECTURE D14): one JSON line on stdout per batch, which
+/// CloudWatch Embedded Metric Format lines (docs/architecture.md, D14): one JSON line on stdout per batch, which
 /// CloudWatch turns into metrics with no agent and no API call. Hand-written because the EMF package
 /// (Amazon.CloudWatch.EMF) is not obtainable here, and the format is a few fields.
 /// </summary>
@@ -13,7 +13,7 @@ public static class EmbeddedMetrics
     public const string Namespace = "EventPipeline";
 
     /// <summary>Writes counts and the batch duration as one EMF line.</summary>
-    public static void Write(TextWriter log, TimeProvider clock, IReadOnlyDictionary<string, double> counts, double durationMilliseconds)
+    public static void Write(TextWriter log, TimeProvider clock, string? requestId, IReadOnlyDictionary<string, double> counts, double durationMilliseconds)
     {
         ArgumentNullException.ThrowIfNull(log);
         ArgumentNullException.ThrowIfNull(clock);
@@ -35,6 +35,10 @@ public static class EmbeddedMetrics
             ["Function"] = "Processor",
             ["BatchDuration"] = Math.Round(durationMilliseconds, 1),
         };
+        if (requestId is not null)
+        {
+            line["requestId"] = requestId; // a property, not a metric: finds the invocation's log lines
+        }
         foreach (var (name, value) in counts)
         {
             line[name] = value;

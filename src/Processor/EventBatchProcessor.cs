@@ -7,7 +7,7 @@ namespace Pipeline.Processor;
 /// One SQS batch: rejects what can never succeed, archives the valid events, then stores each once.
 /// Returns the records SQS must redeliver; everything else may be deleted.
 /// </summary>
-public sealed class EventBatchProcessor(EventArchive archive, EventStore store, TimeProvider clock, TextWriter log)
+public sealed class EventBatchProcessor(EventArchive archive, EventStore store, TimeProvider clock, FunctionLog log)
 {
     private const int WriteConcurrency = 10;
 
@@ -26,12 +26,12 @@ public sealed class EventBatchProcessor(EventArchive archive, EventStore store, 
             {
                 await archive.RejectAsync(record, cancellationToken).ConfigureAwait(false);
                 rejected++;
-                Log("Warning", $"Rejected message {record.Message.MessageId}: {record.RejectReason}");
+                log.Write("WARN", $"Rejected message {record.Message.MessageId}: {record.RejectReason}");
             }
             catch (Exception e) when (IsFault(e))
             {
                 failed.Add(record.Message.MessageId);
-                Log("Error", $"Could not archive rejected message {record.Message.MessageId}: {e.Message}");
+                log.Write("ERROR", $"Could not archive rejected message {record.Message.MessageId}: {e.Message}");
             }
         }
 
@@ -46,7 +46,7 @@ public sealed class EventBatchProcessor(EventArchive archive, EventStore store, 
             }
             catch (Exception e) when (IsFault(e))
             {
-                Log("Error", $"Could not archive the batch; all {valid.Count} events will be redelivered: {e.Message}");
+                log.Write("ERROR", $"Could not archive the batch; all {valid.Count} events will be redelivered: {e.Message}");
                 failed.AddRange(valid.Select(r => r.Message.MessageId));
                 outcomes[StoreOutcome.Failed] = valid.Count;
                 valid.Clear();
@@ -65,7 +65,7 @@ public sealed class EventBatchProcessor(EventArchive archive, EventStore store, 
             }
         }
 
-        EmbeddedMetrics.Write(log, clock, new Dictionary<string, double>
+        EmbeddedMetrics.Write(log.Output, clock, log.RequestId, new Dictionary<string, double>
         {
             ["Processed"] = outcomes[StoreOutcome.Stored],
             ["Duplicates"] = outcomes[StoreOutcome.Duplicate],
@@ -76,12 +76,4 @@ public sealed class EventBatchProcessor(EventArchive archive, EventStore store, 
     }
 
     private static bool IsFault(Exception e) => e is not (ArgumentException or NullReferenceException or InvalidCastException);
-
-    private void Log(string level, string message) =>
-        log.WriteLine(System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, string> { ["level"] = level, ["message"] = message }, ProcessorLogJsonContext.Default.DictionaryStringString));
 }
-
-/// <summary>Source-generated JSON for log lines.</summary>
-[System.Text.Json.Serialization.JsonSerializable(typeof(Dictionary<string, string>))]
-[System.Text.Json.Serialization.JsonSerializable(typeof(Dictionary<string, object>))]
-internal sealed partial class ProcessorLogJsonContext : System.Text.Json.Serialization.JsonSerializerContext;

@@ -4,9 +4,11 @@ namespace Pipeline.Processor;
 /// <param name="TableName">The events table (<c>Events__TableName</c>).</param>
 /// <param name="BucketName">The archive bucket (<c>Archive__BucketName</c>).</param>
 /// <param name="Retention">How long events stay in the table before TTL removes them (<c>Events__RetentionDays</c>, default 90).</param>
-/// <param name="TimeBudget">How long a batch may take before retries stop and what is left is reported failed (<c>Processor__TimeBudgetSeconds</c>, default 25: under the function's 30 s timeout).</param>
-public sealed record ProcessorOptions(string TableName, string BucketName, TimeSpan Retention, TimeSpan TimeBudget)
+public sealed record ProcessorOptions(string TableName, string BucketName, TimeSpan Retention)
 {
+    /// <summary>The longest retention the Processor accepts (the template's RetentionDays parameter has the same maximum).</summary>
+    public const int MaxRetentionDays = 3650;
+
     /// <summary>Reads and validates the settings; a missing or invalid one fails at start, naming it.</summary>
     public static ProcessorOptions FromEnvironment(Func<string, string?>? read = null)
     {
@@ -14,8 +16,7 @@ public sealed record ProcessorOptions(string TableName, string BucketName, TimeS
         return new ProcessorOptions(
             Required(read, "Events__TableName"),
             Required(read, "Archive__BucketName"),
-            TimeSpan.FromDays(Number(read, "Events__RetentionDays", 90, 1, 36500)),
-            TimeSpan.FromSeconds(Number(read, "Processor__TimeBudgetSeconds", 25, 1, 900)));
+            TimeSpan.FromDays(Number(read, "Events__RetentionDays", 90, 1, MaxRetentionDays)));
     }
 
     private static string Required(Func<string, string?> read, string name) =>

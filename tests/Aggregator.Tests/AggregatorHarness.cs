@@ -48,7 +48,7 @@ public sealed class AggregatorHarness : IAsyncDisposable
     public AggregatorOptions Options(TimeSpan window) => LocalAggregator.Options(Stack, window) with { Settle = TimeSpan.FromSeconds(30) };
 
     public AggregatorFunction Function(TimeSpan window, TimeProvider clock, SnsClient? sns = null) =>
-        new(Options(window), Aws.DynamoDb, Aws.S3, Aws.Sqs, sns ?? Aws.Sns, clock, TextWriter.Null);
+        new(Options(window), Aws.DynamoDb, Aws.S3, Aws.Sqs, sns ?? Aws.Sns, clock, new FunctionLog(TextWriter.Null, "aggregator"));
 
     public static QueuedEvent Event(DateTimeOffset receivedAt, string type, string? user = null, string? anonymous = null) => new()
     {
@@ -67,13 +67,11 @@ public sealed class AggregatorHarness : IAsyncDisposable
 
     public async Task StoreRawAsync(IEnumerable<string> bodies)
     {
-        var function = LocalProcessor.Function(Aws, Stack, TextWriter.Null);
+        var function = LocalProcessor.Function(Aws, Stack, new FunctionLog(TextWriter.Null, "processor"));
         var messages = bodies.Select(b => new SqsMessage { MessageId = Guid.NewGuid().ToString(), Body = b }).ToList();
         foreach (var batch in messages.Chunk(10))
         {
-            using var input = new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(new SqsEvent { Records = batch }, LambdaJsonContext.Default.SqsEvent));
-            var response = await JsonSerializer.DeserializeAsync(await function.Handler(input), LambdaJsonContext.Default.SqsBatchResponse);
-            Assert.Empty(response!.BatchItemFailures);
+            Assert.Empty(await TestLambda.InvokeAsync(function.HandleAsync, batch));
         }
     }
 

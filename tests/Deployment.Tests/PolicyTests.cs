@@ -64,7 +64,7 @@ public sealed class PolicyTests
     public async Task The_processor_role_allows_exactly_what_the_processor_calls()
     {
         var (aws, stack, network) = await SetUpAsync();
-        var function = new ProcessorFunction(LocalProcessor.Options(stack), DynamoDb(aws, network), S3(aws, network), TimeProvider.System, TextWriter.Null);
+        var function = new ProcessorFunction(LocalProcessor.Options(stack), DynamoDb(aws, network), S3(aws, network), TimeProvider.System, new FunctionLog(TextWriter.Null, "processor"));
         var good = JsonSerializer.Serialize(new QueuedEvent
         {
             SchemaVersion = 1,
@@ -78,7 +78,7 @@ public sealed class PolicyTests
         await aws.Sqs.SendMessageAsync(stack.Resources["EventsQueue"].Ref, good);
         await aws.Sqs.SendMessageAsync(stack.Resources["EventsQueue"].Ref, "poison");
         var source = new SqsEventSource(new AmazonSQSClient(LocalAws.Credentials, new AmazonSQSConfig { ServiceURL = aws.Endpoints.Fauxqs.ToString(), AuthenticationRegion = "us-east-1", HttpClientFactory = network }),
-            stack.Resources["EventsQueue"].Ref, stack.Resources["EventsQueue"].Attributes["Arn"], "us-east-1", function.Handler,
+            stack.Resources["EventsQueue"].Ref, stack.Resources["EventsQueue"].Attributes["Arn"], "us-east-1", (payload, ct) => function.HandleAsync(payload, TestLambda.Context(), ct),
             new EventSourceOptions { BatchingWindow = TimeSpan.FromMilliseconds(500) }, _ => { });
 
         Assert.Equal(2, await source.PollOnceAsync(CancellationToken.None));
@@ -94,7 +94,7 @@ public sealed class PolicyTests
         var options = LocalAggregator.Options(stack, TimeSpan.FromHours(1));
         var function = new AggregatorFunction(options, DynamoDb(aws, network), S3(aws, network),
             new AmazonSQSClient(LocalAws.Credentials, new AmazonSQSConfig { ServiceURL = aws.Endpoints.Fauxqs.ToString(), AuthenticationRegion = "us-east-1", HttpClientFactory = network }),
-            sns, TimeProvider.System, TextWriter.Null);
+            sns, TimeProvider.System, new FunctionLog(TextWriter.Null, "aggregator"));
 
         var run = await function.RunAsync(CancellationToken.None);
 

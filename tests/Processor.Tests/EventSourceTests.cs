@@ -41,15 +41,15 @@ public sealed class EventSourceTests
             });
         }
         var invocations = new List<SqsEvent>();
-        async Task<Stream> Handler(Stream input)
+        Task<byte[]> Handler(byte[] input, CancellationToken cancellationToken)
         {
-            var sqsEvent = (await JsonSerializer.DeserializeAsync(input, LambdaJsonContext.Default.SqsEvent))!;
+            var sqsEvent = JsonSerializer.Deserialize(input, LambdaJsonContext.Default.SqsEvent)!;
             lock (invocations)
             {
                 invocations.Add(sqsEvent);
             }
             var failures = sqsEvent.Records.Where(r => r.Body == "always fails").Select(r => new BatchItemFailure(r.MessageId)).ToList();
-            return new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(new SqsBatchResponse { BatchItemFailures = failures }, LambdaJsonContext.Default.SqsBatchResponse));
+            return Task.FromResult(JsonSerializer.SerializeToUtf8Bytes(new SqsBatchResponse { BatchItemFailures = failures }, LambdaJsonContext.Default.SqsBatchResponse));
         }
         var source = new SqsEventSource(aws.Sqs, queue.Ref, queue.Attributes["Arn"], "us-east-1", Handler,
             new EventSourceOptions { BatchingWindow = TimeSpan.FromMilliseconds(300) }, _ => { });
@@ -78,7 +78,7 @@ public sealed class EventSourceTests
     }
 
     [Fact]
-    public async Task Events_posted_to_the_api_reach_dynamodb_and_the_archive_through_the_queue()
+    public async Task Events_posted_to_the_api_reach_dynamodb_and_the_archive_through_the_queue_and_the_processor_process()
     {
         await using var harness = await ProcessorHarness.StartAsync();
         var (key, _) = await new ApiKeyRegistry(harness.Aws.DynamoDb, harness.Stack["ApiKeysTable"]).CreateAsync("e2e", CancellationToken.None);
@@ -98,7 +98,8 @@ public sealed class EventSourceTests
         Assert.Equal(HttpStatusCode.Accepted, batch.StatusCode);
         ids.AddRange((await batch.Content.ReadFromJsonAsync<JsonObject>())!["items"]!.AsArray().Select(i => i!["eventId"]!.GetValue<string>()));
 
-        var source = LocalProcessor.EventSource(harness.Aws, harness.Stack, harness.Function(), new EventSourceOptions(), _ => { });
+        await using var processor = LocalProcessor.Start(harness.Stack, harness.Aws.Endpoints, _ => { });
+        var source = LocalProcessor.EventSource(harness.Aws, harness.Stack, processor.InvokeAsync, new EventSourceOptions(), _ => { });
         var deadline = DateTime.UtcNow.AddSeconds(20);
         while (DateTime.UtcNow < deadline && (await harness.ItemsAsync()).Count < ids.Count)
         {
@@ -115,5 +116,50 @@ public sealed class EventSourceTests
                 .Select(l => JsonNode.Parse(l)!["eventId"]!.GetValue<string>()));
         }
         Assert.Equal(ids.Order(), archived.Order());
+    }
+
+    [Fact]
+    public async Task A_processor_process_killed_mid_batch_loses_nothing_the_batch_is_redelivered_and_stored_once()
+    {
+        await using var harness = await ProcessorHarness.StartAsync();
+        var queue = harness.Stack.Resources["EventsQueue"];
+        // Redelivery after 3 s instead of the template's 180 s, so the test is short.
+        await harness.Aws.Sqs.SetQueueAttributesAsync(queue.Ref, new Dictionary<string, string> { ["VisibilityTimeout"] = "3" });
+        var events = Enumerable.Range(0, 10).Select(i => ProcessorHarness.Event(i)).ToList();
+        await harness.Aws.Sqs.SendMessageBatchAsync(queue.Ref, [.. events.Select((e, i) => new SendMessageBatchRequestEntry($"{i}", JsonSerializer.Serialize(e, Pipeline.Events.EventJsonContext.Default.QueuedEvent)))]);
+        // DynamoDB behind a slow link: the batch is archived, then its writes hang long enough to kill the process in between.
+        await using var slowDynamoDb = new TcpProxy(harness.Aws.Endpoints.DynamoDb) { Delay = TimeSpan.FromSeconds(2) };
+        var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        await using var processor = LocalProcessor.Start(harness.Stack, harness.Aws.Endpoints, output.Enqueue,
+            new Dictionary<string, string> { ["AWS_ENDPOINT_URL_DYNAMODB"] = slowDynamoDb.Address.ToString() });
+        var source = LocalProcessor.EventSource(harness.Aws, harness.Stack, processor.InvokeAsync,
+            new EventSourceOptions { Concurrency = 1, BatchingWindow = TimeSpan.FromSeconds(1) }, _ => { });
+        using var stop = new CancellationTokenSource();
+        var polling = source.RunAsync(stop.Token);
+
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while ((await harness.ArchiveKeysAsync("events/")).Count == 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+        var killed = Assert.Single(processor.ProcessIds);
+        System.Diagnostics.Process.GetProcessById(killed).Kill();
+        slowDynamoDb.Delay = TimeSpan.Zero;
+        while ((await harness.ItemsAsync()).Count < events.Count && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(200);
+        }
+        await stop.CancelAsync();
+        await polling;
+
+        Assert.Contains(processor.Reports, r => r.ErrorType == "Runtime.ExitError");
+        Assert.DoesNotContain(killed, processor.ProcessIds); // a new process took the redelivered batch
+        var items = await harness.ItemsAsync();
+        Assert.Equal(events.Select(e => e.EventId).Order(), items.Select(i => i["eventId"].S).Order());
+        // Each event was stored by exactly one invocation: the killed one wrote no metric line, the redelivery stored all ten.
+        var metrics = output.Where(l => l.Contains("\"_aws\"", StringComparison.Ordinal)).Select(l => JsonNode.Parse(l)!).ToList();
+        Assert.Equal(events.Count, metrics.Sum(m => m["Processed"]!.GetValue<double>() + m["Duplicates"]!.GetValue<double>()));
+        var left = await harness.Aws.Sqs.GetQueueAttributesAsync(queue.Ref, ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]);
+        Assert.Equal(0, left.ApproximateNumberOfMessages + left.ApproximateNumberOfMessagesNotVisible);
     }
 }

@@ -36,8 +36,8 @@ public sealed class ProcessorHarness : IAsyncDisposable
         return new ProcessorHarness(aws, await TestEnvironment.ProvisionAsync(aws));
     }
 
-    public ProcessorFunction Function(IAmazonDynamoDB? dynamoDb = null, IAmazonS3? s3 = null, TimeSpan? budget = null) =>
-        new(LocalProcessor.Options(Stack, budget), dynamoDb ?? Aws.DynamoDb, s3 ?? Aws.S3, TimeProvider.System, Log);
+    public ProcessorFunction Function(IAmazonDynamoDB? dynamoDb = null, IAmazonS3? s3 = null) =>
+        new(LocalProcessor.Options(Stack), dynamoDb ?? Aws.DynamoDb, s3 ?? Aws.S3, TimeProvider.System, new FunctionLog(Log, "processor"));
 
     public static QueuedEvent Event(int i, string? id = null) => new()
     {
@@ -64,13 +64,8 @@ public sealed class ProcessorHarness : IAsyncDisposable
 
     public static SqsMessage Message(QueuedEvent e) => Message(JsonSerializer.Serialize(e, EventJsonContext.Default.QueuedEvent));
 
-    public static async Task<List<string>> InvokeAsync(ProcessorFunction function, IReadOnlyList<SqsMessage> messages)
-    {
-        using var input = new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(new SqsEvent { Records = messages }, LambdaJsonContext.Default.SqsEvent));
-        var output = await function.Handler(input);
-        var response = await JsonSerializer.DeserializeAsync(output, LambdaJsonContext.Default.SqsBatchResponse);
-        return [.. response!.BatchItemFailures.Select(f => f.ItemIdentifier)];
-    }
+    public static Task<List<string>> InvokeAsync(ProcessorFunction function, IReadOnlyList<SqsMessage> messages, TimeSpan? timeout = null) =>
+        TestLambda.InvokeAsync(function.HandleAsync, messages, timeout);
 
     public async Task<List<Dictionary<string, AttributeValue>>> ItemsAsync() =>
         (await Aws.DynamoDb.ScanAsync(new ScanRequest { TableName = Stack["EventsTable"], ConsistentRead = true })).Items;

@@ -4,6 +4,7 @@ using Amazon.S3;
 using Pipeline.Lambda;
 using Pipeline.Local.Environment;
 using Pipeline.Storage;
+using Pipeline.Tests;
 
 namespace Pipeline.Processor.Tests;
 
@@ -103,7 +104,7 @@ public sealed class ProcessorTests
         var messages = Enumerable.Range(0, 10).Select(i => ProcessorHarness.Message(ProcessorHarness.Event(i))).ToList();
         using var faulty = CutOffDynamoDb(harness, healthyRequests: 4);
 
-        var failures = await ProcessorHarness.InvokeAsync(harness.Function(dynamoDb: faulty, budget: TimeSpan.FromSeconds(1)), messages);
+        var failures = await ProcessorHarness.InvokeAsync(harness.Function(dynamoDb: faulty), messages, TimeSpan.FromSeconds(1.5));
 
         Assert.Equal(6, failures.Count);
         Assert.Equal(4, (await harness.ItemsAsync()).Count);
@@ -125,7 +126,7 @@ public sealed class ProcessorTests
         await using var harness = await ProcessorHarness.StartAsync();
         var messages = Enumerable.Range(0, 10).Select(i => ProcessorHarness.Message(ProcessorHarness.Event(i))).ToList();
         using var faulty = CutOffDynamoDb(harness, healthyRequests: 7);
-        await ProcessorHarness.InvokeAsync(harness.Function(dynamoDb: faulty, budget: TimeSpan.FromSeconds(1)), messages);
+        await ProcessorHarness.InvokeAsync(harness.Function(dynamoDb: faulty), messages, TimeSpan.FromSeconds(1.5));
 
         // A crash after the writes: Lambda reports nothing, so SQS redelivers the whole batch.
         var failures = await ProcessorHarness.InvokeAsync(harness.Function(), messages);
@@ -188,8 +189,7 @@ public sealed class ProcessorTests
             }
             """;
 
-        using var input = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(document));
-        var output = await harness.Function().Handler(input);
+        var output = await harness.Function().HandleAsync(System.Text.Encoding.UTF8.GetBytes(document), TestLambda.Context(), CancellationToken.None);
 
         var response = JsonNode.Parse(output)!;
         Assert.Empty(response["batchItemFailures"]!.AsArray());

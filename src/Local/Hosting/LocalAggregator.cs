@@ -1,17 +1,23 @@
 using System.Globalization;
+using System.Text.Json;
 using Pipeline.Aggregator;
+using Pipeline.Lambda;
 using Pipeline.Local.Environment;
+using Pipeline.Local.Lambda;
 using Pipeline.Local.Provisioning;
 
 namespace Pipeline.Local.Hosting;
 
-/// <summary>The Aggregator function on the local stack, run at the window's cadence as the schedule would run it.</summary>
+/// <summary>The Aggregator function on the local stack, invoked at the window's cadence as the schedule would invoke it.</summary>
 public static class LocalAggregator
 {
     /// <summary>The function's logical id in serverless.template.</summary>
     public const string LogicalId = "AggregatorFunction";
 
-    /// <summary>The local window length: <c>PIPELINE_SUMMARY_WINDOW</c> (a TimeSpan such as 00:01:00), default one minute.</summary>
+    // Locally the Processor lags the API by about a second, so a short settle time is enough.
+    private static readonly TimeSpan LocalSettle = TimeSpan.FromSeconds(5);
+
+    /// <summary>The local window length: <c>PIPELINE_SUMMARY_WINDOW</c> (whole minutes as a TimeSpan, such as 00:05:00), default one minute.</summary>
     public static TimeSpan Window(Func<string, string?>? read = null)
     {
         var text = (read ?? System.Environment.GetEnvironmentVariable)("PIPELINE_SUMMARY_WINDOW");
@@ -19,9 +25,9 @@ public static class LocalAggregator
         {
             return TimeSpan.FromMinutes(1);
         }
-        return TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out var window) && window >= TimeSpan.FromSeconds(1) && window <= TimeSpan.FromDays(1)
+        return TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out var window) && window >= TimeSpan.FromMinutes(1) && window <= TimeSpan.FromDays(1) && window.Seconds == 0 && window.Milliseconds == 0
             ? window
-            : throw new InvalidOperationException($"PIPELINE_SUMMARY_WINDOW must be a TimeSpan from 00:00:01 to 1.00:00:00, such as 00:01:00; not '{text}'.");
+            : throw new InvalidOperationException($"PIPELINE_SUMMARY_WINDOW must be whole minutes from 00:01:00 to 1.00:00:00, such as 00:05:00; not '{text}'.");
     }
 
     /// <summary>The Aggregator's settings: the template's environment for the function, resolved locally, with the local window.</summary>
@@ -29,31 +35,58 @@ public static class LocalAggregator
     {
         ArgumentNullException.ThrowIfNull(stack);
         var environment = stack.FunctionEnvironment(LogicalId);
-        // Locally the Processor lags the API by about a second, so a short settle time is enough.
-        return AggregatorOptions.FromEnvironment(name => environment.GetValueOrDefault(name)) with { Window = window, Settle = TimeSpan.FromSeconds(5) };
+        return AggregatorOptions.FromEnvironment(name => environment.GetValueOrDefault(name)) with { Window = window, Settle = LocalSettle };
     }
 
-    /// <summary>An Aggregator function on the local stack's clients.</summary>
-    public static AggregatorFunction Function(LocalAws aws, AggregatorOptions options, TimeProvider clock, TextWriter log)
+    /// <summary>The Aggregator as Lambda runs it (one process), with the local window and settle time.</summary>
+    public static LocalFunction Start(ProvisionedResources stack, LocalEndpoints endpoints, TimeSpan window, Action<string> output, string? taskRoot = null) =>
+        new(LocalLambda.Definition(stack, LogicalId, endpoints, new Dictionary<string, string>
+        {
+            ["Summaries__WindowMinutes"] = ((int)window.TotalMinutes).ToString(CultureInfo.InvariantCulture),
+            ["Summaries__SettleSeconds"] = ((int)LocalSettle.TotalSeconds).ToString(CultureInfo.InvariantCulture),
+        }, taskRoot), 1, output);
+
+    /// <summary>The Aggregator's code in this process, on the local stack's clients (for tests of its logic).</summary>
+    public static AggregatorFunction Function(LocalAws aws, AggregatorOptions options, TimeProvider clock, FunctionLog log)
     {
         ArgumentNullException.ThrowIfNull(aws);
         return new AggregatorFunction(options, aws.DynamoDb, aws.S3, aws.Sqs, aws.Sns, clock, log);
     }
 
-    /// <summary>Runs the function each time a window has ended and settled, until cancelled.</summary>
-    public static async Task ScheduleAsync(AggregatorFunction function, AggregatorOptions options, Action<string> say, CancellationToken cancellationToken)
+    /// <summary>Invokes the function once with the event EventBridge's schedule sends; returns what the run did.</summary>
+    public static async Task<AggregatorRun> InvokeAsync(LocalFunction function, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(function);
-        ArgumentNullException.ThrowIfNull(options);
+        var now = DateTimeOffset.UtcNow;
+        var scheduled = new System.Text.Json.Nodes.JsonObject
+        {
+            ["version"] = "0",
+            ["id"] = Guid.NewGuid().ToString(),
+            ["detail-type"] = "Scheduled Event",
+            ["source"] = "aws.events",
+            ["account"] = "000000000000",
+            ["time"] = now.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
+            ["region"] = function.Definition.Environment["AWS_REGION"],
+            ["resources"] = new System.Text.Json.Nodes.JsonArray(),
+            ["detail"] = new System.Text.Json.Nodes.JsonObject(),
+        }.ToJsonString();
+        var response = await function.InvokeAsync(System.Text.Encoding.UTF8.GetBytes(scheduled), cancellationToken).ConfigureAwait(false);
+        return JsonSerializer.Deserialize(response, SummaryJsonContext.Default.AggregatorRun)
+            ?? throw new InvalidDataException("The Aggregator answered null.");
+    }
+
+    /// <summary>Invokes the function each time a window has ended and settled, until cancelled.</summary>
+    public static async Task ScheduleAsync(LocalFunction function, TimeSpan window, Action<string> say, CancellationToken cancellationToken)
+    {
         ArgumentNullException.ThrowIfNull(say);
         while (!cancellationToken.IsCancellationRequested)
         {
             var now = DateTimeOffset.UtcNow;
-            var next = SummaryWindows.Containing(now - options.Settle, options.Window).End + options.Settle;
+            var next = SummaryWindows.Containing(now - LocalSettle, window).End + LocalSettle;
             try
             {
                 await Task.Delay(next - now, cancellationToken);
-                var run = await function.RunAsync(cancellationToken);
+                var run = await InvokeAsync(function, cancellationToken);
                 if (run.Published.Count > 0)
                 {
                     say($"Aggregator: published {run.Published.Count} summary(ies), latest window starting {run.Published[^1]:HH:mm:ss} UTC.");
@@ -63,7 +96,7 @@ public static class LocalAggregator
             {
                 return;
             }
-            catch (Exception e) when (e is Amazon.Runtime.AmazonServiceException or Amazon.Runtime.AmazonClientException or HttpRequestException or Pipeline.Sns.SnsException)
+            catch (LambdaInvocationException e)
             {
                 say($"Aggregator run failed (the next run retries): {e.Message}");
             }

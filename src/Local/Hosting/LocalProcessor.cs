@@ -1,23 +1,24 @@
 using System.Text.Json.Nodes;
+using Pipeline.Lambda;
 using Pipeline.Local.Environment;
+using Pipeline.Local.Lambda;
 using Pipeline.Local.Provisioning;
 using Pipeline.Processor;
 
 namespace Pipeline.Local.Hosting;
 
-/// <summary>The Processor function, as Lambda would run it, fed by the local SQS event source.</summary>
+/// <summary>The Processor function on the local stack, fed by the local SQS event source.</summary>
 public static class LocalProcessor
 {
     /// <summary>The function's logical id in serverless.template.</summary>
     public const string LogicalId = "ProcessorFunction";
 
     /// <summary>The Processor's settings: the environment the template gives the function, resolved locally.</summary>
-    public static ProcessorOptions Options(ProvisionedResources stack, TimeSpan? timeBudget = null)
+    public static ProcessorOptions Options(ProvisionedResources stack)
     {
         ArgumentNullException.ThrowIfNull(stack);
         var environment = stack.FunctionEnvironment(LogicalId);
-        var options = ProcessorOptions.FromEnvironment(name => environment.GetValueOrDefault(name));
-        return timeBudget is { } budget ? options with { TimeBudget = budget } : options;
+        return ProcessorOptions.FromEnvironment(name => environment.GetValueOrDefault(name));
     }
 
     /// <summary>The event source settings of the function's SQS event in the template.</summary>
@@ -36,20 +37,29 @@ public static class LocalProcessor
         static int? Number(JsonNode? node) => node is JsonValue v ? int.Parse(v.ToString(), System.Globalization.CultureInfo.InvariantCulture) : null;
     }
 
-    /// <summary>The event source that polls the stack's events queue and invokes <paramref name="function"/>.</summary>
-    public static SqsEventSource EventSource(LocalAws aws, ProvisionedResources stack, ProcessorFunction function, EventSourceOptions options, Action<string> log)
+    /// <summary>The Processor as Lambda runs it: its built program in processes, as many as the event source's concurrency.</summary>
+    /// <param name="stack">The provisioned stack.</param>
+    /// <param name="endpoints">The emulators.</param>
+    /// <param name="output">Where each line the processes write goes.</param>
+    /// <param name="overrides">Variables to set on top of the template's (tests point an endpoint through a faulty network with it).</param>
+    /// <param name="taskRoot">The built program's folder, if not the build output of the template's CodeUri.</param>
+    public static LocalFunction Start(ProvisionedResources stack, LocalEndpoints endpoints, Action<string> output,
+        IReadOnlyDictionary<string, string>? overrides = null, string? taskRoot = null) =>
+        new(LocalLambda.Definition(stack, LogicalId, endpoints, overrides, taskRoot), EventSourceOptions(stack).Concurrency, output);
+
+    /// <summary>The event source that polls the stack's events queue and invokes <paramref name="invoke"/>.</summary>
+    public static SqsEventSource EventSource(LocalAws aws, ProvisionedResources stack, Func<byte[], CancellationToken, Task<byte[]>> invoke, EventSourceOptions options, Action<string> log)
     {
         ArgumentNullException.ThrowIfNull(aws);
         ArgumentNullException.ThrowIfNull(stack);
-        ArgumentNullException.ThrowIfNull(function);
         var queue = stack.Resources["EventsQueue"];
-        return new SqsEventSource(aws.Sqs, queue.Ref, queue.Attributes["Arn"], aws.Endpoints.Region, function.Handler, options, log);
+        return new SqsEventSource(aws.Sqs, queue.Ref, queue.Attributes["Arn"], aws.Endpoints.Region, invoke, options, log);
     }
 
-    /// <summary>A Processor function on the local stack's clients.</summary>
-    public static ProcessorFunction Function(LocalAws aws, ProvisionedResources stack, TextWriter log, TimeSpan? timeBudget = null)
+    /// <summary>The Processor's code in this process, on the local stack's clients (for tests of its logic).</summary>
+    public static ProcessorFunction Function(LocalAws aws, ProvisionedResources stack, FunctionLog log)
     {
         ArgumentNullException.ThrowIfNull(aws);
-        return new(Options(stack, timeBudget), aws.DynamoDb, aws.S3, TimeProvider.System, log);
+        return new(Options(stack), aws.DynamoDb, aws.S3, TimeProvider.System, log);
     }
 }

@@ -22,14 +22,14 @@ public sealed record EventSourceOptions
 }
 
 /// <summary>
-/// What Lambda's SQS event source mapping does, locally (ARCHITECTURE D8): long-polls the queue, gathers up to
-/// a batch of messages, invokes the handler with the SQS event JSON Lambda would send, deletes the messages
+/// What Lambda's SQS event source mapping does, locally (docs/architecture.md, D8): long-polls the queue, gathers up to
+/// a batch of messages, invokes the function with the SQS event JSON Lambda would send, deletes the messages
 /// not named in <c>batchItemFailures</c>, and leaves those to reappear after the visibility timeout (and,
-/// after the redrive policy's maxReceiveCount, to move to the dead-letter queue). If the handler throws,
-/// nothing is deleted.
+/// after the redrive policy's maxReceiveCount, to move to the dead-letter queue). If the invocation fails
+/// (a function error, a timeout, a process that died), nothing is deleted.
 /// </summary>
 public sealed class SqsEventSource(IAmazonSQS sqs, string queueUrl, string queueArn, string region,
-    Func<Stream, Task<Stream>> handler, EventSourceOptions options, Action<string> log)
+    Func<byte[], CancellationToken, Task<byte[]>> invoke, EventSourceOptions options, Action<string> log)
 {
     /// <summary>Runs <see cref="EventSourceOptions.Concurrency"/> pollers until cancelled.</summary>
     public Task RunAsync(CancellationToken cancellationToken) =>
@@ -105,15 +105,14 @@ public sealed class SqsEventSource(IAmazonSQS sqs, string queueUrl, string queue
         var sqsEvent = ToLambdaEvent(messages, queueArn, region);
         try
         {
-            using var input = new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(sqsEvent, LambdaJsonContext.Default.SqsEvent));
-            await using var output = await handler(input).ConfigureAwait(false);
-            var response = await JsonSerializer.DeserializeAsync(output, LambdaJsonContext.Default.SqsBatchResponse).ConfigureAwait(false);
+            var output = await invoke(JsonSerializer.SerializeToUtf8Bytes(sqsEvent, LambdaJsonContext.Default.SqsEvent), CancellationToken.None).ConfigureAwait(false);
+            var response = JsonSerializer.Deserialize(output, LambdaJsonContext.Default.SqsBatchResponse);
             return [.. (response?.BatchItemFailures ?? []).Select(f => f.ItemIdentifier)];
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             // As on Lambda: a function error fails the whole batch.
-            log($"handler failed; the batch of {messages.Count} will be redelivered: {e.Message}");
+            log($"invocation failed; the batch of {messages.Count} will be redelivered: {e.Message}");
             return [.. messages.Select(m => m.MessageId)];
         }
     }

@@ -42,6 +42,12 @@ public sealed record ProvisionedResources(string StackName, IReadOnlyDictionary<
             ? variables.ToDictionary(v => v.Key, v => v.Value is JsonValue value ? value.ToString() : v.Value?.ToJsonString() ?? "")
             : throw new KeyNotFoundException($"The template has no function '{logicalId}' with environment variables.");
 
+    /// <summary>A function's setting as the template (or its Globals) gives it, resolved locally: Handler, CodeUri, MemorySize, Timeout...</summary>
+    public string? FunctionSetting(string logicalId, string name) =>
+        Functions.TryGetValue(logicalId, out var f)
+            ? f[name]?.ToString()
+            : throw new KeyNotFoundException($"The template has no function '{logicalId}'.");
+
     /// <summary>The physical name of a resource (queue name, table name, bucket name, topic ARN...).</summary>
     public string this[string logicalId] => Resources.TryGetValue(logicalId, out var r)
         ? r.PhysicalName
@@ -99,10 +105,20 @@ public sealed class TemplateProvisioner(LocalAws aws, Action<string>? progress =
                         events[name] = template.Resolve(definition, Lookup);
                     }
                 }
+                JsonNode? Setting(string name) => template.Resolve(resource.Properties[name] ?? template.FunctionGlobals(name), Lookup)?.DeepClone();
+                var logging = resource.Properties["LoggingConfig"] ?? template.FunctionGlobals("LoggingConfig");
                 functions[resource.LogicalId] = new JsonObject
                 {
                     ["Environment"] = new JsonObject { ["Variables"] = variables },
                     ["Events"] = events,
+                    ["FunctionName"] = Setting("FunctionName"),
+                    ["CodeUri"] = Setting("CodeUri"),
+                    ["Handler"] = Setting("Handler"),
+                    ["MemorySize"] = Setting("MemorySize"),
+                    ["Timeout"] = Setting("Timeout"),
+                    // The log group exists only in AWS; the format and levels are what the function sees.
+                    ["LogFormat"] = logging?["LogFormat"]?.DeepClone(),
+                    ["ApplicationLogLevel"] = logging?["ApplicationLogLevel"]?.DeepClone(),
                 };
             }
             if (!StackTemplate.LocalTypes.Contains(resource.Type) || !template.IsIncluded(resource))

@@ -28,6 +28,16 @@ public sealed class SnsClient(HttpClient http, Uri endpoint)
         return new SnsClient(new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) }, endpoint);
     }
 
+    /// <summary>
+    /// The endpoint override the AWS SDKs read for SNS (<c>AWS_ENDPOINT_URL_SNS</c>, else <c>AWS_ENDPOINT_URL</c>), or null:
+    /// the same convention as the SDK clients, so a local run points every client the same way.
+    /// </summary>
+    public static Uri? EndpointOverride(Func<string, string?>? read = null)
+    {
+        read ??= System.Environment.GetEnvironmentVariable;
+        return (read("AWS_ENDPOINT_URL_SNS") ?? read("AWS_ENDPOINT_URL")) is { Length: > 0 } url ? new Uri(url) : null;
+    }
+
     /// <summary>Publishes a message; returns its SNS message id.</summary>
     public async Task<string> PublishAsync(string topicArn, string message, string subject,
         IReadOnlyDictionary<string, string> attributes, CancellationToken cancellationToken)

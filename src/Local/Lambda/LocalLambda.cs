@@ -1,0 +1,88 @@
+using System.Globalization;
+using System.Reflection;
+using Pipeline.Local.Environment;
+using Pipeline.Local.Provisioning;
+
+namespace Pipeline.Local.Lambda;
+
+/// <summary>The functions of a local stack, defined from serverless.template as Lambda would run them.</summary>
+public static class LocalLambda
+{
+    /// <summary>The dummy session credentials of local functions (Lambda gives every function a session token).</summary>
+    public static IReadOnlyDictionary<string, string> Credentials { get; } = new Dictionary<string, string>
+    {
+        ["AWS_ACCESS_KEY_ID"] = "local",
+        ["AWS_SECRET_ACCESS_KEY"] = "local",
+        ["AWS_SESSION_TOKEN"] = "local-session",
+    };
+
+    /// <summary>
+    /// The function <paramref name="logicalId"/> of the template: its handler, memory, timeout, log level and resolved
+    /// environment, Lambda's own variables, and the local endpoints (the SDKs' <c>AWS_ENDPOINT_URL_*</c>).
+    /// </summary>
+    /// <param name="stack">The provisioned stack.</param>
+    /// <param name="logicalId">The function's logical id.</param>
+    /// <param name="endpoints">The emulators.</param>
+    /// <param name="overrides">Variables to set on top (a local setting, such as a shorter summary window).</param>
+    /// <param name="taskRoot">The built program's folder; by default the build output of the function's CodeUri project.</param>
+    public static FunctionDefinition Definition(ProvisionedResources stack, string logicalId, LocalEndpoints endpoints,
+        IReadOnlyDictionary<string, string>? overrides = null, string? taskRoot = null)
+    {
+        ArgumentNullException.ThrowIfNull(stack);
+        ArgumentNullException.ThrowIfNull(endpoints);
+        string Setting(string name) => stack.FunctionSetting(logicalId, name) ?? throw new TemplateException($"{logicalId} has no {name}.");
+        var name = Setting("FunctionName");
+        var handler = Setting("Handler");
+        if (handler.Contains("::", StringComparison.Ordinal))
+        {
+            throw new TemplateException($"{logicalId}'s Handler '{handler}' names a class-library method; the functions are executable assemblies (docs/architecture.md, D3).");
+        }
+        taskRoot ??= BuildOutput(Setting("CodeUri"));
+        var memory = int.Parse(Setting("MemorySize"), CultureInfo.InvariantCulture);
+        var variables = new Dictionary<string, string>(stack.FunctionEnvironment(logicalId))
+        {
+            ["_HANDLER"] = handler,
+            ["LAMBDA_TASK_ROOT"] = taskRoot,
+            ["AWS_LAMBDA_FUNCTION_NAME"] = name,
+            ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = memory.ToString(CultureInfo.InvariantCulture),
+            ["AWS_LAMBDA_FUNCTION_VERSION"] = "$LATEST",
+            ["AWS_LAMBDA_INITIALIZATION_TYPE"] = "on-demand",
+            ["AWS_LAMBDA_LOG_GROUP_NAME"] = $"/aws/lambda/{name}",
+            ["AWS_EXECUTION_ENV"] = "AWS_Lambda_dotnet10",
+            ["AWS_REGION"] = endpoints.Region,
+            ["AWS_DEFAULT_REGION"] = endpoints.Region,
+            ["TZ"] = ":UTC",
+            ["LANG"] = "en_US.UTF-8",
+            ["AWS_ENDPOINT_URL_DYNAMODB"] = endpoints.DynamoDb.ToString(),
+            ["AWS_ENDPOINT_URL_S3"] = endpoints.Fauxqs.ToString(),
+            ["AWS_ENDPOINT_URL_SQS"] = endpoints.Fauxqs.ToString(),
+            ["AWS_ENDPOINT_URL_SNS"] = endpoints.Fauxqs.ToString(),
+        };
+        if (stack.FunctionSetting(logicalId, "LogFormat") is { } format)
+        {
+            variables["AWS_LAMBDA_LOG_FORMAT"] = format;
+        }
+        if (stack.FunctionSetting(logicalId, "ApplicationLogLevel") is { } level)
+        {
+            variables["AWS_LAMBDA_LOG_LEVEL"] = level;
+        }
+        foreach (var (key, value) in Credentials.Concat(overrides ?? new Dictionary<string, string>()))
+        {
+            variables[key] = value;
+        }
+        return new FunctionDefinition(name, taskRoot, handler, memory, TimeSpan.FromSeconds(int.Parse(Setting("Timeout"), CultureInfo.InvariantCulture)), variables);
+    }
+
+    /// <summary>
+    /// The build output of the project in <paramref name="codeUri"/>, in the configuration this program was built in:
+    /// <c>dotnet run --project src/Local</c> and <c>dotnet test</c> build it first, as they build every referenced project.
+    /// </summary>
+    public static string BuildOutput(string codeUri)
+    {
+        var configuration = typeof(LocalLambda).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
+        var folder = Path.GetFullPath(Path.Combine(RepositoryPaths.Discover().Root, codeUri, "bin", configuration, "net10.0"));
+        return Directory.Exists(folder)
+            ? folder
+            : throw new InvalidOperationException($"The function in {codeUri} is not built ({folder} is missing): run `dotnet build`.");
+    }
+}

@@ -1,0 +1,164 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Pipeline.Lambda;
+
+/// <summary>One invocation's context, from the headers of <c>GET /invocation/next</c>.</summary>
+/// <param name="RequestId">Lambda-Runtime-Aws-Request-Id.</param>
+/// <param name="Deadline">Lambda-Runtime-Deadline-Ms: when Lambda stops the invocation.</param>
+/// <param name="FunctionArn">Lambda-Runtime-Invoked-Function-Arn.</param>
+/// <param name="TraceId">Lambda-Runtime-Trace-Id, if tracing is on.</param>
+public sealed record LambdaContext(string RequestId, DateTimeOffset Deadline, string FunctionArn, string? TraceId);
+
+/// <summary>Handles one invocation: the payload in, the response payload out. An exception is reported as the invocation's error.</summary>
+public delegate Task<byte[]> LambdaHandler(byte[] payload, LambdaContext context, CancellationToken cancellationToken);
+
+/// <summary>An error as the Runtime API takes it (<c>/invocation/{id}/error</c>, <c>/init/error</c>).</summary>
+/// <param name="ErrorType">The exception's type name.</param>
+/// <param name="ErrorMessage">Its message.</param>
+/// <param name="StackTrace">Its stack, a line each.</param>
+public sealed record LambdaError(string ErrorType, string ErrorMessage, IReadOnlyList<string> StackTrace)
+{
+    /// <summary>The error of an exception.</summary>
+    public static LambdaError From(Exception exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        return new(exception.GetType().Name, exception.Message,
+            [.. (exception.StackTrace ?? "").Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)]);
+    }
+}
+
+/// <summary>
+/// A client of the Lambda Runtime API (https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html) that runs a
+/// function's invocation loop. Hand-written because Amazon.Lambda.RuntimeSupport, which does this for class-library
+/// handlers, is not obtainable here, and a function built against it cannot start without Amazon.Lambda.Core
+/// (docs/architecture.md, D3). The managed dotnet runtime runs a handler without <c>::</c> as
+/// <c>dotnet exec &lt;Handler&gt;.dll</c>: such a program is its own runtime client, and that is what this is.
+/// </summary>
+public sealed class LambdaRuntime : IDisposable
+{
+    /// <summary>The Runtime API's version prefix.</summary>
+    public const string ApiVersion = "2018-06-01";
+
+    private readonly HttpClient _http;
+
+    /// <summary>A client of the Runtime API at <paramref name="runtimeApi"/> (host:port, as <c>AWS_LAMBDA_RUNTIME_API</c> gives it).</summary>
+    public LambdaRuntime(string runtimeApi)
+    {
+        // GET /next blocks until an invocation arrives, which may be hours: no client-side timeout.
+        _http = new HttpClient { BaseAddress = new Uri($"http://{runtimeApi}/{ApiVersion}/runtime/"), Timeout = Timeout.InfiniteTimeSpan };
+    }
+
+    /// <summary>
+    /// The entry point of a function program: builds the handler once with <paramref name="initialize"/> (a failure there,
+    /// such as a missing setting, is posted to <c>/init/error</c> and ends the process), then serves invocations until the
+    /// process is stopped. An invocation that throws is posted to <c>/error</c>; the loop goes on. Returns the exit code.
+    /// </summary>
+    public static async Task<int> RunAsync(Func<LambdaHandler> initialize, TextWriter? log = null)
+    {
+        ArgumentNullException.ThrowIfNull(initialize);
+        log ??= Console.Out;
+        if (System.Environment.GetEnvironmentVariable("AWS_LAMBDA_RUNTIME_API") is not { Length: > 0 } runtimeApi)
+        {
+            await Console.Error.WriteLineAsync(
+                "AWS_LAMBDA_RUNTIME_API is not set: this program is a Lambda function. Deploy it, or run it locally with `dotnet run --project src/Local`.").ConfigureAwait(false);
+            return 2;
+        }
+        using var runtime = new LambdaRuntime(runtimeApi);
+        LambdaHandler handler;
+        try
+        {
+            handler = initialize();
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            await log.WriteLineAsync(FunctionLog.Line("ERROR", $"Initialization failed: {e.Message}", null)).ConfigureAwait(false);
+            await runtime.PostInitErrorAsync(LambdaError.From(e), CancellationToken.None).ConfigureAwait(false);
+            return 1;
+        }
+        await runtime.ServeAsync(handler, log, CancellationToken.None).ConfigureAwait(false);
+        return 0;
+    }
+
+    /// <summary>Serves invocations one at a time until cancelled.</summary>
+    public async Task ServeAsync(LambdaHandler handler, TextWriter log, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        ArgumentNullException.ThrowIfNull(log);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            var (payload, context) = await NextAsync(cancellationToken).ConfigureAwait(false);
+            // The X-Ray SDK and AWS SDK read the trace header from here, per invocation.
+            System.Environment.SetEnvironmentVariable("_X_AMZN_TRACE_ID", context.TraceId);
+            byte[] response;
+            try
+            {
+                response = await handler(payload, context, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                await log.WriteLineAsync(FunctionLog.Line("ERROR", $"Invocation failed: {e.GetType().Name}: {e.Message}", context.RequestId)).ConfigureAwait(false);
+                await PostErrorAsync(context.RequestId, LambdaError.From(e), cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+            await PostAsync($"invocation/{context.RequestId}/response", new ByteArrayContent(response), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Waits for the next invocation.</summary>
+    public async Task<(byte[] Payload, LambdaContext Context)> NextAsync(CancellationToken cancellationToken)
+    {
+        using var response = await _http.GetAsync("invocation/next", cancellationToken).ConfigureAwait(false);
+        response.EnsureSuccessStatusCode();
+        var payload = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+        var headers = response.Headers;
+        var deadline = long.Parse(Header(headers, "Lambda-Runtime-Deadline-Ms") ?? throw Missing("Lambda-Runtime-Deadline-Ms"), CultureInfo.InvariantCulture);
+        return (payload, new LambdaContext(
+            Header(headers, "Lambda-Runtime-Aws-Request-Id") ?? throw Missing("Lambda-Runtime-Aws-Request-Id"),
+            DateTimeOffset.FromUnixTimeMilliseconds(deadline),
+            Header(headers, "Lambda-Runtime-Invoked-Function-Arn") ?? "",
+            Header(headers, "Lambda-Runtime-Trace-Id")));
+    }
+
+    /// <summary>Reports an invocation's error.</summary>
+    public Task PostErrorAsync(string requestId, LambdaError error, CancellationToken cancellationToken) =>
+        PostAsync($"invocation/{requestId}/error", ErrorContent(error), cancellationToken, error.ErrorType);
+
+    /// <summary>Reports a failure to initialize; Lambda then ends the process and reports the error to the caller.</summary>
+    public Task PostInitErrorAsync(LambdaError error, CancellationToken cancellationToken) =>
+        PostAsync("init/error", ErrorContent(error), cancellationToken, $"Runtime.{error.ErrorType}");
+
+    /// <inheritdoc />
+    public void Dispose() => _http.Dispose();
+
+    private async Task PostAsync(string path, HttpContent content, CancellationToken cancellationToken, string? errorType = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = content };
+        if (errorType is not null)
+        {
+            request.Headers.Add("Lambda-Runtime-Function-Error-Type", errorType);
+        }
+        using var response = await _http.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        response.EnsureSuccessStatusCode();
+    }
+
+    private static ByteArrayContent ErrorContent(LambdaError error)
+    {
+        var content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(error, RuntimeJsonContext.Default.LambdaError));
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        return content;
+    }
+
+    private static string? Header(HttpResponseHeaders headers, string name) =>
+        headers.TryGetValues(name, out var values) ? values.FirstOrDefault() : null;
+
+    private static InvalidDataException Missing(string header) => new($"The Runtime API sent an invocation without {header}.");
+}
+
+/// <summary>Source-generated JSON for the Runtime API's shapes.</summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
+[JsonSerializable(typeof(LambdaError))]
+public sealed partial class RuntimeJsonContext : JsonSerializerContext;

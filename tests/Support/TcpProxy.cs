@@ -1,0 +1,120 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Pipeline.Tests;
+
+/// <summary>
+/// A loopback TCP proxy in front of a real server, for faults a test injects on the wire: each request chunk can be
+/// held for <see cref="Delay"/> (a slow network), and <see cref="Cut"/> drops every connection and refuses new ones
+/// until <see cref="Restore"/> (a server that went away).
+/// </summary>
+public sealed class TcpProxy : IAsyncDisposable
+{
+    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly Uri _target;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly List<TcpClient> _connections = [];
+    private volatile bool _cut;
+
+    public TcpProxy(Uri target)
+    {
+        _target = target;
+        _listener.Start();
+        _ = AcceptAsync();
+    }
+
+    /// <summary>The proxy's address, to use instead of the target's.</summary>
+    public Uri Address => new($"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}/");
+
+    /// <summary>How long each chunk sent to the server is held.</summary>
+    public TimeSpan Delay { get; set; }
+
+    /// <summary>Drops every open connection and refuses new ones.</summary>
+    public void Cut()
+    {
+        _cut = true;
+        lock (_connections)
+        {
+            _connections.ForEach(c => c.Close());
+            _connections.Clear();
+        }
+    }
+
+    /// <summary>Accepts connections again.</summary>
+    public void Restore() => _cut = false;
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stop.CancelAsync();
+        _listener.Stop();
+        Cut();
+        _stop.Dispose();
+    }
+
+    private async Task AcceptAsync()
+    {
+        while (!_stop.IsCancellationRequested)
+        {
+            TcpClient client;
+            try
+            {
+                client = await _listener.AcceptTcpClientAsync(_stop.Token);
+            }
+            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
+            {
+                return;
+            }
+            if (_cut)
+            {
+                client.Client.LingerState = new LingerOption(true, 0); // a reset, as from a closed port
+                client.Close();
+                continue;
+            }
+            _ = PumpAsync(client);
+        }
+    }
+
+    private async Task PumpAsync(TcpClient client)
+    {
+        using var server = new TcpClient();
+        try
+        {
+            await server.ConnectAsync(_target.Host, _target.Port, _stop.Token);
+            lock (_connections)
+            {
+                _connections.Add(client);
+                _connections.Add(server);
+            }
+            await Task.WhenAny(CopyAsync(client.GetStream(), server.GetStream(), delayed: true), CopyAsync(server.GetStream(), client.GetStream(), delayed: false));
+        }
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // A cut connection.
+        }
+        finally
+        {
+            client.Close();
+        }
+    }
+
+    private async Task CopyAsync(Stream from, Stream to, bool delayed)
+    {
+        var buffer = new byte[64 * 1024];
+        try
+        {
+            int read;
+            while ((read = await from.ReadAsync(buffer, _stop.Token)) > 0)
+            {
+                if (delayed && Delay > TimeSpan.Zero)
+                {
+                    await Task.Delay(Delay, _stop.Token);
+                }
+                await to.WriteAsync(buffer.AsMemory(0, read), _stop.Token);
+            }
+        }
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The other side went away.
+        }
+    }
+}
