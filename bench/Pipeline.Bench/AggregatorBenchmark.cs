@@ -47,7 +47,7 @@ internal static class AggregatorBenchmark
         Console.WriteLine($"loaded {events} events in {load.Elapsed.TotalSeconds:0.0} s");
 
         var options = LocalAggregator.Options(bench.Stack, TimeSpan.FromHours(1));
-        var function = LocalAggregator.Function(bench.Aws, options, new FixedClock(window.End.AddMinutes(1)), TextWriter.Null);
+        var function = LocalAggregator.Function(bench.Aws, options, new FixedClock(window.End.AddMinutes(1)), new Pipeline.Lambda.FunctionLog(TextWriter.Null, "aggregator"));
         var watch = Stopwatch.StartNew();
         var run = await function.RunAsync(CancellationToken.None);
         var elapsed = watch.Elapsed;

@@ -58,8 +58,8 @@ internal static class ProcessorBenchmark
             }, ct));
 
         var metrics = new ProcessedCounter();
-        var function = LocalProcessor.Function(bench.Aws, bench.Stack, metrics);
-        var source = LocalProcessor.EventSource(bench.Aws, bench.Stack, function, options, Console.WriteLine);
+        await using var processor = LocalProcessor.Start(bench.Stack, bench.Aws.Endpoints, metrics.Read);
+        var source = LocalProcessor.EventSource(bench.Aws, bench.Stack, processor.InvokeAsync, options, Console.WriteLine);
         using var stop = new CancellationTokenSource();
         var watch = Stopwatch.StartNew();
         var running = source.RunAsync(stop.Token);
@@ -79,7 +79,7 @@ internal static class ProcessorBenchmark
             "| measurement | events/s | batches | failed |",
             "|---|---:|---:|---:|",
             FormattableString.Invariant($"| raw DynamoDB Local conditional PutItem | {rawRate:0} | - | - |"),
-            FormattableString.Invariant($"| SQS → local event source → Processor (S3 archive + conditional puts) | {rate:0} | {metrics.Batches} | {metrics.Failed} |"),
+            FormattableString.Invariant($"| SQS → local event source → Processor processes via the local Runtime API (S3 archive + conditional puts) | {rate:0} | {metrics.Batches} | {metrics.Failed} |"),
             "",
             FormattableString.Invariant($"- The Processor reaches **{rate / rawRate:P0}** of the raw conditional-put rate (target 80%)."),
             "") + "\n";
@@ -99,8 +99,8 @@ internal static class ProcessorBenchmark
         Properties = JsonDocument.Parse("""{"path":"/pricing","referrer":"https://example.com","plan":"pro"}""").RootElement,
     };
 
-    /// <summary>Sums the Processor's metric lines (the same numbers CloudWatch would get).</summary>
-    private sealed class ProcessedCounter : StringWriter
+    /// <summary>Sums the metric lines the Processor processes write (the same numbers CloudWatch would get).</summary>
+    private sealed class ProcessedCounter
     {
         private long _processed;
         private long _batches;
@@ -112,9 +112,9 @@ internal static class ProcessorBenchmark
 
         public long Failed => Interlocked.Read(ref _failed);
 
-        public override void WriteLine(string? value)
+        public void Read(string value)
         {
-            if (value?.Contains("\"_aws\"", StringComparison.Ordinal) == true && JsonNode.Parse(value) is JsonObject line)
+            if (value.Contains("\"_aws\"", StringComparison.Ordinal) && JsonNode.Parse(value) is JsonObject line)
             {
                 Interlocked.Add(ref _processed, (long)line[nameof(Processed)]!.GetValue<double>());
                 Interlocked.Add(ref _failed, (long)line[nameof(Failed)]!.GetValue<double>());

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Pipeline.Faults;
 using Pipeline.Lambda;
 
 namespace Pipeline.Processor;
@@ -18,62 +19,87 @@ public sealed class EventBatchProcessor(EventArchive archive, EventStore store, 
         var started = Stopwatch.GetTimestamp();
         var records = messages.Select(EventRecord.Parse).ToList();
         var failed = new List<string>();
-        var rejected = 0;
-
-        foreach (var record in records.Where(r => r.Event is null))
+        var retried = records.Where(r => r.RetryReason is not null).ToList();
+        foreach (var record in retried)
         {
-            try
-            {
-                await archive.RejectAsync(record, cancellationToken).ConfigureAwait(false);
-                rejected++;
-                log.Write("WARN", $"Rejected message {record.Message.MessageId}: {record.RejectReason}");
-            }
-            catch (Exception e) when (IsFault(e))
-            {
-                failed.Add(record.Message.MessageId);
-                log.Write("ERROR", $"Could not archive rejected message {record.Message.MessageId}: {e.Message}");
-            }
+            log.Write("WARN", $"Message {record.Message.MessageId} will be retried: {record.RetryReason}");
+            failed.Add(record.Message.MessageId);
+        }
+        var rejected = 0;
+        foreach (var record in records.Where(r => r.RejectReason is not null))
+        {
+            rejected += await RejectAsync(record, failed, cancellationToken).ConfigureAwait(false);
         }
 
         var valid = records.Where(r => r.Event is not null).ToList();
-        var outcomes = new Dictionary<StoreOutcome, int> { [StoreOutcome.Stored] = 0, [StoreOutcome.Duplicate] = 0, [StoreOutcome.Failed] = 0 };
+        var stored = 0;
+        var duplicates = 0;
         if (valid.Count > 0)
         {
             try
             {
-                // Archive first: no event is in the table without being in the archive (ARCHITECTURE D10).
+                // Archive first: no event is in the table without being in the archive (docs/architecture.md, D10).
                 await archive.WriteBatchAsync(valid, cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception e) when (IsFault(e))
+            catch (Exception e) when (IsFault(e, cancellationToken))
             {
                 log.Write("ERROR", $"Could not archive the batch; all {valid.Count} events will be redelivered: {e.Message}");
                 failed.AddRange(valid.Select(r => r.Message.MessageId));
-                outcomes[StoreOutcome.Failed] = valid.Count;
                 valid.Clear();
             }
 
-            var results = new StoreOutcome[valid.Count];
+            var results = new StoreResult[valid.Count];
             await Parallel.ForAsync(0, valid.Count, new ParallelOptions { MaxDegreeOfParallelism = WriteConcurrency }, async (i, _) =>
                 results[i] = await store.PutAsync(valid[i].Event!, cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
             for (var i = 0; i < valid.Count; i++)
             {
-                outcomes[results[i]]++;
-                if (results[i] == StoreOutcome.Failed)
+                switch (results[i].Outcome)
                 {
-                    failed.Add(valid[i].Message.MessageId);
+                    case StoreOutcome.Stored:
+                        stored++;
+                        break;
+                    case StoreOutcome.Duplicate:
+                        duplicates++;
+                        break;
+                    case StoreOutcome.Failed:
+                        failed.Add(valid[i].Message.MessageId);
+                        break;
+                    default:
+                        // A permanent refusal is a rejection, never a retry: redelivering it would fail the same way.
+                        rejected += await RejectAsync(valid[i] with { RejectReason = results[i].Reason }, failed, cancellationToken).ConfigureAwait(false);
+                        break;
                 }
             }
         }
 
         EmbeddedMetrics.Write(log.Output, clock, log.RequestId, new Dictionary<string, double>
         {
-            ["Processed"] = outcomes[StoreOutcome.Stored],
-            ["Duplicates"] = outcomes[StoreOutcome.Duplicate],
+            ["Processed"] = stored,
+            ["Duplicates"] = duplicates,
             ["Rejected"] = rejected,
             ["Failed"] = failed.Count,
         }, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         return new SqsBatchResponse { BatchItemFailures = [.. failed.Select(id => new BatchItemFailure(id))] };
     }
 
-    private static bool IsFault(Exception e) => e is not (ArgumentException or NullReferenceException or InvalidCastException);
+    // Writes the rejection to the archive; returns 1, or 0 (and reports the record failed) if that write failed.
+    private async Task<int> RejectAsync(EventRecord record, List<string> failed, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await archive.RejectAsync(record, cancellationToken).ConfigureAwait(false);
+            log.Write("WARN", $"Rejected message {record.Message.MessageId}: {record.RejectReason}");
+            return 1;
+        }
+        catch (Exception e) when (IsFault(e, cancellationToken))
+        {
+            failed.Add(record.Message.MessageId);
+            log.Write("ERROR", $"Could not archive rejected message {record.Message.MessageId}: {e.Message}");
+            return 0;
+        }
+    }
+
+    // Any AWS error of the archive fails the records, to be retried: a refusal there is the deployment's fault, not the event's.
+    private static bool IsFault(Exception e, CancellationToken cancellationToken) =>
+        e is Amazon.Runtime.AmazonServiceException or OperationCanceledException || AwsFaults.IsTransient(e, cancellationToken);
 }

@@ -5,34 +5,50 @@ using Pipeline.Lambda;
 
 namespace Pipeline.Processor;
 
-/// <summary>An SQS record with what became of parsing it: a valid event, or the reason it can never succeed.</summary>
-public sealed partial record EventRecord(SqsMessage Message, QueuedEvent? Event, string? RejectReason)
+/// <summary>
+/// An SQS record with what became of parsing it: a valid event; or the reason it can never succeed (a rejection); or,
+/// for a newer schema than this Processor knows, the reason to retry it (a newer Processor, being deployed, will).
+/// </summary>
+public sealed partial record EventRecord(SqsMessage Message, QueuedEvent? Event, string? RejectReason, string? RetryReason = null)
 {
-    /// <summary>Parses a record's body as a <see cref="QueuedEvent"/> and checks what the Processor relies on.</summary>
+    /// <summary>Parses a record's body as a <see cref="QueuedEvent"/> and checks what the Processor relies on. Never throws.</summary>
     public static EventRecord Parse(SqsMessage message)
     {
         ArgumentNullException.ThrowIfNull(message);
-        QueuedEvent? queued;
         try
         {
-            queued = JsonSerializer.Deserialize(message.Body ?? "", EventJsonContext.Default.QueuedEvent);
+            using var document = JsonDocument.Parse(message.Body ?? "");
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                return Reject(message, $"The body is a JSON {root.ValueKind}, not an event object.");
+            }
+            if (root.TryGetProperty("schemaVersion", out var version) && version.TryGetInt32(out var number) && number > QueuedEvent.CurrentSchemaVersion)
+            {
+                // Written by a newer Api during a deploy: retried until the newer Processor is live (README: deploy order).
+                return new(message, null, null, $"schemaVersion {number} is newer than this Processor's {QueuedEvent.CurrentSchemaVersion}.");
+            }
+            var queued = root.Deserialize(EventJsonContext.Default.QueuedEvent);
+            var reason = queued switch
+            {
+                null => "The body is JSON null.",
+                { SchemaVersion: not QueuedEvent.CurrentSchemaVersion } => $"Unknown schemaVersion {queued.SchemaVersion}.",
+                { EventId: null } or { EventType: null } or { RequestId: null } => "eventId, eventType or requestId is null.",
+                _ when !IdPattern().IsMatch(queued.EventId) => "eventId is empty or malformed.",
+                _ when string.IsNullOrWhiteSpace(queued.EventType) => "eventType is empty.",
+                { ReceivedAt.Year: < 2000 } => "receivedAt is missing.",
+                { Properties: { ValueKind: not JsonValueKind.Object } } => "properties is not an object.",
+                _ => null,
+            };
+            return reason is null ? new(message, queued, null) : Reject(message, reason);
         }
-        catch (JsonException e)
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or ArgumentException or NotSupportedException)
         {
-            return new(message, null, $"The body is not a valid event document: {e.Message}");
+            return Reject(message, $"The body is not a valid event document: {e.Message}");
         }
-        var reason = queued switch
-        {
-            null => "The body is JSON null.",
-            { SchemaVersion: not QueuedEvent.CurrentSchemaVersion } => $"Unknown schemaVersion {queued.SchemaVersion}.",
-            _ when !IdPattern().IsMatch(queued.EventId) => "eventId is empty or malformed.",
-            _ when string.IsNullOrWhiteSpace(queued.EventType) => "eventType is empty.",
-            { ReceivedAt.Year: < 2000 } => "receivedAt is missing.",
-            { Properties.ValueKind: not JsonValueKind.Object } => "properties is not an object.",
-            _ => null,
-        };
-        return reason is null ? new(message, queued, null) : new(message, null, reason);
     }
+
+    private static EventRecord Reject(SqsMessage message, string reason) => new(message, null, reason);
 
     [GeneratedRegex("^[A-Za-z0-9_.:-]{1,128}$")]
     private static partial Regex IdPattern();

@@ -1,9 +1,9 @@
 using System.Globalization;
-using System.Net;
 using System.Text.Json;
 using Amazon.DynamoDBv2;
 using Amazon.DynamoDBv2.Model;
 using Pipeline.Events;
+using Pipeline.Faults;
 using Pipeline.Storage;
 
 namespace Pipeline.Processor;
@@ -19,7 +19,15 @@ public enum StoreOutcome
 
     /// <summary>It could not be written in time; SQS should redeliver it.</summary>
     Failed,
+
+    /// <summary>DynamoDB refused it for good (a permanent error such as a validation error): a rejection, never a retry.</summary>
+    Refused,
 }
+
+/// <summary>What became of a write, and why, if DynamoDB refused it.</summary>
+/// <param name="Outcome">The outcome.</param>
+/// <param name="Reason">For <see cref="StoreOutcome.Refused"/>: DynamoDB's error code and message.</param>
+public readonly record struct StoreResult(StoreOutcome Outcome, string? Reason = null);
 
 /// <summary>Writes events to the events table, each at most once (a put conditional on the id not existing).</summary>
 public sealed class EventStore(IAmazonDynamoDB dynamoDb, string tableName, TimeSpan retention)
@@ -28,7 +36,7 @@ public sealed class EventStore(IAmazonDynamoDB dynamoDb, string tableName, TimeS
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(2);
 
     /// <summary>Writes one event, retrying transient errors with backoff until <paramref name="cancellationToken"/> (the time budget) ends.</summary>
-    public async Task<StoreOutcome> PutAsync(QueuedEvent queued, CancellationToken cancellationToken)
+    public async Task<StoreResult> PutAsync(QueuedEvent queued, CancellationToken cancellationToken)
     {
         var request = new PutItemRequest
         {
@@ -42,13 +50,21 @@ public sealed class EventStore(IAmazonDynamoDB dynamoDb, string tableName, TimeS
             try
             {
                 await dynamoDb.PutItemAsync(request, cancellationToken).ConfigureAwait(false);
-                return StoreOutcome.Stored;
+                return new(StoreOutcome.Stored);
             }
             catch (ConditionalCheckFailedException)
             {
-                return StoreOutcome.Duplicate;
+                return new(StoreOutcome.Duplicate);
             }
-            catch (Exception e) when (IsTransient(e) && !cancellationToken.IsCancellationRequested)
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return new(StoreOutcome.Failed);
+            }
+            catch (AmazonDynamoDBException e) when (!AwsFaults.IsTransient(e, cancellationToken))
+            {
+                return new(StoreOutcome.Refused, $"DynamoDB refused the item: {e.ErrorCode}: {e.Message}");
+            }
+            catch (Exception e) when (AwsFaults.IsTransient(e, cancellationToken))
             {
                 try
                 {
@@ -56,27 +72,12 @@ public sealed class EventStore(IAmazonDynamoDB dynamoDb, string tableName, TimeS
                 }
                 catch (OperationCanceledException)
                 {
-                    return StoreOutcome.Failed;
+                    return new(StoreOutcome.Failed);
                 }
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
             }
-            catch (Exception e) when (e is OperationCanceledException || IsTransient(e) || e is AmazonDynamoDBException)
-            {
-                return StoreOutcome.Failed;
-            }
         }
     }
-
-    /// <summary>True for throttling, server errors and network faults: worth retrying.</summary>
-    public static bool IsTransient(Exception e) => e switch
-    {
-        ProvisionedThroughputExceededException or RequestLimitExceededException or InternalServerErrorException => true,
-        AmazonDynamoDBException d => d.StatusCode >= HttpStatusCode.InternalServerError || d.ErrorCode is "ThrottlingException" or "ServiceUnavailable",
-        Amazon.Runtime.AmazonServiceException s => s.StatusCode >= HttpStatusCode.InternalServerError,
-        Amazon.Runtime.AmazonClientException or HttpRequestException or IOException or TimeoutException => true,
-        TaskCanceledException { InnerException: TimeoutException } => true,
-        _ => false,
-    };
 
     /// <summary>The stored shape: plain attribute names, properties as a map, the time bucket and TTL (see the README).</summary>
     public static Dictionary<string, AttributeValue> ToItem(QueuedEvent queued, TimeSpan retention)

@@ -121,7 +121,7 @@ public sealed class AggregatorTests
         var window = TimeSpan.FromDays(1);
         var now = DateTimeOffset.UtcNow;
         var w = SummaryWindows.Containing(now, window);
-        await harness.StoreRawAsync(["not an event", "{ \"schemaVersion\": 7 }"]);
+        await harness.StoreRawAsync(["not an event", "{ \"schemaVersion\": 0 }"]);
         await harness.StoreAsync([AggregatorHarness.Event(now, "a", user: "u")]);
         var dlq = harness.Stack.Resources["EventsDeadLetterQueue"].Ref;
         await harness.Aws.Sqs.SendMessageAsync(dlq, "dead 1");

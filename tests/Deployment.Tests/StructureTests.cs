@@ -15,6 +15,11 @@ public sealed class StructureTests
             Assert.Equal(["arm64"], Template.FunctionProperty(function, "Architectures")!.AsArray().Select(a => a!.GetValue<string>()));
             var logging = Template.FunctionProperty(function, "LoggingConfig")!;
             Assert.Equal("JSON", logging["LogFormat"]!.GetValue<string>());
+            if (function != "ApiFunction")
+            {
+                // Our programs write their own JSON lines; the level reaches them as AWS_LAMBDA_LOG_LEVEL (FunctionLog).
+                Assert.Equal("INFO", logging["ApplicationLogLevel"]!.GetValue<string>());
+            }
             var group = logging["LogGroup"]!["Ref"]!.GetValue<string>();
             Assert.Equal("AWS::Logs::LogGroup", Template.Resources[group]!["Type"]!.GetValue<string>());
             Assert.NotNull(Template.Properties(group)["RetentionInDays"]);
@@ -33,14 +38,6 @@ public sealed class StructureTests
     }
 
     [Fact]
-    public void The_processor_stops_retrying_before_lambda_stops_it()
-    {
-        var budget = Int(Template.Environment("ProcessorFunction")["Processor__TimeBudgetSeconds"]);
-
-        Assert.InRange(budget, 1, Int(Template.FunctionProperty("ProcessorFunction", "Timeout")) - 3);
-    }
-
-    [Fact]
     public void The_processor_takes_batches_of_ten_and_reports_item_failures()
     {
         var sqs = Template.Properties("ProcessorFunction")["Events"]!.AsObject().Single().Value!;
@@ -52,11 +49,13 @@ public sealed class StructureTests
     }
 
     [Fact]
-    public void The_aggregator_runs_on_a_schedule_one_run_at_a_time()
+    public void The_aggregator_runs_on_a_schedule_and_no_function_reserves_concurrency()
     {
         var aggregator = Template.Properties("AggregatorFunction");
         Assert.Equal("Schedule", aggregator["Events"]!.AsObject().Single().Value!["Type"]!.GetValue<string>());
-        Assert.Equal(1, Int(aggregator["ReservedConcurrentExecutions"]));
+        // Lambda refuses a reservation that leaves fewer than 100 unreserved executions (new accounts have 10); overlapping
+        // Aggregator runs are safe instead (AggregatorTests: concurrent runs publish each window once).
+        Assert.All(Template.Functions, f => Assert.Null(Template.FunctionProperty(f, "ReservedConcurrentExecutions")));
     }
 
     [Fact]

@@ -74,7 +74,13 @@ public sealed class ProcessorTests
 
     [Theory]
     [InlineData("not json at all")]
-    [InlineData("""{ "schemaVersion": 99, "eventId": "x", "eventType": "a", "occurredAt": "2026-01-01T00:00:00Z", "receivedAt": "2026-01-01T00:00:00Z", "requestId": "r" }""")]
+    [InlineData("""{ "schemaVersion": 0, "eventId": "x", "eventType": "a", "occurredAt": "2026-01-01T00:00:00Z", "receivedAt": "2026-01-01T00:00:00Z", "requestId": "r" }""")]
+    [InlineData("""{ "schemaVersion": 1, "eventId": null, "eventType": "a", "occurredAt": "2026-01-01T00:00:00Z", "receivedAt": "2026-01-01T00:00:00Z", "requestId": "r" }""")]
+    [InlineData("""{ "schemaVersion": 1, "eventId": "x", "eventType": null, "occurredAt": "2026-01-01T00:00:00Z", "receivedAt": "2026-01-01T00:00:00Z", "requestId": null }""")]
+    [InlineData("""{ "schemaVersion": 1, "eventId": "x", "eventType": "a", "occurredAt": "yesterday", "receivedAt": "2026-01-01T00:00:00Z", "requestId": "r" }""")]
+    [InlineData("""{ "schemaVersion": 1, "eventId": "x", "eventType": "a", "occurredAt": "2026-01-01T00:00:00Z", "receivedAt": "2026-01-01T00:00:00Z", "requestId": "r", "properties": [1] }""")]
+    [InlineData("""{ "schemaVersion": "1", "eventId": "x" }""")]
+    [InlineData("""[1, 2]""")]
     [InlineData("""{ "schemaVersion": 1, "eventId": "", "eventType": "a", "occurredAt": "2026-01-01T00:00:00Z", "receivedAt": "2026-01-01T00:00:00Z", "requestId": "r" }""")]
     [InlineData("""{ "schemaVersion": 1, "eventType": "a" }""")]
     [InlineData("null")]
@@ -95,6 +101,21 @@ public sealed class ProcessorTests
         Assert.Equal(poison, rejection["body"]!.GetValue<string>());
         Assert.False(string.IsNullOrWhiteSpace(rejection["reason"]!.GetValue<string>()));
         Assert.Equal(1, harness.Metrics()[0]["Rejected"]!.GetValue<double>());
+    }
+
+    [Fact]
+    public async Task A_record_of_a_newer_schema_version_is_retried_not_rejected_so_the_newer_processor_stores_it()
+    {
+        await using var harness = await ProcessorHarness.StartAsync();
+        var good = ProcessorHarness.Message(ProcessorHarness.Event(1));
+        var newer = ProcessorHarness.Message("""{ "schemaVersion": 2, "eventId": "from-a-newer-api", "shape": "unknown to this processor" }""");
+
+        var failures = await ProcessorHarness.InvokeAsync(harness.Function(), [good, newer]);
+
+        Assert.Equal([newer.MessageId], failures);
+        Assert.Single(await harness.ItemsAsync());
+        Assert.Empty(await harness.ArchiveKeysAsync("rejected/"));
+        Assert.Equal(0, harness.Metrics()[0]["Rejected"]!.GetValue<double>());
     }
 
     [Fact]

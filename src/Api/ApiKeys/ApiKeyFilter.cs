@@ -28,7 +28,7 @@ public sealed class ApiKeyFilter(ApiKeyRegistry registry, IMemoryCache cache, IO
         {
             valid = await IsValidAsync(key, http.RequestAborted);
         }
-        catch (Exception e) when (e is Amazon.Runtime.AmazonServiceException or Amazon.Runtime.AmazonClientException or HttpRequestException)
+        catch (Exception e) when (e is Amazon.Runtime.AmazonServiceException || Pipeline.Faults.AwsFaults.IsTransient(e, http.RequestAborted))
         {
             logger.LogError("Cannot check API keys: {Error}", e.Message);
             http.Response.Headers.RetryAfter = "5";

@@ -7,6 +7,7 @@ using Amazon.SQS.Model;
 using Microsoft.Extensions.Options;
 using Pipeline.Api.Hosting;
 using Pipeline.Events;
+using Pipeline.Faults;
 
 namespace Pipeline.Api.Events;
 
@@ -129,7 +130,7 @@ public sealed class EventBuffer : IAsyncDisposable
                 _logger.LogError("SQS refused event {EventId} of request {RequestId}: {Code} {Message}", refused.EventId, refused.RequestId, failed.Code, failed.Message);
             }
         }
-        catch (Exception e) when (IsQueueFailure(e))
+        catch (Exception e) when (IsQueueFailure(e, cancellationToken))
         {
             _logger.LogError("Could not enqueue {Count} events of requests {RequestIds}: {Error}",
                 chunk.Count, string.Join(' ', chunk.Select(p => p.Event.RequestId).Distinct()), e.Message);
@@ -152,9 +153,8 @@ public sealed class EventBuffer : IAsyncDisposable
 
     private static string Serialize(QueuedEvent queued) => JsonSerializer.Serialize(queued, EventJsonContext.Default.QueuedEvent);
 
-    // Anything the SDK or the network throws means "not accepted"; cancellation by the client is not a queue failure.
-    private static bool IsQueueFailure(Exception e) => e is Amazon.Runtime.AmazonServiceException or Amazon.Runtime.AmazonClientException or HttpRequestException or IOException
-        || (e is TaskCanceledException or TimeoutException && e is not OperationCanceledException { CancellationToken.IsCancellationRequested: true });
+    // Any answer of SQS, or a fault on the way to it, means "not accepted"; cancellation by the client is not a queue failure.
+    private static bool IsQueueFailure(Exception e, CancellationToken cancellationToken) => e is Amazon.Runtime.AmazonServiceException || AwsFaults.IsTransient(e, cancellationToken);
 
     /// <summary>Stops the senders after they have sent what is waiting.</summary>
     public async ValueTask DisposeAsync()

@@ -96,7 +96,7 @@ public static class LocalAggregator
             {
                 return;
             }
-            catch (LambdaInvocationException e)
+            catch (Exception e) when (e is LambdaInvocationException || Pipeline.Faults.AwsFaults.IsTransient(e, cancellationToken))
             {
                 say($"Aggregator run failed (the next run retries): {e.Message}");
             }

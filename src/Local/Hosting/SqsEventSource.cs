@@ -45,7 +45,7 @@ public sealed class SqsEventSource(IAmazonSQS sqs, string queueUrl, string queue
                 {
                     return;
                 }
-                catch (Exception e) when (e is AmazonSQSException or Amazon.Runtime.AmazonClientException or HttpRequestException)
+                catch (Exception e) when (e is AmazonSQSException || Pipeline.Faults.AwsFaults.IsTransient(e, cancellationToken))
                 {
                     log($"event source: {e.Message}; retrying in 1 s");
                     await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);

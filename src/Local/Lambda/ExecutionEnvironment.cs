@@ -99,7 +99,7 @@ public sealed class ExecutionEnvironment : IAsyncDisposable
         var report = new InvocationReport(invocation.RequestId, started.Elapsed, init, outcome.ErrorType);
         _output(FormattableString.Invariant(
             $"REPORT RequestId: {report.RequestId} Duration: {report.Duration.TotalMilliseconds:0.00} ms{(init is { } i ? $" Init Duration: {i.TotalMilliseconds:0.00} ms" : "")}{(outcome.ErrorType is { } t ? $" Error: {t}" : "")}"));
-        return outcome.ErrorType is null ? (outcome.Payload, report) : throw new LambdaInvocationException(outcome.ErrorType, outcome.Message);
+        return outcome.ErrorType is null ? (outcome.Payload, report) : throw new LambdaInvocationException(outcome.ErrorType, outcome.Message) { Report = report };
     }
 
     /// <summary>Kills the process (SIGKILL), as Lambda does after a timeout; its invocation, if any, ends with an error.</summary>

@@ -25,6 +25,9 @@ public sealed class LambdaInvocationException(string errorType, string message) 
 
     /// <summary>The error message.</summary>
     public string ErrorMessage { get; } = message;
+
+    /// <summary>The invocation's report, if it reached a process.</summary>
+    public InvocationReport? Report { get; init; }
 }
 
 /// <summary>What Lambda's REPORT line says of an invocation.</summary>

@@ -38,7 +38,7 @@ public sealed class LocalFunction(FunctionDefinition definition, int concurrency
         }
         catch (LambdaInvocationException e)
         {
-            _reports.Enqueue(new InvocationReport("", TimeSpan.Zero, null, e.ErrorType));
+            _reports.Enqueue(e.Report ?? new InvocationReport("", TimeSpan.Zero, null, e.ErrorType));
             throw;
         }
         finally

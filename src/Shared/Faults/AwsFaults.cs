@@ -1,0 +1,54 @@
+using System.Net;
+using System.Net.Sockets;
+using Amazon.Runtime;
+using Pipeline.Sns;
+
+namespace Pipeline.Faults;
+
+/// <summary>
+/// The one answer to "is this error worth retrying?", for every AWS call of the project (SDK clients and the SNS
+/// client): throttling, server errors (5xx), network faults and time-outs are transient; everything else (validation,
+/// a missing resource, access denied, a failed condition) is permanent, and retrying it only wastes time.
+/// </summary>
+public static class AwsFaults
+{
+    // Error codes AWS services use for throttling and passing server trouble, some with a 400 status.
+    private static readonly HashSet<string> TransientCodes = new(StringComparer.Ordinal)
+    {
+        "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottled", "RequestThrottledException",
+        "TooManyRequestsException", "ProvisionedThroughputExceededException", "RequestLimitExceeded", "SlowDown",
+        "TransactionInProgressException", "PriorRequestNotComplete", "RequestTimeout", "RequestTimeoutException",
+        "ServiceUnavailable", "InternalError", "InternalFailure", "InternalServerError", "KMSThrottlingException",
+    };
+
+    /// <summary>
+    /// True if a retry may succeed. <paramref name="cancellationToken"/> is the caller's own: a cancellation it asked for
+    /// is not a fault, but one it did not ask for (an HTTP client time-out) is.
+    /// </summary>
+    public static bool IsTransient(Exception exception, CancellationToken cancellationToken = default)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            switch (e)
+            {
+                case AmazonServiceException service when service.StatusCode >= HttpStatusCode.InternalServerError
+                    || service.StatusCode == HttpStatusCode.TooManyRequests
+                    || service.ErrorCode is { } code && TransientCodes.Contains(code):
+                    return true;
+                case AmazonServiceException { StatusCode: > 0 }:
+                    return false; // the service answered, and said no
+                case SnsException sns:
+                    return sns.IsRetryable;
+                case HttpRequestException or IOException or SocketException or TimeoutException:
+                    return true;
+                case OperationCanceledException when !cancellationToken.IsCancellationRequested:
+                    return true; // a time-out inside the client, not our cancellation
+                case OperationCanceledException:
+                    return false;
+                default:
+                    break;
+            }
+        }
+        return false;
+    }
+}
