@@ -35,7 +35,8 @@ public sealed record AggregatorOptions(string EventsTable, string SummariesTable
             Required(read, "Summaries__TopicArn"),
             TimeSpan.FromMinutes(minutes),
             Required(read, "Archive__BucketName"),
-            Required(read, "Queue__DeadLetterUrl")) { Settle = TimeSpan.FromSeconds(settle) };
+            Required(read, "Queue__DeadLetterUrl"))
+        { Settle = TimeSpan.FromSeconds(settle) };
     }
 
     private static string Required(Func<string, string?> read, string name) =>
