@@ -64,7 +64,7 @@ public sealed class StructureTests
         var api = Template.Properties("ApiFunction");
         var layer = api["Layers"]![0]!["Fn::Sub"]!.GetValue<string>();
         var architecture = Template.FunctionProperty("ApiFunction", "Architectures")![0]!.GetValue<string>();
-        Assert.Matches(@"^arn:aws:lambda:\$\{AWS::Region\}:753240598075:layer:LambdaAdapterLayer(Arm64|X86):\d+$", layer);
+        Assert.Matches(@"^arn:\$\{AWS::Partition\}:lambda:\$\{AWS::Region\}:753240598075:layer:LambdaAdapterLayer(Arm64|X86):\d+$", layer);
         Assert.Contains(architecture == "arm64" ? "LambdaAdapterLayerArm64" : "LambdaAdapterLayerX86", layer, StringComparison.Ordinal);
         var environment = Template.Environment("ApiFunction");
         Assert.Equal("/opt/bootstrap", environment["AWS_LAMBDA_EXEC_WRAPPER"]!.GetValue<string>());
@@ -140,6 +140,32 @@ public sealed class StructureTests
         Assert.Subset(outputs.ToHashSet(), new HashSet<string> { "ApiUrl", "SwaggerUrl", "EventsTableName", "ArchiveBucketName", "SummaryTopicArn", "EventsQueueName" });
     }
 
+    private static readonly string[] StatefulTypes = ["AWS::SQS::Queue", "AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::Logs::LogGroup"];
+
+    [Fact]
+    public void Every_stateful_resource_survives_deleting_or_replacing_the_stack()
+    {
+        var stateful = StatefulTypes.SelectMany(Template.OfType).ToList();
+
+        Assert.Equal(9, stateful.Count); // two queues, three tables, the bucket, three log groups
+        Assert.All(stateful, r =>
+        {
+            Assert.Equal("Retain", Template.Resources[r]!["DeletionPolicy"]!.GetValue<string>());
+            Assert.Equal("Retain", Template.Resources[r]!["UpdateReplacePolicy"]!.GetValue<string>());
+        });
+    }
+
+    [Fact]
+    public void Arns_name_the_partition_and_names_a_stack_could_make_invalid_are_left_to_cloudformation()
+    {
+        var text = Template.Root.ToJsonString();
+
+        Assert.DoesNotContain("arn:aws:", text, StringComparison.Ordinal);
+        Assert.Null(Template.Properties("ArchiveBucket")["BucketName"]); // a stack name with capitals would make an invalid bucket name
+        Assert.All(Template.Functions, f => Assert.Null(Template.Properties(f)["FunctionName"])); // "<stack>-aggregator" can pass the 64-character limit
+        Assert.Equal(Pipeline.Processor.ProcessorOptions.MaxRetentionDays, Template.Root["Parameters"]!["RetentionDays"]!["MaxValue"]!.GetValue<int>());
+    }
+
     [Fact]
     public void The_deploy_defaults_name_the_template_and_hold_no_secret()
     {
@@ -149,6 +175,10 @@ public sealed class StructureTests
         Assert.Equal("serverless.template", defaults["template"]!.GetValue<string>());
         Assert.Equal("net10.0", defaults["framework"]!.GetValue<string>());
         Assert.False(string.IsNullOrEmpty(defaults["stack-name"]?.GetValue<string>()));
+        Assert.True(defaults["resolve-s3"]!.GetValue<bool>()); // an unattended deploy needs a bucket for the code: the tool makes one
+        // Only keys deploy-serverless reads (aws/aws-extensions-for-dotnet-cli, DeployServerlessCommand and its base).
+        Assert.Subset(new HashSet<string> { "region", "profile", "configuration", "framework", "template", "stack-name", "resolve-s3", "s3-bucket", "s3-prefix", "template-parameters", "msbuild-parameters" },
+            defaults.AsObject().Select(p => p.Key).ToHashSet());
         Assert.DoesNotContain("secret", File.ReadAllText(path), StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotMatch("AKIA[0-9A-Z]{16}", File.ReadAllText(path));
     }

@@ -31,7 +31,8 @@ public static class LocalLambda
         ArgumentNullException.ThrowIfNull(stack);
         ArgumentNullException.ThrowIfNull(endpoints);
         string Setting(string name) => stack.FunctionSetting(logicalId, name) ?? throw new TemplateException($"{logicalId} has no {name}.");
-        var name = Setting("FunctionName");
+        // Like CloudFormation, which names a function the template leaves unnamed after the stack and its logical id.
+        var name = stack.FunctionSetting(logicalId, "FunctionName") ?? $"{stack.StackName}-{logicalId}";
         var handler = Setting("Handler");
         if (handler.Contains("::", StringComparison.Ordinal))
         {
