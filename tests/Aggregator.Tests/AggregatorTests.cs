@@ -54,6 +54,36 @@ public sealed class AggregatorTests
     }
 
     [Fact]
+    public async Task Overlapping_runs_store_each_window_once_and_every_copy_published_is_the_same_summary()
+    {
+        // No reserved concurrency on Lambda (see StructureTests): two scheduled runs may overlap.
+        await using var harness = await AggregatorHarness.StartAsync();
+        var first = PastWindow();
+        var windows = Enumerable.Range(0, 3).Select(i => SummaryWindows.Containing(first.Start + i * Hour, Hour)).ToList();
+        await harness.StoreAsync(windows.SelectMany((w, i) => Enumerable.Range(0, i + 1).Select(n => AggregatorHarness.Event(w.Start.AddMinutes(n), "page_view", user: $"u{n}"))));
+        // A first run starts the series at the first window; the overlapping runs then catch up the other two.
+        await harness.Function(Hour, new TestClock(windows[0].End.AddMinutes(1))).RunAsync(CancellationToken.None);
+        var clock = new TestClock(windows[^1].End.AddMinutes(1));
+
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() => harness.Function(Hour, clock).RunAsync(CancellationToken.None))));
+
+        var stored = (await harness.Aws.DynamoDb.QueryAsync(new QueryRequest
+        {
+            TableName = harness.Stack["SummariesTable"],
+            KeyConditionExpression = "series = :s",
+            ExpressionAttributeValues = new() { [":s"] = new AttributeValue("summaries") },
+            ConsistentRead = true,
+        })).Items;
+        Assert.Equal(3, stored.Count); // each window once
+        Assert.All(stored, item => Assert.Equal("published", item["status"].S));
+        var received = (await harness.ReceivedAsync()).Select(e => JsonNode.Parse(e["Message"]!.GetValue<string>())!).ToList();
+        var byWindow = received.GroupBy(s => s["windowStart"]!.GetValue<DateTimeOffset>()).ToDictionary(g => g.Key, g => g.Select(s => s.ToJsonString()).Distinct().ToList());
+        Assert.Equal(windows.Select(w => w.Start), byWindow.Keys.Order());
+        Assert.All(byWindow.Values, copies => Assert.Single(copies)); // a reader that keeps one per windowStart loses nothing
+        Assert.Equal([1L, 2L, 3L], windows.Select(w => JsonNode.Parse(byWindow[w.Start][0])!["totalEvents"]!.GetValue<long>()));
+    }
+
+    [Fact]
     public async Task A_rerun_publishes_nothing_new()
     {
         await using var harness = await AggregatorHarness.StartAsync();
