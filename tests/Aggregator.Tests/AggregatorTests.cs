@@ -63,9 +63,10 @@ public sealed class AggregatorTests
         await harness.StoreAsync(windows.SelectMany((w, i) => Enumerable.Range(0, i + 1).Select(n => AggregatorHarness.Event(w.Start.AddMinutes(n), "page_view", user: $"u{n}"))));
         // A first run starts the series at the first window; the overlapping runs then catch up the other two.
         await harness.Function(Hour, new TestClock(windows[0].End.AddMinutes(1))).RunAsync(CancellationToken.None);
-        var clock = new TestClock(windows[^1].End.AddMinutes(1));
+        // Each run has its own clock, so two runs that both summarized a window would publish different generatedAt.
+        var runs = Enumerable.Range(0, 4).Select(i => harness.Function(Hour, new TestClock(windows[^1].End.AddMinutes(1).AddSeconds(i)))).ToList();
 
-        await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Task.Run(() => harness.Function(Hour, clock).RunAsync(CancellationToken.None))));
+        await Task.WhenAll(runs.Select(run => run.RunAsync(CancellationToken.None)));
 
         var stored = (await harness.Aws.DynamoDb.QueryAsync(new QueryRequest
         {
