@@ -10,7 +10,7 @@ using Pipeline.Storage;
 namespace Pipeline.Processor;
 
 /// <summary>
-/// The S3 archive (ARCHITECTURE D10, D11). Valid events: one gzip JSON-lines object per batch under
+/// The S3 archive (docs/architecture.md, D10, D11). Valid events: one gzip JSON-lines object per batch under
 /// <c>events/dt=YYYY-MM-DD/hour=HH/</c>, keyed by the batch's message ids, so a retried batch rewrites the
 /// same object. Records that can never succeed: one JSON object each under <c>rejected/</c>, with the reason.
 /// </summary>

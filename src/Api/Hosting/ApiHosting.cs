@@ -31,7 +31,7 @@ public static class ApiHosting
     /// <summary>Registers everything the API needs.</summary>
     public static WebApplicationBuilder AddPipelineApi(this WebApplicationBuilder builder)
     {
-        // JSON lines on stdout, which CloudWatch reads (ARCHITECTURE D14). Bodies and keys are never logged.
+        // JSON lines on stdout, which CloudWatch reads (docs/architecture.md, D14). Bodies and keys are never logged.
         builder.Logging.ClearProviders();
         builder.Logging.AddJsonConsole(o =>
         {

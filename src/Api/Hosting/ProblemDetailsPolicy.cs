@@ -2,7 +2,7 @@ using Microsoft.AspNetCore.Diagnostics;
 
 namespace Pipeline.Api.Hosting;
 
-/// <summary>How errors become RFC 9457 problem details (ARCHITECTURE D13).</summary>
+/// <summary>How errors become RFC 9457 problem details (docs/architecture.md, D13).</summary>
 public static class ProblemDetailsPolicy
 {
     /// <summary>A request the framework could not read (bad JSON, wrong content type, too large) keeps its 4xx status.</summary>

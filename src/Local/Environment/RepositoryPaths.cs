@@ -3,7 +3,7 @@ namespace Pipeline.Local.Environment;
 /// <summary>Where things are in a clone of the repository.</summary>
 public sealed record RepositoryPaths(string Root)
 {
-    /// <summary>The template every local resource is created from (ARCHITECTURE D7).</summary>
+    /// <summary>The template every local resource is created from (docs/architecture.md, D7).</summary>
     public string Template => Path.Combine(Root, "serverless.template");
 
     /// <summary>The committed launcher and pinned npm manifest of the emulators.</summary>

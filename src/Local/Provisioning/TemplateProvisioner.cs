@@ -56,7 +56,7 @@ public sealed record ProvisionedResources(string StackName, IReadOnlyDictionary<
 
 /// <summary>
 /// Creates locally every table, queue, bucket, topic and subscription that serverless.template
-/// declares, with the template's properties (ARCHITECTURE D7). Running it again changes nothing.
+/// declares, with the template's properties (docs/architecture.md, D7). Running it again changes nothing.
 /// </summary>
 public sealed class TemplateProvisioner(LocalAws aws, Action<string>? progress = null)
 {

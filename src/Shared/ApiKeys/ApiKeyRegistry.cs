@@ -6,7 +6,7 @@ using Amazon.DynamoDBv2.Model;
 
 namespace Pipeline.ApiKeys;
 
-/// <summary>An API key as stored: never the key itself, only its SHA-256 hash (ARCHITECTURE D12).</summary>
+/// <summary>An API key as stored: never the key itself, only its SHA-256 hash (docs/architecture.md, D12).</summary>
 /// <param name="KeyId">A short, non-secret handle for listing and revoking (the hash's first 12 hex digits).</param>
 /// <param name="Name">Who or what the key is for.</param>
 /// <param name="CreatedAt">When it was created.</param>

@@ -5,7 +5,7 @@ namespace Pipeline.Lambda;
 /// <summary>
 /// The event Lambda's SQS event source mapping delivers (documented at
 /// https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html). Modelled here rather than taken from
-/// Amazon.Lambda.SQSEvents, which this environment cannot obtain (ARCHITECTURE D3).
+/// Amazon.Lambda.SQSEvents, which this environment cannot obtain (docs/architecture.md, D3).
 /// </summary>
 public sealed record SqsEvent
 {

@@ -6,7 +6,7 @@ namespace Pipeline.Sns;
 /// <summary>
 /// A small client of SNS's Query API (form-encoded POST, XML answers).
 /// Hand-written because AWSSDK.SimpleNotificationService is not obtainable from this
-/// environment's NuGet mirror (ARCHITECTURE D5). Requests are signed with Signature
+/// environment's NuGet mirror (docs/architecture.md, D5). Requests are signed with Signature
 /// Version 4 by AWSSDK.Core's own <c>SigV4SigningHandler</c>; see <see cref="Create"/>.
 /// </summary>
 public sealed class SnsClient(HttpClient http, Uri endpoint)
