@@ -3,6 +3,7 @@
 #   bench/run.sh api [--seconds 10] [--connections 16]
 #   bench/run.sh processor [--events 5000]
 #   bench/run.sh aggregator [--events 100000]
+#   bench/run.sh coldstart [--runs 5]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v wrk >/dev/null; then

@@ -1,7 +1,7 @@
 using System.Globalization;
 using Pipeline.Bench;
 
-// usage: dotnet run -c Release --project bench/Pipeline.Bench -- api|processor|aggregator [--seconds N] [--connections N] [--events N]
+// usage: dotnet run -c Release --project bench/Pipeline.Bench -- api|processor|aggregator|coldstart [--seconds N] [--connections N] [--events N] [--runs N]
 var what = args.FirstOrDefault() ?? "api";
 int Option(string name, int fallback) =>
     Array.IndexOf(args, $"--{name}") is var i and >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
@@ -11,7 +11,8 @@ var report = what switch
     "api" => await ApiBenchmark.RunAsync(Option("seconds", 10), Option("connections", 16)),
     "processor" => await ProcessorBenchmark.RunAsync(Option("events", 5000)),
     "aggregator" => await AggregatorBenchmark.RunAsync(Option("events", 100_000)),
-    _ => throw new ArgumentException($"unknown benchmark '{what}': api, processor or aggregator"),
+    "coldstart" => await ColdStartBenchmark.RunAsync(Option("runs", 5)),
+    _ => throw new ArgumentException($"unknown benchmark '{what}': api, processor, aggregator or coldstart"),
 };
 Console.WriteLine(report);
 var results = Path.Combine(Pipeline.Local.Environment.RepositoryPaths.Discover().Root, "bench", "results", $"{what}.md");

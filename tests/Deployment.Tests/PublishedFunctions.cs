@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Xml.Linq;
 using Pipeline.Local.Environment;
+using Pipeline.Local.Lambda;
 
 namespace Pipeline.Deployment.Tests;
 
@@ -37,20 +37,6 @@ public static class PublishedFunctions
     public static Task<string> FolderAsync(string function, string runtime) =>
         Published.GetOrAdd((function, runtime), key => new Lazy<Task<string>>(() => PublishAsync(key.Item1, key.Item2))).Value;
 
-    private static async Task<string> PublishAsync(string function, string runtime)
-    {
-        var folder = Path.Combine(Output, function, runtime);
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in new[] { "publish", ProjectFile(function), "-c", "Release", "-r", runtime, "--self-contained", "false",
-            "-o", Path.Combine(folder, "out"), "--artifacts-path", Path.Combine(folder, "artifacts"), "-nologo" })
-        {
-            start.ArgumentList.Add(argument);
-        }
-        using var publish = Process.Start(start)!;
-        var log = publish.StandardOutput.ReadToEndAsync();
-        var errors = publish.StandardError.ReadToEndAsync();
-        await publish.WaitForExitAsync();
-        Assert.True(publish.ExitCode == 0, await log + await errors);
-        return Path.Combine(folder, "out");
-    }
+    private static Task<string> PublishAsync(string function, string runtime) =>
+        LocalLambda.PublishAsync(Template.Properties(function)["CodeUri"]!.GetValue<string>(), runtime, Path.Combine(Output, function, runtime));
 }

@@ -75,6 +75,33 @@ public static class LocalLambda
     }
 
     /// <summary>
+    /// Publishes the project in <paramref name="codeUri"/> as `dotnet lambda deploy-serverless` does (Release, framework-dependent,
+    /// for a Linux runtime identifier) into <paramref name="output"/>; returns that folder. <paramref name="readyToRun"/> overrides
+    /// the project's PublishReadyToRun setting when given.
+    /// </summary>
+    public static async Task<string> PublishAsync(string codeUri, string runtime, string output, bool? readyToRun = null, CancellationToken cancellationToken = default)
+    {
+        var project = Path.GetFullPath(Path.Combine(RepositoryPaths.Discover().Root, codeUri));
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in new[] { "publish", project, "-c", "Release", "-r", runtime, "--self-contained", "false",
+            "-o", Path.Combine(output, "out"), "--artifacts-path", Path.Combine(output, "artifacts"), "-nologo" })
+        {
+            start.ArgumentList.Add(argument);
+        }
+        if (readyToRun is { } r2r)
+        {
+            start.ArgumentList.Add($"-p:PublishReadyToRun={r2r.ToString().ToLowerInvariant()}");
+        }
+        using var publish = System.Diagnostics.Process.Start(start)!;
+        var log = publish.StandardOutput.ReadToEndAsync(cancellationToken);
+        var errors = publish.StandardError.ReadToEndAsync(cancellationToken);
+        await publish.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        return publish.ExitCode == 0
+            ? Path.Combine(output, "out")
+            : throw new InvalidOperationException($"dotnet publish {codeUri} -r {runtime} failed:\n{await log.ConfigureAwait(false)}{await errors.ConfigureAwait(false)}");
+    }
+
+    /// <summary>
     /// The build output of the project in <paramref name="codeUri"/>, in the configuration this program was built in:
     /// <c>dotnet run --project src/Local</c> and <c>dotnet test</c> build it first, as they build every referenced project.
     /// </summary>
