@@ -4,6 +4,7 @@ using Amazon;
 using Amazon.Runtime;
 using Amazon.Runtime.Signing;
 using Pipeline.Local.Environment;
+using Pipeline.Sns;
 
 namespace Pipeline.Aggregator.Tests;
 
@@ -122,10 +123,44 @@ public sealed class SigV4Tests
         Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(canonicalRequest))));
 
     // The SigV4 key derivation and signature (AWS General Reference, "Create a signed AWS API request").
-    private static string Sign(string stringToSign)
+    [Fact]
+    public async Task The_sns_client_signs_for_sns_with_the_body_hash_and_its_signature_is_the_chain_over_its_own_canonical_request()
+    {
+        var recorder = new Recorder();
+        var sns = SnsClient.Create(new BasicAWSCredentials("AKIDEXAMPLE", Secret), RegionEndpoint.EUWest1, new Uri("http://127.0.0.1:9/"), recorder);
+
+        await Assert.ThrowsAnyAsync<Exception>(() => sns.PublishAsync("arn:aws:sns:eu-west-1:123456789012:t", "hello", "s", new Dictionary<string, string>(), CancellationToken.None));
+
+        var (request, body) = recorder.Requests[0];
+        var authorization = request.Headers.GetValues("Authorization").Single();
+        var date = request.Headers.GetValues("X-Amz-Date").Single();
+        Assert.Contains($"Credential=AKIDEXAMPLE/{date[..8]}/eu-west-1/sns/aws4_request", authorization, StringComparison.Ordinal);
+        var bodyHash = Convert.ToHexStringLower(SHA256.HashData(body));
+        Assert.Equal(bodyHash, request.Headers.GetValues("X-Amz-Content-SHA256").Single()); // the payload is signed, not UNSIGNED-PAYLOAD
+        var signedHeaders = authorization[(authorization.IndexOf("SignedHeaders=", StringComparison.Ordinal) + 14)..].Split(',')[0];
+        string HeaderValue(string name) => name == "host" ? request.RequestUri!.Authority
+            : request.Headers.TryGetValues(name, out var v) ? string.Join(',', v)
+            : string.Join(',', request.Content!.Headers.GetValues(name));
+        var canonical = string.Join('\n', "POST", "/", "", string.Join('\n', signedHeaders.Split(';').Select(h => $"{h}:{HeaderValue(h).Trim()}")), "", signedHeaders, bodyHash);
+        var stringToSign = string.Join('\n', "AWS4-HMAC-SHA256", date, $"{date[..8]}/eu-west-1/sns/aws4_request", Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(canonical))));
+        Assert.Equal(Sign(stringToSign, date[..8], "eu-west-1", "sns"), Signature(authorization));
+    }
+
+    private sealed class Recorder : HttpMessageHandler
+    {
+        public List<(HttpRequestMessage Request, byte[] Body)> Requests { get; } = [];
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            Requests.Add((request, await request.Content!.ReadAsByteArrayAsync(cancellationToken)));
+            throw new HttpRequestException("recorded, not sent");
+        }
+    }
+
+    private static string Sign(string stringToSign, string date = "20150830", string region = "us-east-1", string service = "service")
     {
         var key = Encoding.UTF8.GetBytes("AWS4" + Secret);
-        foreach (var part in new[] { "20150830", "us-east-1", "service", "aws4_request" })
+        foreach (var part in new[] { date, region, service, "aws4_request" })
         {
             key = HMACSHA256.HashData(key, Encoding.UTF8.GetBytes(part));
         }

@@ -32,7 +32,8 @@ public sealed class ApiKeyRegistry(IAmazonDynamoDB dynamoDb, string tableName)
         return (key, await RegisterAsync(key, name, cancellationToken).ConfigureAwait(false));
     }
 
-    /// <summary>Registers a key chosen by the caller (a local run's PIPELINE_API_KEY). Idempotent.</summary>
+    /// <summary>Registers a key chosen by the caller (a local run's PIPELINE_API_KEY). Idempotent for an active key.</summary>
+    /// <exception cref="InvalidOperationException">The key was registered before and has been revoked: it cannot come back.</exception>
     public async Task<ApiKeyRecord> RegisterAsync(string key, string name, CancellationToken cancellationToken)
     {
         if (key.Length < 16)
@@ -59,7 +60,10 @@ public sealed class ApiKeyRegistry(IAmazonDynamoDB dynamoDb, string tableName)
         }
         catch (ConditionalCheckFailedException)
         {
-            return await FindAsync(key, cancellationToken).ConfigureAwait(false) ?? record;
+            var existing = await FindAsync(key, cancellationToken).ConfigureAwait(false) ?? record;
+            return existing.IsActive
+                ? existing
+                : throw new InvalidOperationException($"The API key {existing.KeyId} was revoked on {existing.RevokedAt:u}; a revoked key cannot be registered again. Choose another key.");
         }
     }
 
@@ -83,17 +87,28 @@ public sealed class ApiKeyRegistry(IAmazonDynamoDB dynamoDb, string tableName)
     public async Task<bool> RevokeAsync(string keyId, CancellationToken cancellationToken)
     {
         var items = (await ScanAsync(cancellationToken).ConfigureAwait(false)).Where(i => i["keyId"].S == keyId).ToList();
+        var revoked = 0;
         foreach (var item in items)
         {
-            await dynamoDb.UpdateItemAsync(new UpdateItemRequest
+            try
             {
-                TableName = tableName,
-                Key = new Dictionary<string, AttributeValue> { ["keyHash"] = item["keyHash"] },
-                UpdateExpression = "SET revokedAt = if_not_exists(revokedAt, :now)",
-                ExpressionAttributeValues = new Dictionary<string, AttributeValue> { [":now"] = new() { S = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture) } },
-            }, cancellationToken).ConfigureAwait(false);
+                await dynamoDb.UpdateItemAsync(new UpdateItemRequest
+                {
+                    TableName = tableName,
+                    Key = new Dictionary<string, AttributeValue> { ["keyHash"] = item["keyHash"] },
+                    UpdateExpression = "SET revokedAt = if_not_exists(revokedAt, :now)",
+                    // An update creates the item if it is missing: a key deleted meanwhile must not come back as a stub.
+                    ConditionExpression = "attribute_exists(keyHash)",
+                    ExpressionAttributeValues = new Dictionary<string, AttributeValue> { [":now"] = new() { S = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture) } },
+                }, cancellationToken).ConfigureAwait(false);
+                revoked++;
+            }
+            catch (ConditionalCheckFailedException)
+            {
+                // Deleted since the scan: nothing left to revoke.
+            }
         }
-        return items.Count > 0;
+        return revoked > 0;
     }
 
     // A Scan is right here: the table holds a handful of keys, and listing is an operator's command.

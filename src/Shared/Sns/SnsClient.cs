@@ -18,15 +18,18 @@ public sealed class SnsClient(HttpClient http, Uri endpoint)
     /// <param name="credentials">Credentials, normally from the SDK's default chain.</param>
     /// <param name="region">The region of the topic.</param>
     /// <param name="serviceUrl">An endpoint override (a local emulator), or null for AWS's regional endpoint.</param>
-    public static SnsClient Create(Amazon.Runtime.AWSCredentials credentials, Amazon.RegionEndpoint region, Uri? serviceUrl = null)
+    /// <param name="network">The handler that sends the signed requests (a test's recorder); by default a new socket handler.</param>
+    public static SnsClient Create(Amazon.Runtime.AWSCredentials credentials, Amazon.RegionEndpoint region, Uri? serviceUrl = null, HttpMessageHandler? network = null)
     {
-        // SignPayload: SNS checks the body's hash; the SDK's "UNSIGNED-PAYLOAD" is for S3 only.
-        var handler = new Amazon.Runtime.Signing.SigV4SigningHandler(
-            new Amazon.Runtime.Signing.AWSSigV4Parameters { Credentials = credentials, Region = region, Service = "sns", SignPayload = true },
-            new SocketsHttpHandler());
+        ArgumentNullException.ThrowIfNull(region);
+        var handler = new Amazon.Runtime.Signing.SigV4SigningHandler(SigningParameters(credentials, region), network ?? new SocketsHttpHandler());
         var endpoint = serviceUrl ?? new Uri($"https://sns.{region.SystemName}.{region.PartitionDnsSuffix}/");
         return new SnsClient(new HttpClient(handler) { Timeout = TimeSpan.FromSeconds(30) }, endpoint);
     }
+
+    /// <summary>How requests to SNS are signed: service <c>sns</c>, with the body's hash signed (SNS checks it; "UNSIGNED-PAYLOAD" is for S3 only).</summary>
+    public static Amazon.Runtime.Signing.AWSSigV4Parameters SigningParameters(Amazon.Runtime.AWSCredentials credentials, Amazon.RegionEndpoint region) =>
+        new() { Credentials = credentials, Region = region, Service = "sns", SignPayload = true };
 
     /// <summary>
     /// The endpoint override the AWS SDKs read for SNS (<c>AWS_ENDPOINT_URL_SNS</c>, else <c>AWS_ENDPOINT_URL</c>), or null:
