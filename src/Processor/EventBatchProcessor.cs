@@ -63,6 +63,10 @@ public sealed class EventBatchProcessor(EventArchive archive, EventStore store, 
                         break;
                     case StoreOutcome.Failed:
                         failed.Add(valid[i].Message.MessageId);
+                        if (results[i].Reason is { } reason)
+                        {
+                            log.Write("ERROR", $"Could not store message {valid[i].Message.MessageId}; it will be redelivered: {reason}");
+                        }
                         break;
                     default:
                         // A permanent refusal is a rejection, never a retry: redelivering it would fail the same way.

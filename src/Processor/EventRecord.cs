@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Pipeline.Events;
 using Pipeline.Lambda;
+using Pipeline.Storage;
 
 namespace Pipeline.Processor;
 
@@ -38,6 +39,7 @@ public sealed partial record EventRecord(SqsMessage Message, QueuedEvent? Event,
                 _ when string.IsNullOrWhiteSpace(queued.EventType) => "eventType is empty.",
                 { ReceivedAt.Year: < 2000 } => "receivedAt is missing.",
                 { Properties: { ValueKind: not JsonValueKind.Object } } => "properties is not an object.",
+                { Properties: { } properties } when DynamoDbLimits.Problem(properties, "properties") is { } problem => problem,
                 _ => null,
             };
             return reason is null ? new(message, queued, null) : Reject(message, reason);

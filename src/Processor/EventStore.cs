@@ -20,7 +20,7 @@ public enum StoreOutcome
     /// <summary>It could not be written in time; SQS should redeliver it.</summary>
     Failed,
 
-    /// <summary>DynamoDB refused it for good (a permanent error such as a validation error): a rejection, never a retry.</summary>
+    /// <summary>DynamoDB refused the item itself (a validation error): a rejection, never a retry.</summary>
     Refused,
 }
 
@@ -60,9 +60,15 @@ public sealed class EventStore(IAmazonDynamoDB dynamoDb, string tableName, TimeS
             {
                 return new(StoreOutcome.Failed);
             }
-            catch (AmazonDynamoDBException e) when (!AwsFaults.IsTransient(e, cancellationToken))
+            catch (AmazonDynamoDBException e) when (e.ErrorCode == "ValidationException")
             {
                 return new(StoreOutcome.Refused, $"DynamoDB refused the item: {e.ErrorCode}: {e.Message}");
+            }
+            catch (AmazonDynamoDBException e) when (!AwsFaults.IsTransient(e, cancellationToken))
+            {
+                // Access denied, a missing table...: the deployment's fault, not the event's. Retried, and in the end
+                // kept in the dead-letter queue for a redrive once it is fixed.
+                return new(StoreOutcome.Failed, $"{e.ErrorCode}: {e.Message}");
             }
             catch (Exception e) when (AwsFaults.IsTransient(e, cancellationToken))
             {

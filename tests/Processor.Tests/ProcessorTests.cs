@@ -1,8 +1,10 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Amazon.DynamoDBv2;
 using Amazon.S3;
 using Pipeline.Lambda;
 using Pipeline.Local.Environment;
+using Pipeline.Local.Hosting;
 using Pipeline.Storage;
 using Pipeline.Tests;
 
@@ -116,6 +118,41 @@ public sealed class ProcessorTests
         Assert.Single(await harness.ItemsAsync());
         Assert.Empty(await harness.ArchiveKeysAsync("rejected/"));
         Assert.Equal(0, harness.Metrics()[0]["Rejected"]!.GetValue<double>());
+    }
+
+    [Fact]
+    public async Task An_item_dynamodb_refuses_is_rejected_with_dynamodbs_reason_not_retried()
+    {
+        await using var harness = await ProcessorHarness.StartAsync();
+        var good = ProcessorHarness.Message(ProcessorHarness.Event(1));
+        // Over DynamoDB's 400 KB item limit: only a writer other than the Api (which caps events at 32 KB) could queue it.
+        var huge = ProcessorHarness.Event(2) with { Properties = JsonDocument.Parse($$"""{"blob":"{{new string('x', 450_000)}}"}""").RootElement };
+        var refused = ProcessorHarness.Message(huge);
+
+        var failures = await ProcessorHarness.InvokeAsync(harness.Function(), [good, refused]);
+
+        Assert.Empty(failures);
+        Assert.Single(await harness.ItemsAsync());
+        var key = Assert.Single(await harness.ArchiveKeysAsync("rejected/"));
+        var rejection = JsonNode.Parse(await harness.ReadObjectAsync(key, gzip: false))!;
+        Assert.Equal(refused.MessageId, rejection["messageId"]!.GetValue<string>());
+        Assert.Contains("ValidationException", rejection["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(1, harness.Metrics()[0]["Rejected"]!.GetValue<double>());
+    }
+
+    [Fact]
+    public async Task A_missing_table_is_the_deployments_fault_the_events_are_retried_not_rejected()
+    {
+        await using var harness = await ProcessorHarness.StartAsync();
+        var messages = Enumerable.Range(0, 3).Select(i => ProcessorHarness.Message(ProcessorHarness.Event(i))).ToList();
+        var misconfigured = new ProcessorFunction(LocalProcessor.Options(harness.Stack) with { TableName = "no-such-table" },
+            harness.Aws.DynamoDb, harness.Aws.S3, TimeProvider.System, new FunctionLog(harness.Log, "processor"));
+
+        var failures = await ProcessorHarness.InvokeAsync(misconfigured, messages);
+
+        Assert.Equal(messages.Select(m => m.MessageId).Order(), failures.Order());
+        Assert.Empty(await harness.ArchiveKeysAsync("rejected/"));
+        Assert.Contains("ResourceNotFoundException", harness.Log.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]

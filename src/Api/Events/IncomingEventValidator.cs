@@ -4,6 +4,7 @@ using System.Text.Json;
 using FluentValidation;
 using Microsoft.Extensions.Options;
 using Pipeline.Api.Hosting;
+using Pipeline.Storage;
 
 namespace Pipeline.Api.Events;
 
@@ -21,8 +22,10 @@ public sealed partial class IncomingEventValidator : AbstractValidator<IncomingE
 
         RuleFor(e => e).Must(e => !string.IsNullOrWhiteSpace(e.UserId) || !string.IsNullOrWhiteSpace(e.AnonymousId))
             .OverridePropertyName("userId").WithMessage("At least one of 'userId' and 'anonymousId' is required.");
-        RuleFor(e => e.UserId).MaximumLength(128).WithMessage("'userId' must be at most 128 characters.");
-        RuleFor(e => e.AnonymousId).MaximumLength(128).WithMessage("'anonymousId' must be at most 128 characters.");
+        RuleFor(e => e.UserId).MaximumLength(128).WithMessage("'userId' must be at most 128 characters.")
+            .Must(v => v is null || DynamoDbLimits.IsValidUnicode(v)).WithMessage("'userId' is not valid Unicode (an unpaired surrogate).");
+        RuleFor(e => e.AnonymousId).MaximumLength(128).WithMessage("'anonymousId' must be at most 128 characters.")
+            .Must(v => v is null || DynamoDbLimits.IsValidUnicode(v)).WithMessage("'anonymousId' is not valid Unicode (an unpaired surrogate).");
 
         RuleFor(e => e.EventId!).Matches(IdPattern()).When(e => e.EventId is not null)
             .WithMessage("'eventId' must be 1 to 128 of the characters A-Z a-z 0-9 _ . : -");
@@ -58,6 +61,11 @@ public sealed partial class IncomingEventValidator : AbstractValidator<IncomingE
             else if (Depth(properties) > limits.MaxPropertiesDepth)
             {
                 context.AddFailure("properties", $"'properties' is nested deeper than {limits.MaxPropertiesDepth} levels.");
+            }
+            else if (DynamoDbLimits.Problem(properties, "properties") is { } problem)
+            {
+                // Accepted must mean storable: refuse here what the events table would refuse later.
+                context.AddFailure("properties", problem);
             }
         });
 

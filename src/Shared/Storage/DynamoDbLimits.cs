@@ -1,0 +1,131 @@
+using System.Globalization;
+using System.Text.Json;
+
+namespace Pipeline.Storage;
+
+/// <summary>
+/// What DynamoDB refuses in a JSON document stored as attribute values (the events' <c>properties</c> map), so the Api can
+/// refuse it at the door: an event it accepts must be storable (docs/architecture.md, D11). From the DynamoDB Developer
+/// Guide ("Supported data types", "Quotas") and each confirmed against DynamoDB Local: a number has at most 38 significant
+/// digits and a magnitude from 1E-130 to below 1E+126 (or is zero); a map key is not empty; strings are valid Unicode.
+/// Nesting (32 levels) and item size (400 KB) are far above the Api's own limits.
+/// </summary>
+public static class DynamoDbLimits
+{
+    /// <summary>Most significant digits of a number.</summary>
+    public const int MaxDigits = 38;
+
+    /// <summary>The smallest and largest decimal exponent of a number's leading digit (1E-130 to 9.99…E+125).</summary>
+    public const int MinExponent = -130, MaxExponent = 125;
+
+    /// <summary>The first thing DynamoDB would refuse in <paramref name="value"/>, as a message naming its path; null if it can be stored.</summary>
+    public static string? Problem(JsonElement value, string path)
+    {
+        switch (value.ValueKind)
+        {
+            case JsonValueKind.Object:
+                foreach (var property in value.EnumerateObject())
+                {
+                    if (Text(property) is not { } name)
+                    {
+                        return $"'{path}' has a property name that is not valid Unicode (an unpaired surrogate).";
+                    }
+                    if (name.Length == 0)
+                    {
+                        return $"'{path}' has an empty property name, which DynamoDB cannot store.";
+                    }
+                    if (Problem(property.Value, $"{path}.{name}") is { } problem)
+                    {
+                        return problem;
+                    }
+                }
+                return null;
+            case JsonValueKind.Array:
+                var i = 0;
+                foreach (var item in value.EnumerateArray())
+                {
+                    if (Problem(item, $"{path}[{i++}]") is { } problem)
+                    {
+                        return problem;
+                    }
+                }
+                return null;
+            case JsonValueKind.String:
+                return Text(value) is null ? $"'{path}' is not valid Unicode (an unpaired surrogate)." : null;
+            case JsonValueKind.Number:
+                return NumberProblem(value.GetRawText()) is { } reason ? $"'{path}' {reason}" : null;
+            default:
+                return null;
+        }
+    }
+
+    /// <summary>True if <paramref name="text"/> has no unpaired surrogate (DynamoDB stores strings as UTF-8).</summary>
+    public static bool IsValidUnicode(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (char.IsHighSurrogate(text[i]) && i + 1 < text.Length && char.IsLowSurrogate(text[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsSurrogate(text[i]))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    // System.Text.Json refuses to unescape an unpaired surrogate (\ud800) into a string, and says so by throwing.
+    private static string? Text(JsonProperty property)
+    {
+        try
+        {
+            return IsValidUnicode(property.Name) ? property.Name : null;
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    private static string? Text(JsonElement value)
+    {
+        try
+        {
+            return value.GetString() is { } text && IsValidUnicode(text) ? text : null;
+        }
+        catch (InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    // A JSON number's text: -?int(.frac)?([eE][+-]?exp)?
+    private static string? NumberProblem(string number)
+    {
+        var text = number.TrimStart('-');
+        var e = text.IndexOfAny(['e', 'E']);
+        var mantissa = e < 0 ? text : text[..e];
+        var dot = mantissa.IndexOf('.', StringComparison.Ordinal);
+        var integer = dot < 0 ? mantissa : mantissa[..dot];
+        var digits = integer + (dot < 0 ? "" : mantissa[(dot + 1)..]);
+        if (e >= 0 && !int.TryParse(text[(e + 1)..], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _))
+        {
+            return "has an exponent DynamoDB cannot read.";
+        }
+        var first = digits.AsSpan().IndexOfAnyExcept('0');
+        if (first < 0)
+        {
+            return null; // zero, whatever its exponent
+        }
+        var significant = digits[first..].TrimEnd('0').Length;
+        if (significant > MaxDigits)
+        {
+            return $"has {significant} significant digits; DynamoDB stores at most {MaxDigits}.";
+        }
+        var exponent = (e < 0 ? 0L : int.Parse(text[(e + 1)..], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture)) + integer.Length - 1 - first;
+        return exponent is < MinExponent or > MaxExponent ? "is outside the range DynamoDB can store (1E-130 to 9.99E+125)." : null;
+    }
+}
