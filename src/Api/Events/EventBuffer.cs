@@ -79,13 +79,26 @@ public sealed class EventBuffer : IAsyncDisposable
     private async Task SendWaitingAsync()
     {
         var reader = _waiting.Reader;
-        var batch = new List<Pending>(MaxEntries);
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        // Read, then decide: an item that does not fit this batch opens the next one. (Peeking first races with the
+        // other senders: the item read may not be the one whose size was checked.)
+        Pending? carried = null;
+        while (carried is not null || await reader.WaitToReadAsync().ConfigureAwait(false))
         {
+            var batch = new List<Pending>(MaxEntries);
             var size = 0;
-            while (batch.Count < MaxEntries && reader.TryPeek(out var next)
-                && (batch.Count == 0 || size + next.Size <= MaxBatchPayload) && reader.TryRead(out next))
+            if (carried is not null)
             {
+                batch.Add(carried);
+                size = carried.Size;
+                carried = null;
+            }
+            while (batch.Count < MaxEntries && reader.TryRead(out var next))
+            {
+                if (batch.Count > 0 && size + next.Size > MaxBatchPayload)
+                {
+                    carried = next;
+                    break;
+                }
                 batch.Add(next);
                 size += next.Size;
             }
@@ -93,12 +106,20 @@ public sealed class EventBuffer : IAsyncDisposable
             {
                 continue;
             }
-            var results = await SendChunkAsync(batch, CancellationToken.None).ConfigureAwait(false);
-            for (var i = 0; i < batch.Count; i++)
+            try
             {
-                batch[i].Result.TrySetResult(results[i]);
+                var results = await SendChunkAsync(batch, CancellationToken.None).ConfigureAwait(false);
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    batch[i].Result.TrySetResult(results[i]);
+                }
             }
-            batch.Clear();
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // Whatever went wrong, the waiting requests get an answer (503) and this sender lives on.
+                _logger.LogError(e, "Could not enqueue {Count} events of requests {RequestIds}", batch.Count, string.Join(' ', batch.Select(p => p.Event.RequestId).Distinct()));
+                batch.ForEach(p => p.Result.TrySetResult(false));
+            }
         }
     }
 
