@@ -48,7 +48,10 @@ public sealed class AggregatorFunction
         return JsonSerializer.SerializeToUtf8Bytes(run, SummaryJsonContext.Default.AggregatorRun);
     }
 
-    /// <summary>One run.</summary>
+    /// <summary>
+    /// One run: publishes what a previous run stored but did not publish; summarizes the windows now complete; and counts
+    /// again the windows that ended within the look-back, publishing a revised summary where events arrived late.
+    /// </summary>
     public async Task<AggregatorRun> RunAsync(CancellationToken cancellationToken)
     {
         var published = new List<DateTimeOffset>();
@@ -59,31 +62,62 @@ public sealed class AggregatorFunction
         }
 
         double capacity = 0;
+        var now = _clock.GetUtcNow();
         var lastEnd = await _store.LatestWindowEndAsync(cancellationToken).ConfigureAwait(false);
-        foreach (var window in SummaryWindows.Due(_clock.GetUtcNow(), _options.Window, _options.Settle, lastEnd, _options.MaxWindowsPerRun))
+        var due = SummaryWindows.Due(now, _options.Window, _options.Settle, lastEnd, _options.MaxWindowsPerRun);
+        foreach (var window in due)
         {
-            var counts = await _reader.CountEventsAsync(window, cancellationToken).ConfigureAwait(false);
-            capacity += counts.ReadCapacityUnits;
-            var summary = new Summary
-            {
-                WindowStart = window.Start,
-                WindowEnd = window.End,
-                TotalEvents = counts.Total,
-                ByEventType = counts.ByEventType,
-                UniqueUsers = counts.UniqueUsers,
-                UniqueAnonymousIds = counts.UniqueAnonymousIds,
-                Rejected = await _reader.CountRejectedAsync(window, cancellationToken).ConfigureAwait(false),
-                DeadLetterDepth = await _reader.DeadLetterDepthAsync(cancellationToken).ConfigureAwait(false),
-                GeneratedAt = _clock.GetUtcNow(),
-            };
+            var (summary, cost) = await SummarizeAsync(window, 0, cancellationToken).ConfigureAwait(false);
+            capacity += cost;
             if (await _store.StoreAsync(summary, cancellationToken).ConfigureAwait(false))
             {
                 await PublishAsync(summary, cancellationToken).ConfigureAwait(false);
                 published.Add(summary.WindowStart);
             }
         }
+
+        // Late events: a record retried after its window was summarized is stored with a receive time in that window.
+        var lookbackStart = now - _options.Settle - _options.Lookback;
+        foreach (var stored in await _store.EndingAfterAsync(lookbackStart, cancellationToken).ConfigureAwait(false))
+        {
+            if (due.Any(w => w.Start == stored.WindowStart) || stored.WindowEnd + _options.Settle > now)
+            {
+                continue;
+            }
+            var (revised, cost) = await SummarizeAsync(new SummaryWindow(stored.WindowStart, stored.WindowEnd), stored.Revision + 1, cancellationToken).ConfigureAwait(false);
+            capacity += cost;
+            if (revised.TotalEvents != stored.TotalEvents && await _store.ReviseAsync(revised, stored.Revision, cancellationToken).ConfigureAwait(false))
+            {
+                _log.Write("INFO", FormattableString.Invariant($"Window {stored.WindowStart:u}: {revised.TotalEvents - stored.TotalEvents} late event(s); revision {revised.Revision}"));
+                await PublishAsync(revised, cancellationToken).ConfigureAwait(false);
+                published.Add(revised.WindowStart);
+            }
+        }
         _log.Write("INFO", FormattableString.Invariant($"Aggregator run: published {published.Count} summary(ies), {capacity} read capacity units"));
         return new AggregatorRun(published, capacity);
+    }
+
+    private async Task<(Summary Summary, double ReadCapacityUnits)> SummarizeAsync(SummaryWindow window, int revision, CancellationToken cancellationToken)
+    {
+        var counts = await _reader.CountEventsAsync(window, cancellationToken).ConfigureAwait(false);
+        // Event types are the clients' to choose: list the most frequent, total the rest, so a summary always fits SNS's 256 KB.
+        var top = counts.ByEventType.OrderByDescending(t => t.Value).ThenBy(t => t.Key, StringComparer.Ordinal).Take(_options.TopEventTypes).ToList();
+        var summary = new Summary
+        {
+            WindowStart = window.Start,
+            WindowEnd = window.End,
+            TotalEvents = counts.Total,
+            ByEventType = new SortedDictionary<string, long>(top.ToDictionary(t => t.Key, t => t.Value), StringComparer.Ordinal),
+            EventTypes = counts.ByEventType.Count,
+            OtherEvents = counts.Total - top.Sum(t => t.Value),
+            UniqueUsers = counts.UniqueUsers,
+            UniqueAnonymousIds = counts.UniqueAnonymousIds,
+            Rejected = await _reader.CountRejectedAsync(window, cancellationToken).ConfigureAwait(false),
+            DeadLetterDepth = await _reader.DeadLetterDepthAsync(cancellationToken).ConfigureAwait(false),
+            GeneratedAt = _clock.GetUtcNow(),
+            Revision = revision,
+        };
+        return (summary, counts.ReadCapacityUnits);
     }
 
     private async Task PublishAsync(Summary summary, CancellationToken cancellationToken)
@@ -93,12 +127,13 @@ public sealed class AggregatorFunction
         var messageId = await _sns.PublishAsync(
             _options.TopicArn,
             JsonSerializer.Serialize(summary, SummaryJsonContext.Default.Summary),
-            $"Event summary {start} to {end} UTC",
+            summary.Revision == 0 ? $"Event summary {start} to {end} UTC" : $"Event summary {start} to {end} UTC (revision {summary.Revision})",
             new Dictionary<string, string>
             {
                 ["windowStart"] = summary.WindowStart.UtcDateTime.ToString("O", CultureInfo.InvariantCulture),
                 ["windowEnd"] = summary.WindowEnd.UtcDateTime.ToString("O", CultureInfo.InvariantCulture),
                 ["totalEvents"] = summary.TotalEvents.ToString(CultureInfo.InvariantCulture),
+                ["revision"] = summary.Revision.ToString(CultureInfo.InvariantCulture),
             },
             cancellationToken).ConfigureAwait(false);
         await _store.MarkPublishedAsync(summary, messageId, cancellationToken).ConfigureAwait(false);

@@ -14,6 +14,15 @@ public sealed record AggregatorOptions(string EventsTable, string SummariesTable
     /// <summary>How long after a window ends it is summarized, so events still in the queue can land (<c>Summaries__SettleSeconds</c>, default 30).</summary>
     public TimeSpan Settle { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long after a window ends it is counted again, and a revised summary published if an event arrived late
+    /// (<c>Summaries__LookbackMinutes</c>, default 60: past the 15 minutes a retried message can take before the DLQ).
+    /// </summary>
+    public TimeSpan Lookback { get; init; } = TimeSpan.FromMinutes(60);
+
+    /// <summary>Event types listed by name in a summary, the most frequent first; the rest are totalled (<c>Summaries__TopEventTypes</c>, default 100).</summary>
+    public int TopEventTypes { get; init; } = 100;
+
     /// <summary>Most windows summarized in one run; a longer backlog is caught up over the next runs.</summary>
     public int MaxWindowsPerRun { get; init; } = 48;
 
@@ -21,24 +30,25 @@ public sealed record AggregatorOptions(string EventsTable, string SummariesTable
     public static AggregatorOptions FromEnvironment(Func<string, string?>? read = null)
     {
         read ??= System.Environment.GetEnvironmentVariable;
-        var minutes = read("Summaries__WindowMinutes") is { Length: > 0 } text
-            ? int.TryParse(text, CultureInfo.InvariantCulture, out var m) && m is >= 1 and <= 1440 ? m
-                : throw new InvalidOperationException($"The environment variable Summaries__WindowMinutes must be a whole number from 1 to 1440, not '{text}'.")
-            : 60;
-        var settle = read("Summaries__SettleSeconds") is { Length: > 0 } seconds
-            ? int.TryParse(seconds, CultureInfo.InvariantCulture, out var s) && s is >= 0 and <= 3600 ? s
-                : throw new InvalidOperationException($"The environment variable Summaries__SettleSeconds must be a whole number from 0 to 3600, not '{seconds}'.")
-            : 30;
         return new AggregatorOptions(
             Required(read, "Events__TableName"),
             Required(read, "Summaries__TableName"),
             Required(read, "Summaries__TopicArn"),
-            TimeSpan.FromMinutes(minutes),
+            TimeSpan.FromMinutes(Number(read, "Summaries__WindowMinutes", 60, 1, 1440)),
             Required(read, "Archive__BucketName"),
             Required(read, "Queue__DeadLetterUrl"))
-        { Settle = TimeSpan.FromSeconds(settle) };
+        {
+            Settle = TimeSpan.FromSeconds(Number(read, "Summaries__SettleSeconds", 30, 0, 3600)),
+            Lookback = TimeSpan.FromMinutes(Number(read, "Summaries__LookbackMinutes", 60, 0, 10080)),
+            TopEventTypes = Number(read, "Summaries__TopEventTypes", 100, 1, 1000),
+        };
     }
 
     private static string Required(Func<string, string?> read, string name) =>
         read(name) is { Length: > 0 } value ? value : throw new InvalidOperationException($"The environment variable {name} is required.");
+
+    private static int Number(Func<string, string?> read, string name, int fallback, int min, int max) =>
+        read(name) is not { Length: > 0 } text ? fallback
+            : int.TryParse(text, CultureInfo.InvariantCulture, out var value) && value >= min && value <= max ? value
+            : throw new InvalidOperationException($"The environment variable {name} must be a whole number from {min} to {max}, not '{text}'.");
 }

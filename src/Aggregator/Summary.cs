@@ -15,8 +15,17 @@ public sealed record Summary
     /// <summary>Distinct events received in the window (duplicates are never stored, so never counted).</summary>
     public required long TotalEvents { get; init; }
 
-    /// <summary>Events per event type.</summary>
+    /// <summary>Events per event type, for the most frequent types (at most <c>Summaries__TopEventTypes</c>).</summary>
     public required IReadOnlyDictionary<string, long> ByEventType { get; init; }
+
+    /// <summary>Distinct event types in the window, listed or not.</summary>
+    public long EventTypes { get; init; }
+
+    /// <summary>Events of the types not listed in <see cref="ByEventType"/>.</summary>
+    public long OtherEvents { get; init; }
+
+    /// <summary>0 for the first summary of the window; one more for each revision published because events arrived late.</summary>
+    public int Revision { get; init; }
 
     /// <summary>Distinct <c>userId</c>s.</summary>
     public required long UniqueUsers { get; init; }

@@ -7,9 +7,10 @@ using Pipeline.Storage;
 namespace Pipeline.Aggregator;
 
 /// <summary>
-/// The summaries table: one item per window (partition <c>series</c> = "summaries", sort key <c>windowStart</c>),
-/// with <c>status</c> "stored" until the summary is published, then "published". Storing before publishing makes
-/// publication at-least-once: a run that stops in between leaves a stored summary the next run publishes.
+/// The summaries table: one item per window (partition <c>series</c> = "summaries", sort key <c>windowStart</c>), holding
+/// the window's latest revision, with <c>status</c> "stored" until that revision is published, then "published". Storing
+/// before publishing makes publication at-least-once: a run that stops in between leaves a stored summary the next run
+/// publishes. Every write is conditional, so overlapping runs never store a window, or a revision, twice.
 /// </summary>
 public sealed class SummaryStore(IAmazonDynamoDB dynamoDb, string tableName)
 {
@@ -49,6 +50,7 @@ public sealed class SummaryStore(IAmazonDynamoDB dynamoDb, string tableName)
                     ["totalEvents"] = new() { N = summary.TotalEvents.ToString(CultureInfo.InvariantCulture) },
                     ["summary"] = new() { S = JsonSerializer.Serialize(summary, SummaryJsonContext.Default.Summary) },
                     ["status"] = new() { S = Stored },
+                    ["revision"] = new() { N = summary.Revision.ToString(CultureInfo.InvariantCulture) },
                 },
                 ConditionExpression = "attribute_not_exists(windowStart)",
             }, cancellationToken).ConfigureAwait(false);
@@ -60,7 +62,65 @@ public sealed class SummaryStore(IAmazonDynamoDB dynamoDb, string tableName)
         }
     }
 
-    /// <summary>Marks a summary published (once: a second mark changes nothing).</summary>
+    /// <summary>Replaces a window's summary by its next revision, unless another run revised it since <paramref name="previous"/>; false if one did.</summary>
+    public async Task<bool> ReviseAsync(Summary summary, int previous, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(summary);
+        try
+        {
+            await dynamoDb.UpdateItemAsync(new UpdateItemRequest
+            {
+                TableName = tableName,
+                Key = Key(summary),
+                UpdateExpression = "SET summary = :summary, totalEvents = :total, revision = :revision, #status = :stored REMOVE publishedAt, messageId",
+                // Summaries stored before revisions existed have no revision attribute: they are revision 0.
+                ConditionExpression = previous == 0 ? "attribute_not_exists(revision) OR revision = :previous" : "revision = :previous",
+                ExpressionAttributeNames = new Dictionary<string, string> { ["#status"] = "status" },
+                ExpressionAttributeValues = new Dictionary<string, AttributeValue>
+                {
+                    [":summary"] = new() { S = JsonSerializer.Serialize(summary, SummaryJsonContext.Default.Summary) },
+                    [":total"] = new() { N = summary.TotalEvents.ToString(CultureInfo.InvariantCulture) },
+                    [":revision"] = new() { N = summary.Revision.ToString(CultureInfo.InvariantCulture) },
+                    [":previous"] = new() { N = previous.ToString(CultureInfo.InvariantCulture) },
+                    [":stored"] = new() { S = Stored },
+                },
+            }, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (ConditionalCheckFailedException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The stored summaries of windows that end after <paramref name="time"/>, oldest first.</summary>
+    public async Task<IReadOnlyList<Summary>> EndingAfterAsync(DateTimeOffset time, CancellationToken cancellationToken)
+    {
+        var summaries = new List<Summary>();
+        Dictionary<string, AttributeValue>? start = null;
+        do
+        {
+            var page = await dynamoDb.QueryAsync(new QueryRequest
+            {
+                TableName = tableName,
+                // Windows are at most a day long, so every window ending after the time starts after the time less a day.
+                KeyConditionExpression = "series = :series AND windowStart > :from",
+                ExpressionAttributeValues = new Dictionary<string, AttributeValue>
+                {
+                    [":series"] = new() { S = Series },
+                    [":from"] = new() { S = EventLayout.FormatTime(time.AddDays(-1)) },
+                },
+                ConsistentRead = true,
+                ExclusiveStartKey = start,
+            }, cancellationToken).ConfigureAwait(false);
+            summaries.AddRange(page.Items.Select(Parse).Where(s => s.WindowEnd > time));
+            start = page.LastEvaluatedKey is { Count: > 0 } next ? next : null;
+        }
+        while (start is not null);
+        return summaries;
+    }
+
+    /// <summary>Marks a summary's revision published (once: a second mark, or a mark of a revision since replaced, changes nothing).</summary>
     public async Task MarkPublishedAsync(Summary summary, string messageId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(summary);
@@ -69,13 +129,11 @@ public sealed class SummaryStore(IAmazonDynamoDB dynamoDb, string tableName)
             await dynamoDb.UpdateItemAsync(new UpdateItemRequest
             {
                 TableName = tableName,
-                Key = new Dictionary<string, AttributeValue>
-                {
-                    ["series"] = new() { S = Series },
-                    ["windowStart"] = new() { S = EventLayout.FormatTime(summary.WindowStart) },
-                },
+                Key = Key(summary),
                 UpdateExpression = "SET #status = :published, publishedAt = :now, messageId = :id",
-                ConditionExpression = "#status = :stored",
+                ConditionExpression = summary.Revision == 0
+                    ? "#status = :stored AND (attribute_not_exists(revision) OR revision = :revision)"
+                    : "#status = :stored AND revision = :revision",
                 ExpressionAttributeNames = new Dictionary<string, string> { ["#status"] = "status" },
                 ExpressionAttributeValues = new Dictionary<string, AttributeValue>
                 {
@@ -83,6 +141,7 @@ public sealed class SummaryStore(IAmazonDynamoDB dynamoDb, string tableName)
                     [":stored"] = new() { S = Stored },
                     [":now"] = new() { S = EventLayout.FormatTime(DateTimeOffset.UtcNow) },
                     [":id"] = new() { S = messageId },
+                    [":revision"] = new() { N = summary.Revision.ToString(CultureInfo.InvariantCulture) },
                 },
             }, cancellationToken).ConfigureAwait(false);
         }
@@ -102,6 +161,12 @@ public sealed class SummaryStore(IAmazonDynamoDB dynamoDb, string tableName)
             Limit = count,
             ConsistentRead = true,
         }, cancellationToken).ConfigureAwait(false)).Items;
+
+    private static Dictionary<string, AttributeValue> Key(Summary summary) => new()
+    {
+        ["series"] = new() { S = Series },
+        ["windowStart"] = new() { S = EventLayout.FormatTime(summary.WindowStart) },
+    };
 
     private static Summary Parse(Dictionary<string, AttributeValue> item) =>
         JsonSerializer.Deserialize(item["summary"].S, SummaryJsonContext.Default.Summary)

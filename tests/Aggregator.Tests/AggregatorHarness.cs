@@ -47,8 +47,10 @@ public sealed class AggregatorHarness : IAsyncDisposable
 
     public AggregatorOptions Options(TimeSpan window) => LocalAggregator.Options(Stack, window) with { Settle = TimeSpan.FromSeconds(30) };
 
-    public AggregatorFunction Function(TimeSpan window, TimeProvider clock, SnsClient? sns = null) =>
-        new(Options(window), Aws.DynamoDb, Aws.S3, Aws.Sqs, sns ?? Aws.Sns, clock, new FunctionLog(TextWriter.Null, "aggregator"));
+    public AggregatorFunction Function(TimeSpan window, TimeProvider clock, SnsClient? sns = null) => Function(Options(window), clock, sns);
+
+    public AggregatorFunction Function(AggregatorOptions options, TimeProvider clock, SnsClient? sns = null) =>
+        new(options, Aws.DynamoDb, Aws.S3, Aws.Sqs, sns ?? Aws.Sns, clock, new FunctionLog(TextWriter.Null, "aggregator"));
 
     public static QueuedEvent Event(DateTimeOffset receivedAt, string type, string? user = null, string? anonymous = null) => new()
     {

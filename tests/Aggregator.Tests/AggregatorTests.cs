@@ -85,6 +85,67 @@ public sealed class AggregatorTests
     }
 
     [Fact]
+    public async Task Events_stored_late_within_the_lookback_are_counted_in_a_revised_summary_and_later_ones_are_not()
+    {
+        await using var harness = await AggregatorHarness.StartAsync();
+        var w = PastWindow();
+        var options = harness.Options(Hour) with { Lookback = TimeSpan.FromMinutes(60) };
+        await harness.StoreAsync(Enumerable.Range(0, 3).Select(i => AggregatorHarness.Event(w.Start.AddMinutes(i), "page_view", user: $"u{i}")));
+        await harness.Function(options, new TestClock(w.End.AddMinutes(1))).RunAsync(CancellationToken.None);
+        var first = Assert.Single(await harness.ReceivedAsync());
+
+        // Retried records: received in the window, stored after it was summarized.
+        await harness.StoreAsync([AggregatorHarness.Event(w.Start.AddMinutes(10), "signup", user: "late"), AggregatorHarness.Event(w.End.AddTicks(-1), "page_view", user: "late")]);
+        var revisedRun = await harness.Function(options, new TestClock(w.End.AddMinutes(20))).RunAsync(CancellationToken.None);
+        var againRun = await harness.Function(options, new TestClock(w.End.AddMinutes(25))).RunAsync(CancellationToken.None);
+        var revised = Assert.Single(await harness.ReceivedAsync());
+        await harness.StoreAsync([AggregatorHarness.Event(w.Start.AddMinutes(30), "signup", user: "too-late")]);
+        var pastLookback = await harness.Function(options, new TestClock(w.End + options.Settle + options.Lookback + TimeSpan.FromMinutes(1))).RunAsync(CancellationToken.None);
+
+        Assert.Equal(3, JsonNode.Parse(first["Message"]!.GetValue<string>())!["totalEvents"]!.GetValue<long>());
+        Assert.Equal([w.Start], revisedRun.Published);
+        Assert.Empty(againRun.Published);
+        var summary = JsonNode.Parse(revised["Message"]!.GetValue<string>())!;
+        Assert.Equal(5, summary["totalEvents"]!.GetValue<long>());
+        Assert.Equal(1, summary["revision"]!.GetValue<int>());
+        Assert.Equal(1, summary["byEventType"]!["signup"]!.GetValue<long>());
+        Assert.EndsWith("(revision 1)", revised["Subject"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal("1", revised["MessageAttributes"]!["revision"]!["Value"]!.GetValue<string>());
+        Assert.DoesNotContain(w.Start, pastLookback.Published); // past the look-back: not revised (the README says so)
+        Assert.DoesNotContain(await harness.ReceivedAsync(waitSeconds: 0), e => JsonNode.Parse(e["Message"]!.GetValue<string>())!["windowStart"]!.GetValue<DateTimeOffset>() == w.Start);
+    }
+
+    [Fact]
+    public async Task A_window_with_ten_thousand_event_types_lists_the_top_ones_totals_the_rest_and_is_published()
+    {
+        await using var harness = await AggregatorHarness.StartAsync();
+        var w = PastWindow();
+        var events = Enumerable.Range(0, 10_000).Select(i => AggregatorHarness.Event(w.Start.AddMilliseconds(i), $"type.{i:D5}.{new string('x', 40)}", user: "u"))
+            .Concat(Enumerable.Range(0, 10).Select(i => AggregatorHarness.Event(w.Start.AddSeconds(20 + i), "frequent", user: "u")))
+            .ToList();
+        foreach (var chunk in events.Select(e => Processor.EventStore.ToItem(e, TimeSpan.FromDays(1))).Chunk(25))
+        {
+            await harness.Aws.DynamoDb.BatchWriteItemAsync(new Dictionary<string, List<WriteRequest>>
+            {
+                [harness.Stack["EventsTable"]] = [.. chunk.Select(item => new WriteRequest(new PutRequest(item)))],
+            });
+        }
+
+        var run = await harness.Function(harness.Options(Hour) with { TopEventTypes = 100 }, new TestClock(w.End.AddMinutes(1))).RunAsync(CancellationToken.None);
+
+        Assert.Equal([w.Start], run.Published);
+        var message = Assert.Single(await harness.ReceivedAsync())["Message"]!.GetValue<string>();
+        Assert.InRange(System.Text.Encoding.UTF8.GetByteCount(message), 1, 256 * 1024);
+        var summary = JsonNode.Parse(message)!;
+        Assert.Equal(10_010, summary["totalEvents"]!.GetValue<long>());
+        Assert.Equal(10_001, summary["eventTypes"]!.GetValue<long>());
+        var listed = summary["byEventType"]!.AsObject();
+        Assert.Equal(100, listed.Count);
+        Assert.Equal(10, listed["frequent"]!.GetValue<long>()); // the most frequent first
+        Assert.Equal(10_010 - listed.Sum(t => t.Value!.GetValue<long>()), summary["otherEvents"]!.GetValue<long>());
+    }
+
+    [Fact]
     public async Task A_rerun_publishes_nothing_new()
     {
         await using var harness = await AggregatorHarness.StartAsync();

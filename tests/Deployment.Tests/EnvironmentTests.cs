@@ -60,7 +60,7 @@ public sealed class EnvironmentTests
     }
 
     // Settings with a default; every other variable the template sets is required.
-    private static readonly HashSet<string> Optional = ["Events__RetentionDays", "Summaries__WindowMinutes", "Summaries__SettleSeconds"];
+    private static readonly HashSet<string> Optional = ["Events__RetentionDays", "Summaries__WindowMinutes", "Summaries__SettleSeconds", "Summaries__LookbackMinutes", "Summaries__TopEventTypes"];
 
     [Theory]
     [InlineData("ProcessorFunction")]
