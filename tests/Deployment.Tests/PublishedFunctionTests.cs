@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Amazon.DynamoDBv2.Model;
+using Pipeline.Local.Environment;
 using Pipeline.Aggregator;
 using Pipeline.Events;
 using Pipeline.Lambda;

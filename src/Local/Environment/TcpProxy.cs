@@ -1,10 +1,10 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace Pipeline.Tests;
+namespace Pipeline.Local.Environment;
 
 /// <summary>
-/// A loopback TCP proxy in front of a real server, for faults a test injects on the wire: each request chunk can be
+/// A loopback TCP proxy in front of a real server, for faults a test or the fault soak injects on the wire: each request chunk can be
 /// held for <see cref="Delay"/> (a slow network), and <see cref="Cut"/> drops every connection and refuses new ones
 /// until <see cref="Restore"/> (a server that went away).
 /// </summary>
@@ -16,6 +16,7 @@ public sealed class TcpProxy : IAsyncDisposable
     private readonly List<TcpClient> _connections = [];
     private volatile bool _cut;
 
+    /// <summary>Starts a proxy to <paramref name="target"/> on a free loopback port.</summary>
     public TcpProxy(Uri target)
     {
         _target = target;
@@ -43,6 +44,7 @@ public sealed class TcpProxy : IAsyncDisposable
     /// <summary>Accepts connections again.</summary>
     public void Restore() => _cut = false;
 
+    /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
@@ -85,7 +87,7 @@ public sealed class TcpProxy : IAsyncDisposable
                 _connections.Add(client);
                 _connections.Add(server);
             }
-            await Task.WhenAny(CopyAsync(client.GetStream(), server.GetStream(), delayed: true), CopyAsync(server.GetStream(), client.GetStream(), delayed: false));
+            await Task.WhenAny(CopyAsync(client.GetStream(), server.GetStream(), delayed: true), CopyAsync(server.GetStream(), client.GetStream(), delayed: false)).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {
