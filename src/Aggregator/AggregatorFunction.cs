@@ -64,11 +64,19 @@ public sealed class AggregatorFunction
         double capacity = 0;
         var now = _clock.GetUtcNow();
         var lastEnd = await _store.LatestWindowEndAsync(cancellationToken).ConfigureAwait(false);
-        var due = SummaryWindows.Due(now, _options.Window, _options.Settle, lastEnd, _options.MaxWindowsPerRun);
+        // The first run of a deployment looks back as far as revisions do: a first run that failed (an outage) must not
+        // leave the events of its window in no summary. Leading empty windows are history before the deployment: skipped.
+        var firstSeries = lastEnd is null;
+        var due = SummaryWindows.Due(now, _options.Window, _options.Settle, lastEnd ?? now - _options.Settle - _options.Lookback, _options.MaxWindowsPerRun);
         foreach (var window in due)
         {
             var (summary, cost) = await SummarizeAsync(window, 0, cancellationToken).ConfigureAwait(false);
             capacity += cost;
+            if (firstSeries && summary.TotalEvents == 0 && window != due[^1])
+            {
+                continue;
+            }
+            firstSeries = false;
             if (await _store.StoreAsync(summary, cancellationToken).ConfigureAwait(false))
             {
                 await PublishAsync(summary, cancellationToken).ConfigureAwait(false);

@@ -146,6 +146,23 @@ public sealed class AggregatorTests
     }
 
     [Fact]
+    public async Task A_first_run_that_comes_late_still_summarizes_the_windows_with_events_within_the_lookback()
+    {
+        // The run that should have summarized w failed (an outage); the first successful run is a window later.
+        await using var harness = await AggregatorHarness.StartAsync();
+        var w = PastWindow();
+        await harness.StoreAsync([AggregatorHarness.Event(w.Start.AddMinutes(1), "page_view", user: "a")]);
+
+        var run = await harness.Function(harness.Options(Hour) with { Lookback = TimeSpan.FromMinutes(90) }, new TestClock(w.End + Hour + TimeSpan.FromMinutes(1))).RunAsync(CancellationToken.None);
+
+        Assert.Equal([w.Start, w.End], run.Published); // w with its event, and the latest complete window
+        var totals = (await harness.ReceivedAsync()).Select(e => JsonNode.Parse(e["Message"]!.GetValue<string>())!)
+            .ToDictionary(s => s["windowStart"]!.GetValue<DateTimeOffset>(), s => s["totalEvents"]!.GetValue<long>());
+        Assert.Equal(1, totals[w.Start]);
+        Assert.Equal(0, totals[w.End]);
+    }
+
+    [Fact]
     public async Task A_rerun_publishes_nothing_new()
     {
         await using var harness = await AggregatorHarness.StartAsync();

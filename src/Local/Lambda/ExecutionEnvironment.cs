@@ -44,6 +44,9 @@ public sealed class ExecutionEnvironment : IAsyncDisposable
     /// <summary>The function process's id.</summary>
     public int ProcessId => _process?.Id ?? 0;
 
+    /// <summary>True while an invocation is in progress.</summary>
+    public bool IsBusy => _current is not null;
+
     /// <summary>True while the process runs and can take an invocation.</summary>
     public bool IsAlive => _process is { HasExited: false } && _ready.Task.IsCompletedSuccessfully;
 

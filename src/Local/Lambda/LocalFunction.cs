@@ -23,6 +23,9 @@ public sealed class LocalFunction(FunctionDefinition definition, int concurrency
     /// <summary>The ids of the function's live processes.</summary>
     public IReadOnlyList<int> ProcessIds => [.. _all.Keys.Where(e => e.IsAlive).Select(e => e.ProcessId)];
 
+    /// <summary>The ids of the processes serving an invocation right now.</summary>
+    public IReadOnlyList<int> BusyProcessIds => [.. _all.Keys.Where(e => e.IsAlive && e.IsBusy).Select(e => e.ProcessId)];
+
     /// <summary>Invokes the function (waiting for a free environment if all are busy); returns the response payload.</summary>
     /// <exception cref="LambdaInvocationException">The function reported an error, timed out, died, or could not start.</exception>
     public async Task<byte[]> InvokeAsync(byte[] payload, CancellationToken cancellationToken)

@@ -1,0 +1,329 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.IO.Compression;
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using Amazon.DynamoDBv2.Model;
+using Amazon.S3.Model;
+using Pipeline.Aggregator;
+using Pipeline.ApiKeys;
+using Pipeline.Local.Environment;
+using Pipeline.Local.Hosting;
+using Pipeline.Storage;
+
+namespace Pipeline.Bench;
+
+/// <summary>
+/// The promise "a 202 means stored", under faults. A steady stream of events goes through the Api (a client that retries
+/// 503/429 after Retry-After, and network errors, with its own eventId), while the soak stops DynamoDB and the SQS/S3/SNS
+/// server for 10 s each (every client reaches them through a proxy that refuses and drops connections), kills the
+/// Processor process mid-batch twice (SIGKILL), and resends a burst of already accepted events. Then it checks, for every
+/// event answered 202: stored exactly once, archived, counted exactly once by the latest summary revisions; and the DLQ.
+/// Loopback only, bounded in time.
+/// </summary>
+internal static class FaultSoak
+{
+    private static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
+
+    public static async Task<string> RunAsync(int seconds, int rate)
+    {
+        await using var bench = await BenchStack.StartAsync();
+        var direct = bench.Aws;
+        var stack = bench.Stack;
+        await using var dynamoDb = new TcpProxy(direct.Endpoints.DynamoDb);
+        await using var fauxqs = new TcpProxy(direct.Endpoints.Fauxqs);
+        var faulty = new LocalEndpoints(fauxqs.Address, dynamoDb.Address);
+        using var faultyAws = new LocalAws(faulty);
+        var queueUrl = stack.Resources["EventsQueue"].Ref;
+        // Redelivery after 35 s (more than the Processor's 30 s timeout) instead of the template's 180 s, to keep the soak short.
+        await direct.Sqs.SetQueueAttributesAsync(queueUrl, new Dictionary<string, string> { ["VisibilityTimeout"] = "35" });
+        var (key, _) = await new ApiKeyRegistry(direct.DynamoDb, stack["ApiKeysTable"]).CreateAsync("soak", CancellationToken.None);
+        var inbox = (await direct.Sqs.CreateQueueAsync($"{stack.StackName}-inbox")).QueueUrl;
+        var inboxArn = (await direct.Sqs.GetQueueAttributesAsync(inbox, ["QueueArn"])).QueueARN;
+        await direct.Sns.SubscribeAsync(stack["SummaryTopic"], "sqs", inboxArn, new Dictionary<string, string>(), CancellationToken.None);
+
+        var url = $"http://127.0.0.1:{LocalEmulators.FreePort()}";
+        await using var api = await LocalApi.StartAsync(faulty, stack, url, CancellationToken.None);
+        var notes = new ConcurrentQueue<string>();
+        var clock = Stopwatch.StartNew();
+        void Note(string what) => notes.Enqueue(FormattableString.Invariant($"| {clock.Elapsed.TotalSeconds:0.0} s | {what} |"));
+        var processed = new ProcessedMetric();
+        await using var processor = LocalProcessor.Start(stack, faulty, processed.Read);
+        using var stop = new CancellationTokenSource();
+        var polling = LocalProcessor.EventSource(faultyAws, stack, processor.InvokeAsync, LocalProcessor.EventSourceOptions(stack), _ => { }).RunAsync(stop.Token);
+        await using var aggregator = LocalAggregator.Start(stack, faulty, Window, _ => { });
+        var aggregating = LocalAggregator.ScheduleAsync(aggregator, Window, _ => { }, stop.Token);
+
+        using var client = new RetryingClient(url, key);
+        var sending = Task.Run(() => client.SendSteadilyAsync(rate, TimeSpan.FromSeconds(seconds)));
+        await Task.Delay(TimeSpan.FromSeconds(10));
+        Note("DynamoDB stopped (connections refused and dropped)");
+        dynamoDb.Cut();
+        await Task.Delay(TimeSpan.FromSeconds(10));
+        dynamoDb.Restore();
+        Note("DynamoDB back");
+        await Task.Delay(TimeSpan.FromSeconds(10));
+        Note("SQS/S3/SNS server stopped");
+        fauxqs.Cut();
+        await Task.Delay(TimeSpan.FromSeconds(10));
+        fauxqs.Restore();
+        Note("SQS/S3/SNS server back");
+        for (var kill = 0; kill < 2; kill++)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(5));
+            // Mid-batch: wait for a process serving an invocation, then kill it.
+            var busy = Stopwatch.StartNew();
+            while (processor.BusyProcessIds.Count == 0 && busy.Elapsed < TimeSpan.FromSeconds(10))
+            {
+                await Task.Delay(1);
+            }
+            foreach (var pid in processor.BusyProcessIds.Take(1))
+            {
+                Process.GetProcessById(pid).Kill();
+                Note($"Processor process {pid} killed (SIGKILL) during an invocation");
+            }
+        }
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        var resent = await client.ResendAsync(200);
+        Note($"{resent} accepted events resent with their eventId");
+        await sending;
+        Note($"load stopped: {client.Accepted.Count} events answered 202");
+
+        // Drain: every accepted event stored, or give up after five minutes.
+        var drainDeadline = DateTime.UtcNow.AddMinutes(5);
+        Dictionary<string, DateTimeOffset> stored;
+        while ((stored = await StoredAsync(bench)).Count < client.Accepted.Count && DateTime.UtcNow < drainDeadline)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(2));
+        }
+        Note($"queue drained: {stored.Count} events stored");
+        // The last window complete and settled, then one more Aggregator run (overlapping runs are safe).
+        var lastWindow = SummaryWindows.Containing(stored.Values.DefaultIfEmpty(DateTimeOffset.UtcNow).Max(), Window);
+        var wait = lastWindow.End + TimeSpan.FromSeconds(6) - DateTimeOffset.UtcNow;
+        if (wait > TimeSpan.Zero)
+        {
+            await Task.Delay(wait);
+        }
+        await LocalAggregator.InvokeAsync(aggregator, CancellationToken.None);
+        Note("final Aggregator run");
+        await stop.CancelAsync();
+        await Task.WhenAll(polling, aggregating);
+
+        return await ReportAsync(bench, client, stored, inbox, notes, seconds, rate, processor.Reports.Count(r => r.ErrorType is not null), processed.Total);
+    }
+
+    private static async Task<Dictionary<string, DateTimeOffset>> StoredAsync(BenchStack bench)
+    {
+        var items = new Dictionary<string, DateTimeOffset>();
+        Dictionary<string, AttributeValue>? start = null;
+        do
+        {
+            var page = await bench.Aws.DynamoDb.ScanAsync(new ScanRequest
+            {
+                TableName = bench.Stack["EventsTable"],
+                ProjectionExpression = "eventId, receivedAt",
+                ExclusiveStartKey = start,
+                ConsistentRead = true,
+            });
+            foreach (var item in page.Items)
+            {
+                items[item["eventId"].S] = DateTimeOffset.Parse(item["receivedAt"].S, CultureInfo.InvariantCulture);
+            }
+            start = page.LastEvaluatedKey is { Count: > 0 } next ? next : null;
+        }
+        while (start is not null);
+        return items;
+    }
+
+    private static async Task<string> ReportAsync(BenchStack bench, RetryingClient client, Dictionary<string, DateTimeOffset> stored, string inbox,
+        IEnumerable<string> notes, int seconds, int rate, int failedInvocations, long processed)
+    {
+        var accepted = client.Accepted.Keys.ToHashSet();
+        var archived = new Dictionary<string, int>();
+        foreach (var key in await KeysAsync(bench, "events/"))
+        {
+            using var response = await bench.Aws.S3.GetObjectAsync(bench.Stack["ArchiveBucket"], key);
+            using var reader = new StreamReader(new GZipStream(response.ResponseStream, CompressionMode.Decompress), Encoding.UTF8);
+            while (await reader.ReadLineAsync() is { Length: > 0 } line)
+            {
+                var id = JsonNode.Parse(line)!["eventId"]!.GetValue<string>();
+                archived[id] = archived.GetValueOrDefault(id) + 1;
+            }
+        }
+        // The latest revision of each window's summary, as a subscriber keeps them.
+        var latest = new Dictionary<DateTimeOffset, JsonNode>();
+        while ((await bench.Aws.Sqs.ReceiveMessageAsync(new Amazon.SQS.Model.ReceiveMessageRequest { QueueUrl = inbox, MaxNumberOfMessages = 10, WaitTimeSeconds = 1 })).Messages is { Count: > 0 } messages)
+        {
+            foreach (var message in messages)
+            {
+                var summary = JsonNode.Parse(JsonNode.Parse(message.Body)!["Message"]!.GetValue<string>())!;
+                var start = summary["windowStart"]!.GetValue<DateTimeOffset>();
+                if (!latest.TryGetValue(start, out var kept) || kept["revision"]!.GetValue<int>() < summary["revision"]!.GetValue<int>())
+                {
+                    latest[start] = summary;
+                }
+                await bench.Aws.Sqs.DeleteMessageAsync(inbox, message.ReceiptHandle);
+            }
+        }
+        var expected = stored.Where(s => accepted.Contains(s.Key)).GroupBy(s => SummaryWindows.Containing(s.Value, Window).Start).ToDictionary(g => g.Key, g => (long)g.Count());
+        var counted = latest.Values.Sum(s => s["totalEvents"]!.GetValue<long>());
+        var windowsExact = expected.Count(w => latest.TryGetValue(w.Key, out var s) && s["totalEvents"]!.GetValue<long>() == w.Value);
+        var revisions = latest.Values.Count(s => s["revision"]!.GetValue<int>() > 0);
+        var dlq = (await bench.Aws.Sqs.GetQueueAttributesAsync(bench.Stack.Resources["EventsDeadLetterQueue"].Ref, ["ApproximateNumberOfMessages"])).ApproximateNumberOfMessages;
+        var rejected = (await KeysAsync(bench, "rejected/")).Count;
+        var lost = accepted.Count(id => !stored.ContainsKey(id));
+        var storedWithout202 = stored.Keys.Count(id => !accepted.Contains(id));
+        var notArchived = accepted.Count(id => !archived.ContainsKey(id));
+
+        List<string> lines =
+        [
+            FormattableString.Invariant($"{seconds} s of load at {rate} events/s (POST /events, one event each, client-chosen eventId), one run, {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores."),
+            "The Api, the Processor processes (local Runtime API) and the Aggregator reach DynamoDB Local and fauxqs through proxies that the soak cuts; summary windows of 1 minute.",
+            "",
+            "| when | what |",
+            "|---:|---|",
+            .. notes,
+            "",
+            "| measure | value |",
+            "|---|---:|",
+            FormattableString.Invariant($"| events answered 202 | {accepted.Count} |"),
+            FormattableString.Invariant($"| answers 503 or 429 (retried by the client after Retry-After) | {client.Unavailable} |"),
+            FormattableString.Invariant($"| network errors (retried by the client) | {client.NetworkErrors} |"),
+            FormattableString.Invariant($"| resent duplicates answered 202 | {client.Resent} |"),
+            FormattableString.Invariant($"| function invocations that failed (killed, or errors) | {failedInvocations} |"),
+            FormattableString.Invariant($"| **lost**: answered 202, not in DynamoDB | **{lost}** |"),
+            FormattableString.Invariant($"| **duplicated**: writes the Processor counted as new beyond the items stored | **{Math.Max(0, processed - stored.Count)}** |"),
+            FormattableString.Invariant($"| stored without a 202 | {storedWithout202} |"),
+            FormattableString.Invariant($"| answered 202, not in the archive | {notArchived} |"),
+            FormattableString.Invariant($"| archived more than once (a redelivery in another batch; see the README) | {archived.Count(a => a.Value > 1)} |"),
+            FormattableString.Invariant($"| counted by the latest summary revisions / stored | {counted} / {stored.Count} |"),
+            FormattableString.Invariant($"| windows whose latest summary counts exactly their stored events | {windowsExact} of {expected.Count} |"),
+            FormattableString.Invariant($"| windows with a revised summary (late events) | {revisions} |"),
+            FormattableString.Invariant($"| rejected records | {rejected} |"),
+            FormattableString.Invariant($"| **DLQ depth** | **{dlq}** |"),
+            "",
+            "| window (UTC) | stored | latest summary: total (revision) |",
+            "|---|---:|---:|",
+            .. expected.Keys.Union(latest.Keys).Order().Select(w => FormattableString.Invariant(
+                $"| {w:HH:mm} | {expected.GetValueOrDefault(w)} | {(latest.TryGetValue(w, out var s) ? $"{s["totalEvents"]} ({s["revision"]})" : "none")} |")),
+            "",
+            lost == 0 && processed <= stored.Count && stored.Count == accepted.Count && notArchived == 0 && counted == stored.Count && windowsExact == expected.Count && dlq == 0
+                ? "Result: **0 lost, 0 duplicated, every accepted event archived and counted once, DLQ empty.**"
+                : "Result: **the promise was broken** (see the rows above).",
+        ];
+        return string.Join('\n', lines) + "\n";
+    }
+
+    private static async Task<List<string>> KeysAsync(BenchStack bench, string prefix)
+    {
+        var keys = new List<string>();
+        string? token = null;
+        do
+        {
+            var page = await bench.Aws.S3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bench.Stack["ArchiveBucket"], Prefix = prefix, ContinuationToken = token });
+            keys.AddRange((page.S3Objects ?? []).Select(o => o.Key));
+            token = page.IsTruncated == true ? page.NextContinuationToken : null;
+        }
+        while (token is not null);
+        return keys;
+    }
+
+    /// <summary>Sums the Processor's Processed metric (new items written) from its EMF lines.</summary>
+    private sealed class ProcessedMetric
+    {
+        private long _total;
+
+        public long Total => Interlocked.Read(ref _total);
+
+        public void Read(string line)
+        {
+            if (line.Contains("\"_aws\"", StringComparison.Ordinal) && JsonNode.Parse(line) is JsonObject metrics)
+            {
+                Interlocked.Add(ref _total, (long)metrics["Processed"]!.GetValue<double>());
+            }
+        }
+    }
+
+    /// <summary>A well-behaved client: its own eventId per event, retries 503/429 after Retry-After and network errors after a second.</summary>
+    private sealed class RetryingClient(string url, string key) : IDisposable
+    {
+        private readonly HttpClient _http = new() { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(30) };
+        private long _unavailable;
+        private long _networkErrors;
+        private long _resent;
+
+        public ConcurrentDictionary<string, string> Accepted { get; } = new();
+
+        public void Dispose() => _http.Dispose();
+
+        public long Unavailable => Interlocked.Read(ref _unavailable);
+
+        public long NetworkErrors => Interlocked.Read(ref _networkErrors);
+
+        public long Resent => Interlocked.Read(ref _resent);
+
+        public async Task SendSteadilyAsync(int rate, TimeSpan duration)
+        {
+            var inFlight = new List<Task>();
+            var clock = Stopwatch.StartNew();
+            for (var i = 0; clock.Elapsed < duration; i++)
+            {
+                var id = Guid.CreateVersion7().ToString();
+                var type = i % 3 == 0 ? "signup" : "page_view";
+                var body = $$$"""{"eventId":"{{{id}}}","eventType":"{{{type}}}","userId":"u-{{{i % 500}}}","properties":{"i":{{{i}}},"path":"/p/{{{i % 20}}}"}}""";
+                inFlight.Add(SendAsync(id, body));
+                var due = TimeSpan.FromSeconds((i + 1) / (double)rate) - clock.Elapsed;
+                if (due > TimeSpan.Zero)
+                {
+                    await Task.Delay(due);
+                }
+            }
+            await Task.WhenAll(inFlight);
+        }
+
+        public async Task<int> ResendAsync(int count)
+        {
+            var sample = Accepted.Take(count).ToList();
+            var results = await Task.WhenAll(sample.Select(a => SendAsync(a.Key, a.Value, resend: true)));
+            return results.Count(ok => ok);
+        }
+
+        private async Task<bool> SendAsync(string id, string body, bool resend = false)
+        {
+            var giveUp = DateTime.UtcNow.AddMinutes(3);
+            while (DateTime.UtcNow < giveUp)
+            {
+                try
+                {
+                    using var request = new HttpRequestMessage(HttpMethod.Post, "/events") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+                    request.Headers.Add("x-api-key", key);
+                    using var response = await _http.SendAsync(request);
+                    if (response.StatusCode == HttpStatusCode.Accepted)
+                    {
+                        if (resend)
+                        {
+                            Interlocked.Increment(ref _resent);
+                        }
+                        Accepted[id] = body;
+                        return true;
+                    }
+                    if (response.StatusCode is HttpStatusCode.ServiceUnavailable or HttpStatusCode.TooManyRequests)
+                    {
+                        Interlocked.Increment(ref _unavailable);
+                        await Task.Delay(response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1));
+                        continue;
+                    }
+                    throw new InvalidOperationException($"POST /events answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+                {
+                    Interlocked.Increment(ref _networkErrors);
+                    await Task.Delay(TimeSpan.FromSeconds(1));
+                }
+            }
+            return false;
+        }
+    }
+}
