@@ -67,7 +67,9 @@ public sealed class AggregatorFunction
         // The first run of a deployment looks back as far as revisions do: a first run that failed (an outage) must not
         // leave the events of its window in no summary. Leading empty windows are history before the deployment: skipped.
         var firstSeries = lastEnd is null;
-        var due = SummaryWindows.Due(now, _options.Window, _options.Settle, lastEnd ?? now - _options.Settle - _options.Lookback, _options.MaxWindowsPerRun);
+        var due = firstSeries
+            ? [.. SummaryWindows.Due(now, _options.Window, _options.Settle, now - _options.Settle - _options.Lookback, int.MaxValue).TakeLast(_options.MaxWindowsPerRun)]
+            : SummaryWindows.Due(now, _options.Window, _options.Settle, lastEnd, _options.MaxWindowsPerRun);
         foreach (var window in due)
         {
             var (summary, cost) = await SummarizeAsync(window, 0, cancellationToken).ConfigureAwait(false);
