@@ -102,6 +102,33 @@ public sealed class PublishedFunctionTests
     }
 
     [Fact]
+    public async Task An_invocation_past_its_timeout_is_reported_as_a_timeout_its_process_killed_and_the_next_invocation_gets_a_new_one()
+    {
+        var (aws, stack) = await SetUpAsync();
+        var definition = await DefinitionAsync(stack, LocalProcessor.LogicalId, aws.Endpoints);
+        await using var processor = new LocalFunction(definition with { Timeout = TimeSpan.FromSeconds(3) }, 1, _output.Enqueue);
+        await processor.InvokeAsync(SqsEvent(Body(Event("warm"))), CancellationToken.None);
+        var frozen = Assert.Single(processor.ProcessIds);
+
+        // A process that stops answering (frozen with SIGSTOP while it waits for its next event).
+        using (var stop = Process.Start("kill", ["-STOP", frozen.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            await stop.WaitForExitAsync();
+        }
+        var started = Stopwatch.StartNew();
+        var timeout = await Assert.ThrowsAsync<LambdaInvocationException>(() => processor.InvokeAsync(SqsEvent(Body(Event("lost"))), CancellationToken.None));
+        var elapsed = started.Elapsed;
+        var after = JsonNode.Parse(await processor.InvokeAsync(SqsEvent(Body(Event("after"))), CancellationToken.None))!;
+
+        Assert.Equal("Sandbox.Timedout", timeout.ErrorType);
+        Assert.Contains("Task timed out after 3.00 seconds", timeout.ErrorMessage, StringComparison.Ordinal);
+        Assert.InRange(elapsed, TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(6));
+        Assert.Throws<ArgumentException>(() => Process.GetProcessById(frozen)); // killed
+        Assert.Empty(after["batchItemFailures"]!.AsArray());
+        Assert.DoesNotContain(frozen, processor.ProcessIds);
+    }
+
+    [Fact]
     public async Task The_aggregator_answers_a_scheduled_event_with_its_run_and_publishes_the_summary()
     {
         var (aws, stack) = await SetUpAsync();

@@ -31,6 +31,7 @@ public sealed class ExecutionEnvironment : IAsyncDisposable
     private Process? _process;
     private volatile Invocation? _current;
     private bool _reported;
+    private volatile bool _killed;
 
     private ExecutionEnvironment(FunctionDefinition function, Action<string> output)
     {
@@ -48,7 +49,7 @@ public sealed class ExecutionEnvironment : IAsyncDisposable
     public bool IsBusy => _current is not null;
 
     /// <summary>True while the process runs and can take an invocation.</summary>
-    public bool IsAlive => _process is { HasExited: false } && _ready.Task.IsCompletedSuccessfully;
+    public bool IsAlive => !_killed && _process is { HasExited: false } && _ready.Task.IsCompletedSuccessfully;
 
     /// <summary>Starts the Runtime API and the process, and waits until the process asks for its first invocation.</summary>
     /// <exception cref="LambdaInvocationException">The process failed to initialize (posted to <c>/init/error</c>, exited or took too long).</exception>
@@ -90,10 +91,11 @@ public sealed class ExecutionEnvironment : IAsyncDisposable
         var finished = await Task.WhenAny(invocation.Done.Task, Task.Delay(_function.Timeout, cancellationToken)).ConfigureAwait(false);
         if (finished != invocation.Done.Task)
         {
-            Kill();
+            // The outcome first: the kill below also ends the invocation (as an exit), and the first outcome wins.
             invocation.Done.TrySetResult(cancellationToken.IsCancellationRequested
                 ? Outcome.Error("Runtime.Cancelled", "The local Lambda stopped.")
                 : Outcome.Error("Sandbox.Timedout", $"RequestId: {invocation.RequestId} Error: Task timed out after {_function.Timeout.TotalSeconds:0.00} seconds"));
+            Kill();
         }
         var outcome = await invocation.Done.Task.ConfigureAwait(false);
         _current = null;
@@ -108,6 +110,7 @@ public sealed class ExecutionEnvironment : IAsyncDisposable
     /// <summary>Kills the process (SIGKILL), as Lambda does after a timeout; its invocation, if any, ends with an error.</summary>
     public void Kill()
     {
+        _killed = true; // spent from now on, even before the process has gone
         try
         {
             _process?.Kill(entireProcessTree: true);
