@@ -96,8 +96,9 @@ public static class LocalAggregator
             {
                 return;
             }
-            catch (Exception e) when (e is LambdaInvocationException || Pipeline.Faults.AwsFaults.IsTransient(e, cancellationToken))
+            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
+                // The schedule goes on whatever one run did, as EventBridge's does.
                 say($"Aggregator run failed (the next run retries): {e.Message}");
             }
         }

@@ -45,9 +45,12 @@ public sealed class SqsEventSource(IAmazonSQS sqs, string queueUrl, string queue
                 {
                     return;
                 }
-                catch (Exception e) when (e is AmazonSQSException || Pipeline.Faults.AwsFaults.IsTransient(e, cancellationToken))
+                catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
                 {
-                    log($"event source: {e.Message}; retrying in 1 s");
+                    // Like Lambda's pollers, this one never stops on an error: it says what happened and polls again.
+                    log(Pipeline.Faults.AwsFaults.IsTransient(e, cancellationToken) || e is AmazonSQSException
+                        ? $"event source: {e.Message}; retrying in 1 s"
+                        : $"event source: unexpected {e.GetType().Name}: {e.Message}; retrying in 1 s");
                     await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
                 }
             }
