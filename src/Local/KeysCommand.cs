@@ -1,8 +1,4 @@
-using Amazon;
-using Amazon.DynamoDBv2;
-using Amazon.Runtime.Credentials;
 using Pipeline.ApiKeys;
-using Pipeline.Local.Environment;
 
 namespace Pipeline.Local;
 
@@ -24,15 +20,15 @@ public static class KeysCommand
     /// <summary>Runs a keys subcommand; returns the exit code.</summary>
     public static async Task<int> RunAsync(string[] args, string stackName, TextWriter output, CancellationToken cancellationToken)
     {
-        var options = Options(args.Skip(2));
+        var options = new CommandOptions(args.Skip(2));
         var positional = args.Skip(2).Where((a, i) => !a.StartsWith("--", StringComparison.Ordinal) && (i == 0 || !args[i + 1].StartsWith("--", StringComparison.Ordinal))).ToList();
-        var table = options.GetValueOrDefault("table") ?? $"{options.GetValueOrDefault("stack") ?? stackName}-api-keys";
-        using var dynamoDb = Client(options);
+        var table = options["table"] ?? $"{options["stack"] ?? stackName}-api-keys";
+        using var dynamoDb = options.DynamoDb();
         var registry = new ApiKeyRegistry(dynamoDb, table);
 
         switch (args.ElementAtOrDefault(1))
         {
-            case "create" when options.TryGetValue("name", out var name) && name.Length > 0:
+            case "create" when options["name"] is { Length: > 0 } name:
                 var (key, record) = await registry.CreateAsync(name, cancellationToken);
                 await output.WriteLineAsync($"Created key {record.KeyId} ({record.Name}) in {table}. Its value, shown only this once:");
                 await output.WriteLineAsync(key);
@@ -56,38 +52,5 @@ public static class KeysCommand
                 await Console.Error.WriteLineAsync($"usage: dotnet run --project src/Local --\n{Usage}");
                 return 2;
         }
-    }
-
-    private static AmazonDynamoDBClient Client(Dictionary<string, string> options)
-    {
-        if (!options.ContainsKey("profile") && !options.ContainsKey("region"))
-        {
-            var endpoint = options.TryGetValue("endpoint", out var url) ? new Uri(url) : LocalEndpoints.Default.DynamoDb;
-            return new AmazonDynamoDBClient(LocalAws.Credentials, new AmazonDynamoDBConfig { ServiceURL = endpoint.ToString(), AuthenticationRegion = LocalEndpoints.Default.Region });
-        }
-        var config = new AmazonDynamoDBConfig();
-        if (options.TryGetValue("region", out var region))
-        {
-            config.RegionEndpoint = RegionEndpoint.GetBySystemName(region);
-        }
-        if (options.TryGetValue("profile", out var profile))
-        {
-            System.Environment.SetEnvironmentVariable("AWS_PROFILE", profile); // read by the default chain
-        }
-        return new AmazonDynamoDBClient(DefaultAWSCredentialsIdentityResolver.GetCredentials(), config);
-    }
-
-    private static Dictionary<string, string> Options(IEnumerable<string> args)
-    {
-        var list = args.ToList();
-        var options = new Dictionary<string, string>();
-        for (var i = 0; i < list.Count; i++)
-        {
-            if (list[i].StartsWith("--", StringComparison.Ordinal))
-            {
-                options[list[i][2..]] = i + 1 < list.Count ? list[++i] : "";
-            }
-        }
-        return options;
     }
 }

@@ -20,7 +20,7 @@ public static class LocalCommands
                       Lambda Runtime API, until Ctrl-C or SIGTERM
           provision   provision serverless.template on emulators that are already running
           aggregate   run the Aggregator once on the running environment and print the latest summaries
-        """ + KeysCommand.Usage + """
+        """ + KeysCommand.Usage + RedriveCommand.Usage + """
 
           help        this text
 
@@ -52,6 +52,12 @@ public static class LocalCommands
                     return 0;
                 case "keys":
                     return await KeysCommand.RunAsync(args, stackName, output, cancellationToken);
+                case "redrive":
+                    var redrive = new CommandOptions(args.Skip(1));
+                    using (var sqs = redrive.Sqs())
+                    {
+                        return await RedriveCommand.RunAsync(sqs, redrive["stack"] ?? stackName, redrive.Has("dry-run"), output, cancellationToken);
+                    }
                 case "help" or "--help" or "-h":
                     Say(Usage);
                     return 0;
@@ -70,7 +76,7 @@ public static class LocalCommands
             await Console.Error.WriteLineAsync($"The function failed: {e.Message}");
             return 1;
         }
-        catch (Exception e) when (e is HttpRequestException or Amazon.Runtime.AmazonClientException && args.FirstOrDefault() is "provision" or "aggregate" or "keys")
+        catch (Exception e) when (e is HttpRequestException or Amazon.Runtime.AmazonClientException && args.FirstOrDefault() is "provision" or "aggregate" or "keys" or "redrive")
         {
             await Console.Error.WriteLineAsync($"Cannot reach the local environment ({e.Message}). Start it first: dotnet run --project src/Local");
             return 1;

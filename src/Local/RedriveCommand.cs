@@ -1,0 +1,128 @@
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Amazon.SQS;
+using Amazon.SQS.Model;
+
+namespace Pipeline.Local;
+
+/// <summary>
+/// <c>redrive [--dry-run]</c>: moves the messages of the dead-letter queue back to the events queue, after the cause
+/// of their failures is fixed. Message by message: receive, send to the events queue, then delete from the DLQ, so a
+/// redrive stopped halfway loses nothing (a message sent but not yet deleted is sent again next time, and the
+/// Processor stores an event once, whatever number of times it arrives).
+/// </summary>
+public static class RedriveCommand
+{
+    internal const string Usage = """
+          redrive [--dry-run]         move the dead-letter queue's messages back to the events queue
+                                      (--dry-run: how many there are, and a sample, changing nothing)
+            options: --stack NAME (queues NAME-events-dlq and NAME-events)  --profile PROFILE  --region REGION
+                     --sqs-endpoint URL (fauxqs elsewhere than http://127.0.0.1:4566)
+        """;
+
+    /// <summary>Runs the command on the queues <c>&lt;stack&gt;-events-dlq</c> and <c>&lt;stack&gt;-events</c>; returns the exit code.</summary>
+    public static async Task<int> RunAsync(IAmazonSQS sqs, string stackName, bool dryRun, TextWriter output, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(sqs);
+        ArgumentNullException.ThrowIfNull(output);
+        var dlq = (await sqs.GetQueueUrlAsync($"{stackName}-events-dlq", cancellationToken)).QueueUrl;
+        var events = (await sqs.GetQueueUrlAsync($"{stackName}-events", cancellationToken)).QueueUrl;
+        var waiting = (await sqs.GetQueueAttributesAsync(dlq, ["ApproximateNumberOfMessages"], cancellationToken)).ApproximateNumberOfMessages;
+        await output.WriteLineAsync($"{waiting} message(s) in {stackName}-events-dlq.");
+        if (dryRun)
+        {
+            await SampleAsync(sqs, dlq, output, cancellationToken);
+            return 0;
+        }
+
+        var moved = 0;
+        var progress = !Console.IsOutputRedirected && ReferenceEquals(output, Console.Out);
+        while (true)
+        {
+            var page = await sqs.ReceiveMessageAsync(new ReceiveMessageRequest
+            {
+                QueueUrl = dlq,
+                MaxNumberOfMessages = 10,
+                WaitTimeSeconds = 1,
+                VisibilityTimeout = 60,
+                MessageAttributeNames = ["All"],
+            }, cancellationToken);
+            if (page.Messages is not { Count: > 0 } messages)
+            {
+                break;
+            }
+            // Send first, delete after: stopped in between, a message is in both queues, never in neither.
+            var sent = await sqs.SendMessageBatchAsync(new SendMessageBatchRequest
+            {
+                QueueUrl = events,
+                Entries = [.. messages.Select((m, i) => new SendMessageBatchRequestEntry(i.ToString(CultureInfo.InvariantCulture), m.Body) { MessageAttributes = m.MessageAttributes })],
+            }, cancellationToken);
+            var delivered = (sent.Successful ?? []).Select(s => messages[int.Parse(s.Id, CultureInfo.InvariantCulture)]).ToList();
+            if (delivered.Count > 0)
+            {
+                await sqs.DeleteMessageBatchAsync(new DeleteMessageBatchRequest
+                {
+                    QueueUrl = dlq,
+                    Entries = [.. delivered.Select((m, i) => new DeleteMessageBatchRequestEntry(i.ToString(CultureInfo.InvariantCulture), m.ReceiptHandle))],
+                }, CancellationToken.None);
+            }
+            foreach (var failed in sent.Failed ?? [])
+            {
+                await Console.Error.WriteLineAsync($"Could not move a message ({failed.Code}: {failed.Message}); it stays in the DLQ.");
+            }
+            moved += delivered.Count;
+            if (progress)
+            {
+                await output.WriteAsync($"\rMoved {moved} of about {Math.Max(waiting, moved)}...");
+            }
+        }
+        if (progress)
+        {
+            await output.WriteLineAsync();
+        }
+        await output.WriteLineAsync($"Moved {moved} message(s) to {stackName}-events.");
+        return 0;
+    }
+
+    // Up to ten messages, read without hiding them (visibility 0): the DLQ has no redrive of its own, so reading changes nothing.
+    private static async Task SampleAsync(IAmazonSQS sqs, string dlq, TextWriter output, CancellationToken cancellationToken)
+    {
+        var sample = (await sqs.ReceiveMessageAsync(new ReceiveMessageRequest
+        {
+            QueueUrl = dlq,
+            MaxNumberOfMessages = 10,
+            VisibilityTimeout = 0,
+            MessageSystemAttributeNames = ["SentTimestamp"],
+        }, cancellationToken)).Messages ?? [];
+        if (sample.Count == 0)
+        {
+            return;
+        }
+        // Visible again at once, even where a receive's visibility of 0 is taken as "the queue's default".
+        await sqs.ChangeMessageVisibilityBatchAsync(new ChangeMessageVisibilityBatchRequest
+        {
+            QueueUrl = dlq,
+            Entries = [.. sample.Select((m, i) => new ChangeMessageVisibilityBatchRequestEntry(i.ToString(CultureInfo.InvariantCulture), m.ReceiptHandle) { VisibilityTimeout = 0 })],
+        }, cancellationToken);
+        DateTimeOffset Sent(Message m) => DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(m.Attributes["SentTimestamp"], CultureInfo.InvariantCulture));
+        await output.WriteLineAsync($"Oldest of a sample of {sample.Count}: first sent {sample.Min(Sent):u}. Sample:");
+        foreach (var message in sample)
+        {
+            var body = TryParse(message.Body);
+            await output.WriteLineAsync($"  {Sent(message):u}  message {message.MessageId}  event {body?["eventId"] ?? "(not an event)"}  {body?["eventType"]}  received {body?["receivedAt"]}");
+        }
+        await output.WriteLineAsync("Nothing was moved (--dry-run). The Processor's reasons are in its log: look for the message ids above.");
+    }
+
+    private static JsonNode? TryParse(string body)
+    {
+        try
+        {
+            return JsonNode.Parse(body);
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            return null;
+        }
+    }
+}

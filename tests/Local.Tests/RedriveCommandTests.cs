@@ -1,0 +1,57 @@
+using System.Text.Json;
+using Amazon.DynamoDBv2.Model;
+using Amazon.SQS.Model;
+using Pipeline.Events;
+using Pipeline.Local.Hosting;
+using Pipeline.Tests;
+
+namespace Pipeline.Local.Tests;
+
+public sealed class RedriveCommandTests
+{
+    [Fact]
+    public async Task Messages_in_the_dlq_go_back_to_the_events_queue_and_are_stored_once_and_a_dry_run_changes_nothing()
+    {
+        using var aws = await TestEnvironment.CreateClientsAsync();
+        var stack = await TestEnvironment.ProvisionAsync(aws);
+        var dlq = stack.Resources["EventsDeadLetterQueue"].Ref;
+        var ids = new List<string>();
+        foreach (var chunk in Enumerable.Range(0, 25).Chunk(10))
+        {
+            var events = chunk.Select(i => new QueuedEvent
+            {
+                SchemaVersion = QueuedEvent.CurrentSchemaVersion,
+                EventId = $"redriven-{i}-{Guid.NewGuid():N}",
+                EventType = "page_view",
+                UserId = "u",
+                OccurredAt = DateTimeOffset.UtcNow,
+                ReceivedAt = DateTimeOffset.UtcNow,
+                RequestId = "r",
+            }).ToList();
+            ids.AddRange(events.Select(e => e.EventId));
+            await aws.Sqs.SendMessageBatchAsync(dlq, [.. events.Select((e, i) => new SendMessageBatchRequestEntry($"{i}", JsonSerializer.Serialize(e, EventJsonContext.Default.QueuedEvent)))]);
+        }
+        string[] Args(params string[] extra) => ["redrive", "--stack", stack.StackName, "--sqs-endpoint", aws.Endpoints.Fauxqs.ToString(), .. extra];
+
+        using var dryRun = new StringWriter();
+        Assert.Equal(0, await LocalCommands.RunAsync(Args("--dry-run"), dryRun, CancellationToken.None));
+        Assert.Contains("25 message(s)", dryRun.ToString(), StringComparison.Ordinal);
+        Assert.Contains(ids[0][..10], dryRun.ToString(), StringComparison.Ordinal); // the sample names events
+        Assert.Equal(25, (await aws.Sqs.GetQueueAttributesAsync(dlq, ["ApproximateNumberOfMessages"])).ApproximateNumberOfMessages);
+
+        using var moved = new StringWriter();
+        Assert.Equal(0, await LocalCommands.RunAsync(Args(), moved, CancellationToken.None));
+        Assert.Contains("Moved 25 message(s)", moved.ToString(), StringComparison.Ordinal);
+        Assert.Equal(0, (await aws.Sqs.GetQueueAttributesAsync(dlq, ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])).ApproximateNumberOfMessages);
+
+        await using var processor = LocalProcessor.Start(stack, aws.Endpoints, _ => { });
+        var source = LocalProcessor.EventSource(aws, stack, processor.InvokeAsync, new EventSourceOptions(), _ => { });
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        List<Dictionary<string, AttributeValue>> items;
+        while ((items = (await aws.DynamoDb.ScanAsync(new ScanRequest { TableName = stack["EventsTable"], ConsistentRead = true })).Items).Count < 25 && DateTime.UtcNow < deadline)
+        {
+            await source.PollOnceAsync(CancellationToken.None);
+        }
+        Assert.Equal(ids.Order(), items.Select(i => i["eventId"].S).Order());
+    }
+}
