@@ -118,6 +118,28 @@ public sealed class StructureTests
     }
 
     [Fact]
+    public void The_dashboard_shows_the_pipeline_end_to_end_and_its_url_is_an_output()
+    {
+        var body = Template.Properties("Dashboard")["DashboardBody"]!["Fn::Sub"]!.GetValue<string>();
+        var dashboard = JsonNode.Parse(System.Text.RegularExpressions.Regex.Replace(body, @"\$\{[^}]+\}", "x"))!;
+        var metrics = dashboard["widgets"]!.AsArray().SelectMany(w => w!["properties"]!["metrics"]!.AsArray())
+            .Select(m => (Namespace: m![0]!.GetValue<string>(), Name: m[1]!.GetValue<string>())).ToHashSet();
+        string[] functions = ["${ApiFunction}", "${ProcessorFunction}", "${AggregatorFunction}"];
+
+        // Events accepted, refused, stored, duplicated, rejected; the queues; the API; every function.
+        Assert.Subset(metrics, new HashSet<(string, string)>
+        {
+            ("AWS/SQS", "NumberOfMessagesSent"), ("AWS/ApiGateway", "4xx"), ("AWS/ApiGateway", "5xx"), ("AWS/ApiGateway", "Latency"),
+            (Pipeline.Processor.EmbeddedMetrics.Namespace, "Processed"), (Pipeline.Processor.EmbeddedMetrics.Namespace, "Duplicates"),
+            (Pipeline.Processor.EmbeddedMetrics.Namespace, "Rejected"), ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+            ("AWS/SQS", "ApproximateAgeOfOldestMessage"), ("AWS/Lambda", "Errors"), ("AWS/Lambda", "Duration"), ("AWS/Lambda", "Throttles"),
+        });
+        Assert.All(functions, f => Assert.Contains(f, body, StringComparison.Ordinal));
+        Assert.Contains("${EventsDeadLetterQueue.QueueName}", body, StringComparison.Ordinal);
+        Assert.Contains("#dashboards:name=${Dashboard}", Template.Root["Outputs"]!["DashboardUrl"]!["Value"]!["Fn::Sub"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void No_role_allows_a_wildcard_action_or_any_resource()
     {
         foreach (var function in Template.Functions)

@@ -29,7 +29,7 @@ public sealed partial class StackTemplate
     public static readonly IReadOnlySet<string> DeployOnlyTypes = new HashSet<string>
     {
         "AWS::Serverless::Function", "AWS::Serverless::HttpApi", "AWS::Serverless::Api", "AWS::Lambda::Function",
-        "AWS::Lambda::Permission", "AWS::Lambda::EventSourceMapping", "AWS::Logs::LogGroup", "AWS::CloudWatch::Alarm",
+        "AWS::Lambda::Permission", "AWS::Lambda::EventSourceMapping", "AWS::Logs::LogGroup", "AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard",
         "AWS::SQS::QueuePolicy", "AWS::S3::BucketPolicy", "AWS::SNS::TopicPolicy", "AWS::IAM::Role", "AWS::IAM::Policy",
         "AWS::Scheduler::Schedule", "AWS::Events::Rule",
     };
