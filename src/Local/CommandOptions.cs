@@ -1,6 +1,7 @@
 using Amazon;
 using Amazon.DynamoDBv2;
 using Amazon.Runtime.Credentials;
+using Amazon.S3;
 using Amazon.SQS;
 using Pipeline.Local.Environment;
 
@@ -45,14 +46,17 @@ public sealed class CommandOptions
             AuthenticationRegion = LocalEndpoints.Default.Region,
         });
 
-    /// <summary>An SQS client: fauxqs (at <c>--sqs-endpoint</c>, default 127.0.0.1:4566) or AWS.</summary>
+    /// <summary>An SQS client: fauxqs (at <c>--fauxqs</c>, default 127.0.0.1:4566) or AWS.</summary>
     public AmazonSQSClient Sqs() => Deployed
         ? new AmazonSQSClient(Credentials(), new AmazonSQSConfig { RegionEndpoint = Region() })
-        : new AmazonSQSClient(LocalAws.Credentials, new AmazonSQSConfig
-        {
-            ServiceURL = (this["sqs-endpoint"] is { } url ? new Uri(url) : LocalEndpoints.Default.Fauxqs).ToString(),
-            AuthenticationRegion = LocalEndpoints.Default.Region,
-        });
+        : new AmazonSQSClient(LocalAws.Credentials, new AmazonSQSConfig { ServiceURL = Fauxqs, AuthenticationRegion = LocalEndpoints.Default.Region });
+
+    /// <summary>An S3 client: fauxqs (at <c>--fauxqs</c>, default 127.0.0.1:4566) or AWS.</summary>
+    public AmazonS3Client S3() => Deployed
+        ? new AmazonS3Client(Credentials(), new AmazonS3Config { RegionEndpoint = Region() })
+        : new AmazonS3Client(LocalAws.Credentials, new AmazonS3Config { ServiceURL = Fauxqs, AuthenticationRegion = LocalEndpoints.Default.Region, ForcePathStyle = true });
+
+    private string Fauxqs => (this["fauxqs"] is { } url ? new Uri(url) : LocalEndpoints.Default.Fauxqs).ToString();
 
     private RegionEndpoint? Region() => this["region"] is { Length: > 0 } region ? RegionEndpoint.GetBySystemName(region) : null;
 

@@ -20,7 +20,7 @@ public static class LocalCommands
                       Lambda Runtime API, until Ctrl-C or SIGTERM
           provision   provision serverless.template on emulators that are already running
           aggregate   run the Aggregator once on the running environment and print the latest summaries
-        """ + KeysCommand.Usage + RedriveCommand.Usage + """
+        """ + KeysCommand.Usage + RedriveCommand.Usage + StatusCommand.Usage + """
 
           help        this text
 
@@ -52,6 +52,23 @@ public static class LocalCommands
                     return 0;
                 case "keys":
                     return await KeysCommand.RunAsync(args, stackName, output, cancellationToken);
+                case "status":
+                    var status = new CommandOptions(args.Skip(1));
+                    var statusStack = status["stack"] ?? stackName;
+                    if (status.Deployed && status["bucket"] is null)
+                    {
+                        await Console.Error.WriteLineAsync("status of a deployed stack needs --bucket (its ArchiveBucketName output).");
+                        return 2;
+                    }
+                    using (var statusSqs = status.Sqs())
+                    using (var statusDynamoDb = status.DynamoDb())
+                    using (var statusS3 = status.S3())
+                    {
+                        // Locally, the provisioner names the bucket it creates after the stack and the logical id.
+                        var target = new StatusCommand.Target(statusSqs, statusDynamoDb, statusS3, statusStack, status["bucket"] ?? $"{statusStack}-archivebucket", !status.Deployed);
+                        var interval = TimeSpan.FromSeconds(int.TryParse(status["interval"], System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds > 0 ? seconds : 5);
+                        return await StatusCommand.RunAsync(target, status.Has("watch"), interval, output, cancellationToken);
+                    }
                 case "redrive":
                     var redrive = new CommandOptions(args.Skip(1));
                     using (var sqs = redrive.Sqs())
@@ -76,7 +93,7 @@ public static class LocalCommands
             await Console.Error.WriteLineAsync($"The function failed: {e.Message}");
             return 1;
         }
-        catch (Exception e) when (e is HttpRequestException or Amazon.Runtime.AmazonClientException && args.FirstOrDefault() is "provision" or "aggregate" or "keys" or "redrive")
+        catch (Exception e) when (e is HttpRequestException or Amazon.Runtime.AmazonClientException && args.FirstOrDefault() is "provision" or "aggregate" or "keys" or "redrive" or "status")
         {
             await Console.Error.WriteLineAsync($"Cannot reach the local environment ({e.Message}). Start it first: dotnet run --project src/Local");
             return 1;

@@ -17,7 +17,7 @@ public static class RedriveCommand
           redrive [--dry-run]         move the dead-letter queue's messages back to the events queue
                                       (--dry-run: how many there are, and a sample, changing nothing)
             options: --stack NAME (queues NAME-events-dlq and NAME-events)  --profile PROFILE  --region REGION
-                     --sqs-endpoint URL (fauxqs elsewhere than http://127.0.0.1:4566)
+                     --fauxqs URL (fauxqs elsewhere than http://127.0.0.1:4566)
         """;
 
     /// <summary>Runs the command on the queues <c>&lt;stack&gt;-events-dlq</c> and <c>&lt;stack&gt;-events</c>; returns the exit code.</summary>

@@ -31,7 +31,7 @@ public sealed class RedriveCommandTests
             ids.AddRange(events.Select(e => e.EventId));
             await aws.Sqs.SendMessageBatchAsync(dlq, [.. events.Select((e, i) => new SendMessageBatchRequestEntry($"{i}", JsonSerializer.Serialize(e, EventJsonContext.Default.QueuedEvent)))]);
         }
-        string[] Args(params string[] extra) => ["redrive", "--stack", stack.StackName, "--sqs-endpoint", aws.Endpoints.Fauxqs.ToString(), .. extra];
+        string[] Args(params string[] extra) => ["redrive", "--stack", stack.StackName, "--fauxqs", aws.Endpoints.Fauxqs.ToString(), .. extra];
 
         using var dryRun = new StringWriter();
         Assert.Equal(0, await LocalCommands.RunAsync(Args("--dry-run"), dryRun, CancellationToken.None));

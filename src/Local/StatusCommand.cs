@@ -1,0 +1,165 @@
+using System.Globalization;
+using Amazon.DynamoDBv2;
+using Amazon.DynamoDBv2.Model;
+using Amazon.S3;
+using Amazon.S3.Model;
+using Amazon.SQS;
+using Pipeline.Aggregator;
+using Pipeline.Storage;
+
+namespace Pipeline.Local;
+
+/// <summary>
+/// <c>status [--watch]</c>: one screen of how the pipeline is doing: the queue and the DLQ, events stored in the last hour,
+/// the latest summaries, records rejected in the last day and, locally, which processes are up.
+/// </summary>
+public static class StatusCommand
+{
+    internal const string Usage = """
+          status [--watch]            queue and DLQ depth, events stored in the last hour, the latest summaries,
+                                      records rejected in the last day, and (locally) which processes are up
+            options: --stack NAME  --bucket BUCKET (the archive; a deployed stack's ArchiveBucketName output)
+                     --profile PROFILE  --region REGION  --interval SECONDS (with --watch, default 5)
+        """;
+
+    /// <summary>The clients and names one status screen reads.</summary>
+    /// <param name="Sqs">SQS.</param>
+    /// <param name="DynamoDb">DynamoDB.</param>
+    /// <param name="S3">S3.</param>
+    /// <param name="Stack">The stack name the queues and tables are named after.</param>
+    /// <param name="Bucket">The archive bucket.</param>
+    /// <param name="Local">True for the local environment (then the processes are listed).</param>
+    public sealed record Target(IAmazonSQS Sqs, IAmazonDynamoDB DynamoDb, IAmazonS3 S3, string Stack, string Bucket, bool Local);
+
+    /// <summary>Prints the screen once, or every interval until cancelled with <paramref name="watch"/>.</summary>
+    public static async Task<int> RunAsync(Target target, bool watch, TimeSpan interval, TextWriter output, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        ArgumentNullException.ThrowIfNull(output);
+        do
+        {
+            var screen = await ScreenAsync(target, DateTimeOffset.UtcNow, cancellationToken);
+            if (watch && !Console.IsOutputRedirected && ReferenceEquals(output, Console.Out))
+            {
+                Console.Clear();
+            }
+            await output.WriteAsync(screen);
+            if (watch)
+            {
+                await Task.Delay(interval, cancellationToken);
+            }
+        }
+        while (watch && !cancellationToken.IsCancellationRequested);
+        return 0;
+    }
+
+    /// <summary>The screen at <paramref name="now"/>.</summary>
+    public static async Task<string> ScreenAsync(Target target, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(target);
+        var lines = new List<string> { $"Event pipeline '{target.Stack}' at {now:yyyy-MM-dd HH:mm:ss} UTC", "" };
+        var queue = await DepthAsync(target.Sqs, $"{target.Stack}-events", cancellationToken);
+        var dlq = await DepthAsync(target.Sqs, $"{target.Stack}-events-dlq", cancellationToken);
+        lines.Add($"  queue          {queue.Visible} waiting, {queue.InFlight} in flight");
+        lines.Add($"  dead letters   {dlq.Visible}{(dlq.Visible > 0 ? "   (see: redrive --dry-run)" : "")}");
+        lines.Add($"  stored         {await StoredAsync(target, now - TimeSpan.FromHours(1), now, cancellationToken)} events in the last hour");
+        lines.Add($"  rejected       {await RejectedAsync(target, now, cancellationToken)} records in the last day");
+        lines.Add("");
+        lines.Add("  latest summaries (window start, events, revision, state):");
+        var summaries = await new SummaryStore(target.DynamoDb, $"{target.Stack}-summaries").RecentAsync(5, cancellationToken);
+        lines.AddRange(summaries.Count == 0
+            ? ["    none yet"]
+            : summaries.Select(s => FormattableString.Invariant($"    {s.WindowStart:yyyy-MM-dd HH:mm}  {s.TotalEvents,8}  rev {s.Revision}")));
+        if (target.Local)
+        {
+            lines.Add("");
+            lines.Add("  local processes:");
+            lines.AddRange(LocalProcesses().DefaultIfEmpty("    none running (start them with: dotnet run --project src/Local)"));
+        }
+        return string.Join('\n', lines) + "\n";
+    }
+
+    private static async Task<(int Visible, int InFlight)> DepthAsync(IAmazonSQS sqs, string name, CancellationToken cancellationToken)
+    {
+        var url = (await sqs.GetQueueUrlAsync(name, cancellationToken)).QueueUrl;
+        var attributes = await sqs.GetQueueAttributesAsync(url, ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"], cancellationToken);
+        return (attributes.ApproximateNumberOfMessages, attributes.ApproximateNumberOfMessagesNotVisible);
+    }
+
+    // Counted on the time-bucket index, as the Aggregator reads a window: never a Scan.
+    private static async Task<long> StoredAsync(Target target, DateTimeOffset start, DateTimeOffset end, CancellationToken cancellationToken)
+    {
+        long count = 0;
+        foreach (var bucket in EventLayout.BucketsFor(start, end))
+        {
+            Dictionary<string, AttributeValue>? next = null;
+            do
+            {
+                var page = await target.DynamoDb.QueryAsync(new QueryRequest
+                {
+                    TableName = $"{target.Stack}-events",
+                    IndexName = EventLayout.TimeBucketIndex,
+                    KeyConditionExpression = "timeBucket = :bucket AND receivedAt BETWEEN :start AND :end",
+                    ExpressionAttributeValues = new Dictionary<string, AttributeValue>
+                    {
+                        [":bucket"] = new() { S = bucket },
+                        [":start"] = new() { S = EventLayout.FormatTime(start) },
+                        [":end"] = new() { S = EventLayout.FormatTime(end) },
+                    },
+                    Select = Select.COUNT,
+                    ExclusiveStartKey = next,
+                }, cancellationToken);
+                count += page.Count ?? 0;
+                next = page.LastEvaluatedKey is { Count: > 0 } more ? more : null;
+            }
+            while (next is not null);
+        }
+        return count;
+    }
+
+    private static async Task<int> RejectedAsync(Target target, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var count = 0;
+        for (var hour = now.AddHours(-24); hour <= now; hour = hour.AddHours(1))
+        {
+            string? token = null;
+            do
+            {
+                var page = await target.S3.ListObjectsV2Async(new ListObjectsV2Request
+                {
+                    BucketName = target.Bucket,
+                    Prefix = $"rejected/{EventLayout.Partition(hour)}/",
+                    ContinuationToken = token,
+                }, cancellationToken);
+                count += (page.S3Objects ?? []).Count(o => o.LastModified is { } modified && modified.ToUniversalTime() >= now.AddDays(-1).UtcDateTime);
+                token = page.IsTruncated == true ? page.NextContinuationToken : null;
+            }
+            while (token is not null);
+        }
+        return count;
+    }
+
+    // The function processes the local Lambda started (their command lines name the programs), on Linux.
+    private static IEnumerable<string> LocalProcesses()
+    {
+        foreach (var process in System.Diagnostics.Process.GetProcessesByName("dotnet"))
+        {
+            string commandLine;
+            try
+            {
+                commandLine = File.ReadAllText($"/proc/{process.Id}/cmdline").Replace('\0', ' ');
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                continue;
+            }
+            foreach (var program in new[] { "Pipeline.Processor.dll", "Pipeline.Aggregator.dll" })
+            {
+                if (commandLine.Contains(program, StringComparison.Ordinal))
+                {
+                    yield return string.Create(CultureInfo.InvariantCulture, $"    {Path.GetFileNameWithoutExtension(program),-20} pid {process.Id}");
+                }
+            }
+        }
+    }
+}
