@@ -9,6 +9,7 @@ using Amazon.DynamoDBv2.Model;
 using Amazon.S3.Model;
 using Pipeline.Aggregator;
 using Pipeline.ApiKeys;
+using Pipeline.Local;
 using Pipeline.Local.Environment;
 using Pipeline.Local.Hosting;
 using Pipeline.Storage;
@@ -56,8 +57,9 @@ internal static class FaultSoak
         await using var aggregator = LocalAggregator.Start(stack, faulty, Window, _ => { });
         var aggregating = LocalAggregator.ScheduleAsync(aggregator, Window, _ => { }, stop.Token);
 
-        using var client = new RetryingClient(url, key);
-        var sending = Task.Run(() => client.SendSteadilyAsync(rate, TimeSpan.FromSeconds(seconds)));
+        // Valid events only, each with its own eventId: every one must end up stored.
+        using var client = new LoadGenerator(new Uri(url), key, new LoadOptions { Rate = rate, Duration = TimeSpan.FromSeconds(seconds), DuplicateShare = 0, InvalidShare = 0 });
+        var sending = Task.Run(() => client.RunAsync(null, CancellationToken.None));
         await Task.Delay(TimeSpan.FromSeconds(10));
         Note("DynamoDB stopped (connections refused and dropped)");
         dynamoDb.Cut();
@@ -86,9 +88,9 @@ internal static class FaultSoak
             }
         }
         await Task.Delay(TimeSpan.FromSeconds(5));
-        var resent = await client.ResendAsync(200);
+        var resent = await client.ResendAsync(200, CancellationToken.None);
         Note($"{resent} accepted events resent with their eventId");
-        await sending;
+        var load = await sending;
         Note($"load stopped: {client.Accepted.Count} events answered 202");
 
         // Drain: every accepted event stored, or give up after five minutes.
@@ -111,7 +113,7 @@ internal static class FaultSoak
         await stop.CancelAsync();
         await Task.WhenAll(polling, aggregating);
 
-        return await ReportAsync(bench, client, stored, inbox, notes, seconds, rate, processor.Reports.Count(r => r.ErrorType is not null), processed.Total);
+        return await ReportAsync(bench, client.Accepted.Keys.ToHashSet(), load, resent, stored, inbox, notes, seconds, rate, processor.Reports.Count(r => r.ErrorType is not null), processed.Total);
     }
 
     private static async Task<Dictionary<string, DateTimeOffset>> StoredAsync(BenchStack bench)
@@ -137,10 +139,9 @@ internal static class FaultSoak
         return items;
     }
 
-    private static async Task<string> ReportAsync(BenchStack bench, RetryingClient client, Dictionary<string, DateTimeOffset> stored, string inbox,
+    private static async Task<string> ReportAsync(BenchStack bench, HashSet<string> accepted, LoadReport load, int resent, Dictionary<string, DateTimeOffset> stored, string inbox,
         IEnumerable<string> notes, int seconds, int rate, int failedInvocations, long processed)
     {
-        var accepted = client.Accepted.Keys.ToHashSet();
         var archived = new Dictionary<string, int>();
         foreach (var key in await KeysAsync(bench, "events/"))
         {
@@ -189,9 +190,9 @@ internal static class FaultSoak
             "| measure | value |",
             "|---|---:|",
             FormattableString.Invariant($"| events answered 202 | {accepted.Count} |"),
-            FormattableString.Invariant($"| answers 503 or 429 (retried by the client after Retry-After) | {client.Unavailable} |"),
-            FormattableString.Invariant($"| network errors (retried by the client) | {client.NetworkErrors} |"),
-            FormattableString.Invariant($"| resent duplicates answered 202 | {client.Resent} |"),
+            FormattableString.Invariant($"| answers 503 or 429 (retried by the client after Retry-After) | {load.Unavailable} |"),
+            FormattableString.Invariant($"| network errors (retried by the client) | {load.NetworkErrors} |"),
+            FormattableString.Invariant($"| resent duplicates answered 202 | {resent} |"),
             FormattableString.Invariant($"| function invocations that failed (killed, or errors) | {failedInvocations} |"),
             FormattableString.Invariant($"| **lost**: answered 202, not in DynamoDB | **{lost}** |"),
             FormattableString.Invariant($"| **duplicated**: writes the Processor counted as new beyond the items stored | **{Math.Max(0, processed - stored.Count)}** |"),
@@ -243,87 +244,6 @@ internal static class FaultSoak
             {
                 Interlocked.Add(ref _total, (long)metrics["Processed"]!.GetValue<double>());
             }
-        }
-    }
-
-    /// <summary>A well-behaved client: its own eventId per event, retries 503/429 after Retry-After and network errors after a second.</summary>
-    private sealed class RetryingClient(string url, string key) : IDisposable
-    {
-        private readonly HttpClient _http = new() { BaseAddress = new Uri(url), Timeout = TimeSpan.FromSeconds(30) };
-        private long _unavailable;
-        private long _networkErrors;
-        private long _resent;
-
-        public ConcurrentDictionary<string, string> Accepted { get; } = new();
-
-        public void Dispose() => _http.Dispose();
-
-        public long Unavailable => Interlocked.Read(ref _unavailable);
-
-        public long NetworkErrors => Interlocked.Read(ref _networkErrors);
-
-        public long Resent => Interlocked.Read(ref _resent);
-
-        public async Task SendSteadilyAsync(int rate, TimeSpan duration)
-        {
-            var inFlight = new List<Task>();
-            var clock = Stopwatch.StartNew();
-            for (var i = 0; clock.Elapsed < duration; i++)
-            {
-                var id = Guid.CreateVersion7().ToString();
-                var type = i % 3 == 0 ? "signup" : "page_view";
-                var body = $$$"""{"eventId":"{{{id}}}","eventType":"{{{type}}}","userId":"u-{{{i % 500}}}","properties":{"i":{{{i}}},"path":"/p/{{{i % 20}}}"}}""";
-                inFlight.Add(SendAsync(id, body));
-                var due = TimeSpan.FromSeconds((i + 1) / (double)rate) - clock.Elapsed;
-                if (due > TimeSpan.Zero)
-                {
-                    await Task.Delay(due);
-                }
-            }
-            await Task.WhenAll(inFlight);
-        }
-
-        public async Task<int> ResendAsync(int count)
-        {
-            var sample = Accepted.Take(count).ToList();
-            var results = await Task.WhenAll(sample.Select(a => SendAsync(a.Key, a.Value, resend: true)));
-            return results.Count(ok => ok);
-        }
-
-        private async Task<bool> SendAsync(string id, string body, bool resend = false)
-        {
-            var giveUp = DateTime.UtcNow.AddMinutes(3);
-            while (DateTime.UtcNow < giveUp)
-            {
-                try
-                {
-                    using var request = new HttpRequestMessage(HttpMethod.Post, "/events") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-                    request.Headers.Add("x-api-key", key);
-                    using var response = await _http.SendAsync(request);
-                    if (response.StatusCode == HttpStatusCode.Accepted)
-                    {
-                        if (resend)
-                        {
-                            Interlocked.Increment(ref _resent);
-                        }
-                        Accepted[id] = body;
-                        return true;
-                    }
-                    if (response.StatusCode is HttpStatusCode.ServiceUnavailable or HttpStatusCode.TooManyRequests)
-                    {
-                        Interlocked.Increment(ref _unavailable);
-                        await Task.Delay(response.Headers.RetryAfter?.Delta ?? TimeSpan.FromSeconds(1));
-                        continue;
-                    }
-                    throw new InvalidOperationException($"POST /events answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
-                }
-                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
-                {
-                    Interlocked.Increment(ref _networkErrors);
-                    await Task.Delay(TimeSpan.FromSeconds(1));
-                }
-            }
-            return false;
         }
     }
 }

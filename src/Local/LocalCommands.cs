@@ -20,7 +20,7 @@ public static class LocalCommands
                       Lambda Runtime API, until Ctrl-C or SIGTERM
           provision   provision serverless.template on emulators that are already running
           aggregate   run the Aggregator once on the running environment and print the latest summaries
-        """ + KeysCommand.Usage + RedriveCommand.Usage + StatusCommand.Usage + """
+        """ + KeysCommand.Usage + RedriveCommand.Usage + StatusCommand.Usage + GenerateCommand.Usage + """
 
           help        this text
 
@@ -52,6 +52,8 @@ public static class LocalCommands
                     return 0;
                 case "keys":
                     return await KeysCommand.RunAsync(args, stackName, output, cancellationToken);
+                case "generate":
+                    return await GenerateCommand.RunAsync(new CommandOptions(args.Skip(1)), output, cancellationToken);
                 case "status":
                     var status = new CommandOptions(args.Skip(1));
                     var statusStack = status["stack"] ?? stackName;
