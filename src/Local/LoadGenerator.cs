@@ -91,9 +91,7 @@ public sealed class LoadGenerator(Uri api, string key, LoadOptions options) : ID
     public async Task<int> ResendAsync(int count, CancellationToken cancellationToken)
     {
         var again = Accepted.Take(count).Select(a => (a.Key, a.Value)).ToList();
-        var before = Interlocked.Read(ref _accepted);
-        await Task.WhenAll(again.Select(e => SendAsync([e], cancellationToken))).ConfigureAwait(false);
-        return (int)(Interlocked.Read(ref _accepted) - before);
+        return (await Task.WhenAll(again.Select(e => SendAsync([e], cancellationToken))).ConfigureAwait(false)).Sum();
     }
 
     /// <inheritdoc />
@@ -140,9 +138,11 @@ public sealed class LoadGenerator(Uri api, string key, LoadOptions options) : ID
         }
     }
 
-    private async Task SendAsync(IReadOnlyList<(string Id, string Json)> events, CancellationToken cancellationToken)
+    // Sends until every event is answered (or three minutes pass); returns how many were accepted.
+    private async Task<int> SendAsync(IReadOnlyList<(string Id, string Json)> events, CancellationToken cancellationToken)
     {
         var pending = events.ToList();
+        var accepted = 0;
         var giveUp = DateTime.UtcNow.AddMinutes(3);
         while (pending.Count > 0 && DateTime.UtcNow < giveUp && !cancellationToken.IsCancellationRequested)
         {
@@ -163,13 +163,12 @@ public sealed class LoadGenerator(Uri api, string key, LoadOptions options) : ID
                 }
                 if (!batch)
                 {
-                    Settle(pending[0], response.StatusCode == HttpStatusCode.Accepted);
-                    return;
+                    return accepted + Settle(pending[0], response.StatusCode == HttpStatusCode.Accepted);
                 }
                 if (response.StatusCode == HttpStatusCode.BadRequest)
                 {
                     pending.ForEach(e => Settle(e, false)); // every item invalid
-                    return;
+                    return accepted;
                 }
                 var items = JsonNode.Parse(await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false))!["items"]!.AsArray();
                 var retry = new List<(string, string)>();
@@ -181,7 +180,7 @@ public sealed class LoadGenerator(Uri api, string key, LoadOptions options) : ID
                             retry.Add(pending[i]);
                             break;
                         case var status:
-                            Settle(pending[i], status == "accepted");
+                            accepted += Settle(pending[i], status == "accepted");
                             break;
                     }
                 }
@@ -193,18 +192,18 @@ public sealed class LoadGenerator(Uri api, string key, LoadOptions options) : ID
                 await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
             }
         }
+        return accepted;
     }
 
-    private void Settle((string Id, string Json) e, bool accepted)
+    private int Settle((string Id, string Json) e, bool accepted)
     {
         if (accepted)
         {
             Accepted[e.Id] = e.Json;
             Interlocked.Increment(ref _accepted);
+            return 1;
         }
-        else
-        {
-            Interlocked.Increment(ref _refused);
-        }
+        Interlocked.Increment(ref _refused);
+        return 0;
     }
 }
