@@ -20,7 +20,7 @@ public static class LocalCommands
                       Lambda Runtime API, until Ctrl-C or SIGTERM
           provision   provision serverless.template on emulators that are already running
           aggregate   run the Aggregator once on the running environment and print the latest summaries
-        """ + KeysCommand.Usage + RedriveCommand.Usage + StatusCommand.Usage + GenerateCommand.Usage + """
+        """ + KeysCommand.Usage + RedriveCommand.Usage + ReplayCommand.Usage + StatusCommand.Usage + GenerateCommand.Usage + """
 
           help        this text
 
@@ -52,6 +52,8 @@ public static class LocalCommands
                     return 0;
                 case "keys":
                     return await KeysCommand.RunAsync(args, stackName, output, cancellationToken);
+                case "replay":
+                    return await ReplayAsync(new CommandOptions(args.Skip(1)), stackName, output, cancellationToken);
                 case "generate":
                     return await GenerateCommand.RunAsync(new CommandOptions(args.Skip(1)), output, cancellationToken);
                 case "status":
@@ -95,7 +97,7 @@ public static class LocalCommands
             await Console.Error.WriteLineAsync($"The function failed: {e.Message}");
             return 1;
         }
-        catch (Exception e) when (e is HttpRequestException or Amazon.Runtime.AmazonClientException && args.FirstOrDefault() is "provision" or "aggregate" or "keys" or "redrive" or "status")
+        catch (Exception e) when (e is HttpRequestException or Amazon.Runtime.AmazonClientException && args.FirstOrDefault() is "provision" or "aggregate" or "keys" or "redrive" or "status" or "replay")
         {
             await Console.Error.WriteLineAsync($"Cannot reach the local environment ({e.Message}). Start it first: dotnet run --project src/Local");
             return 1;
@@ -164,6 +166,33 @@ public static class LocalCommands
         {
             say(System.Text.Json.JsonSerializer.Serialize(summary, Pipeline.Aggregator.SummaryJsonContext.Default.Summary));
         }
+    }
+
+    private static async Task<int> ReplayAsync(CommandOptions options, string stackName, TextWriter output, CancellationToken cancellationToken)
+    {
+        static DateTimeOffset? Time(string? text) =>
+            DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var t) ? t.ToUniversalTime() : null;
+        if (Time(options["from"]) is not { } from || Time(options["to"]) is not { } to || from >= to)
+        {
+            await Console.Error.WriteLineAsync($"replay needs a range: --from and --to, ISO-8601 times with from before to (e.g. --from 2026-11-24T10:00Z --to 2026-11-24T12:00Z).\n{ReplayCommand.Usage}");
+            return 2;
+        }
+        var stack = options["stack"] ?? stackName;
+        if (options.Deployed && options["bucket"] is null)
+        {
+            await Console.Error.WriteLineAsync("replay into a deployed stack needs --bucket (its ArchiveBucketName output).");
+            return 2;
+        }
+        var type = options["event-type"];
+        var checkpoint = options["checkpoint"] ?? Path.Combine(RepositoryPaths.Discover().LocalState,
+            $"replay-{stack}-{from:yyyyMMddTHHmmss}-{to:yyyyMMddTHHmmss}{(type is null ? "" : "-" + type)}.json");
+        using var s3 = options.S3();
+        using var sqs = options.Sqs();
+        var live = !Console.IsOutputRedirected && ReferenceEquals(output, Console.Out);
+        var result = await ReplayCommand.RunAsync(s3, sqs, options["bucket"] ?? $"{stack}-archivebucket", $"{stack}-events", from, to, type, checkpoint,
+            live ? line => output.Write($"\r{line}   ") : null, cancellationToken);
+        await output.WriteLineAsync($"{(live ? "\r" : "")}Replayed {result.Sent} event(s) from {result.Objects} archive object(s) to {stack}-events ({result.Skipped} sent by an earlier run of this replay). Checkpoint: {checkpoint}");
+        return 0;
     }
 
     private static async Task<string> ApiKeyAsync(ApiKeyRegistry registry, Action<string> say, CancellationToken cancellationToken)

@@ -1,0 +1,125 @@
+using System.Globalization;
+using System.IO.Compression;
+using System.Text;
+using System.Text.Json;
+using Amazon.S3;
+using Amazon.S3.Model;
+using Amazon.SQS;
+using Amazon.SQS.Model;
+using Pipeline.Events;
+using Pipeline.Storage;
+
+namespace Pipeline.Local;
+
+/// <summary>
+/// <c>replay --from T --to T [--event-type TYPE]</c>: reads the archive's hourly partitions in the range and puts each
+/// event received in it back on the events queue, unchanged (same <c>eventId</c>: an event already stored is a duplicate,
+/// so nothing is doubled). Resumable: a checkpoint file records, per archive object, how many of its events were sent;
+/// a run stopped halfway and started again with the same arguments sends the rest (at most the last batch of ten again,
+/// which the Processor stores once).
+/// </summary>
+public static class ReplayCommand
+{
+    internal const string Usage = """
+          replay --from TIME --to TIME [--event-type TYPE]
+                                      put the archived events received in [from, to) back on the events queue
+                                      (same eventId, so nothing is doubled); resumable after an interruption
+            options: --stack NAME (the queue NAME-events)  --bucket BUCKET (default the stack's archive)
+                     --checkpoint FILE (default .local/replay-<stack>-<from>-<to>.json)  --profile  --region
+        """;
+
+    /// <summary>What a replay did.</summary>
+    /// <param name="Objects">Archive objects read.</param>
+    /// <param name="Sent">Events sent in this run.</param>
+    /// <param name="Skipped">Events already sent by an earlier run of the same replay (from the checkpoint).</param>
+    public sealed record Result(int Objects, long Sent, long Skipped);
+
+    /// <summary>Replays; <paramref name="progress"/> gets a line now and then (null to stay quiet).</summary>
+    public static async Task<Result> RunAsync(IAmazonS3 s3, IAmazonSQS sqs, string bucket, string queueName, DateTimeOffset from, DateTimeOffset to,
+        string? eventType, string checkpointPath, Action<string>? progress, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(s3);
+        ArgumentNullException.ThrowIfNull(sqs);
+        var queue = (await sqs.GetQueueUrlAsync(queueName, cancellationToken)).QueueUrl;
+        var checkpoint = File.Exists(checkpointPath)
+            ? JsonSerializer.Deserialize(await File.ReadAllTextAsync(checkpointPath, cancellationToken), ReplayJsonContext.Default.DictionaryStringInt32) ?? []
+            : [];
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(checkpointPath))!);
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        long sent = 0, skipped = 0;
+        var objects = 0;
+        for (var hour = new DateTimeOffset(from.UtcDateTime.Date.AddHours(from.UtcDateTime.Hour), TimeSpan.Zero); hour < to; hour = hour.AddHours(1))
+        {
+            foreach (var key in await KeysAsync(s3, bucket, $"events/{EventLayout.Partition(hour)}/", cancellationToken))
+            {
+                objects++;
+                var lines = await LinesAsync(s3, bucket, key, cancellationToken);
+                var done = checkpoint.GetValueOrDefault(key);
+                skipped += done;
+                for (var i = done; i < lines.Count; i += 10)
+                {
+                    var chunk = lines.Skip(i).Take(10).ToList();
+                    var wanted = chunk.Where(line => InRange(line, from, to, eventType)).ToList();
+                    if (wanted.Count > 0)
+                    {
+                        var response = await sqs.SendMessageBatchAsync(new SendMessageBatchRequest
+                        {
+                            QueueUrl = queue,
+                            Entries = [.. wanted.Select((body, n) => new SendMessageBatchRequestEntry(n.ToString(CultureInfo.InvariantCulture), body))],
+                        }, cancellationToken);
+                        if (response.Failed is { Count: > 0 } failed)
+                        {
+                            throw new InvalidOperationException($"SQS refused {failed.Count} message(s) of {key}: {failed[0].Code} {failed[0].Message}. Run the replay again to resume.");
+                        }
+                        sent += wanted.Count;
+                    }
+                    // Checkpoint after the send: stopped in between, the batch is sent again (stored once), never skipped.
+                    checkpoint[key] = Math.Min(i + 10, lines.Count);
+                    await File.WriteAllTextAsync(checkpointPath, JsonSerializer.Serialize(checkpoint, ReplayJsonContext.Default.DictionaryStringInt32), CancellationToken.None);
+                }
+                progress?.Invoke(string.Create(CultureInfo.InvariantCulture,
+                    $"{objects} object(s), {sent} event(s) sent ({sent / Math.Max(started.Elapsed.TotalSeconds, 0.001):0}/s), {skipped} already sent before"));
+            }
+        }
+        return new Result(objects, sent, skipped);
+    }
+
+    private static bool InRange(string line, DateTimeOffset from, DateTimeOffset to, string? eventType)
+    {
+        var queued = JsonSerializer.Deserialize(line, EventJsonContext.Default.QueuedEvent);
+        return queued is not null && queued.ReceivedAt >= from && queued.ReceivedAt < to && (eventType is null || queued.EventType == eventType);
+    }
+
+    private static async Task<List<string>> KeysAsync(IAmazonS3 s3, string bucket, string prefix, CancellationToken cancellationToken)
+    {
+        var keys = new List<string>();
+        string? token = null;
+        do
+        {
+            var page = await s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bucket, Prefix = prefix, ContinuationToken = token }, cancellationToken);
+            keys.AddRange((page.S3Objects ?? []).Select(o => o.Key));
+            token = page.IsTruncated == true ? page.NextContinuationToken : null;
+        }
+        while (token is not null);
+        return [.. keys.Order(StringComparer.Ordinal)];
+    }
+
+    private static async Task<List<string>> LinesAsync(IAmazonS3 s3, string bucket, string key, CancellationToken cancellationToken)
+    {
+        using var response = await s3.GetObjectAsync(bucket, key, cancellationToken);
+        using var reader = new StreamReader(new GZipStream(response.ResponseStream, CompressionMode.Decompress), Encoding.UTF8);
+        var lines = new List<string>();
+        while (await reader.ReadLineAsync(cancellationToken) is { } line)
+        {
+            if (line.Length > 0)
+            {
+                lines.Add(line);
+            }
+        }
+        return lines;
+    }
+}
+
+/// <summary>Source-generated JSON for the replay checkpoint.</summary>
+[System.Text.Json.Serialization.JsonSerializable(typeof(Dictionary<string, int>))]
+internal sealed partial class ReplayJsonContext : System.Text.Json.Serialization.JsonSerializerContext;

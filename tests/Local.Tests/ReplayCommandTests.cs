@@ -1,0 +1,98 @@
+using System.Text.Json;
+using Amazon.DynamoDBv2.Model;
+using Pipeline.Events;
+using Pipeline.Lambda;
+using Pipeline.Local.Environment;
+using Pipeline.Local.Hosting;
+using Pipeline.Local.Provisioning;
+using Pipeline.Tests;
+
+namespace Pipeline.Local.Tests;
+
+public sealed class ReplayCommandTests
+{
+    private static readonly DateTimeOffset Hour = new DateTimeOffset(DateTime.UtcNow.Date, TimeSpan.Zero).AddHours(-21);
+
+    [Fact]
+    public async Task Replaying_a_range_into_a_fresh_stack_restores_exactly_its_events_and_replaying_again_adds_nothing()
+    {
+        using var aws = await TestEnvironment.CreateClientsAsync();
+        var source = await TestEnvironment.ProvisionAsync(aws);
+        var inRange = await ArchiveAsync(aws, source, Hour.AddHours(1), 3);
+        await ArchiveAsync(aws, source, Hour, 2);
+        await ArchiveAsync(aws, source, Hour.AddHours(2), 2);
+        var fresh = await TestEnvironment.ProvisionAsync(aws);
+        var checkpoint = Path.Combine(Path.GetTempPath(), $"replay-{Guid.NewGuid():N}.json");
+        string[] Args(string checkpointFile) => ["replay", "--from", Hour.AddHours(1).ToString("O"), "--to", Hour.AddHours(2).ToString("O"),
+            "--stack", fresh.StackName, "--bucket", source["ArchiveBucket"], "--fauxqs", aws.Endpoints.Fauxqs.ToString(), "--checkpoint", checkpointFile];
+
+        using var first = new StringWriter();
+        Assert.Equal(0, await LocalCommands.RunAsync(Args(checkpoint), first, CancellationToken.None));
+        await DrainAsync(aws, fresh, 3);
+        using var again = new StringWriter();
+        Assert.Equal(0, await LocalCommands.RunAsync(Args(checkpoint), again, CancellationToken.None));
+        Assert.Equal(0, await LocalCommands.RunAsync(Args(checkpoint + ".other"), TextWriter.Null, CancellationToken.None)); // a second replay, from scratch
+        await DrainAsync(aws, fresh, 3);
+
+        Assert.StartsWith("Replayed 3 event(s)", first.ToString(), StringComparison.Ordinal);
+        Assert.StartsWith("Replayed 0 event(s)", again.ToString(), StringComparison.Ordinal);
+        Assert.Equal(inRange.Order(), (await ItemsAsync(aws, fresh)).Order()); // exactly the range, each once
+        Assert.Equal(2, await LocalCommands.RunAsync(["replay", "--stack", fresh.StackName], TextWriter.Null, CancellationToken.None)); // refuses without a range
+    }
+
+    [Fact]
+    public async Task An_interrupted_replay_resumed_sends_every_event_once()
+    {
+        using var aws = await TestEnvironment.CreateClientsAsync();
+        var source = await TestEnvironment.ProvisionAsync(aws);
+        var events = await ArchiveAsync(aws, source, Hour, 35); // four archive objects
+        var target = await TestEnvironment.ProvisionAsync(aws);
+        var checkpoint = Path.Combine(Path.GetTempPath(), $"replay-{Guid.NewGuid():N}.json");
+        using var stop = new CancellationTokenSource();
+        Task<ReplayCommand.Result> Replay(CancellationToken token, Action<string>? progress) =>
+            ReplayCommand.RunAsync(aws.S3, aws.Sqs, source["ArchiveBucket"], $"{target.StackName}-events", Hour, Hour.AddHours(1), null, checkpoint, progress, token);
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Replay(stop.Token, _ => stop.Cancel())); // stopped after its first object
+        var resumed = await Replay(CancellationToken.None, null);
+
+        var queued = await aws.Sqs.GetQueueAttributesAsync(target.Resources["EventsQueue"].Ref, ["ApproximateNumberOfMessages"]);
+        Assert.Equal(events.Count, queued.ApproximateNumberOfMessages); // sent once each, across the two runs
+        Assert.Equal(events.Count, resumed.Sent + resumed.Skipped);
+        Assert.InRange(resumed.Skipped, 1, events.Count - 1);
+    }
+
+    // Events received in the hour, through the real Processor code (which archives them), in batches of ten.
+    private static async Task<List<string>> ArchiveAsync(LocalAws aws, ProvisionedResources stack, DateTimeOffset hour, int count)
+    {
+        var function = LocalProcessor.Function(aws, stack, new FunctionLog(TextWriter.Null, "processor"));
+        var events = Enumerable.Range(0, count).Select(i => new QueuedEvent
+        {
+            SchemaVersion = QueuedEvent.CurrentSchemaVersion,
+            EventId = Guid.CreateVersion7().ToString(),
+            EventType = "page_view",
+            UserId = $"u{i}",
+            OccurredAt = hour.AddMinutes(i),
+            ReceivedAt = hour.AddMinutes(i),
+            RequestId = "r",
+        }).ToList();
+        foreach (var batch in events.Chunk(10))
+        {
+            Assert.Empty(await TestLambda.InvokeAsync(function.HandleAsync,
+                [.. batch.Select(e => new SqsMessage { MessageId = Guid.NewGuid().ToString(), Body = JsonSerializer.Serialize(e, EventJsonContext.Default.QueuedEvent) })]));
+        }
+        return [.. events.Select(e => e.EventId)];
+    }
+
+    private static async Task DrainAsync(LocalAws aws, ProvisionedResources stack, int expected)
+    {
+        await using var processor = LocalProcessor.Start(stack, aws.Endpoints, _ => { });
+        var source = LocalProcessor.EventSource(aws, stack, processor.InvokeAsync, new EventSourceOptions(), _ => { });
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (DateTime.UtcNow < deadline && (await source.PollOnceAsync(CancellationToken.None) > 0 || (await ItemsAsync(aws, stack)).Count < expected))
+        {
+        }
+    }
+
+    private static async Task<List<string>> ItemsAsync(LocalAws aws, ProvisionedResources stack) =>
+        [.. (await aws.DynamoDb.ScanAsync(new ScanRequest { TableName = stack["EventsTable"], ConsistentRead = true })).Items.Select(i => i["eventId"].S)];
+}
