@@ -7,9 +7,10 @@ namespace Pipeline.Local;
 
 /// <summary>
 /// <c>redrive [--dry-run]</c>: moves the messages of the dead-letter queue back to the events queue, after the cause
-/// of their failures is fixed. Message by message: receive, send to the events queue, then delete from the DLQ, so a
-/// redrive stopped halfway loses nothing (a message sent but not yet deleted is sent again next time, and the
-/// Processor stores an event once, whatever number of times it arrives).
+/// of their failures is fixed. With SQS's own message move task where the server has one (AWS); otherwise message by
+/// message: receive, send to the events queue, then delete from the DLQ, so a redrive stopped halfway loses nothing (a
+/// message sent but not yet deleted is sent again next time, and the Processor stores an event once, whatever number of
+/// times it arrives).
 /// </summary>
 public static class RedriveCommand
 {
@@ -35,8 +36,12 @@ public static class RedriveCommand
             return 0;
         }
 
-        var moved = 0;
         var progress = !Console.IsOutputRedirected && ReferenceEquals(output, Console.Out);
+        if (await MoveTaskAsync(sqs, dlq, events, progress, output, cancellationToken))
+        {
+            return 0;
+        }
+        var moved = 0;
         while (true)
         {
             var page = await sqs.ReceiveMessageAsync(new ReceiveMessageRequest
@@ -82,6 +87,37 @@ public static class RedriveCommand
         }
         await output.WriteLineAsync($"Moved {moved} message(s) to {stackName}-events.");
         return 0;
+    }
+
+    // SQS's own redrive (StartMessageMoveTask), where the server has it; false where it does not (fauxqs, for one).
+    private static async Task<bool> MoveTaskAsync(IAmazonSQS sqs, string dlq, string events, bool progress, TextWriter output, CancellationToken cancellationToken)
+    {
+        var source = (await sqs.GetQueueAttributesAsync(dlq, ["QueueArn"], cancellationToken)).QueueARN;
+        var destination = (await sqs.GetQueueAttributesAsync(events, ["QueueArn"], cancellationToken)).QueueARN;
+        try
+        {
+            await sqs.StartMessageMoveTaskAsync(new StartMessageMoveTaskRequest { SourceArn = source, DestinationArn = destination }, cancellationToken);
+        }
+        catch (AmazonSQSException e) when (e.StatusCode is System.Net.HttpStatusCode.NotImplemented or System.Net.HttpStatusCode.BadRequest or System.Net.HttpStatusCode.NotFound
+            && !(e.ErrorCode ?? "").Contains("MessageMoveTask", StringComparison.OrdinalIgnoreCase) && e.ErrorCode is not "AWS.SimpleQueueService.NonExistentQueue")
+        {
+            await output.WriteLineAsync($"This server has no message move task ({e.ErrorCode}); moving message by message.");
+            return false;
+        }
+        while (true)
+        {
+            var task = (await sqs.ListMessageMoveTasksAsync(new ListMessageMoveTasksRequest { SourceArn = source, MaxResults = 1 }, cancellationToken)).Results?.FirstOrDefault();
+            if (progress && task is not null)
+            {
+                await output.WriteAsync($"\rMoved {task.ApproximateNumberOfMessagesMoved} of {task.ApproximateNumberOfMessagesToMove}...");
+            }
+            if (task is null || task.Status is not "RUNNING")
+            {
+                await output.WriteLineAsync($"{(progress ? "\n" : "")}SQS's message move task {task?.Status?.ToLowerInvariant() ?? "ended"}: moved {task?.ApproximateNumberOfMessagesMoved ?? 0} message(s).{(task?.FailureReason is { } reason ? $" {reason}" : "")}");
+                return true;
+            }
+            await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
+        }
     }
 
     // Up to ten messages, read without hiding them (visibility 0): the DLQ has no redrive of its own, so reading changes nothing.

@@ -42,6 +42,7 @@ public sealed class RedriveCommandTests
         using var moved = new StringWriter();
         Assert.Equal(0, await LocalCommands.RunAsync(Args(), moved, CancellationToken.None));
         Assert.Contains("Moved 25 message(s)", moved.ToString(), StringComparison.Ordinal);
+        Assert.Contains("moving message by message", moved.ToString(), StringComparison.Ordinal); // fauxqs has no StartMessageMoveTask; AWS's SQS has
         Assert.Equal(0, (await aws.Sqs.GetQueueAttributesAsync(dlq, ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])).ApproximateNumberOfMessages);
 
         await using var processor = LocalProcessor.Start(stack, aws.Endpoints, _ => { });
