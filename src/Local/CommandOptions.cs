@@ -58,6 +58,11 @@ public sealed class CommandOptions
 
     private string Fauxqs => (this["fauxqs"] is { } url ? new Uri(url) : LocalEndpoints.Default.Fauxqs).ToString();
 
+    /// <summary>A CloudWatch reader for the deployed stack's region (at <c>--cloudwatch-endpoint</c>, if given).</summary>
+    public CloudWatchReader CloudWatch() => CloudWatchReader.Create(Credentials(),
+        Region() ?? Amazon.Runtime.FallbackRegionFactory.GetRegionEndpoint() ?? throw new InvalidOperationException("Give --region (or set AWS_REGION)."),
+        this["cloudwatch-endpoint"] is { } url ? new Uri(url) : null);
+
     private RegionEndpoint? Region() => this["region"] is { Length: > 0 } region ? RegionEndpoint.GetBySystemName(region) : null;
 
     private Amazon.Runtime.AWSCredentials Credentials()

@@ -69,7 +69,8 @@ public static class LocalCommands
                     using (var statusS3 = status.S3())
                     {
                         // Locally, the provisioner names the bucket it creates after the stack and the logical id.
-                        var target = new StatusCommand.Target(statusSqs, statusDynamoDb, statusS3, statusStack, status["bucket"] ?? $"{statusStack}-archivebucket", !status.Deployed);
+                        var target = new StatusCommand.Target(statusSqs, statusDynamoDb, statusS3, statusStack, status["bucket"] ?? $"{statusStack}-archivebucket", !status.Deployed,
+                            status.Deployed ? status.CloudWatch() : null);
                         var interval = TimeSpan.FromSeconds(int.TryParse(status["interval"], System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds > 0 ? seconds : 5);
                         return await StatusCommand.RunAsync(target, status.Has("watch"), interval, output, cancellationToken);
                     }

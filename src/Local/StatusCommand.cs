@@ -29,7 +29,8 @@ public static class StatusCommand
     /// <param name="Stack">The stack name the queues and tables are named after.</param>
     /// <param name="Bucket">The archive bucket.</param>
     /// <param name="Local">True for the local environment (then the processes are listed).</param>
-    public sealed record Target(IAmazonSQS Sqs, IAmazonDynamoDB DynamoDb, IAmazonS3 S3, string Stack, string Bucket, bool Local);
+    /// <param name="CloudWatch">For a deployed stack: its queue metrics and alarms.</param>
+    public sealed record Target(IAmazonSQS Sqs, IAmazonDynamoDB DynamoDb, IAmazonS3 S3, string Stack, string Bucket, bool Local, CloudWatchReader? CloudWatch = null);
 
     /// <summary>Prints the screen once, or every interval until cancelled with <paramref name="watch"/>.</summary>
     public static async Task<int> RunAsync(Target target, bool watch, TimeSpan interval, TextWriter output, CancellationToken cancellationToken)
@@ -61,6 +62,11 @@ public static class StatusCommand
         var queue = await DepthAsync(target.Sqs, $"{target.Stack}-events", cancellationToken);
         var dlq = await DepthAsync(target.Sqs, $"{target.Stack}-events-dlq", cancellationToken);
         lines.Add($"  queue          {queue.Visible} waiting, {queue.InFlight} in flight");
+        var oldest = target.CloudWatch is { } cloudWatch
+            ? await cloudWatch.LatestQueueMaximumAsync($"{target.Stack}-events", "ApproximateAgeOfOldestMessage", now, cancellationToken) is { } age
+                ? string.Create(CultureInfo.InvariantCulture, $"{age:0} s") : "no data in the last 15 minutes"
+            : "n/a locally (a CloudWatch metric of the deployed queue)";
+        lines.Add($"  oldest message {oldest}");
         lines.Add($"  dead letters   {dlq.Visible}{(dlq.Visible > 0 ? "   (see: redrive --dry-run)" : "")}");
         lines.Add($"  stored         {await StoredAsync(target, now - TimeSpan.FromHours(1), now, cancellationToken)} events in the last hour");
         lines.Add($"  rejected       {await RejectedAsync(target, now, cancellationToken)} records in the last day");
@@ -70,6 +76,13 @@ public static class StatusCommand
         lines.AddRange(summaries.Count == 0
             ? ["    none yet"]
             : summaries.Select(s => FormattableString.Invariant($"    {s.WindowStart:yyyy-MM-dd HH:mm}  {s.TotalEvents,8}  rev {s.Revision}")));
+        if (target.CloudWatch is { } alarms)
+        {
+            var firing = await alarms.AlarmsInAlarmAsync($"{target.Stack}-", cancellationToken);
+            lines.Add("");
+            lines.Add($"  alarms in ALARM: {(firing.Count == 0 ? "none" : "")}");
+            lines.AddRange(firing.Select(a => $"    {a.Name}: {a.Reason}"));
+        }
         if (target.Local)
         {
             lines.Add("");

@@ -1,4 +1,7 @@
 using Amazon.DynamoDBv2.Model;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Pipeline.Aggregator;
 using Pipeline.Events;
 using Pipeline.Processor;
@@ -53,5 +56,38 @@ public sealed class StatusCommandTests
         Assert.Contains("stored         2 events in the last hour", screen, StringComparison.Ordinal);
         Assert.Contains($"{window.Start:yyyy-MM-dd HH:mm}      4242  rev 0", screen, StringComparison.Ordinal);
         Assert.Contains("local processes:", screen, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task For_a_deployed_stack_status_shows_the_oldest_messages_age_and_the_alarms_in_alarm_from_cloudwatch()
+    {
+        using var aws = await TestEnvironment.CreateClientsAsync();
+        var stack = await TestEnvironment.ProvisionAsync(aws);
+        var requests = new System.Collections.Concurrent.ConcurrentBag<(string Form, string Authorization)>();
+        // CloudWatch's Query API answers, as documented (DescribeAlarms, GetMetricStatistics), from a loopback server.
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        await using var cloudWatch = builder.Build();
+        cloudWatch.Run(async context =>
+        {
+            var form = await new StreamReader(context.Request.Body).ReadToEndAsync();
+            requests.Add((form, context.Request.Headers.Authorization.ToString()));
+            context.Response.ContentType = "text/xml";
+            await context.Response.WriteAsync(form.Contains("Action=DescribeAlarms", StringComparison.Ordinal)
+                ? $"""<DescribeAlarmsResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/"><DescribeAlarmsResult><MetricAlarms><member><AlarmName>{stack.StackName}-prod-dlq</AlarmName><StateValue>ALARM</StateValue><StateReason>Threshold Crossed: 1 datapoint [3.0] was greater than 0.0</StateReason></member></MetricAlarms></DescribeAlarmsResult></DescribeAlarmsResponse>"""
+                : """<GetMetricStatisticsResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/"><GetMetricStatisticsResult><Datapoints><member><Timestamp>2026-11-24T10:00:00Z</Timestamp><Maximum>17.0</Maximum><Unit>Seconds</Unit></member><member><Timestamp>2026-11-24T10:01:00Z</Timestamp><Maximum>42.0</Maximum><Unit>Seconds</Unit></member></Datapoints><Label>ApproximateAgeOfOldestMessage</Label></GetMetricStatisticsResult></GetMetricStatisticsResponse>""");
+        });
+        await cloudWatch.StartAsync();
+        var reader = CloudWatchReader.Create(Pipeline.Local.Environment.LocalAws.Credentials, Amazon.RegionEndpoint.EUWest1, new Uri(cloudWatch.Urls.Single()));
+
+        var screen = await StatusCommand.ScreenAsync(new StatusCommand.Target(aws.Sqs, aws.DynamoDb, aws.S3, stack.StackName, stack["ArchiveBucket"], false, reader),
+            DateTimeOffset.UtcNow, CancellationToken.None);
+
+        Assert.Contains("oldest message 42 s", screen, StringComparison.Ordinal); // the latest datapoint
+        Assert.Contains($"{stack.StackName}-prod-dlq: Threshold Crossed", screen, StringComparison.Ordinal);
+        Assert.DoesNotContain("local processes", screen, StringComparison.Ordinal);
+        Assert.Contains(requests, r => r.Form.Contains("StateValue=ALARM", StringComparison.Ordinal) && r.Form.Contains($"AlarmNamePrefix={stack.StackName}-", StringComparison.Ordinal));
+        Assert.Contains(requests, r => r.Form.Contains("MetricName=ApproximateAgeOfOldestMessage", StringComparison.Ordinal) && r.Form.Contains($"{stack.StackName}-events", StringComparison.Ordinal));
+        Assert.All(requests, r => Assert.Contains("/eu-west-1/monitoring/aws4_request", r.Authorization, StringComparison.Ordinal));
     }
 }
