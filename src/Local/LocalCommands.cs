@@ -20,7 +20,7 @@ public static class LocalCommands
                       Lambda Runtime API, until Ctrl-C or SIGTERM
           provision   provision serverless.template on emulators that are already running
           aggregate   run the Aggregator once on the running environment and print the latest summaries
-        """ + KeysCommand.Usage + RedriveCommand.Usage + ReplayCommand.Usage + StatusCommand.Usage + GenerateCommand.Usage + """
+        """ + "\n" + KeysCommand.Usage + "\n" + RedriveCommand.Usage + "\n" + ReplayCommand.Usage + "\n" + StatusCommand.Usage + "\n" + GenerateCommand.Usage + """
 
           help        this text
 
