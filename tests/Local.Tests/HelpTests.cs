@@ -2,6 +2,8 @@ namespace Pipeline.Local.Tests;
 
 public sealed class HelpTests
 {
+    private static readonly string[] Commands = ["up ", "provision ", "aggregate ", "keys create", "keys list", "keys revoke", "redrive ", "replay ", "status ", "generate ", "help "];
+
     [Fact]
     public async Task Help_lists_every_command_each_on_a_line_of_its_own()
     {
@@ -10,7 +12,6 @@ public sealed class HelpTests
         Assert.Equal(0, await LocalCommands.RunAsync(["help"], output, CancellationToken.None));
 
         var lines = output.ToString().Split('\n').Select(l => l.TrimStart()).ToList();
-        Assert.All(new[] { "up ", "provision ", "aggregate ", "keys create", "keys list", "keys revoke", "redrive ", "replay ", "status ", "generate ", "help " },
-            command => Assert.Contains(lines, l => l.StartsWith(command, StringComparison.Ordinal)));
+        Assert.All(Commands, command => Assert.Contains(lines, l => l.StartsWith(command, StringComparison.Ordinal)));
     }
 }
