@@ -71,7 +71,7 @@ public static class StatusCommand
         lines.Add($"  stored         {await StoredAsync(target, now - TimeSpan.FromHours(1), now, cancellationToken)} events in the last hour");
         lines.Add($"  rejected       {await RejectedAsync(target, now, cancellationToken)} records in the last day");
         lines.Add("");
-        lines.Add("  latest summaries (window start, events, revision, state):");
+        lines.Add("  latest summaries (window start, events, revision):");
         var summaries = await new SummaryStore(target.DynamoDb, $"{target.Stack}-summaries").RecentAsync(5, cancellationToken);
         lines.AddRange(summaries.Count == 0
             ? ["    none yet"]
