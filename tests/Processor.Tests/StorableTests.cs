@@ -63,6 +63,16 @@ public sealed class StorableTests
         Assert.Equal(storable, DynamoDbLimits.Problem(document, "properties") is null);
     }
 
+    [Theory]
+    [InlineData("""{"a":[1,{"b":1e400}]}""", "'properties.a[1].b' is outside the range")]
+    [InlineData("""{"x":{"":1}}""", "'properties.x' has an empty property name")]
+    [InlineData("""{"ok":"fine","s":"\ud800"}""", "'properties.s' is not valid Unicode")]
+    [InlineData("""{"\udc00":1}""", "'properties' has a property name that is not valid Unicode")]
+    public void A_problem_names_the_path_to_the_value(string json, string expected)
+    {
+        Assert.StartsWith(expected, DynamoDbLimits.Problem(JsonDocument.Parse(json).RootElement, "properties"), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Generated_properties_posted_to_the_api_are_each_refused_with_a_400_or_stored_and_none_reaches_the_dlq()
     {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 
 namespace Pipeline.Storage;
@@ -21,21 +22,32 @@ public static class DynamoDbLimits
     /// <summary>The first thing DynamoDB would refuse in <paramref name="value"/>, as a message naming its path; null if it can be stored.</summary>
     public static string? Problem(JsonElement value, string path)
     {
+        // The path is built only for a problem: this runs for every accepted event, and most have none.
+        var trail = new List<string>();
+        return Find(value, trail) is { } reason ? $"'{path}{string.Concat(trail.AsEnumerable().Reverse())}' {reason}" : null;
+    }
+
+    // The problem in value, if any; trail gets the path segments from the problem up to value, innermost first.
+    private static string? Find(JsonElement value, List<string> trail)
+    {
         switch (value.ValueKind)
         {
             case JsonValueKind.Object:
                 foreach (var property in value.EnumerateObject())
                 {
-                    if (Text(property) is not { } name)
+                    var raw = JsonMarshal.GetRawUtf8PropertyName(property);
+                    if (raw.IsEmpty)
                     {
-                        return $"'{path}' has a property name that is not valid Unicode (an unpaired surrogate).";
+                        return "has an empty property name, which DynamoDB cannot store.";
                     }
-                    if (name.Length == 0)
+                    // Only an escape (\u) can make an unpaired surrogate: the reader has checked the UTF-8 itself.
+                    if (raw.IndexOf("\\u"u8) >= 0 && Text(property) is null)
                     {
-                        return $"'{path}' has an empty property name, which DynamoDB cannot store.";
+                        return "has a property name that is not valid Unicode (an unpaired surrogate).";
                     }
-                    if (Problem(property.Value, $"{path}.{name}") is { } problem)
+                    if (Find(property.Value, trail) is { } problem)
                     {
+                        trail.Add($".{property.Name}");
                         return problem;
                     }
                 }
@@ -44,16 +56,18 @@ public static class DynamoDbLimits
                 var i = 0;
                 foreach (var item in value.EnumerateArray())
                 {
-                    if (Problem(item, $"{path}[{i++}]") is { } problem)
+                    if (Find(item, trail) is { } problem)
                     {
+                        trail.Add(string.Create(CultureInfo.InvariantCulture, $"[{i}]"));
                         return problem;
                     }
+                    i++;
                 }
                 return null;
             case JsonValueKind.String:
-                return Text(value) is null ? $"'{path}' is not valid Unicode (an unpaired surrogate)." : null;
+                return JsonMarshal.GetRawUtf8Value(value).IndexOf("\\u"u8) >= 0 && Text(value) is null ? "is not valid Unicode (an unpaired surrogate)." : null;
             case JsonValueKind.Number:
-                return NumberProblem(value.GetRawText()) is { } reason ? $"'{path}' {reason}" : null;
+                return NumberProblem(value.GetRawText());
             default:
                 return null;
         }
