@@ -1,18 +1,13 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
-using System.IO.Compression;
-using System.Net;
-using System.Text;
 using System.Text.Json.Nodes;
 using Amazon.DynamoDBv2.Model;
-using Amazon.S3.Model;
 using Pipeline.Aggregator;
 using Pipeline.ApiKeys;
 using Pipeline.Local;
 using Pipeline.Local.Environment;
 using Pipeline.Local.Hosting;
-using Pipeline.Storage;
 
 namespace Pipeline.Bench;
 
@@ -143,11 +138,10 @@ internal static class FaultSoak
         IEnumerable<string> notes, int seconds, int rate, int failedInvocations, long processed)
     {
         var archived = new Dictionary<string, int>();
-        foreach (var key in await KeysAsync(bench, "events/"))
+        var bucket = bench.Stack["ArchiveBucket"];
+        foreach (var key in await ArchiveReader.KeysAsync(bench.Aws.S3, bucket, "events/", CancellationToken.None))
         {
-            using var response = await bench.Aws.S3.GetObjectAsync(bench.Stack["ArchiveBucket"], key);
-            using var reader = new StreamReader(new GZipStream(response.ResponseStream, CompressionMode.Decompress), Encoding.UTF8);
-            while (await reader.ReadLineAsync() is { Length: > 0 } line)
+            foreach (var line in await ArchiveReader.LinesAsync(bench.Aws.S3, bucket, key, CancellationToken.None))
             {
                 var id = JsonNode.Parse(line)!["eventId"]!.GetValue<string>();
                 archived[id] = archived.GetValueOrDefault(id) + 1;
@@ -173,7 +167,7 @@ internal static class FaultSoak
         var windowsExact = expected.Count(w => latest.TryGetValue(w.Key, out var s) && s["totalEvents"]!.GetValue<long>() == w.Value);
         var revisions = latest.Values.Count(s => s["revision"]!.GetValue<int>() > 0);
         var dlq = (await bench.Aws.Sqs.GetQueueAttributesAsync(bench.Stack.Resources["EventsDeadLetterQueue"].Ref, ["ApproximateNumberOfMessages"])).ApproximateNumberOfMessages;
-        var rejected = (await KeysAsync(bench, "rejected/")).Count;
+        var rejected = (await ArchiveReader.KeysAsync(bench.Aws.S3, bucket, "rejected/", CancellationToken.None)).Count;
         var lost = accepted.Count(id => !stored.ContainsKey(id));
         var storedWithout202 = stored.Keys.Count(id => !accepted.Contains(id));
         var notArchived = accepted.Count(id => !archived.ContainsKey(id));
@@ -215,20 +209,6 @@ internal static class FaultSoak
                 : "Result: **the promise was broken** (see the rows above).",
         ];
         return string.Join('\n', lines) + "\n";
-    }
-
-    private static async Task<List<string>> KeysAsync(BenchStack bench, string prefix)
-    {
-        var keys = new List<string>();
-        string? token = null;
-        do
-        {
-            var page = await bench.Aws.S3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bench.Stack["ArchiveBucket"], Prefix = prefix, ContinuationToken = token });
-            keys.AddRange((page.S3Objects ?? []).Select(o => o.Key));
-            token = page.IsTruncated == true ? page.NextContinuationToken : null;
-        }
-        while (token is not null);
-        return keys;
     }
 
     /// <summary>Sums the Processor's Processed metric (new items written) from its EMF lines.</summary>

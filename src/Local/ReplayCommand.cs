@@ -1,9 +1,6 @@
 using System.Globalization;
-using System.IO.Compression;
-using System.Text;
 using System.Text.Json;
 using Amazon.S3;
-using Amazon.S3.Model;
 using Amazon.SQS;
 using Amazon.SQS.Model;
 using Pipeline.Events;
@@ -50,10 +47,10 @@ public static class ReplayCommand
         var objects = 0;
         for (var hour = new DateTimeOffset(from.UtcDateTime.Date.AddHours(from.UtcDateTime.Hour), TimeSpan.Zero); hour < to; hour = hour.AddHours(1))
         {
-            foreach (var key in await KeysAsync(s3, bucket, $"events/{EventLayout.Partition(hour)}/", cancellationToken))
+            foreach (var key in await ArchiveReader.KeysAsync(s3, bucket, $"events/{EventLayout.Partition(hour)}/", cancellationToken))
             {
                 objects++;
-                var lines = await LinesAsync(s3, bucket, key, cancellationToken);
+                var lines = await ArchiveReader.LinesAsync(s3, bucket, key, cancellationToken);
                 var done = checkpoint.GetValueOrDefault(key);
                 skipped += done;
                 for (var i = done; i < lines.Count; i += 10)
@@ -88,35 +85,6 @@ public static class ReplayCommand
     {
         var queued = JsonSerializer.Deserialize(line, EventJsonContext.Default.QueuedEvent);
         return queued is not null && queued.ReceivedAt >= from && queued.ReceivedAt < to && (eventType is null || queued.EventType == eventType);
-    }
-
-    private static async Task<List<string>> KeysAsync(IAmazonS3 s3, string bucket, string prefix, CancellationToken cancellationToken)
-    {
-        var keys = new List<string>();
-        string? token = null;
-        do
-        {
-            var page = await s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bucket, Prefix = prefix, ContinuationToken = token }, cancellationToken);
-            keys.AddRange((page.S3Objects ?? []).Select(o => o.Key));
-            token = page.IsTruncated == true ? page.NextContinuationToken : null;
-        }
-        while (token is not null);
-        return [.. keys.Order(StringComparer.Ordinal)];
-    }
-
-    private static async Task<List<string>> LinesAsync(IAmazonS3 s3, string bucket, string key, CancellationToken cancellationToken)
-    {
-        using var response = await s3.GetObjectAsync(bucket, key, cancellationToken);
-        using var reader = new StreamReader(new GZipStream(response.ResponseStream, CompressionMode.Decompress), Encoding.UTF8);
-        var lines = new List<string>();
-        while (await reader.ReadLineAsync(cancellationToken) is { } line)
-        {
-            if (line.Length > 0)
-            {
-                lines.Add(line);
-            }
-        }
-        return lines;
     }
 }
 
