@@ -33,14 +33,12 @@ public sealed partial record EventRecord(SqsMessage Message, QueuedEvent? Event,
             var reason = queued switch
             {
                 null => "The body is JSON null.",
-                { SchemaVersion: not QueuedEvent.CurrentSchemaVersion } => $"Unknown schemaVersion {queued.SchemaVersion}.",
+                { SchemaVersion: < 1 } => $"Unknown schemaVersion {queued.SchemaVersion}.",
                 { EventId: null } or { EventType: null } or { RequestId: null } => "eventId, eventType or requestId is null.",
                 _ when !IdPattern().IsMatch(queued.EventId) => "eventId is empty or malformed.",
                 _ when string.IsNullOrWhiteSpace(queued.EventType) => "eventType is empty.",
                 { ReceivedAt.Year: < 2000 } => "receivedAt is missing.",
-                { Properties: { ValueKind: not JsonValueKind.Object } } => "properties is not an object.",
-                { Properties: { } properties } when DynamoDbLimits.Problem(properties, "properties") is { } problem => problem,
-                _ => null,
+                _ => ObjectProblem(queued),
             };
             return reason is null ? new(message, queued, null) : Reject(message, reason);
         }
@@ -48,6 +46,24 @@ public sealed partial record EventRecord(SqsMessage Message, QueuedEvent? Event,
         {
             return Reject(message, $"The body is not a valid event document: {e.Message}");
         }
+    }
+
+    // Every JSON object of the event (properties; for Segment calls traits, context, integrations, extra) must be an
+    // object the table can store.
+    private static string? ObjectProblem(QueuedEvent queued)
+    {
+        foreach (var (name, value) in queued.Objects())
+        {
+            if (value.ValueKind != JsonValueKind.Object)
+            {
+                return $"{name} is not an object.";
+            }
+            if (DynamoDbLimits.Problem(value, name) is { } problem)
+            {
+                return problem;
+            }
+        }
+        return null;
     }
 
     private static EventRecord Reject(SqsMessage message, string reason) => new(message, null, reason);

@@ -104,9 +104,18 @@ public sealed class EventStore(IAmazonDynamoDB dynamoDb, string tableName, TimeS
         Optional(item, "anonymousId", queued.AnonymousId);
         Optional(item, "sourceIp", queued.SourceIp);
         Optional(item, "userAgent", queued.UserAgent);
-        if (queued.Properties is { ValueKind: JsonValueKind.Object } properties)
+        Optional(item, "type", queued.Type);
+        Optional(item, "messageId", queued.MessageId);
+        Optional(item, "name", queued.Name);
+        Optional(item, "category", queued.Category);
+        Optional(item, "groupId", queued.GroupId);
+        Optional(item, "previousId", queued.PreviousId);
+        Optional(item, "timestamp", queued.Timestamp);
+        Optional(item, "originalTimestamp", queued.OriginalTimestamp);
+        Optional(item, "sentAt", queued.SentAt);
+        foreach (var (name, value) in queued.Objects())
         {
-            item["properties"] = ToAttribute(properties);
+            item[name] = ToAttribute(value);
         }
         return item;
     }

@@ -50,21 +50,8 @@ public sealed partial class IncomingEventValidator : AbstractValidator<IncomingE
 
         RuleFor(e => e.Properties).Custom((value, context) =>
         {
-            if (value is not { } properties || properties.ValueKind == JsonValueKind.Null)
+            if (ObjectProblem(value, "properties", limits.MaxPropertiesDepth) is { } problem)
             {
-                return;
-            }
-            if (properties.ValueKind != JsonValueKind.Object)
-            {
-                context.AddFailure("properties", "'properties' must be a JSON object.");
-            }
-            else if (Depth(properties) > limits.MaxPropertiesDepth)
-            {
-                context.AddFailure("properties", $"'properties' is nested deeper than {limits.MaxPropertiesDepth} levels.");
-            }
-            else if (DynamoDbLimits.Problem(properties, "properties") is { } problem)
-            {
-                // Accepted must mean storable: refuse here what the events table would refuse later.
                 context.AddFailure("properties", problem);
             }
         });
@@ -80,7 +67,27 @@ public sealed partial class IncomingEventValidator : AbstractValidator<IncomingE
 
     private static int Bytes(string? value) => value is null ? 0 : Encoding.UTF8.GetByteCount(value);
 
-    private static bool HasOffset(string value) => value.EndsWith('Z') || value.EndsWith('z') || OffsetPattern().IsMatch(value);
+    /// <summary>Whether an ISO-8601 time ends in an offset (<c>Z</c> or <c>±hh:mm</c>).</summary>
+    internal static bool HasOffset(string value) => value.EndsWith('Z') || value.EndsWith('z') || OffsetPattern().IsMatch(value);
+
+    /// <summary>Why an optional JSON object field cannot be accepted (not an object, too deep, not storable), or null.</summary>
+    internal static string? ObjectProblem(JsonElement? value, string name, int maxDepth)
+    {
+        if (value is not { } element || element.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+        if (element.ValueKind != JsonValueKind.Object)
+        {
+            return $"'{name}' must be a JSON object.";
+        }
+        if (Depth(element) > maxDepth)
+        {
+            return $"'{name}' is nested deeper than {maxDepth} levels.";
+        }
+        // Accepted must mean storable: refuse here what the events table would refuse later.
+        return DynamoDbLimits.Problem(element, name);
+    }
 
     private static int Depth(JsonElement element) => element.ValueKind switch
     {

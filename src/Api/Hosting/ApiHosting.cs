@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 using Pipeline.Api.ApiKeys;
 using Pipeline.Api.Events;
+using Pipeline.Api.Segment;
 using Pipeline.ApiKeys;
 
 namespace Pipeline.Api.Hosting;
@@ -26,6 +27,7 @@ public static class ApiHosting
         [typeof(ApiKeyOptions)] = "ApiKeys",
         [typeof(EventLimits)] = "Limits",
         [typeof(ProxyOptions)] = "Proxy",
+        [typeof(TrackingOptions)] = "Tracking",
     };
 
     /// <summary>Registers everything the API needs.</summary>
@@ -45,6 +47,7 @@ public static class ApiHosting
         services.AddOptions<ApiKeyOptions>().BindConfiguration(OptionSections[typeof(ApiKeyOptions)]).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<EventLimits>().BindConfiguration(OptionSections[typeof(EventLimits)]).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<ProxyOptions>().BindConfiguration(OptionSections[typeof(ProxyOptions)]);
+        services.AddOptions<TrackingOptions>().BindConfiguration(OptionSections[typeof(TrackingOptions)]);
 
         // The endpoint (local emulator or AWS) is configuration: AWS:SQS:ServiceURL, AWS:DynamoDB:ServiceURL.
         // Credentials come from the SDK's default chain only.
@@ -54,6 +57,16 @@ public static class ApiHosting
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<EventEnricher>();
         services.AddSingleton<EventBuffer>();
+        services.AddSingleton<SegmentMapper>();
+        // Segment's and RudderStack's libraries may gzip their bodies (RudderStack's does by default).
+        services.AddRequestDecompression();
+        services.AddCors(o => o.AddPolicy(SegmentApi.CorsPolicy, policy =>
+        {
+            var origins = builder.Configuration.GetSection(OptionSections[typeof(TrackingOptions)]).Get<TrackingOptions>()?.Origins() ?? ["*"];
+            _ = origins.Contains("*") ? policy.AllowAnyOrigin() : policy.WithOrigins([.. origins]);
+            // analytics.js sends Authorization and Content-Type (and X-Retry-Count); the browser must see Retry-After to honour it.
+            policy.WithMethods("POST").AllowAnyHeader().WithExposedHeaders("Retry-After").SetPreflightMaxAge(TimeSpan.FromHours(2));
+        }));
         services.AddMemoryCache();
         services.AddSingleton(sp => new ApiKeyRegistry(sp.GetRequiredService<IAmazonDynamoDB>(), sp.GetRequiredService<IOptions<ApiKeyOptions>>().Value.TableName));
         services.AddValidatorsFromAssemblyContaining<IncomingEventValidator>(ServiceLifetime.Singleton);
@@ -87,10 +100,13 @@ public static class ApiHosting
         });
         app.UseStatusCodePages();
         app.UseMiddleware<RequestSizeMiddleware>();
+        app.UseRequestDecompression();
+        app.UseCors();
 
         app.UsePipelineOpenApi();
         app.MapGet("/health", () => TypedResults.Ok(new HealthStatus("ok"))).WithTags("Health").WithSummary("Liveness");
         app.MapEventsApi(app.Services.GetRequiredService<IOptions<EventLimits>>().Value);
+        app.MapSegmentApi(app.Services.GetRequiredService<IOptions<EventLimits>>().Value);
         return app;
     }
 

@@ -33,6 +33,7 @@ public static class OpenApiSetup
             o.AddSecurityRequirement(document => new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(Scheme, document)] = [] });
             o.SchemaFilter<ExampleSchemaFilter>();
             o.OperationFilter<AnonymousOperationFilter>();
+            o.OperationFilter<SegmentExampleFilter>();
         });
         return services;
     }
@@ -54,10 +55,66 @@ public static class OpenApiSetup
     {
         public void Apply(OpenApiOperation operation, OperationFilterContext context)
         {
-            if (context.ApiDescription.RelativePath?.StartsWith("events", StringComparison.Ordinal) != true)
+            var path = context.ApiDescription.RelativePath ?? "";
+            if (!path.StartsWith("events", StringComparison.Ordinal) && !path.StartsWith("v1/", StringComparison.Ordinal))
             {
                 operation.Security = [];
             }
+        }
+    }
+
+    // Each Segment call gets its own example (they share one request type), under every content type it accepts.
+    private sealed class SegmentExampleFilter : IOperationFilter
+    {
+        public void Apply(OpenApiOperation operation, OperationFilterContext context)
+        {
+            var path = context.ApiDescription.RelativePath ?? "";
+            if (!path.StartsWith("v1/", StringComparison.Ordinal) || operation.RequestBody?.Content is not { } content)
+            {
+                return;
+            }
+            var call = path[3..];
+            JsonNode example = call == "batch"
+                ? new JsonObject { ["batch"] = new JsonArray(SegmentExample("track"), SegmentExample("identify")) }
+                : SegmentExample(call);
+            foreach (var media in content.Values.OfType<OpenApiMediaType>())
+            {
+                media.Example = example.DeepClone();
+            }
+        }
+
+        private static JsonObject SegmentExample(string call)
+        {
+            var example = new JsonObject
+            {
+                ["type"] = call,
+                ["messageId"] = $"example-{call}-{Guid.NewGuid():N}",
+                ["userId"] = "u-42",
+                ["timestamp"] = DateTimeOffset.UtcNow.AddMinutes(-1).ToString("yyyy-MM-ddTHH:mm:00.000Z", System.Globalization.CultureInfo.InvariantCulture),
+                ["context"] = new JsonObject { ["library"] = new JsonObject { ["name"] = "swagger-ui" } },
+            };
+            switch (call)
+            {
+                case "track":
+                    example["event"] = "Order Completed";
+                    example["properties"] = new JsonObject { ["orderId"] = "o-1001", ["revenue"] = 42.5, ["currency"] = "EUR" };
+                    break;
+                case "identify":
+                    example["traits"] = new JsonObject { ["email"] = "ada@example.com", ["plan"] = "pro" };
+                    break;
+                case "page" or "screen":
+                    example["name"] = "Pricing";
+                    example["properties"] = new JsonObject { ["path"] = "/pricing" };
+                    break;
+                case "group":
+                    example["groupId"] = "g-7";
+                    example["traits"] = new JsonObject { ["name"] = "Initech", ["employees"] = 40 };
+                    break;
+                case "alias":
+                    example["previousId"] = "anon-9f2c";
+                    break;
+            }
+            return example;
         }
     }
 

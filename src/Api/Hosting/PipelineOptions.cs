@@ -54,3 +54,17 @@ public sealed class ProxyOptions
     /// <summary>CIDR networks whose X-Forwarded-For is trusted; empty trusts none.</summary>
     public IList<string> TrustedNetworks { get; } = [];
 }
+
+/// <summary>Browsers' access to the Segment-compatible endpoints. Environment: <c>Tracking__AllowedOrigins</c>.</summary>
+public sealed class TrackingOptions
+{
+    /// <summary>
+    /// Comma-separated origins (<c>https://shop.example.com</c>) whose pages may send events with analytics.js;
+    /// <c>*</c> for any page, empty for none. Only the /v1 endpoints answer browsers; /events never does.
+    /// </summary>
+    public string AllowedOrigins { get; set; } = "*";
+
+    /// <summary>The origins, one per entry.</summary>
+    public IReadOnlyList<string> Origins() =>
+        AllowedOrigins.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+}

@@ -9,8 +9,11 @@ namespace Pipeline.Events;
 /// </summary>
 public sealed record QueuedEvent
 {
-    /// <summary>The version of this shape; the Processor rejects versions it does not know.</summary>
-    public const int CurrentSchemaVersion = 1;
+    /// <summary>
+    /// The version of this shape. 2 added the Segment fields (<see cref="Type"/> and after; README "Segment-compatible
+    /// API"), all optional, so a version-1 event is a valid version-2 event. A Processor retries versions newer than its own.
+    /// </summary>
+    public const int CurrentSchemaVersion = 2;
 
     /// <summary>The shape's version.</summary>
     public required int SchemaVersion { get; init; }
@@ -44,6 +47,55 @@ public sealed record QueuedEvent
 
     /// <summary>Free-form event properties (a JSON object).</summary>
     public JsonElement? Properties { get; init; }
+
+    /// <summary>For events sent to the Segment-compatible API: the call (<c>track</c>, <c>identify</c>, <c>page</c>, <c>screen</c>, <c>group</c>, <c>alias</c>).</summary>
+    public string? Type { get; init; }
+
+    /// <summary>The client's <c>messageId</c>, as sent (the <see cref="EventId"/> is derived from it and the write key).</summary>
+    public string? MessageId { get; init; }
+
+    /// <summary>The page or screen name (page, screen).</summary>
+    public string? Name { get; init; }
+
+    /// <summary>The page category (page).</summary>
+    public string? Category { get; init; }
+
+    /// <summary>The group (group).</summary>
+    public string? GroupId { get; init; }
+
+    /// <summary>The user's previous id (alias).</summary>
+    public string? PreviousId { get; init; }
+
+    /// <summary>Traits of the user (identify) or group (group): a JSON object.</summary>
+    public JsonElement? Traits { get; init; }
+
+    /// <summary>The call's context (a JSON object); <c>ip</c> is the request's unless the client set it.</summary>
+    public JsonElement? Context { get; init; }
+
+    /// <summary>The call's <c>integrations</c> (a JSON object), kept as sent.</summary>
+    public JsonElement? Integrations { get; init; }
+
+    /// <summary>The client's <c>timestamp</c>, as sent.</summary>
+    public string? Timestamp { get; init; }
+
+    /// <summary>The client's <c>originalTimestamp</c>, as sent.</summary>
+    public string? OriginalTimestamp { get; init; }
+
+    /// <summary>The client's <c>sentAt</c> (the message's, else the batch's), as sent.</summary>
+    public string? SentAt { get; init; }
+
+    /// <summary>Every other top-level field of the call, as sent (a JSON object), so nothing the client sent is lost.</summary>
+    public JsonElement? Extra { get; init; }
+
+    /// <summary>The JSON objects of the event, by field name, for checks that apply to each (storable, depth).</summary>
+    public IEnumerable<(string Name, JsonElement Value)> Objects()
+    {
+        if (Properties is { } properties) yield return ("properties", properties);
+        if (Traits is { } traits) yield return ("traits", traits);
+        if (Context is { } context) yield return ("context", context);
+        if (Integrations is { } integrations) yield return ("integrations", integrations);
+        if (Extra is { } extra) yield return ("extra", extra);
+    }
 }
 
 /// <summary>Source-generated JSON for the event contract (no reflection, trimming-safe).</summary>
