@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Microsoft.OpenApi;
 using Pipeline.Api.ApiKeys;
 using Pipeline.Api.Events;
+using Pipeline.Api.Segment;
 using Swashbuckle.AspNetCore.SwaggerGen;
 
 namespace Pipeline.Api.Hosting;
@@ -63,24 +64,31 @@ public static class OpenApiSetup
         }
     }
 
-    // Each Segment call gets its own example (they share one request type), under every content type it accepts.
+    // The Segment calls read their body themselves (SegmentRequest), so the document gets it from here: the call's
+    // schema under both content types clients send, with an example of that call.
     private sealed class SegmentExampleFilter : IOperationFilter
     {
         public void Apply(OpenApiOperation operation, OperationFilterContext context)
         {
             var path = context.ApiDescription.RelativePath ?? "";
-            if (!path.StartsWith("v1/", StringComparison.Ordinal) || operation.RequestBody?.Content is not { } content)
+            if (!path.StartsWith("v1/", StringComparison.Ordinal))
             {
                 return;
             }
             var call = path[3..];
+            var schema = context.SchemaGenerator.GenerateSchema(call == "batch" ? typeof(SegmentBatch) : typeof(SegmentMessage), context.SchemaRepository);
             JsonNode example = call == "batch"
                 ? new JsonObject { ["batch"] = new JsonArray(SegmentExample("track"), SegmentExample("identify")) }
                 : SegmentExample(call);
-            foreach (var media in content.Values.OfType<OpenApiMediaType>())
+            operation.RequestBody = new OpenApiRequestBody
             {
-                media.Example = example.DeepClone();
-            }
+                Required = true,
+                Content = new Dictionary<string, IOpenApiMediaType>
+                {
+                    ["application/json"] = new OpenApiMediaType { Schema = schema, Example = example.DeepClone() },
+                    ["text/plain"] = new OpenApiMediaType { Schema = schema, Example = example.DeepClone() },
+                },
+            };
         }
 
         private static JsonObject SegmentExample(string call)

@@ -9,7 +9,9 @@ namespace Pipeline.Api.Segment;
 
 /// <summary>
 /// Segment's HTTP Tracking API, so Segment's and RudderStack's libraries and analytics.js send here unmodified
-/// (README, "Segment-compatible API"). Every call of a request is accepted, or none is.
+/// (README, "Segment-compatible API"). Every call of a request is accepted, or none is. The endpoints declare no
+/// accepted content types: routing would answer 415 to the ones Segment's clients send (text/plain, none, or
+/// RudderStack's form type on a gzip body); the OpenAPI document describes the body instead (OpenApiSetup).
 /// </summary>
 public static class SegmentApi
 {
@@ -38,8 +40,7 @@ public static class SegmentApi
                     The body is read as JSON whatever its Content-Type (`text/plain` included, as browsers send it) and may be gzip.
                     At most {limits.MaxEventBytes} bytes. A resend with the same `messageId` is stored once. Also at `/v1/{call[0]}`.
                     """)
-                .WithMetadata(new SegmentCall(call))
-                .Accepts<SegmentMessage>("application/json", "text/plain");
+                .WithMetadata(new SegmentCall(call));
             group.MapPost($"/{call[0]}", Handle).WithMetadata(new SegmentCall(call)).ExcludeFromDescription();
         }
 
@@ -52,8 +53,7 @@ public static class SegmentApi
                 Every call is validated first: one invalid call makes the batch a 400 that names it, and nothing is queued.
                 At most {limits.MaxBatchBytes} bytes, and {limits.MaxEventBytes} bytes a call. Also at `/v1/import` and `/v1/b`.
                 """)
-            .WithMetadata(new SegmentCall(null))
-            .Accepts<SegmentBatch>("application/json", "text/plain");
+            .WithMetadata(new SegmentCall(null));
         foreach (var alias in new[] { "/import", "/b" })
         {
             group.MapPost(alias, Handle).WithMetadata(new SegmentCall(null)).ExcludeFromDescription();

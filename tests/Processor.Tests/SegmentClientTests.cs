@@ -1,0 +1,121 @@
+using System.Collections.Concurrent;
+using System.Text.Json.Nodes;
+using Amazon.DynamoDBv2.Model;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Pipeline.ApiKeys;
+using Pipeline.Local.Environment;
+using Pipeline.Local.Hosting;
+using Pipeline.Tests;
+
+namespace Pipeline.Processor.Tests;
+
+/// <summary>
+/// Segment's and RudderStack's own Node libraries and analytics.js in Chromium, unmodified and pinned
+/// (tests/Browser/package-lock.json), against the API, the queue and the Processor's process: their calls are stored
+/// once each, in the table and in the archive, with their fields.
+/// </summary>
+public sealed class SegmentClientTests
+{
+    private static readonly string[] Calls = ["track", "identify", "page", "screen", "group", "alias"];
+
+    [Fact]
+    public async Task The_node_libraries_batches_resends_and_retries_after_a_503_are_stored_once_each_with_their_fields()
+    {
+        await using var harness = await ProcessorHarness.StartAsync();
+        var (key, _) = await new ApiKeyRegistry(harness.Aws.DynamoDb, harness.Stack["ApiKeysTable"]).CreateAsync("node", CancellationToken.None);
+        // The queue behind a link that starts cut: the first requests get 503 and the libraries must retry them.
+        await using var queueLink = new TcpProxy(harness.Aws.Endpoints.Fauxqs);
+        queueLink.Cut();
+        var answers = new ConcurrentQueue<(string Agent, string Path, int Status)>();
+        var url = $"http://127.0.0.1:{LocalEmulators.FreePort()}";
+        await using var api = await LocalApi.StartAsync(harness.Aws.Endpoints with { Fauxqs = queueLink.Address }, harness.Stack, url, CancellationToken.None,
+            services => services.AddSingleton<IStartupFilter>(new AnswerRecorder(answers)));
+        await using var processor = LocalProcessor.Start(harness.Stack, harness.Aws.Endpoints, _ => { });
+        var source = LocalProcessor.EventSource(harness.Aws, harness.Stack, processor.InvokeAsync, new EventSourceOptions(), _ => { });
+        using var stop = new CancellationTokenSource();
+        var polling = source.RunAsync(stop.Token);
+        var run = Guid.NewGuid().ToString("N")[..8];
+
+        var clients = NodeScripts.RunAsync("segment-clients.mjs", TimeSpan.FromMinutes(2), url, key, run);
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (answers.Count(a => a.Status == 503) < 2 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+        queueLink.Restore();
+        var summary = JsonNode.Parse(await clients)!;
+
+        // Each library got a 503, then 200s: for its batches (it may split the six calls) and for the resend.
+        foreach (var agent in new[] { "analytics-node-next", "analytics-node/" })
+        {
+            var mine = answers.Where(a => a.Agent.StartsWith(agent, StringComparison.Ordinal)).ToList();
+            Assert.All(mine, a => Assert.Equal("/v1/batch", a.Path));
+            Assert.Contains(mine, a => a.Status == 503);
+            Assert.True(mine.Count(a => a.Status == 200) >= 2, $"{agent}: {string.Join(", ", mine)}");
+        }
+        Assert.Empty(summary["segment"]!["errors"]!.AsArray());
+        Assert.Empty(summary["rudder"]!["errors"]!.AsArray());
+
+        var expected = Calls.SelectMany(c => new[] { $"{run}-segment-{c}", $"{run}-rudder-{c}" }).ToHashSet();
+        var items = await WaitForItemsAsync(harness, expected.Count);
+        await stop.CancelAsync();
+        await polling;
+
+        Assert.Equal(expected.Order(), items.Select(i => i["messageId"].S).Order()); // each once, the resends included
+        foreach (var library in new[] { "segment", "rudder" })
+        {
+            var mine = items.Where(i => i["messageId"].S.StartsWith($"{run}-{library}-", StringComparison.Ordinal))
+                .ToDictionary(i => i["type"].S);
+            Assert.Equal("Order Completed", mine["track"]["eventType"].S);
+            Assert.Equal("42.5", mine["track"]["properties"].M["revenue"].N);
+            Assert.Equal($"user-{library}", mine["track"]["userId"].S);
+            Assert.Equal("pro", mine["identify"]["traits"].M["plan"].S);
+            Assert.Equal("Pricing", mine["page"]["name"].S);
+            Assert.Equal("Docs", mine["page"]["category"].S);
+            Assert.Equal("Home", mine["screen"]["name"].S);
+            Assert.Equal("g-1", mine["group"]["groupId"].S);
+            Assert.Equal($"anon-{library}", mine["alias"]["previousId"].S);
+            Assert.All(mine.Values, i => Assert.Equal("127.0.0.1", i["context"].M["ip"].S));
+            Assert.All(mine.Values, i => Assert.True(i["context"].M.ContainsKey("library"), "the library names itself in context"));
+        }
+
+        var archived = new List<string>();
+        foreach (var objectKey in await harness.ArchiveKeysAsync("events/"))
+        {
+            archived.AddRange((await harness.ReadObjectAsync(objectKey, gzip: true)).Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Select(l => JsonNode.Parse(l)!["messageId"]!.GetValue<string>()));
+        }
+        // The archive keeps what was delivered: every call, and the resends as the second copy of each track call.
+        Assert.Equal(expected.Order(), archived.Distinct().Order());
+        Assert.Equal(2, archived.Count(id => id == $"{run}-segment-track"));
+    }
+
+    internal static async Task<List<Dictionary<string, AttributeValue>>> WaitForItemsAsync(ProcessorHarness harness, int count)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        var items = await harness.ItemsAsync();
+        while (items.Count < count && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(200);
+            items = await harness.ItemsAsync();
+        }
+        await Task.Delay(1000); // anything more (a duplicate) would land by now
+        return await harness.ItemsAsync();
+    }
+
+    // Records each request's User-Agent, path and status, to tell which library saw which answer.
+    private sealed class AnswerRecorder(ConcurrentQueue<(string Agent, string Path, int Status)> answers) : IStartupFilter
+    {
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            app.Use(async (context, nextMiddleware) =>
+            {
+                await nextMiddleware(context);
+                answers.Enqueue((context.Request.Headers.UserAgent.ToString(), context.Request.Path, context.Response.StatusCode));
+            });
+            next(app);
+        };
+    }
+}
