@@ -92,6 +92,52 @@ public sealed class SegmentClientTests
         Assert.Equal(2, archived.Count(id => id == $"{run}-segment-track"));
     }
 
+    [Fact]
+    public async Task Analytics_js_in_chromium_sends_page_and_track_cross_origin_and_they_are_stored()
+    {
+        Assert.True(File.Exists("/usr/bin/chromium") || Environment.GetEnvironmentVariable("CHROMIUM") is not null,
+            "This test drives Chromium: apt install chromium (.ci/run does).");
+        await using var harness = await ProcessorHarness.StartAsync();
+        var (key, _) = await new ApiKeyRegistry(harness.Aws.DynamoDb, harness.Stack["ApiKeysTable"]).CreateAsync("browser", CancellationToken.None);
+        var url = $"http://127.0.0.1:{LocalEmulators.FreePort()}";
+        await using var api = await LocalApi.StartAsync(harness.Aws.Endpoints, harness.Stack, url, CancellationToken.None);
+        await using var processor = LocalProcessor.Start(harness.Stack, harness.Aws.Endpoints, _ => { });
+        var source = LocalProcessor.EventSource(harness.Aws, harness.Stack, processor.InvokeAsync, new EventSourceOptions(), _ => { });
+        using var stop = new CancellationTokenSource();
+        var polling = source.RunAsync(stop.Token);
+
+        var result = JsonNode.Parse(await NodeScripts.RunAsync("analytics-js.mjs", TimeSpan.FromMinutes(2), url, key))!;
+        var items = await WaitForItemsAsync(harness, 2);
+        await stop.CancelAsync();
+        await polling;
+
+        var calls = result["calls"]!.AsArray();
+        Assert.All(calls, c => Assert.Equal(200, c!["status"]!.GetValue<int>()));
+        Assert.Empty(result["failures"]!.AsArray());
+        Assert.DoesNotContain(result["requests"]!.AsArray(), r => r!.GetValue<string>().Contains("segment.com", StringComparison.Ordinal));
+        var byType = items.ToDictionary(i => i["type"].S);
+        Assert.Equal(calls.Select(c => c!["messageId"]!.GetValue<string>()).Order(), items.Select(i => i["messageId"].S).Order());
+        Assert.Equal("page", byType["page"]["eventType"].S);
+        Assert.Equal("Pricing", byType["page"]["name"].S);
+        Assert.Equal("Docs", byType["page"]["category"].S);
+        Assert.Equal("Order Completed", byType["track"]["eventType"].S);
+        Assert.Equal("19.99", byType["track"]["properties"].M["revenue"].N);
+        foreach (var item in items)
+        {
+            Assert.False(string.IsNullOrEmpty(item["anonymousId"].S));
+            Assert.StartsWith(result["site"]!.GetValue<string>(), item["context"].M["page"].M["url"].S, StringComparison.Ordinal);
+            Assert.Contains("Chrome", item["context"].M["userAgent"].S, StringComparison.Ordinal);
+            Assert.Equal("127.0.0.1", item["context"].M["ip"].S);
+        }
+        var archived = new List<string>();
+        foreach (var objectKey in await harness.ArchiveKeysAsync("events/"))
+        {
+            archived.AddRange((await harness.ReadObjectAsync(objectKey, gzip: true)).Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Select(l => JsonNode.Parse(l)!["messageId"]!.GetValue<string>()));
+        }
+        Assert.Equal(items.Select(i => i["messageId"].S).Order(), archived.Order());
+    }
+
     internal static async Task<List<Dictionary<string, AttributeValue>>> WaitForItemsAsync(ProcessorHarness harness, int count)
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);
