@@ -73,8 +73,10 @@ public sealed class StorableTests
         Assert.StartsWith(expected, DynamoDbLimits.Problem(JsonDocument.Parse(json).RootElement, "properties"), StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task Generated_properties_posted_to_the_api_are_each_refused_with_a_400_or_stored_and_none_reaches_the_dlq()
+    [Theory]
+    [InlineData("/events")]
+    [InlineData("/v1/track")]
+    public async Task Generated_documents_posted_to_the_api_are_each_refused_with_a_400_or_stored_and_none_reaches_the_dlq(string path)
     {
         var seed = Environment.TickCount;
         var random = new Random(seed);
@@ -89,11 +91,19 @@ public sealed class StorableTests
         var refused = 0;
         for (var i = 0; i < 150; i++)
         {
-            var body = $$"""{"eventType":"generated","userId":{{Text(random)}},"properties":{{Document(random, 0)}}}""";
-            using var response = await client.PostAsync("/events", new StringContent(body, Encoding.UTF8, "application/json"));
+            // On the Segment endpoint the document goes into one of the objects a call carries, or a field of its own.
+            var segmentField = new[] { "properties", "traits", "context", "integrations", "custom" }[random.Next(5)];
+            var body = path == "/events"
+                ? $$"""{"eventType":"generated","userId":{{Text(random)}},"properties":{{Document(random, 0)}}}"""
+                : $$"""{"messageId":"m{{i}}","event":{{Text(random)}},"userId":{{Text(random)}},"{{segmentField}}":{{Document(random, 0)}}}""";
+            using var response = await client.PostAsync(path, new StringContent(body, Encoding.UTF8, "application/json"));
             if (response.StatusCode == HttpStatusCode.Accepted)
             {
                 accepted.Add((await response.Content.ReadFromJsonAsync<JsonObject>())!["eventId"]!.GetValue<string>());
+            }
+            else if (response.StatusCode == HttpStatusCode.OK && path != "/events")
+            {
+                accepted.Add(Pipeline.Api.Segment.SegmentMapper.EventId(ApiKeyRegistry.Hash(key), $"m{i}"));
             }
             else
             {
