@@ -110,7 +110,7 @@ public sealed class ProcessorTests
     {
         await using var harness = await ProcessorHarness.StartAsync();
         var good = ProcessorHarness.Message(ProcessorHarness.Event(1));
-        var newer = ProcessorHarness.Message("""{ "schemaVersion": 2, "eventId": "from-a-newer-api", "shape": "unknown to this processor" }""");
+        var newer = ProcessorHarness.Message($$"""{ "schemaVersion": {{Pipeline.Events.QueuedEvent.CurrentSchemaVersion + 1}}, "eventId": "from-a-newer-api", "shape": "unknown to this processor" }""");
 
         var failures = await ProcessorHarness.InvokeAsync(harness.Function(), [good, newer]);
 
