@@ -5,6 +5,7 @@
 #   bench/run.sh aggregator [--events 100000]
 #   bench/run.sh coldstart [--runs 5]
 #   bench/run.sh faults [--seconds 90] [--rate 40]
+#   bench/run.sh cost [--events 2000]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v wrk >/dev/null; then

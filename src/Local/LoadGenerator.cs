@@ -30,6 +30,9 @@ public sealed record LoadOptions
 
     /// <summary>The random seed, so a run can be repeated.</summary>
     public int Seed { get; init; } = 1;
+
+    /// <summary>Most requests in flight at once; 0 for no limit. 1 sends as one Lambda instance of the Api receives: one request at a time.</summary>
+    public int Concurrency { get; init; }
 }
 
 /// <summary>What a load run did: answers per event (a duplicate accepted again counts again), and request latencies.</summary>
@@ -51,6 +54,7 @@ public sealed class LoadGenerator(Uri api, string key, LoadOptions options) : ID
     private readonly HttpClient _http = new() { BaseAddress = api, Timeout = TimeSpan.FromSeconds(30) };
     private readonly Random _random = new(options.Seed);
     private readonly ConcurrentBag<double> _latencies = [];
+    private readonly SemaphoreSlim? _inFlight = options.Concurrency > 0 ? new(options.Concurrency) : null;
     private long _sent;
     private long _accepted;
     private long _refused;
@@ -95,7 +99,11 @@ public sealed class LoadGenerator(Uri api, string key, LoadOptions options) : ID
     }
 
     /// <inheritdoc />
-    public void Dispose() => _http.Dispose();
+    public void Dispose()
+    {
+        _http.Dispose();
+        _inFlight?.Dispose();
+    }
 
     private LoadReport Report(TimeSpan elapsed)
     {
@@ -140,6 +148,23 @@ public sealed class LoadGenerator(Uri api, string key, LoadOptions options) : ID
 
     // Sends until every event is answered (or three minutes pass); returns how many were accepted.
     private async Task<int> SendAsync(IReadOnlyList<(string Id, string Json)> events, CancellationToken cancellationToken)
+    {
+        if (_inFlight is null)
+        {
+            return await SendNowAsync(events, cancellationToken).ConfigureAwait(false);
+        }
+        await _inFlight.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await SendNowAsync(events, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _inFlight.Release();
+        }
+    }
+
+    private async Task<int> SendNowAsync(IReadOnlyList<(string Id, string Json)> events, CancellationToken cancellationToken)
     {
         var pending = events.ToList();
         var accepted = 0;

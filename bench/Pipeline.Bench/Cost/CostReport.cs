@@ -1,0 +1,283 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Amazon.DynamoDBv2.Model;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Pipeline.ApiKeys;
+using Pipeline.Local;
+using Pipeline.Local.Environment;
+using Pipeline.Local.Hosting;
+using Pipeline.Local.Lambda;
+using Pipeline.Local.Provisioning;
+
+namespace Pipeline.Bench.Cost;
+
+/// <summary>
+/// What a million events cost, from counts: the events go through the local pipeline (the Api, the queue, the Processor's
+/// and the Aggregator's processes), every AWS request is counted as AWS bills it (<see cref="MeteringProxy"/>), every
+/// invocation's duration is timed, every byte logged is counted, and bench/prices.json prices them.
+/// </summary>
+internal static class CostReport
+{
+    // Lambda's own platform lines (JSON format, system log level INFO): platform.start and platform.report, about 130 and
+    // 250 bytes in the Developer Guide's examples, plus CloudWatch Logs' 26 bytes of metadata per line.
+    private const double PlatformBytesPerInvocation = 130 + 250 + 2 * 26;
+
+    // At the template's defaults (60-minute windows, 60-minute look-back, a run every 15 minutes) an event's window is read
+    // by up to 8 runs (each run re-reads the windows it may revise); the measured run read each event once.
+    private const int AggregatorReadsPerEvent = 8;
+
+    public static async Task<string> RunAsync(int events)
+    {
+        var prices = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(RepositoryPaths.Discover().Root, "bench", "prices.json"))).RootElement;
+        LocalAws.UseDummyCredentialsInThisProcess();
+        await using var emulators = await LocalEmulators.StartAsync(EmulatorOptions.Private, _ => { }, CancellationToken.None);
+        var batch = await MeasureAsync(emulators.Endpoints, events, batchSize: 100, concurrency: 4);
+        var single = await MeasureAsync(emulators.Endpoints, events / 2, batchSize: 1, concurrency: 1);
+        return Render(prices, events, batch, single);
+    }
+
+    private sealed record PathCounts(int Events, List<MeteredCall> Calls, long ApiRequests, double ApiBilledMs, double ApiLogBytes,
+        IReadOnlyCollection<InvocationReport> Processor, double ProcessorLogBytes, IReadOnlyCollection<InvocationReport> Aggregator,
+        double AggregatorLogBytes, List<MeteredCall> AggregatorCalls, int MemoryMb, string ApiSystemLogLevel);
+
+    private static async Task<PathCounts> MeasureAsync(LocalEndpoints direct, int events, int batchSize, int concurrency)
+    {
+        using var aws = new LocalAws(direct);
+        var stack = await new TemplateProvisioner(aws).ProvisionAsync($"cost-{Guid.NewGuid():N}"[..14], CancellationToken.None);
+        var indexes = new Dictionary<string, int>();
+        foreach (var table in stack.Resources.Values.Select(r => r.Ref).Where(r => r.Length > 0))
+        {
+            try
+            {
+                indexes[table] = (await aws.DynamoDb.DescribeTableAsync(table)).Table.GlobalSecondaryIndexes?.Count ?? 0;
+            }
+            catch (ResourceNotFoundException)
+            {
+                // Not a table.
+            }
+        }
+        await using var fauxqs = await MeteringProxy.StartAsync(direct.Fauxqs, _ => 0);
+        await using var dynamoDb = await MeteringProxy.StartAsync(direct.DynamoDb, t => indexes.GetValueOrDefault(t));
+        var metered = new LocalEndpoints(fauxqs.Address, dynamoDb.Address);
+        using var meteredAws = new LocalAws(metered);
+        var (key, _) = await new ApiKeyRegistry(aws.DynamoDb, stack["ApiKeysTable"]).CreateAsync("cost", CancellationToken.None);
+
+        var apiTimes = new ConcurrentQueue<double>();
+        var apiLog = new CountingLoggerProvider();
+        var url = $"http://127.0.0.1:{LocalEmulators.FreePort()}";
+        await using var api = await LocalApi.StartAsync(metered, stack, url, CancellationToken.None, services =>
+        {
+            services.AddSingleton<IStartupFilter>(new RequestTimer(apiTimes));
+            services.AddSingleton<ILoggerProvider>(apiLog);
+        });
+        double processorLog = 0, aggregatorLog = 0;
+        await using var processor = LocalProcessor.Start(stack, metered, line => processorLog += Encoding.UTF8.GetByteCount(line) + 1 + 26);
+        var source = LocalProcessor.EventSource(meteredAws, stack, processor.InvokeAsync, LocalProcessor.EventSourceOptions(stack), _ => { });
+        await using var aggregator = LocalAggregator.Start(stack, metered, TimeSpan.FromMinutes(1), line => aggregatorLog += Encoding.UTF8.GetByteCount(line) + 1 + 26);
+        using var stop = new CancellationTokenSource();
+        fauxqs.Recording = dynamoDb.Recording = true;
+        var polling = source.RunAsync(stop.Token);
+
+        using var generator = new LoadGenerator(new Uri(url), key, new LoadOptions
+        {
+            Rate = 5000,
+            Duration = TimeSpan.FromSeconds(events / 5000.0),
+            Batch = batchSize,
+            Concurrency = concurrency,
+            DuplicateShare = 0,
+            InvalidShare = 0,
+        });
+        var load = await generator.RunAsync(null, CancellationToken.None);
+        if (load.Accepted != events)
+        {
+            throw new InvalidOperationException($"Only {load.Accepted} of {events} events were accepted: {load}");
+        }
+        var deadline = DateTime.UtcNow.AddMinutes(3);
+        while (await StoredAsync(aws, stack) < events && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(500);
+        }
+        await Task.Delay(TimeSpan.FromSeconds(3)); // the last deletes
+        await stop.CancelAsync();
+        await polling;
+        var pipelineCalls = fauxqs.Calls.Concat(dynamoDb.Calls).ToList();
+
+        // The Aggregator once the last event's one-minute window has settled: it summarizes every window of the run.
+        fauxqs.Calls.Clear();
+        dynamoDb.Calls.Clear();
+        var now = DateTimeOffset.UtcNow;
+        await Task.Delay(TimeSpan.FromSeconds(60 - now.Second + 6));
+        await LocalAggregator.InvokeAsync(aggregator, CancellationToken.None);
+        fauxqs.Recording = dynamoDb.Recording = false;
+        var aggregatorCalls = fauxqs.Calls.Concat(dynamoDb.Calls).ToList();
+
+        return new PathCounts(events, pipelineCalls, apiTimes.Count, apiTimes.Sum(Math.Ceiling), apiLog.Bytes,
+            processor.Reports, processorLog, aggregator.Reports, aggregatorLog, aggregatorCalls,
+            int.Parse(stack.FunctionSetting("ProcessorFunction", "MemorySize") ?? "128", CultureInfo.InvariantCulture),
+            stack.FunctionSetting("ApiFunction", "SystemLogLevel") ?? "INFO");
+    }
+
+    private static async Task<int> StoredAsync(LocalAws aws, ProvisionedResources stack)
+    {
+        var count = 0;
+        Dictionary<string, AttributeValue>? start = null;
+        do
+        {
+            var page = await aws.DynamoDb.ScanAsync(new ScanRequest { TableName = stack["EventsTable"], Select = Amazon.DynamoDBv2.Select.COUNT, ExclusiveStartKey = start });
+            count += page.Count ?? 0;
+            start = page.LastEvaluatedKey is { Count: > 0 } last ? last : null;
+        }
+        while (start is not null);
+        return count;
+    }
+
+    private sealed record Line(string Item, string Unit, double BatchUnits, double SingleUnits, double Price);
+
+    private static string Render(JsonElement prices, int events, PathCounts batch, PathCounts single)
+    {
+        double P(string name) => prices.GetProperty(name).GetDouble();
+        var lines = new List<Line>();
+        void Add(string item, string unit, Func<PathCounts, double> perMillion, double price) =>
+            lines.Add(new Line(item, unit, perMillion(batch), perMillion(single), price));
+        static double Scale(PathCounts p, double value) => value * 1_000_000 / p.Events;
+        static double Requests(PathCounts p, string service, Func<MeteredCall, bool>? filter = null) =>
+            Scale(p, p.Calls.Where(c => c.Service == service && (filter?.Invoke(c) ?? true)).Sum(c => c.Requests));
+        static double AggregatorRequests(PathCounts p, string service, Func<MeteredCall, bool>? filter = null) =>
+            Scale(p, p.AggregatorCalls.Where(c => c.Service == service && (filter?.Invoke(c) ?? true)).Sum(c => c.Requests)) * AggregatorReadsPerEvent;
+        double GbSeconds(PathCounts p, double billedMs) => billedMs / 1000 * p.MemoryMb / 1024.0;
+        static double BilledMs(IEnumerable<InvocationReport> reports) => reports.Sum(r => Math.Ceiling(r.Duration.TotalMilliseconds));
+        static bool IsS3Get(MeteredCall c) => c.Operation == "GetObject";
+
+        Add("API Gateway (HTTP API) requests", "requests", p => Scale(p, p.ApiRequests), P("apiGatewayHttpRequestsPerMillion") / 1e6);
+        Add("Api: Lambda requests", "requests", p => Scale(p, p.ApiRequests), P("lambdaRequestsPerMillion") / 1e6);
+        Add("Api: Lambda duration", "GB-s", p => Scale(p, GbSeconds(p, p.ApiBilledMs)), P("lambdaArmPerGbSecond"));
+        Add("SQS requests (64 KB each)", "requests", p => Requests(p, "sqs"), P("sqsRequestsPerMillion") / 1e6);
+        Add("Processor: Lambda requests", "requests", p => Scale(p, p.Processor.Count), P("lambdaRequestsPerMillion") / 1e6);
+        Add("Processor: Lambda duration", "GB-s", p => Scale(p, GbSeconds(p, BilledMs(p.Processor))), P("lambdaArmPerGbSecond"));
+        Add("DynamoDB write units", "WRU", p => Scale(p, p.Calls.Sum(c => c.WriteUnits)), P("dynamoDbWriteUnitsPerMillion") / 1e6);
+        Add("DynamoDB read units", "RRU", p => Scale(p, p.Calls.Sum(c => c.ReadUnits)), P("dynamoDbReadUnitsPerMillion") / 1e6);
+        Add("S3 PUT and LIST", "requests", p => Requests(p, "s3", c => !IsS3Get(c)), P("s3PutCopyPostListPerThousand") / 1e3);
+        Add("S3 GET", "requests", p => Requests(p, "s3", IsS3Get), P("s3GetPerThousand") / 1e3);
+        Add("Logs (our lines, and Lambda's at its system log level)", "GB", p => Scale(p,
+            (p.ApiLogBytes + p.ProcessorLogBytes + (p.ApiSystemLogLevel == "INFO" ? p.ApiRequests * PlatformBytesPerInvocation : 0)
+                + p.Processor.Count * PlatformBytesPerInvocation) / 1e9), P("logsIngestedPerGb"));
+        Add($"Aggregator: DynamoDB reads and writes (×{AggregatorReadsPerEvent} runs)", "RU/WU",
+            p => Scale(p, p.AggregatorCalls.Sum(c => c.ReadUnits + c.WriteUnits)) * AggregatorReadsPerEvent, double.NaN);
+        Add($"Aggregator: S3 requests (×{AggregatorReadsPerEvent} runs)", "requests", p => AggregatorRequests(p, "s3"), double.NaN);
+        Add($"Aggregator: SQS and SNS requests (×{AggregatorReadsPerEvent} runs)", "requests", p => AggregatorRequests(p, "sqs") + AggregatorRequests(p, "sns"), double.NaN);
+        Add($"Aggregator: Lambda (×{AggregatorReadsPerEvent} runs)", "GB-s", p => Scale(p, GbSeconds(p, BilledMs(p.Aggregator))) * AggregatorReadsPerEvent, P("lambdaArmPerGbSecond"));
+
+        double Cost(Line line, bool isBatch, PathCounts p)
+        {
+            var units = isBatch ? line.BatchUnits : line.SingleUnits;
+            if (!double.IsNaN(line.Price))
+            {
+                return units * line.Price;
+            }
+            // The Aggregator's requests, priced by service from the run's own calls.
+            var calls = p.AggregatorCalls;
+            var reads = Scale(p, calls.Sum(c => c.ReadUnits)) * AggregatorReadsPerEvent * P("dynamoDbReadUnitsPerMillion") / 1e6;
+            var writes = Scale(p, calls.Sum(c => c.WriteUnits)) * AggregatorReadsPerEvent * P("dynamoDbWriteUnitsPerMillion") / 1e6;
+            return line.Item switch
+            {
+                var s when s.Contains("DynamoDB", StringComparison.Ordinal) => reads + writes,
+                var s when s.Contains("S3", StringComparison.Ordinal) => AggregatorRequests(p, "s3", IsS3Get) * P("s3GetPerThousand") / 1e3
+                    + AggregatorRequests(p, "s3", c => !IsS3Get(c)) * P("s3PutCopyPostListPerThousand") / 1e3,
+                _ => AggregatorRequests(p, "sqs") * P("sqsRequestsPerMillion") / 1e6 + AggregatorRequests(p, "sns") * P("snsPublishesPerMillion") / 1e6,
+            };
+        }
+
+        var text = new StringBuilder();
+        var inv = CultureInfo.InvariantCulture;
+        text.AppendLine(inv, $"Cost per **1,000,000 events**, {prices.GetProperty("region").GetString()} list prices of {prices.GetProperty("date").GetString()} (`bench/prices.json`), Arm Lambda at {batch.MemoryMb} MB.");
+        text.AppendLine(inv, $"Counted from {batch.Events:N0} events sent in batches of 100 (4 requests at a time) and {single.Events:N0} sent one per request, one request at a time");
+        text.AppendLine("(as one Lambda instance of the Api serves them), then scaled to a million.");
+        text.AppendLine();
+        text.AppendLine("| item | unit | batch path: units | batch path: $ | single path: units | single path: $ |");
+        text.AppendLine("|---|---|---:|---:|---:|---:|");
+        double batchTotal = 0, singleTotal = 0;
+        foreach (var line in lines)
+        {
+            var b = Cost(line, true, batch);
+            var s = Cost(line, false, single);
+            batchTotal += b;
+            singleTotal += s;
+            text.AppendLine(inv, $"| {line.Item} | {line.Unit} | {Units(line.BatchUnits)} | {b:0.0000} | {Units(line.SingleUnits)} | {s:0.0000} |");
+        }
+        text.AppendLine(inv, $"| **total** | | | **{batchTotal:0.00}** | | **{singleTotal:0.00}** |");
+        text.AppendLine();
+        text.AppendLine("Requests by operation (per million events):");
+        text.AppendLine();
+        text.AppendLine("| service | operation | batch path | single path |");
+        text.AppendLine("|---|---|---:|---:|");
+        var operations = batch.Calls.Concat(single.Calls).Select(c => (c.Service, c.Operation)).Distinct().Order();
+        foreach (var (service, operation) in operations)
+        {
+            double Of(PathCounts p) => Scale(p, p.Calls.Where(c => c.Service == service && c.Operation == operation).Sum(c => c.Requests));
+            text.AppendLine(inv, $"| {service} | {operation} | {Units(Of(batch))} | {Units(Of(single))} |");
+        }
+        text.AppendLine();
+        text.AppendLine(inv, $"Durations are this machine's (x64, emulators on loopback): Processor {Mean(batch.Processor)} / {Mean(single.Processor)} ms a batch, Api {batch.ApiBilledMs / Math.Max(1, batch.ApiRequests):0.0} / {single.ApiBilledMs / Math.Max(1, single.ApiRequests):0.0} ms a request (batch / single path). Lambda's will differ: its network to DynamoDB and SQS is slower than loopback, its Arm cores differ, and the Web Adapter adds to each Api request.");
+        text.AppendLine(inv, $"Lambda's platform log lines are counted at {PlatformBytesPerInvocation} bytes an invocation where the function's system log level is INFO (the Api's is {batch.ApiSystemLogLevel}). Not included: storage (DynamoDB $0.25 and S3 $0.023 per GB-month), data transfer, and the fixed monthly costs (alarms, dashboard, EMF metrics).");
+        return text.ToString();
+    }
+
+    private static string Units(double value) => value.ToString(value >= 100 ? "N0" : "0.###", CultureInfo.InvariantCulture);
+
+    private static string Mean(IReadOnlyCollection<InvocationReport> reports) =>
+        reports.Count == 0 ? "-" : reports.Average(r => r.Duration.TotalMilliseconds).ToString("0.0", CultureInfo.InvariantCulture);
+
+    // Times each request the Api serves: on Lambda, one invocation each.
+    private sealed class RequestTimer(ConcurrentQueue<double> times) : IStartupFilter
+    {
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            app.Use(async (context, nextMiddleware) =>
+            {
+                var started = Stopwatch.GetTimestamp();
+                await nextMiddleware(context);
+                times.Enqueue(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            });
+            next(app);
+        };
+    }
+
+    // Counts what the Api logs, as its JSON console would write it: the message and about 150 bytes of JSON around it.
+    private sealed class CountingLoggerProvider : ILoggerProvider
+    {
+        private double _bytes;
+
+        public double Bytes => Volatile.Read(ref _bytes);
+
+        public ILogger CreateLogger(string categoryName) => new Counter(this, categoryName);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class Counter(CountingLoggerProvider provider, string category) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                var bytes = Encoding.UTF8.GetByteCount(formatter(state, exception)) + category.Length + 150 + 26;
+                double seen, next;
+                do
+                {
+                    seen = Volatile.Read(ref provider._bytes);
+                    next = seen + bytes;
+                }
+                while (Interlocked.CompareExchange(ref provider._bytes, next, seen) != seen);
+            }
+        }
+    }
+}
