@@ -21,3 +21,13 @@ var results = Path.Combine(Pipeline.Local.Environment.RepositoryPaths.Discover()
 var command = $"bench/run.sh {string.Join(' ', args)}";
 await File.WriteAllTextAsync(results, $"# {what} benchmark\n\nProduced by `{command}`.\n\n{report}");
 Console.WriteLine($"written to {results}");
+if (what == "cost")
+{
+    // The README's cost section is this report, never written by hand.
+    var readme = Path.Combine(Pipeline.Local.Environment.RepositoryPaths.Discover().Root, "README.md");
+    var text = await File.ReadAllTextAsync(readme);
+    const string begin = "<!-- cost:begin -->", end = "<!-- cost:end -->";
+    var from = text.IndexOf(begin, StringComparison.Ordinal) + begin.Length;
+    await File.WriteAllTextAsync(readme, $"{text[..from]}\n{report.Trim()}\n{text[text.IndexOf(end, StringComparison.Ordinal)..]}");
+    Console.WriteLine($"copied into {readme}");
+}

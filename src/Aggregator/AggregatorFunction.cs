@@ -17,6 +17,7 @@ public sealed class AggregatorFunction
 {
     private readonly AggregatorOptions _options;
     private readonly WindowReader _reader;
+    private readonly ArchiveWriter _archive;
     private readonly SummaryStore _store;
     private readonly SnsClient _sns;
     private readonly TimeProvider _clock;
@@ -27,7 +28,8 @@ public sealed class AggregatorFunction
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
-        _reader = new WindowReader(dynamoDb, s3, sqs, options);
+        _reader = new WindowReader(s3, sqs, options);
+        _archive = new ArchiveWriter(sqs, s3, options, log);
         _store = new SummaryStore(dynamoDb, options.SummariesTable);
         _sns = sns;
         _clock = clock;
@@ -49,7 +51,7 @@ public sealed class AggregatorFunction
     }
 
     /// <summary>
-    /// One run: publishes what a previous run stored but did not publish; summarizes the windows now complete; and counts
+    /// One run: writes the events stored since the last run to the archive; publishes what a previous run stored but did not publish; summarizes the windows now complete; and counts
     /// again the windows that ended within the look-back, publishing a revised summary where events arrived late.
     /// </summary>
     public async Task<AggregatorRun> RunAsync(CancellationToken cancellationToken)
@@ -61,7 +63,10 @@ public sealed class AggregatorFunction
             published.Add(summary.WindowStart);
         }
 
-        double capacity = 0;
+        // The events stored since the last run go to the archive first: the windows are counted from it (D10).
+        var archived = await _archive.DrainAsync(cancellationToken).ConfigureAwait(false);
+        _reader.Reset();
+        long read = 0;
         var now = _clock.GetUtcNow();
         var lastEnd = await _store.LatestWindowEndAsync(cancellationToken).ConfigureAwait(false);
         // The first run of a deployment looks back as far as revisions do: a first run that failed (an outage) must not
@@ -73,7 +78,7 @@ public sealed class AggregatorFunction
         foreach (var window in due)
         {
             var (summary, cost) = await SummarizeAsync(window, 0, cancellationToken).ConfigureAwait(false);
-            capacity += cost;
+            read += cost;
             if (firstSeries && summary.TotalEvents == 0 && window != due[^1])
             {
                 continue;
@@ -95,7 +100,7 @@ public sealed class AggregatorFunction
                 continue;
             }
             var (revised, cost) = await SummarizeAsync(new SummaryWindow(stored.WindowStart, stored.WindowEnd), stored.Revision + 1, cancellationToken).ConfigureAwait(false);
-            capacity += cost;
+            read += cost;
             if (revised.TotalEvents != stored.TotalEvents && await _store.ReviseAsync(revised, stored.Revision, cancellationToken).ConfigureAwait(false))
             {
                 _log.Write("INFO", FormattableString.Invariant($"Window {stored.WindowStart:u}: {revised.TotalEvents - stored.TotalEvents} late event(s); revision {revised.Revision}"));
@@ -103,11 +108,11 @@ public sealed class AggregatorFunction
                 published.Add(revised.WindowStart);
             }
         }
-        _log.Write("INFO", FormattableString.Invariant($"Aggregator run: published {published.Count} summary(ies), {capacity} read capacity units"));
-        return new AggregatorRun(published, capacity);
+        _log.Write("INFO", FormattableString.Invariant($"Aggregator run: archived {archived} event(s), read {read} archived event(s), published {published.Count} summary(ies)"));
+        return new AggregatorRun(published, archived, read);
     }
 
-    private async Task<(Summary Summary, double ReadCapacityUnits)> SummarizeAsync(SummaryWindow window, int revision, CancellationToken cancellationToken)
+    private async Task<(Summary Summary, long EventsRead)> SummarizeAsync(SummaryWindow window, int revision, CancellationToken cancellationToken)
     {
         var counts = await _reader.CountEventsAsync(window, cancellationToken).ConfigureAwait(false);
         // Event types are the clients' to choose: list the most frequent, total the rest, so a summary always fits SNS's 256 KB.
@@ -127,7 +132,7 @@ public sealed class AggregatorFunction
             GeneratedAt = _clock.GetUtcNow(),
             Revision = revision,
         };
-        return (summary, counts.ReadCapacityUnits);
+        return (summary, counts.EventsRead);
     }
 
     private async Task PublishAsync(Summary summary, CancellationToken cancellationToken)

@@ -162,7 +162,7 @@ public static class LocalCommands
         var stack = await new TemplateProvisioner(aws).ProvisionAsync(stackName, cancellationToken);
         await using var aggregator = LocalAggregator.Start(stack, LocalEndpoints.Default, LocalAggregator.Window(), FunctionConsole.For("aggregator", say));
         var run = await LocalAggregator.InvokeAsync(aggregator, cancellationToken);
-        say($"Published {run.Published.Count} summary(ies) ({run.ReadCapacityUnits:0.#} read capacity units).");
+        say($"Archived {run.Archived} event(s); published {run.Published.Count} summary(ies) (counted from {run.EventsRead} archived event(s)).");
         foreach (var summary in await new Pipeline.Aggregator.SummaryStore(aws.DynamoDb, stack["SummariesTable"]).RecentAsync(3, cancellationToken))
         {
             say(System.Text.Json.JsonSerializer.Serialize(summary, Pipeline.Aggregator.SummaryJsonContext.Default.Summary));

@@ -68,7 +68,8 @@ public static class StatusCommand
             : "n/a locally (a CloudWatch metric of the deployed queue)";
         lines.Add($"  oldest message {oldest}");
         lines.Add($"  dead letters   {dlq.Visible}{(dlq.Visible > 0 ? "   (see: redrive --dry-run)" : "")}");
-        lines.Add($"  stored         {await StoredAsync(target, now - TimeSpan.FromHours(1), now, cancellationToken)} events in the last hour");
+        var archiveQueue = await DepthAsync(target.Sqs, $"{target.Stack}-archive", cancellationToken);
+        lines.Add($"  archived       {await ArchivedAsync(target, now - TimeSpan.FromHours(1), now, cancellationToken)} events received in the last hour; {archiveQueue.Visible + archiveQueue.InFlight} message(s) of stored events wait for the Aggregator's next run");
         lines.Add($"  rejected       {await RejectedAsync(target, now, cancellationToken)} records in the last day");
         lines.Add("");
         lines.Add("  latest summaries (window start, events, revision):");
@@ -99,35 +100,25 @@ public static class StatusCommand
         return (attributes.ApproximateNumberOfMessages, attributes.ApproximateNumberOfMessagesNotVisible);
     }
 
-    // Counted on the time-bucket index, as the Aggregator reads a window: never a Scan.
-    private static async Task<long> StoredAsync(Target target, DateTimeOffset start, DateTimeOffset end, CancellationToken cancellationToken)
+    // Counted in the archive, as the Aggregator counts a window (each eventId once): never a Scan of the table.
+    private static async Task<long> ArchivedAsync(Target target, DateTimeOffset start, DateTimeOffset end, CancellationToken cancellationToken)
     {
-        long count = 0;
-        foreach (var bucket in EventLayout.BucketsFor(start, end))
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        for (var hour = start.AddTicks(-(start.UtcTicks % TimeSpan.TicksPerHour)); hour < end; hour = hour.AddHours(1))
         {
-            Dictionary<string, AttributeValue>? next = null;
-            do
+            foreach (var key in await ArchiveReader.KeysAsync(target.S3, target.Bucket, $"events/{EventLayout.Partition(hour)}/", cancellationToken))
             {
-                var page = await target.DynamoDb.QueryAsync(new QueryRequest
+                foreach (var line in await ArchiveReader.LinesAsync(target.S3, target.Bucket, key, cancellationToken))
                 {
-                    TableName = $"{target.Stack}-events",
-                    IndexName = EventLayout.TimeBucketIndex,
-                    KeyConditionExpression = "timeBucket = :bucket AND receivedAt BETWEEN :start AND :end",
-                    ExpressionAttributeValues = new Dictionary<string, AttributeValue>
+                    var e = System.Text.Json.JsonSerializer.Deserialize(line, Pipeline.Events.EventJsonContext.Default.QueuedEvent);
+                    if (e is not null && e.ReceivedAt >= start && e.ReceivedAt < end)
                     {
-                        [":bucket"] = new() { S = bucket },
-                        [":start"] = new() { S = EventLayout.FormatTime(start) },
-                        [":end"] = new() { S = EventLayout.FormatTime(end) },
-                    },
-                    Select = Select.COUNT,
-                    ExclusiveStartKey = next,
-                }, cancellationToken);
-                count += page.Count ?? 0;
-                next = page.LastEvaluatedKey is { Count: > 0 } more ? more : null;
+                        ids.Add(e.EventId);
+                    }
+                }
             }
-            while (next is not null);
         }
-        return count;
+        return ids.Count;
     }
 
     private static async Task<int> RejectedAsync(Target target, DateTimeOffset now, CancellationToken cancellationToken)

@@ -1,6 +1,3 @@
-using System.IO.Compression;
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Amazon.S3;
@@ -10,39 +7,11 @@ using Pipeline.Storage;
 namespace Pipeline.Processor;
 
 /// <summary>
-/// The S3 archive (docs/architecture.md, D10, D11). Valid events: one gzip JSON-lines object per batch under
-/// <c>events/dt=YYYY-MM-DD/hour=HH/</c>, keyed by the batch's message ids, so a retried batch rewrites the
-/// same object. Records that can never succeed: one JSON object each under <c>rejected/</c>, with the reason.
+/// The S3 archive's <c>rejected/</c> side (docs/architecture.md, D11): a record that can never succeed, one JSON object
+/// each, with the reason. Stored events reach the archive through the archive queue and the Aggregator (D10).
 /// </summary>
 public sealed class EventArchive(IAmazonS3 s3, string bucketName, TimeProvider clock)
 {
-    /// <summary>Writes the batch's valid events; returns the object key.</summary>
-    public async Task<string> WriteBatchAsync(IReadOnlyList<EventRecord> records, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(records);
-        var ids = string.Join('\n', records.Select(r => r.Message.MessageId).Order(StringComparer.Ordinal));
-        var name = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(ids)))[..32];
-        var key = $"events/{EventLayout.Partition(records.Min(r => r.Event!.ReceivedAt))}/{name}.jsonl.gz";
-
-        using var body = new MemoryStream();
-        await using (var gzip = new GZipStream(body, CompressionLevel.Optimal, leaveOpen: true))
-        {
-            foreach (var record in records)
-            {
-                await gzip.WriteAsync(Encoding.UTF8.GetBytes(record.Message.Body!.Trim() + "\n"), cancellationToken).ConfigureAwait(false);
-            }
-        }
-        body.Position = 0;
-        await s3.PutObjectAsync(new PutObjectRequest
-        {
-            BucketName = bucketName,
-            Key = key,
-            InputStream = body,
-            ContentType = "application/x-ndjson",
-        }, cancellationToken).ConfigureAwait(false);
-        return key;
-    }
-
     /// <summary>Writes a record that can never succeed, with its reason; returns the object key.</summary>
     public async Task<string> RejectAsync(EventRecord record, CancellationToken cancellationToken)
     {

@@ -5,15 +5,18 @@ using Pipeline.Lambda;
 namespace Pipeline.Processor;
 
 /// <summary>
-/// One SQS batch: rejects what can never succeed, archives the valid events, then stores each once.
-/// Returns the records SQS must redeliver; everything else may be deleted.
+/// One SQS batch: rejects what can never succeed, stores each valid event once, then hands the stored events to the
+/// archive queue. Returns the records SQS must redeliver; everything else may be deleted.
 /// </summary>
-public sealed class EventBatchProcessor(EventArchive archive, EventStore store, TimeProvider clock, FunctionLog log)
+public sealed class EventBatchProcessor(EventArchive archive, ArchiveSender archiveSender, EventStore store, TimeProvider clock, FunctionLog log)
 {
     private const int WriteConcurrency = 10;
 
-    /// <summary>Processes a batch within the time budget carried by <paramref name="cancellationToken"/>.</summary>
-    public async Task<SqsBatchResponse> ProcessAsync(IReadOnlyList<SqsMessage> messages, CancellationToken cancellationToken)
+    /// <summary>
+    /// Processes a batch: the table writes within the time budget carried by <paramref name="writes"/>, the rest (the
+    /// archive, rejections) within <paramref name="cancellationToken"/>, which ends later.
+    /// </summary>
+    public async Task<SqsBatchResponse> ProcessAsync(IReadOnlyList<SqsMessage> messages, CancellationToken writes, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(messages);
         var started = Stopwatch.GetTimestamp();
@@ -36,30 +39,22 @@ public sealed class EventBatchProcessor(EventArchive archive, EventStore store, 
         var duplicates = 0;
         if (valid.Count > 0)
         {
-            try
-            {
-                // Archive first: no event is in the table without being in the archive (docs/architecture.md, D10).
-                await archive.WriteBatchAsync(valid, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception e) when (IsFault(e, cancellationToken))
-            {
-                log.Write("ERROR", $"Could not archive the batch; all {valid.Count} events will be redelivered: {e.Message}");
-                failed.AddRange(valid.Select(r => r.Message.MessageId));
-                valid.Clear();
-            }
-
             var results = new StoreResult[valid.Count];
             await Parallel.ForAsync(0, valid.Count, new ParallelOptions { MaxDegreeOfParallelism = WriteConcurrency }, async (i, _) =>
-                results[i] = await store.PutAsync(valid[i].Event!, cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
+                results[i] = await store.PutAsync(valid[i].Event!, writes).ConfigureAwait(false)).ConfigureAwait(false);
+            var archivable = new List<EventRecord>(valid.Count);
             for (var i = 0; i < valid.Count; i++)
             {
                 switch (results[i].Outcome)
                 {
                     case StoreOutcome.Stored:
                         stored++;
+                        archivable.Add(valid[i]);
                         break;
                     case StoreOutcome.Duplicate:
+                        // Archived again: the first delivery may have stored it and died before archiving it (D10).
                         duplicates++;
+                        archivable.Add(valid[i]);
                         break;
                     case StoreOutcome.Failed:
                         failed.Add(valid[i].Message.MessageId);
@@ -73,6 +68,17 @@ public sealed class EventBatchProcessor(EventArchive archive, EventStore store, 
                         rejected += await RejectAsync(valid[i] with { RejectReason = results[i].Reason }, failed, cancellationToken).ConfigureAwait(false);
                         break;
                 }
+            }
+
+            try
+            {
+                // Acknowledged only once archived: an event in the table is always in the archive (docs/architecture.md, D10).
+                await archiveSender.SendAsync([.. archivable.Select(r => r.Message.Body!.Trim())], cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (IsFault(e, cancellationToken))
+            {
+                log.Write("ERROR", $"Could not hand {archivable.Count} stored events to the archive; they will be redelivered: {e.Message}");
+                failed.AddRange(archivable.Select(r => r.Message.MessageId));
             }
         }
 

@@ -85,7 +85,7 @@ public sealed class EventStore(IAmazonDynamoDB dynamoDb, string tableName, TimeS
         }
     }
 
-    /// <summary>The stored shape: plain attribute names, properties as a map, the time bucket and TTL (see the README).</summary>
+    /// <summary>The stored shape: plain attribute names, properties as a map, and the TTL (see the README).</summary>
     public static Dictionary<string, AttributeValue> ToItem(QueuedEvent queued, TimeSpan retention)
     {
         ArgumentNullException.ThrowIfNull(queued);
@@ -97,7 +97,6 @@ public sealed class EventStore(IAmazonDynamoDB dynamoDb, string tableName, TimeS
             ["receivedAt"] = new() { S = EventLayout.FormatTime(queued.ReceivedAt) },
             ["requestId"] = new() { S = queued.RequestId },
             ["schemaVersion"] = new() { N = queued.SchemaVersion.ToString(CultureInfo.InvariantCulture) },
-            ["timeBucket"] = new() { S = EventLayout.TimeBucket(queued.ReceivedAt, queued.EventId) },
             ["expiresAt"] = new() { N = queued.ReceivedAt.Add(retention).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture) },
         };
         Optional(item, "userId", queued.UserId);

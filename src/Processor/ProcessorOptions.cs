@@ -2,9 +2,10 @@ namespace Pipeline.Processor;
 
 /// <summary>The Processor's settings, from its environment (set by serverless.template).</summary>
 /// <param name="TableName">The events table (<c>Events__TableName</c>).</param>
-/// <param name="BucketName">The archive bucket (<c>Archive__BucketName</c>).</param>
+/// <param name="BucketName">The archive bucket, for rejected records (<c>Archive__BucketName</c>).</param>
+/// <param name="ArchiveQueueUrl">The queue that carries stored events to the archive (<c>Archive__QueueUrl</c>).</param>
 /// <param name="Retention">How long events stay in the table before TTL removes them (<c>Events__RetentionDays</c>, default 90).</param>
-public sealed record ProcessorOptions(string TableName, string BucketName, TimeSpan Retention)
+public sealed record ProcessorOptions(string TableName, string BucketName, string ArchiveQueueUrl, TimeSpan Retention)
 {
     /// <summary>The longest retention the Processor accepts (the template's RetentionDays parameter has the same maximum).</summary>
     public const int MaxRetentionDays = 3650;
@@ -16,6 +17,7 @@ public sealed record ProcessorOptions(string TableName, string BucketName, TimeS
         return new ProcessorOptions(
             Required(read, "Events__TableName"),
             Required(read, "Archive__BucketName"),
+            Required(read, "Archive__QueueUrl"),
             TimeSpan.FromDays(Number(read, "Events__RetentionDays", 90, 1, MaxRetentionDays)));
     }
 

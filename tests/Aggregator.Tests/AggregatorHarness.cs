@@ -77,6 +77,16 @@ public sealed class AggregatorHarness : IAsyncDisposable
         }
     }
 
+    /// <summary>Puts events on the archive queue as the Processor does once it has stored them.</summary>
+    public async Task ArchiveAsync(IEnumerable<QueuedEvent> events)
+    {
+        var bodies = Pipeline.Storage.ArchiveBatch.Pack(events.Select(e => JsonSerializer.Serialize(e, EventJsonContext.Default.QueuedEvent)));
+        foreach (var body in bodies)
+        {
+            await Aws.Sqs.SendMessageAsync(Stack.Resources["ArchiveQueue"].Ref, body);
+        }
+    }
+
     /// <summary>Summaries that arrived in the subscribed queue: the SNS envelopes.</summary>
     public async Task<List<JsonObject>> ReceivedAsync(int waitSeconds = 1)
     {

@@ -50,7 +50,8 @@ public sealed class AggregatorTests
         Assert.Equal(2, summary["uniqueAnonymousIds"]!.GetValue<long>());
         Assert.Equal(w.Start, summary["windowStart"]!.GetValue<DateTimeOffset>());
         Assert.Equal(w.End, summary["windowEnd"]!.GetValue<DateTimeOffset>());
-        Assert.True(run.ReadCapacityUnits > 0);
+        Assert.Equal(13, run.Archived); // the redelivered four are archived again...
+        Assert.Equal(11, run.EventsRead); // ...and read with the window's hour, but counted once
     }
 
     [Fact]
@@ -123,13 +124,8 @@ public sealed class AggregatorTests
         var events = Enumerable.Range(0, 10_000).Select(i => AggregatorHarness.Event(w.Start.AddMilliseconds(i), $"type.{i:D5}.{new string('x', 40)}", user: "u"))
             .Concat(Enumerable.Range(0, 10).Select(i => AggregatorHarness.Event(w.Start.AddSeconds(20 + i), "frequent", user: "u")))
             .ToList();
-        foreach (var chunk in events.Select(e => Processor.EventStore.ToItem(e, TimeSpan.FromDays(1))).Chunk(25))
-        {
-            await harness.Aws.DynamoDb.BatchWriteItemAsync(new Dictionary<string, List<WriteRequest>>
-            {
-                [harness.Stack["EventsTable"]] = [.. chunk.Select(item => new WriteRequest(new PutRequest(item)))],
-            });
-        }
+        // What the Processor hands to the archive queue, without 1,001 invocations.
+        await harness.ArchiveAsync(events);
 
         var run = await harness.Function(harness.Options(Hour) with { TopEventTypes = 100 }, new TestClock(w.End.AddMinutes(1))).RunAsync(CancellationToken.None);
 

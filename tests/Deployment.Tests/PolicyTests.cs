@@ -64,7 +64,7 @@ public sealed class PolicyTests
     public async Task The_processor_role_allows_exactly_what_the_processor_calls()
     {
         var (aws, stack, network) = await SetUpAsync();
-        var function = new ProcessorFunction(LocalProcessor.Options(stack), DynamoDb(aws, network), S3(aws, network), TimeProvider.System, new FunctionLog(TextWriter.Null, "processor"));
+        var function = new ProcessorFunction(LocalProcessor.Options(stack), DynamoDb(aws, network), S3(aws, network), Sqs(aws, network), TimeProvider.System, new FunctionLog(TextWriter.Null, "processor"));
         var good = JsonSerializer.Serialize(new QueuedEvent
         {
             SchemaVersion = 1,
@@ -92,9 +92,22 @@ public sealed class PolicyTests
         var (aws, stack, network) = await SetUpAsync();
         var sns = new SnsClient(new HttpClient(new SigV4SigningHandler(LocalAws.Credentials, Amazon.RegionEndpoint.USEast1, "sns", network.Handler())), aws.Endpoints.Fauxqs);
         var options = LocalAggregator.Options(stack, TimeSpan.FromHours(1));
-        var function = new AggregatorFunction(options, DynamoDb(aws, network), S3(aws, network),
-            new AmazonSQSClient(LocalAws.Credentials, new AmazonSQSConfig { ServiceURL = aws.Endpoints.Fauxqs.ToString(), AuthenticationRegion = "us-east-1", HttpClientFactory = network }),
+        var function = new AggregatorFunction(options, DynamoDb(aws, network), S3(aws, network), Sqs(aws, network),
             sns, TimeProvider.System, new FunctionLog(TextWriter.Null, "aggregator"));
+        // A stored event of the window the run will summarize, on the archive queue as the Processor leaves it.
+        var now = DateTimeOffset.UtcNow;
+        var window = SummaryWindows.Due(now, options.Window, options.Settle, now - options.Settle - options.Lookback, int.MaxValue)[^1];
+        var stored = new QueuedEvent
+        {
+            SchemaVersion = QueuedEvent.CurrentSchemaVersion,
+            EventId = Guid.NewGuid().ToString(),
+            EventType = "a",
+            UserId = "u",
+            OccurredAt = window.Start,
+            ReceivedAt = window.Start,
+            RequestId = "r",
+        };
+        await aws.Sqs.SendMessageAsync(stack.Resources["ArchiveQueue"].Ref, $"[{JsonSerializer.Serialize(stored, EventJsonContext.Default.QueuedEvent)}]");
 
         var run = await function.RunAsync(CancellationToken.None);
 
@@ -138,6 +151,9 @@ public sealed class PolicyTests
 
     private static AmazonDynamoDBClient DynamoDb(LocalAws aws, RecordingNetwork network) =>
         new(LocalAws.Credentials, new AmazonDynamoDBConfig { ServiceURL = aws.Endpoints.DynamoDb.ToString(), AuthenticationRegion = "us-east-1", HttpClientFactory = network });
+
+    private static AmazonSQSClient Sqs(LocalAws aws, RecordingNetwork network) =>
+        new(LocalAws.Credentials, new AmazonSQSConfig { ServiceURL = aws.Endpoints.Fauxqs.ToString(), AuthenticationRegion = "us-east-1", HttpClientFactory = network });
 
     private static AmazonS3Client S3(LocalAws aws, RecordingNetwork network) =>
         new(LocalAws.Credentials, new AmazonS3Config { ServiceURL = aws.Endpoints.Fauxqs.ToString(), AuthenticationRegion = "us-east-1", ForcePathStyle = true, HttpClientFactory = network });

@@ -63,6 +63,7 @@ public sealed class RecordingNetwork : HttpClientFactory
             ("GET", 1) => "s3:ListBucket",
             _ => $"s3:{request.Method.Method} {request.RequestUri.PathAndQuery}",
         };
-        return new(s3Action, path[0], path.Length == 2 ? "/*" : "");
+        // An object's qualifier is its top-level prefix (/events/*, /rejected/*), as the policies grant them.
+        return new(s3Action, path[0], path.Length == 2 ? $"/{path[1].Split('/')[0]}/*" : "");
     }
 }

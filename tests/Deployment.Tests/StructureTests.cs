@@ -20,6 +20,12 @@ public sealed class StructureTests
                 // Our programs write their own JSON lines; the level reaches them as AWS_LAMBDA_LOG_LEVEL (FunctionLog).
                 Assert.Equal("INFO", logging["ApplicationLogLevel"]!.GetValue<string>());
             }
+            if (function != "AggregatorFunction")
+            {
+                // Lambda's START and REPORT lines for every request or batch would cost more than the work they describe
+                // ($0.22 a million events on the Api, $0.02 on the Processor: bench/results/cost.md); errors still show.
+                Assert.Equal("WARN", logging["SystemLogLevel"]!.GetValue<string>());
+            }
             var group = logging["LogGroup"]!["Ref"]!.GetValue<string>();
             Assert.Equal("AWS::Logs::LogGroup", Template.Resources[group]!["Type"]!.GetValue<string>());
             Assert.NotNull(Template.Properties(group)["RetentionInDays"]);
@@ -169,7 +175,7 @@ public sealed class StructureTests
     {
         var stateful = StatefulTypes.SelectMany(Template.OfType).ToList();
 
-        Assert.Equal(9, stateful.Count); // two queues, three tables, the bucket, three log groups
+        Assert.Equal(10, stateful.Count); // three queues, three tables, the bucket, three log groups
         Assert.All(stateful, r =>
         {
             Assert.Equal("Retain", Template.Resources[r]!["DeletionPolicy"]!.GetValue<string>());
@@ -203,5 +209,18 @@ public sealed class StructureTests
             defaults.AsObject().Select(p => p.Key).ToHashSet());
         Assert.DoesNotContain("secret", File.ReadAllText(path), StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotMatch("AKIA[0-9A-Z]{16}", File.ReadAllText(path));
+    }
+
+    [Fact]
+    public void The_readme_cost_section_is_the_cost_reports_output_not_written_by_hand()
+    {
+        var root = Pipeline.Local.Environment.RepositoryPaths.Discover().Root;
+        var readme = File.ReadAllText(Path.Combine(root, "README.md"));
+        const string begin = "<!-- cost:begin -->", end = "<!-- cost:end -->";
+        var from = readme.IndexOf(begin, StringComparison.Ordinal) + begin.Length;
+        var section = readme[from..readme.IndexOf(end, StringComparison.Ordinal)].Trim();
+
+        Assert.Contains("| **total** |", section, StringComparison.Ordinal);
+        Assert.Contains(section, File.ReadAllText(Path.Combine(root, "bench", "results", "cost.md")), StringComparison.Ordinal);
     }
 }

@@ -4,13 +4,17 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Pipeline.Aggregator;
 using Pipeline.Events;
-using Pipeline.Processor;
+using Pipeline.Local.Hosting;
+using Pipeline.Storage;
+using System.Text.Json;
 using Pipeline.Tests;
 
 namespace Pipeline.Local.Tests;
 
 public sealed class StatusCommandTests
 {
+    private static readonly int[] MinutesAgo = [5, 20, 90];
+
     [Fact]
     public async Task Status_shows_the_dlq_depth_the_events_of_the_last_hour_and_the_latest_summary()
     {
@@ -20,19 +24,21 @@ public sealed class StatusCommandTests
         {
             await aws.Sqs.SendMessageAsync(stack.Resources["EventsDeadLetterQueue"].Ref, $"dead {i}");
         }
-        foreach (var minutesAgo in new[] { 5, 20, 90 })
+        // Stored events as the Processor leaves them on the archive queue; the archive writer puts them in the archive.
+        var stored = MinutesAgo.Select(minutesAgo => JsonSerializer.Serialize(new QueuedEvent
         {
-            await aws.DynamoDb.PutItemAsync(stack["EventsTable"], EventStore.ToItem(new QueuedEvent
-            {
-                SchemaVersion = QueuedEvent.CurrentSchemaVersion,
-                EventId = Guid.NewGuid().ToString(),
-                EventType = "page_view",
-                UserId = "u",
-                OccurredAt = DateTimeOffset.UtcNow.AddMinutes(-minutesAgo),
-                ReceivedAt = DateTimeOffset.UtcNow.AddMinutes(-minutesAgo),
-                RequestId = "r",
-            }, TimeSpan.FromDays(1)));
-        }
+            SchemaVersion = QueuedEvent.CurrentSchemaVersion,
+            EventId = Guid.NewGuid().ToString(),
+            EventType = "page_view",
+            UserId = "u",
+            OccurredAt = DateTimeOffset.UtcNow.AddMinutes(-minutesAgo),
+            ReceivedAt = DateTimeOffset.UtcNow.AddMinutes(-minutesAgo),
+            RequestId = "r",
+        }, EventJsonContext.Default.QueuedEvent)).ToList();
+        await aws.Sqs.SendMessageAsync(stack.Resources["ArchiveQueue"].Ref, ArchiveBatch.Pack(stored).Single());
+        await new ArchiveWriter(aws.Sqs, aws.S3, LocalAggregator.Options(stack, TimeSpan.FromMinutes(1)), new Pipeline.Lambda.FunctionLog(TextWriter.Null, "aggregator"))
+            .DrainAsync(CancellationToken.None);
+        await aws.Sqs.SendMessageAsync(stack.Resources["ArchiveQueue"].Ref, ArchiveBatch.Pack(stored[..1]).Single()); // not yet archived
         var window = SummaryWindows.Containing(DateTimeOffset.UtcNow.AddHours(-2), TimeSpan.FromHours(1));
         await new SummaryStore(aws.DynamoDb, stack["SummariesTable"]).StoreAsync(new Summary
         {
@@ -53,7 +59,7 @@ public sealed class StatusCommandTests
 
         var screen = output.ToString();
         Assert.Contains("dead letters   3", screen, StringComparison.Ordinal);
-        Assert.Contains("stored         2 events in the last hour", screen, StringComparison.Ordinal);
+        Assert.Contains("archived       2 events received in the last hour; 1 message(s) of stored events wait for the Aggregator's next run", screen, StringComparison.Ordinal);
         Assert.Contains($"{window.Start:yyyy-MM-dd HH:mm}      4242  rev 0", screen, StringComparison.Ordinal);
         Assert.Contains("local processes:", screen, StringComparison.Ordinal);
     }

@@ -36,8 +36,8 @@ public sealed class ProcessorHarness : IAsyncDisposable
         return new ProcessorHarness(aws, await TestEnvironment.ProvisionAsync(aws));
     }
 
-    public ProcessorFunction Function(IAmazonDynamoDB? dynamoDb = null, IAmazonS3? s3 = null) =>
-        new(LocalProcessor.Options(Stack), dynamoDb ?? Aws.DynamoDb, s3 ?? Aws.S3, TimeProvider.System, new FunctionLog(Log, "processor"));
+    public ProcessorFunction Function(IAmazonDynamoDB? dynamoDb = null, IAmazonS3? s3 = null, Amazon.SQS.IAmazonSQS? sqs = null) =>
+        new(LocalProcessor.Options(Stack), dynamoDb ?? Aws.DynamoDb, s3 ?? Aws.S3, sqs ?? Aws.Sqs, TimeProvider.System, new FunctionLog(Log, "processor"));
 
     public static QueuedEvent Event(int i, string? id = null) => new()
     {
@@ -72,6 +72,33 @@ public sealed class ProcessorHarness : IAsyncDisposable
 
     public async Task<List<string>> ArchiveKeysAsync(string prefix) =>
         [.. ((await Aws.S3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = Stack["ArchiveBucket"], Prefix = prefix })).S3Objects ?? []).Select(o => o.Key)];
+
+    /// <summary>The events the Processor handed to the archive queue (each message a JSON array), in the order sent; receives them all.</summary>
+    public async Task<List<JsonObject>> ArchiveQueueEventsAsync()
+    {
+        var events = new List<JsonObject>();
+        while ((await Aws.Sqs.ReceiveMessageAsync(new Amazon.SQS.Model.ReceiveMessageRequest { QueueUrl = Stack.Resources["ArchiveQueue"].Ref, MaxNumberOfMessages = 10, WaitTimeSeconds = 1 })).Messages is { Count: > 0 } page)
+        {
+            events.AddRange(page.SelectMany(m => JsonNode.Parse(m.Body)!.AsArray().Select(e => e!.AsObject())));
+        }
+        return events;
+    }
+
+    /// <summary>
+    /// The archive's events (their JSON lines), once the Aggregator's archive writer has drained the archive queue into
+    /// it, as its next run would.
+    /// </summary>
+    public async Task<List<JsonObject>> ArchivedEventsAsync()
+    {
+        var options = LocalAggregator.Options(Stack, TimeSpan.FromMinutes(1));
+        await new Pipeline.Aggregator.ArchiveWriter(Aws.Sqs, Aws.S3, options, new FunctionLog(TextWriter.Null, "aggregator")).DrainAsync(CancellationToken.None);
+        var events = new List<JsonObject>();
+        foreach (var key in await ArchiveKeysAsync("events/"))
+        {
+            events.AddRange((await ReadObjectAsync(key, gzip: true)).Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!.AsObject()));
+        }
+        return events;
+    }
 
     public async Task<string> ReadObjectAsync(string key, bool gzip)
     {

@@ -28,9 +28,10 @@ internal static class CostReport
     // 250 bytes in the Developer Guide's examples, plus CloudWatch Logs' 26 bytes of metadata per line.
     private const double PlatformBytesPerInvocation = 130 + 250 + 2 * 26;
 
-    // At the template's defaults (60-minute windows, 60-minute look-back, a run every 15 minutes) an event's window is read
-    // by up to 8 runs (each run re-reads the windows it may revise); the measured run read each event once.
-    private const int AggregatorReadsPerEvent = 8;
+    // The measured Aggregator run is a deployment's first: it counts the look-back's windows (48 at most, one minute each).
+    private const int WindowsCounted = 48;
+
+    private static bool IsDrain(MeteredCall c) => c.Service == "sqs" && c.Operation is "ReceiveMessage" or "DeleteMessageBatch";
 
     public static async Task<string> RunAsync(int events)
     {
@@ -44,23 +45,16 @@ internal static class CostReport
 
     private sealed record PathCounts(int Events, List<MeteredCall> Calls, long ApiRequests, double ApiBilledMs, double ApiLogBytes,
         IReadOnlyCollection<InvocationReport> Processor, double ProcessorLogBytes, IReadOnlyCollection<InvocationReport> Aggregator,
-        double AggregatorLogBytes, List<MeteredCall> AggregatorCalls, int MemoryMb, string ApiSystemLogLevel);
+        double AggregatorLogBytes, List<MeteredCall> AggregatorCalls, int MemoryMb, string ApiSystemLogLevel, string ProcessorSystemLogLevel);
 
     private static async Task<PathCounts> MeasureAsync(LocalEndpoints direct, int events, int batchSize, int concurrency)
     {
         using var aws = new LocalAws(direct);
         var stack = await new TemplateProvisioner(aws).ProvisionAsync($"cost-{Guid.NewGuid():N}"[..14], CancellationToken.None);
         var indexes = new Dictionary<string, int>();
-        foreach (var table in stack.Resources.Values.Select(r => r.Ref).Where(r => r.Length > 0))
+        foreach (var table in stack.Resources.Values.Where(r => r.Type == "AWS::DynamoDB::Table").Select(r => r.Ref))
         {
-            try
-            {
-                indexes[table] = (await aws.DynamoDb.DescribeTableAsync(table)).Table.GlobalSecondaryIndexes?.Count ?? 0;
-            }
-            catch (ResourceNotFoundException)
-            {
-                // Not a table.
-            }
+            indexes[table] = (await aws.DynamoDb.DescribeTableAsync(table)).Table.GlobalSecondaryIndexes?.Count ?? 0;
         }
         await using var fauxqs = await MeteringProxy.StartAsync(direct.Fauxqs, _ => 0);
         await using var dynamoDb = await MeteringProxy.StartAsync(direct.DynamoDb, t => indexes.GetValueOrDefault(t));
@@ -77,9 +71,9 @@ internal static class CostReport
             services.AddSingleton<ILoggerProvider>(apiLog);
         });
         double processorLog = 0, aggregatorLog = 0;
-        await using var processor = LocalProcessor.Start(stack, metered, line => processorLog += Encoding.UTF8.GetByteCount(line) + 1 + 26);
+        await using var processor = LocalProcessor.Start(stack, metered, line => processorLog += LogBytes(line));
         var source = LocalProcessor.EventSource(meteredAws, stack, processor.InvokeAsync, LocalProcessor.EventSourceOptions(stack), _ => { });
-        await using var aggregator = LocalAggregator.Start(stack, metered, TimeSpan.FromMinutes(1), line => aggregatorLog += Encoding.UTF8.GetByteCount(line) + 1 + 26);
+        await using var aggregator = LocalAggregator.Start(stack, metered, TimeSpan.FromMinutes(1), line => aggregatorLog += LogBytes(line));
         using var stop = new CancellationTokenSource();
         fauxqs.Recording = dynamoDb.Recording = true;
         var polling = source.RunAsync(stop.Token);
@@ -120,8 +114,12 @@ internal static class CostReport
         return new PathCounts(events, pipelineCalls, apiTimes.Count, apiTimes.Sum(Math.Ceiling), apiLog.Bytes,
             processor.Reports, processorLog, aggregator.Reports, aggregatorLog, aggregatorCalls,
             int.Parse(stack.FunctionSetting("ProcessorFunction", "MemorySize") ?? "128", CultureInfo.InvariantCulture),
-            stack.FunctionSetting("ApiFunction", "SystemLogLevel") ?? "INFO");
+            stack.FunctionSetting("ApiFunction", "SystemLogLevel") ?? "INFO", stack.FunctionSetting("ProcessorFunction", "SystemLogLevel") ?? "INFO");
     }
+
+    // A line the function wrote, as CloudWatch Logs bills it (its bytes and 26 of metadata). The local Lambda's own REPORT
+    // lines are not the function's: Lambda's platform lines are counted apart, by the system log level.
+    private static double LogBytes(string line) => line.StartsWith("REPORT ", StringComparison.Ordinal) ? 0 : Encoding.UTF8.GetByteCount(line) + 1 + 26;
 
     private static async Task<int> StoredAsync(LocalAws aws, ProvisionedResources stack)
     {
@@ -148,8 +146,6 @@ internal static class CostReport
         static double Scale(PathCounts p, double value) => value * 1_000_000 / p.Events;
         static double Requests(PathCounts p, string service, Func<MeteredCall, bool>? filter = null) =>
             Scale(p, p.Calls.Where(c => c.Service == service && (filter?.Invoke(c) ?? true)).Sum(c => c.Requests));
-        static double AggregatorRequests(PathCounts p, string service, Func<MeteredCall, bool>? filter = null) =>
-            Scale(p, p.AggregatorCalls.Where(c => c.Service == service && (filter?.Invoke(c) ?? true)).Sum(c => c.Requests)) * AggregatorReadsPerEvent;
         double GbSeconds(PathCounts p, double billedMs) => billedMs / 1000 * p.MemoryMb / 1024.0;
         static double BilledMs(IEnumerable<InvocationReport> reports) => reports.Sum(r => Math.Ceiling(r.Duration.TotalMilliseconds));
         static bool IsS3Get(MeteredCall c) => c.Operation == "GetObject";
@@ -166,32 +162,24 @@ internal static class CostReport
         Add("S3 GET", "requests", p => Requests(p, "s3", IsS3Get), P("s3GetPerThousand") / 1e3);
         Add("Logs (our lines, and Lambda's at its system log level)", "GB", p => Scale(p,
             (p.ApiLogBytes + p.ProcessorLogBytes + (p.ApiSystemLogLevel == "INFO" ? p.ApiRequests * PlatformBytesPerInvocation : 0)
-                + p.Processor.Count * PlatformBytesPerInvocation) / 1e9), P("logsIngestedPerGb"));
-        Add($"Aggregator: DynamoDB reads and writes (×{AggregatorReadsPerEvent} runs)", "RU/WU",
-            p => Scale(p, p.AggregatorCalls.Sum(c => c.ReadUnits + c.WriteUnits)) * AggregatorReadsPerEvent, double.NaN);
-        Add($"Aggregator: S3 requests (×{AggregatorReadsPerEvent} runs)", "requests", p => AggregatorRequests(p, "s3"), double.NaN);
-        Add($"Aggregator: SQS and SNS requests (×{AggregatorReadsPerEvent} runs)", "requests", p => AggregatorRequests(p, "sqs") + AggregatorRequests(p, "sns"), double.NaN);
-        Add($"Aggregator: Lambda (×{AggregatorReadsPerEvent} runs)", "GB-s", p => Scale(p, GbSeconds(p, BilledMs(p.Aggregator))) * AggregatorReadsPerEvent, P("lambdaArmPerGbSecond"));
+                + (p.ProcessorSystemLogLevel == "INFO" ? p.Processor.Count * PlatformBytesPerInvocation : 0)) / 1e9), P("logsIngestedPerGb"));
+        // The Aggregator's share that grows with the events: draining the archive queue, writing the archive's objects,
+        // and its time (which also includes counting; a conservative share, scaled with the events like the rest).
+        Add("Aggregator: archive queue receives and deletes", "requests", p => Scale(p, p.AggregatorCalls.Where(IsDrain).Sum(c => c.Requests)), P("sqsRequestsPerMillion") / 1e6);
+        Add("Aggregator: S3 PUT of archive objects", "requests", p => Scale(p, p.AggregatorCalls.Where(c => c.Operation == "PutObject").Sum(c => c.Requests)), P("s3PutCopyPostListPerThousand") / 1e3);
+        Add("Aggregator: Lambda duration", "GB-s", p => Scale(p, GbSeconds(p, BilledMs(p.Aggregator))), P("lambdaArmPerGbSecond"));
+        static double Cost(Line line, bool isBatch) => (isBatch ? line.BatchUnits : line.SingleUnits) * line.Price;
 
-        double Cost(Line line, bool isBatch, PathCounts p)
+        // Its share that does not: counting windows (S3 LIST and GET), storing and publishing summaries, the DLQ depth.
+        var fixedRequests = batch.AggregatorCalls.Where(c => !IsDrain(c) && c.Operation != "PutObject").ToList();
+        double FixedCost(MeteredCall c) => c.Service switch
         {
-            var units = isBatch ? line.BatchUnits : line.SingleUnits;
-            if (!double.IsNaN(line.Price))
-            {
-                return units * line.Price;
-            }
-            // The Aggregator's requests, priced by service from the run's own calls.
-            var calls = p.AggregatorCalls;
-            var reads = Scale(p, calls.Sum(c => c.ReadUnits)) * AggregatorReadsPerEvent * P("dynamoDbReadUnitsPerMillion") / 1e6;
-            var writes = Scale(p, calls.Sum(c => c.WriteUnits)) * AggregatorReadsPerEvent * P("dynamoDbWriteUnitsPerMillion") / 1e6;
-            return line.Item switch
-            {
-                var s when s.Contains("DynamoDB", StringComparison.Ordinal) => reads + writes,
-                var s when s.Contains("S3", StringComparison.Ordinal) => AggregatorRequests(p, "s3", IsS3Get) * P("s3GetPerThousand") / 1e3
-                    + AggregatorRequests(p, "s3", c => !IsS3Get(c)) * P("s3PutCopyPostListPerThousand") / 1e3,
-                _ => AggregatorRequests(p, "sqs") * P("sqsRequestsPerMillion") / 1e6 + AggregatorRequests(p, "sns") * P("snsPublishesPerMillion") / 1e6,
-            };
-        }
+            "s3" => c.Operation == "GetObject" ? c.Requests * P("s3GetPerThousand") / 1e3 : c.Requests * P("s3PutCopyPostListPerThousand") / 1e3,
+            "sns" => c.Requests * P("snsPublishesPerMillion") / 1e6,
+            "sqs" => c.Requests * P("sqsRequestsPerMillion") / 1e6,
+            _ => (c.ReadUnits * P("dynamoDbReadUnitsPerMillion") + c.WriteUnits * P("dynamoDbWriteUnitsPerMillion")) / 1e6,
+        };
+        var perRun = fixedRequests.Sum(FixedCost);
 
         var text = new StringBuilder();
         var inv = CultureInfo.InvariantCulture;
@@ -204,13 +192,15 @@ internal static class CostReport
         double batchTotal = 0, singleTotal = 0;
         foreach (var line in lines)
         {
-            var b = Cost(line, true, batch);
-            var s = Cost(line, false, single);
+            var b = Cost(line, true);
+            var s = Cost(line, false);
             batchTotal += b;
             singleTotal += s;
             text.AppendLine(inv, $"| {line.Item} | {line.Unit} | {Units(line.BatchUnits)} | {b:0.0000} | {Units(line.SingleUnits)} | {s:0.0000} |");
         }
         text.AppendLine(inv, $"| **total** | | | **{batchTotal:0.00}** | | **{singleTotal:0.00}** |");
+        text.AppendLine();
+        text.AppendLine(inv, $"Not per event: an Aggregator run's counting and publishing ({fixedRequests.Sum(c => c.Requests):N0} requests: {string.Join(", ", fixedRequests.GroupBy(c => $"{c.Service} {c.Operation}").Select(g => $"{g.Sum(c => c.Requests):N0} {g.Key}"))}) cost ${perRun:0.000000} in the measured run, which counted {WindowsCounted} one-minute windows; at the default schedule of 96 runs a day that is at most ${perRun * 96 * 30:0.00} a month, whatever the volume.");
         text.AppendLine();
         text.AppendLine("Requests by operation (per million events):");
         text.AppendLine();
@@ -224,7 +214,7 @@ internal static class CostReport
         }
         text.AppendLine();
         text.AppendLine(inv, $"Durations are this machine's (x64, emulators on loopback): Processor {Mean(batch.Processor)} / {Mean(single.Processor)} ms a batch, Api {batch.ApiBilledMs / Math.Max(1, batch.ApiRequests):0.0} / {single.ApiBilledMs / Math.Max(1, single.ApiRequests):0.0} ms a request (batch / single path). Lambda's will differ: its network to DynamoDB and SQS is slower than loopback, its Arm cores differ, and the Web Adapter adds to each Api request.");
-        text.AppendLine(inv, $"Lambda's platform log lines are counted at {PlatformBytesPerInvocation} bytes an invocation where the function's system log level is INFO (the Api's is {batch.ApiSystemLogLevel}). Not included: storage (DynamoDB $0.25 and S3 $0.023 per GB-month), data transfer, and the fixed monthly costs (alarms, dashboard, EMF metrics).");
+        text.AppendLine(inv, $"Lambda's platform log lines are counted at {PlatformBytesPerInvocation} bytes an invocation where the function's system log level is INFO (the Api's is {batch.ApiSystemLogLevel}, the Processor's {batch.ProcessorSystemLogLevel}). Not included: storage (DynamoDB $0.25 and S3 $0.023 per GB-month), data transfer, and the fixed monthly costs (alarms, dashboard, EMF metrics).");
         return text.ToString();
     }
 

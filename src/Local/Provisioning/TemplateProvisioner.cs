@@ -119,6 +119,7 @@ public sealed class TemplateProvisioner(LocalAws aws, Action<string>? progress =
                     // The log group exists only in AWS; the format and levels are what the function sees.
                     ["LogFormat"] = logging?["LogFormat"]?.DeepClone(),
                     ["ApplicationLogLevel"] = logging?["ApplicationLogLevel"]?.DeepClone(),
+                    ["SystemLogLevel"] = logging?["SystemLogLevel"]?.DeepClone(),
                 };
             }
             if (!StackTemplate.LocalTypes.Contains(resource.Type) || !template.IsIncluded(resource))
