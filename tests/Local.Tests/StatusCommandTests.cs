@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Amazon.DynamoDBv2.Model;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -6,7 +7,6 @@ using Pipeline.Aggregator;
 using Pipeline.Events;
 using Pipeline.Local.Hosting;
 using Pipeline.Storage;
-using System.Text.Json;
 using Pipeline.Tests;
 
 namespace Pipeline.Local.Tests;
