@@ -21,7 +21,7 @@ internal static class AggregatorBenchmark
         // The window's events on the archive queue, as the Processor leaves them once stored (the load is not what is measured).
         var load = Stopwatch.StartNew();
         var step = (window.End - window.Start) / events;
-        var bodies = Pipeline.Storage.ArchiveBatch.Pack(Enumerable.Range(0, events).Select(i => System.Text.Json.JsonSerializer.Serialize(new QueuedEvent
+        var bodies = Pipeline.Events.EventBatchMessage.Pack(Enumerable.Range(0, events).Select(i => System.Text.Json.JsonSerializer.Serialize(new QueuedEvent
         {
             SchemaVersion = QueuedEvent.CurrentSchemaVersion,
             EventId = $"bench-{i:D8}",

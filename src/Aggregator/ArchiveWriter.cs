@@ -6,6 +6,7 @@ using Amazon.S3;
 using Amazon.S3.Model;
 using Amazon.SQS;
 using Amazon.SQS.Model;
+using Pipeline.Events;
 using Pipeline.Lambda;
 using Pipeline.Storage;
 
@@ -48,7 +49,7 @@ public sealed class ArchiveWriter(IAmazonSQS sqs, IAmazonS3 s3, AggregatorOption
                     if (Read(message.Body) is not { } lines)
                     {
                         // Not written by a Processor: left in the queue, and after its receives in the dead-letter queue.
-                        log.Write("ERROR", $"Archive message {message.MessageId} is not an array of events; left for the dead-letter queue.");
+                        log.Write("ERROR", $"Archive message {message.MessageId} is not a batch of events; left for the dead-letter queue.");
                         continue;
                     }
                     messages.Add(message);
@@ -81,18 +82,18 @@ public sealed class ArchiveWriter(IAmazonSQS sqs, IAmazonS3 s3, AggregatorOption
         return archived;
     }
 
-    // The message's events, each with the partition of its receive time; null if it is not an array of events.
+    // The message's events, each with the partition of its receive time; null if it is not a batch of events.
     private static List<(string Partition, string Line)>? Read(string? body)
     {
         try
         {
             using var document = JsonDocument.Parse(body ?? "");
-            if (document.RootElement.ValueKind != JsonValueKind.Array)
+            if (!EventBatchMessage.TryRead(document.RootElement, out var events))
             {
                 return null;
             }
             var lines = new List<(string, string)>();
-            foreach (var element in document.RootElement.EnumerateArray())
+            foreach (var element in events.EnumerateArray())
             {
                 if (element.ValueKind != JsonValueKind.Object || !element.TryGetProperty("receivedAt", out var at) || !at.TryGetDateTimeOffset(out var receivedAt))
                 {

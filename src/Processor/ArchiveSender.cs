@@ -1,11 +1,12 @@
 using Amazon.SQS;
 using Amazon.SQS.Model;
-using Pipeline.Storage;
+using Pipeline.Events;
 
 namespace Pipeline.Processor;
 
 /// <summary>
-/// Hands the stored events to the archive (docs/architecture.md, D10): one SQS message per 64 KB of events, which the
+/// Hands the stored events to the archive (docs/architecture.md, D10): one SQS message per 64 KB of events
+/// (<see cref="EventBatchMessage"/>), which the
 /// Aggregator writes to S3 as large objects. A message costs the price of one request for up to 64 KB of events; an
 /// S3 object per batch of ten would cost twelve times as much.
 /// </summary>
@@ -16,7 +17,7 @@ public sealed class ArchiveSender(IAmazonSQS sqs, string queueUrl)
     {
         ArgumentNullException.ThrowIfNull(events);
         // Messages of up to 64 KB, three to a call: SendMessageBatch takes at most 256 KiB in all.
-        foreach (var chunk in ArchiveBatch.Pack(events).Chunk(3))
+        foreach (var chunk in EventBatchMessage.Pack(events).Chunk(3))
         {
             var response = await sqs.SendMessageBatchAsync(new SendMessageBatchRequest
             {

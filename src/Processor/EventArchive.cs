@@ -17,9 +17,9 @@ public sealed class EventArchive(IAmazonS3 s3, string bucketName, TimeProvider c
     {
         ArgumentNullException.ThrowIfNull(record);
         var now = clock.GetUtcNow();
-        var key = $"rejected/{EventLayout.Partition(now)}/{record.Message.MessageId}.json";
+        var key = $"rejected/{EventLayout.Partition(now)}/{record.Message.MessageId}{(record.Index is { } i ? $"-{i}" : "")}.json";
         var rejection = new Rejection(record.Message.MessageId, record.RejectReason ?? "", now,
-            record.Message.Attributes.GetValueOrDefault("ApproximateReceiveCount"), record.Message.Body);
+            record.Message.Attributes.GetValueOrDefault("ApproximateReceiveCount"), record.Json ?? record.Message.Body, record.Index);
         await s3.PutObjectAsync(new PutObjectRequest
         {
             BucketName = bucketName,
@@ -31,10 +31,10 @@ public sealed class EventArchive(IAmazonS3 s3, string bucketName, TimeProvider c
     }
 }
 
-/// <summary>What the archive keeps of a rejected record.</summary>
-public sealed record Rejection(string MessageId, string Reason, DateTimeOffset RejectedAt, string? ReceiveCount, string? Body);
+/// <summary>What the archive keeps of a rejected record: the record's body, or for one event of a batch message, that event and its position.</summary>
+public sealed record Rejection(string MessageId, string Reason, DateTimeOffset RejectedAt, string? ReceiveCount, string? Body, int? Index = null);
 
 /// <summary>Source-generated JSON for the archive's own shapes.</summary>
-[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(Rejection))]
 public sealed partial class ArchiveJsonContext : JsonSerializerContext;

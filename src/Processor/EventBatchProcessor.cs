@@ -20,14 +20,17 @@ public sealed class EventBatchProcessor(EventArchive archive, ArchiveSender arch
     {
         ArgumentNullException.ThrowIfNull(messages);
         var started = Stopwatch.GetTimestamp();
-        var records = messages.Select(EventRecord.Parse).ToList();
-        var failed = new List<string>();
-        var retried = records.Where(r => r.RetryReason is not null).ToList();
-        foreach (var record in retried)
+        var records = messages.SelectMany(EventRecord.ParseAll).ToList();
+        // Failed records, by message id: SQS redelivers a record whole, whatever part of it failed.
+        var failed = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var record in records.Where(r => r.RetryReason is not null))
         {
-            log.Write("WARN", $"Message {record.Message.MessageId} will be retried: {record.RetryReason}");
-            failed.Add(record.Message.MessageId);
+            if (failed.Add(record.Message.MessageId))
+            {
+                log.Write("WARN", $"Message {record.Message.MessageId} will be retried: {record.RetryReason}");
+            }
         }
+        records.RemoveAll(r => failed.Contains(r.Message.MessageId));
         var rejected = 0;
         foreach (var record in records.Where(r => r.RejectReason is not null))
         {
@@ -73,12 +76,12 @@ public sealed class EventBatchProcessor(EventArchive archive, ArchiveSender arch
             try
             {
                 // Acknowledged only once archived: an event in the table is always in the archive (docs/architecture.md, D10).
-                await archiveSender.SendAsync([.. archivable.Select(r => r.Message.Body!.Trim())], cancellationToken).ConfigureAwait(false);
+                await archiveSender.SendAsync([.. archivable.Select(r => r.Json!)], cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (IsFault(e, cancellationToken))
             {
                 log.Write("ERROR", $"Could not hand {archivable.Count} stored events to the archive; they will be redelivered: {e.Message}");
-                failed.AddRange(archivable.Select(r => r.Message.MessageId));
+                failed.UnionWith(archivable.Select(r => r.Message.MessageId));
             }
         }
 
@@ -93,7 +96,7 @@ public sealed class EventBatchProcessor(EventArchive archive, ArchiveSender arch
     }
 
     // Writes the rejection to the archive; returns 1, or 0 (and reports the record failed) if that write failed.
-    private async Task<int> RejectAsync(EventRecord record, List<string> failed, CancellationToken cancellationToken)
+    private async Task<int> RejectAsync(EventRecord record, HashSet<string> failed, CancellationToken cancellationToken)
     {
         try
         {

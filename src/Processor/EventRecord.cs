@@ -7,27 +7,53 @@ using Pipeline.Storage;
 namespace Pipeline.Processor;
 
 /// <summary>
-/// An SQS record with what became of parsing it: a valid event; or the reason it can never succeed (a rejection); or,
-/// for a newer schema than this Processor knows, the reason to retry it (a newer Processor, being deployed, will).
+/// One event of an SQS record (a record holds one event, or several in an <see cref="EventBatchMessage"/>), with what
+/// became of parsing it: a valid event; or the reason it can never succeed (a rejection); or, for a newer schema than
+/// this Processor knows, the reason to retry it (a newer Processor, being deployed, will).
 /// </summary>
-public sealed partial record EventRecord(SqsMessage Message, QueuedEvent? Event, string? RejectReason, string? RetryReason = null)
+/// <param name="Message">The SQS record that carried it.</param>
+/// <param name="Event">The event, if valid.</param>
+/// <param name="RejectReason">Why it can never succeed, if so.</param>
+/// <param name="RetryReason">Why the record must be retried, if so.</param>
+/// <param name="Index">Its position in a batch message, or null for a record of one event.</param>
+/// <param name="Json">The event's JSON text, as the Api queued it (what the archive keeps).</param>
+public sealed partial record EventRecord(SqsMessage Message, QueuedEvent? Event, string? RejectReason, string? RetryReason = null, int? Index = null, string? Json = null)
 {
-    /// <summary>Parses a record's body as a <see cref="QueuedEvent"/> and checks what the Processor relies on. Never throws.</summary>
-    public static EventRecord Parse(SqsMessage message)
+    /// <summary>Parses a record's body: one event, or each event of a batch message. Never throws.</summary>
+    public static IReadOnlyList<EventRecord> ParseAll(SqsMessage message)
     {
         ArgumentNullException.ThrowIfNull(message);
         try
         {
             using var document = JsonDocument.Parse(message.Body ?? "");
             var root = document.RootElement;
+            if (EventBatchMessage.TryRead(root, out var events))
+            {
+                var records = events.EnumerateArray().Select((e, i) => Parse(message, e, i)).ToList();
+                return records.Count > 0 ? records : [Reject(message, "The batch message holds no event.", null, null)];
+            }
+            return [Parse(message, root, null)];
+        }
+        catch (JsonException e)
+        {
+            return [Reject(message, $"The body is not a valid event document: {e.Message}", null, null)];
+        }
+    }
+
+    private static EventRecord Parse(SqsMessage message, JsonElement root, int? index)
+    {
+        var json = index is null ? message.Body?.Trim() : root.GetRawText();
+        try
+        {
             if (root.ValueKind != JsonValueKind.Object)
             {
-                return Reject(message, $"The body is a JSON {root.ValueKind}, not an event object.");
+                return Reject(message, $"The body is a JSON {root.ValueKind}, not an event object.", index, json);
             }
-            if (root.TryGetProperty("schemaVersion", out var version) && version.TryGetInt32(out var number) && number > QueuedEvent.CurrentSchemaVersion)
+            if (root.TryGetProperty("schemaVersion", out var version) && version.ValueKind == JsonValueKind.Number
+                && version.TryGetInt32(out var number) && number > QueuedEvent.CurrentSchemaVersion)
             {
                 // Written by a newer Api during a deploy: retried until the newer Processor is live (README: deploy order).
-                return new(message, null, null, $"schemaVersion {number} is newer than this Processor's {QueuedEvent.CurrentSchemaVersion}.");
+                return new(message, null, null, $"schemaVersion {number} is newer than this Processor's {QueuedEvent.CurrentSchemaVersion}.", index, json);
             }
             var queued = root.Deserialize(EventJsonContext.Default.QueuedEvent);
             var reason = queued switch
@@ -40,11 +66,11 @@ public sealed partial record EventRecord(SqsMessage Message, QueuedEvent? Event,
                 { ReceivedAt.Year: < 2000 } => "receivedAt is missing.",
                 _ => ObjectProblem(queued),
             };
-            return reason is null ? new(message, queued, null) : Reject(message, reason);
+            return reason is null ? new(message, queued, null, null, index, json) : Reject(message, reason, index, json);
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or ArgumentException or NotSupportedException)
         {
-            return Reject(message, $"The body is not a valid event document: {e.Message}");
+            return Reject(message, $"The body is not a valid event document: {e.Message}", index, json);
         }
     }
 
@@ -66,7 +92,7 @@ public sealed partial record EventRecord(SqsMessage Message, QueuedEvent? Event,
         return null;
     }
 
-    private static EventRecord Reject(SqsMessage message, string reason) => new(message, null, reason);
+    private static EventRecord Reject(SqsMessage message, string reason, int? index, string? json) => new(message, null, reason, null, index, json);
 
     [GeneratedRegex("^[A-Za-z0-9_.:-]{1,128}$")]
     private static partial Regex IdPattern();

@@ -80,7 +80,7 @@ public sealed class AggregatorHarness : IAsyncDisposable
     /// <summary>Puts events on the archive queue as the Processor does once it has stored them.</summary>
     public async Task ArchiveAsync(IEnumerable<QueuedEvent> events)
     {
-        var bodies = Pipeline.Storage.ArchiveBatch.Pack(events.Select(e => JsonSerializer.Serialize(e, EventJsonContext.Default.QueuedEvent)));
+        var bodies = Pipeline.Events.EventBatchMessage.Pack(events.Select(e => JsonSerializer.Serialize(e, EventJsonContext.Default.QueuedEvent)));
         foreach (var body in bodies)
         {
             await Aws.Sqs.SendMessageAsync(Stack.Resources["ArchiveQueue"].Ref, body);

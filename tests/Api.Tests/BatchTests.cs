@@ -34,10 +34,12 @@ public sealed class BatchTests
             Assert.Equal(i % 5 == 3 ? "invalid" : "accepted", items[i]!["status"]!.GetValue<string>());
         }
         Assert.Contains("eventType", items[3]!["errors"]!.AsObject().Select(e => e.Key));
-        var queued = await app.DrainQueueAsync();
-        Assert.Equal(20, queued.Count);
+        var messages = await app.DrainQueueAsync();
+        var message = Assert.Single(messages); // twenty small events: one message, one billed request
+        Assert.Equal(3, JsonNode.Parse(message.Body)!["schemaVersion"]!.GetValue<int>());
+        var queued = JsonNode.Parse(message.Body)!["events"]!.AsArray();
         var acceptedIds = items.Where(i => i!["status"]!.GetValue<string>() == "accepted").Select(i => i!["eventId"]!.GetValue<string>()).Order();
-        Assert.Equal(acceptedIds, queued.Select(m => JsonNode.Parse(m.Body)!["eventId"]!.GetValue<string>()).Order());
+        Assert.Equal(acceptedIds, queued.Select(e => e!["eventId"]!.GetValue<string>()).Order());
     }
 
     [Fact]
@@ -118,5 +120,21 @@ public sealed class BatchTests
         Assert.Equal("invalid", items[0]!["status"]!.GetValue<string>());
         Assert.Equal("accepted", items[1]!["status"]!.GetValue<string>());
         Assert.Single(await app.DrainQueueAsync());
+    }
+
+    [Fact]
+    public async Task A_batch_travels_many_events_to_a_message_each_message_within_64_KB()
+    {
+        await using var app = await ApiApplication.StartAsync();
+        using var client = app.CreateKeyedClient();
+
+        var response = await client.PostAsync("/events/batch", Json(Batch(100, i => new { eventType = "a", userId = $"u{i}", properties = new { pad = new string('x', 3000) } })));
+
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var messages = await app.DrainQueueAsync();
+        Assert.InRange(messages.Count, 5, 6); // about 300 KB of events
+        Assert.All(messages, m => Assert.InRange(System.Text.Encoding.UTF8.GetByteCount(m.Body), 1, 64 * 1024));
+        var ids = (await response.Content.ReadFromJsonAsync<JsonObject>())!["items"]!.AsArray().Select(i => i!["eventId"]!.GetValue<string>());
+        Assert.Equal(ids.Order(), messages.SelectMany(m => JsonNode.Parse(m.Body)!["events"]!.AsArray()).Select(e => e!["eventId"]!.GetValue<string>()).Order());
     }
 }

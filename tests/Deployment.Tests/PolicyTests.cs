@@ -107,7 +107,7 @@ public sealed class PolicyTests
             ReceivedAt = window.Start,
             RequestId = "r",
         };
-        await aws.Sqs.SendMessageAsync(stack.Resources["ArchiveQueue"].Ref, $"[{JsonSerializer.Serialize(stored, EventJsonContext.Default.QueuedEvent)}]");
+        await aws.Sqs.SendMessageAsync(stack.Resources["ArchiveQueue"].Ref, EventBatchMessage.Pack([JsonSerializer.Serialize(stored, EventJsonContext.Default.QueuedEvent)]).Single());
 
         var run = await function.RunAsync(CancellationToken.None);
 

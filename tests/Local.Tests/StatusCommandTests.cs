@@ -35,10 +35,10 @@ public sealed class StatusCommandTests
             ReceivedAt = DateTimeOffset.UtcNow.AddMinutes(-minutesAgo),
             RequestId = "r",
         }, EventJsonContext.Default.QueuedEvent)).ToList();
-        await aws.Sqs.SendMessageAsync(stack.Resources["ArchiveQueue"].Ref, ArchiveBatch.Pack(stored).Single());
+        await aws.Sqs.SendMessageAsync(stack.Resources["ArchiveQueue"].Ref, EventBatchMessage.Pack(stored).Single());
         await new ArchiveWriter(aws.Sqs, aws.S3, LocalAggregator.Options(stack, TimeSpan.FromMinutes(1)), new Pipeline.Lambda.FunctionLog(TextWriter.Null, "aggregator"))
             .DrainAsync(CancellationToken.None);
-        await aws.Sqs.SendMessageAsync(stack.Resources["ArchiveQueue"].Ref, ArchiveBatch.Pack(stored[..1]).Single()); // not yet archived
+        await aws.Sqs.SendMessageAsync(stack.Resources["ArchiveQueue"].Ref, EventBatchMessage.Pack(stored[..1]).Single()); // not yet archived
         var window = SummaryWindows.Containing(DateTimeOffset.UtcNow.AddHours(-2), TimeSpan.FromHours(1));
         await new SummaryStore(aws.DynamoDb, stack["SummariesTable"]).StoreAsync(new Summary
         {

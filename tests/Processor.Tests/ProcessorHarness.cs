@@ -73,13 +73,13 @@ public sealed class ProcessorHarness : IAsyncDisposable
     public async Task<List<string>> ArchiveKeysAsync(string prefix) =>
         [.. ((await Aws.S3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = Stack["ArchiveBucket"], Prefix = prefix })).S3Objects ?? []).Select(o => o.Key)];
 
-    /// <summary>The events the Processor handed to the archive queue (each message a JSON array), in the order sent; receives them all.</summary>
+    /// <summary>The events the Processor handed to the archive queue (each message a batch of events), in the order sent; receives them all.</summary>
     public async Task<List<JsonObject>> ArchiveQueueEventsAsync()
     {
         var events = new List<JsonObject>();
         while ((await Aws.Sqs.ReceiveMessageAsync(new Amazon.SQS.Model.ReceiveMessageRequest { QueueUrl = Stack.Resources["ArchiveQueue"].Ref, MaxNumberOfMessages = 10, WaitTimeSeconds = 1 })).Messages is { Count: > 0 } page)
         {
-            events.AddRange(page.SelectMany(m => JsonNode.Parse(m.Body)!.AsArray().Select(e => e!.AsObject())));
+            events.AddRange(page.SelectMany(m => JsonNode.Parse(m.Body)!["events"]!.AsArray().Select(e => e!.AsObject())));
         }
         return events;
     }

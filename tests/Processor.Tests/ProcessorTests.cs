@@ -90,6 +90,8 @@ public sealed class ProcessorTests
     [InlineData("""{ "schemaVersion": 1, "eventId": "", "eventType": "a", "occurredAt": "2026-01-01T00:00:00Z", "receivedAt": "2026-01-01T00:00:00Z", "requestId": "r" }""")]
     [InlineData("""{ "schemaVersion": 1, "eventType": "a" }""")]
     [InlineData("null")]
+    [InlineData("""{ "schemaVersion": 3, "events": "not an array" }""")] // an event, then, with no eventId
+    [InlineData("""{ "schemaVersion": 3, "events": [] }""")]
     public async Task A_poison_record_goes_to_rejected_and_does_not_block_the_others(string poison)
     {
         await using var harness = await ProcessorHarness.StartAsync();
@@ -270,4 +272,24 @@ public sealed class ProcessorTests
             HttpClientFactory = new FaultyNetwork(healthyRequests),
             MaxErrorRetry = 0,
         });
+
+    [Fact]
+    public async Task A_batch_message_stores_each_of_its_events_rejects_its_poison_alone_and_is_retried_whole_for_a_newer_one()
+    {
+        await using var harness = await ProcessorHarness.StartAsync();
+        static string Json(Pipeline.Events.QueuedEvent e) => JsonSerializer.Serialize(e, Pipeline.Events.EventJsonContext.Default.QueuedEvent);
+        var good = Enumerable.Range(0, 3).Select(i => ProcessorHarness.Event(i)).ToList();
+        var mixed = ProcessorHarness.Message(Pipeline.Events.EventBatchMessage.Pack([.. good.Select(Json), """{ "schemaVersion": 2, "eventId": "no-type" }"""]).Single());
+        var withNewer = ProcessorHarness.Message(Pipeline.Events.EventBatchMessage.Pack([Json(ProcessorHarness.Event(7)), """{ "schemaVersion": 99 }"""]).Single());
+        var newerEnvelope = ProcessorHarness.Message($$"""{ "schemaVersion": {{Pipeline.Events.QueuedEvent.CurrentSchemaVersion + 1}}, "events": [] }""");
+
+        var failures = await ProcessorHarness.InvokeAsync(harness.Function(), [mixed, withNewer, newerEnvelope]);
+
+        Assert.Equal(new[] { withNewer.MessageId, newerEnvelope.MessageId }.Order(), failures.Order());
+        Assert.Equal(good.Select(e => e.EventId).Order(), (await harness.ItemsAsync()).Select(i => i["eventId"].S).Order());
+        var rejected = Assert.Single(await harness.ArchiveKeysAsync("rejected/"));
+        Assert.EndsWith($"{mixed.MessageId}-3.json", rejected, StringComparison.Ordinal);
+        Assert.Contains("no-type", await harness.ReadObjectAsync(rejected, gzip: false), StringComparison.Ordinal);
+        Assert.Equal(good.Select(e => e.EventId).Order(), (await harness.ArchiveQueueEventsAsync()).Select(e => e["eventId"]!.GetValue<string>()).Order());
+    }
 }

@@ -17,6 +17,7 @@ namespace Pipeline.Api.Events;
 /// whatever is waiting when it is free, so a lone request is sent at once and a busy server makes a tenth of
 /// the calls. (The .NET SDK has no buffered SQS client like the Java SDK's AmazonSQSBufferedAsyncClient,
 /// hence this.) On Lambda, which gives each environment one request at a time, every batch holds one event.
+/// A batch request's events travel many to a message (<see cref="EventBatchMessage"/>, docs/architecture.md, D10).
 /// </summary>
 public sealed class EventBuffer : IAsyncDisposable
 {
@@ -50,28 +51,43 @@ public sealed class EventBuffer : IAsyncDisposable
     /// <summary>Sends one event; false when the queue could not take it.</summary>
     public async Task<bool> SendAsync(QueuedEvent queued, CancellationToken cancellationToken)
     {
-        var pending = new Pending(Serialize(queued), queued);
+        ArgumentNullException.ThrowIfNull(queued);
+        var pending = new Pending(Serialize(queued), queued.EventType, queued.RequestId);
         await _waiting.Writer.WriteAsync(pending, cancellationToken).ConfigureAwait(false);
         return await pending.Result.Task.ConfigureAwait(false);
     }
 
-    /// <summary>Sends events in batches of up to ten, all at once; returns which of them SQS accepted, by position.</summary>
+    /// <summary>
+    /// Sends events many to a message, as many as fit 64 KB (SQS bills each 64 KB of a request as one request, and the
+    /// Processor's batch of ten messages then carries far more than ten events); returns which SQS accepted, by position.
+    /// </summary>
     public async Task<bool[]> SendBatchAsync(IReadOnlyList<QueuedEvent> events, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(events);
-        var pending = events.Select(e => new Pending(Serialize(e), e)).ToList();
-        var chunks = new List<(int Start, List<Pending> Items)>();
-        for (var start = 0; start < pending.Count;)
+        var messages = new List<(int Start, int Count, Pending Message)>();
+        var start = 0;
+        foreach (var (body, count) in EventBatchMessage.PackRanges(events.Select(Serialize)))
         {
-            var count = ChunkLength(pending, start, pending.Count - start);
-            chunks.Add((start, pending.GetRange(start, count)));
+            messages.Add((start, count, new Pending(body, null, string.Join(' ', events.Skip(start).Take(count).Select(e => e.RequestId).Distinct()))));
             start += count;
+        }
+        var pending = messages.Select(m => m.Message).ToList();
+        var chunks = new List<(int First, List<Pending> Items)>();
+        for (var first = 0; first < pending.Count;)
+        {
+            var count = ChunkLength(pending, first, pending.Count - first);
+            chunks.Add((first, pending.GetRange(first, count)));
+            first += count;
         }
         var results = await Task.WhenAll(chunks.Select(c => SendChunkAsync(c.Items, cancellationToken))).ConfigureAwait(false);
         var accepted = new bool[events.Count];
         for (var i = 0; i < chunks.Count; i++)
         {
-            results[i].CopyTo(accepted, chunks[i].Start);
+            for (var j = 0; j < results[i].Length; j++)
+            {
+                var (first, count, _) = messages[chunks[i].First + j];
+                Array.Fill(accepted, results[i][j], first, count);
+            }
         }
         return accepted;
     }
@@ -117,7 +133,7 @@ public sealed class EventBuffer : IAsyncDisposable
             catch (Exception e) when (e is not OutOfMemoryException)
             {
                 // Whatever went wrong, the waiting requests get an answer (503) and this sender lives on.
-                _logger.LogError(e, "Could not enqueue {Count} events of requests {RequestIds}", batch.Count, string.Join(' ', batch.Select(p => p.Event.RequestId).Distinct()));
+                _logger.LogError(e, "Could not enqueue {Count} events of requests {RequestIds}", batch.Count, string.Join(' ', batch.Select(p => p.RequestIds).Distinct()));
                 batch.ForEach(p => p.Result.TrySetResult(false));
             }
         }
@@ -135,10 +151,10 @@ public sealed class EventBuffer : IAsyncDisposable
                 {
                     Id = i.ToString(CultureInfo.InvariantCulture),
                     MessageBody = p.Body,
-                    MessageAttributes = new()
-                    {
-                        [EventTypeAttribute] = new MessageAttributeValue { DataType = "String", StringValue = p.Event.EventType },
-                    },
+                    // A message of several events has several types: only a single event's is an attribute.
+                    MessageAttributes = p.EventType is { } type
+                        ? new() { [EventTypeAttribute] = new MessageAttributeValue { DataType = "String", StringValue = type } }
+                        : null,
                 })],
             }, cancellationToken).ConfigureAwait(false);
             foreach (var ok in response.Successful ?? [])
@@ -147,14 +163,14 @@ public sealed class EventBuffer : IAsyncDisposable
             }
             foreach (var failed in response.Failed ?? [])
             {
-                var refused = chunk[int.Parse(failed.Id, CultureInfo.InvariantCulture)].Event;
-                _logger.LogError("SQS refused event {EventId} of request {RequestId}: {Code} {Message}", refused.EventId, refused.RequestId, failed.Code, failed.Message);
+                var refused = chunk[int.Parse(failed.Id, CultureInfo.InvariantCulture)];
+                _logger.LogError("SQS refused a message of requests {RequestIds}: {Code} {Message}", refused.RequestIds, failed.Code, failed.Message);
             }
         }
         catch (Exception e) when (IsQueueFailure(e, cancellationToken))
         {
             _logger.LogError("Could not enqueue {Count} events of requests {RequestIds}: {Error}",
-                chunk.Count, string.Join(' ', chunk.Select(p => p.Event.RequestId).Distinct()), e.Message);
+                chunk.Count, string.Join(' ', chunk.Select(p => p.RequestIds).Distinct()), e.Message);
         }
         return accepted;
     }
@@ -184,7 +200,8 @@ public sealed class EventBuffer : IAsyncDisposable
         await Task.WhenAll(_senders).ConfigureAwait(false);
     }
 
-    private sealed record Pending(string Body, QueuedEvent Event)
+    // A message: one event's JSON (with its type, for the message attribute) or a batch message of several events.
+    private sealed record Pending(string Body, string? EventType, string RequestIds)
     {
         // The body plus an allowance for the message attribute.
         public int Size { get; } = Encoding.UTF8.GetByteCount(Body) + 64;

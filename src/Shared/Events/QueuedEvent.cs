@@ -10,10 +10,11 @@ namespace Pipeline.Events;
 public sealed record QueuedEvent
 {
     /// <summary>
-    /// The version of this shape. 2 added the Segment fields (<see cref="Type"/> and after; README "Segment-compatible
-    /// API"), all optional, so a version-1 event is a valid version-2 event. A Processor retries versions newer than its own.
+    /// The version of the queue's contract. 2 added the Segment fields (<see cref="Type"/> and after; README
+    /// "Segment-compatible API"), all optional, so a version-1 event is a valid version-2 event. 3 added batch messages
+    /// (<see cref="EventBatchMessage"/>); the event's shape is 2's. A Processor retries versions newer than its own.
     /// </summary>
-    public const int CurrentSchemaVersion = 2;
+    public const int CurrentSchemaVersion = 3;
 
     /// <summary>The shape's version.</summary>
     public required int SchemaVersion { get; init; }
