@@ -55,9 +55,14 @@ public sealed class EventBatchProcessor(EventArchive archive, ArchiveSender arch
                         archivable.Add(valid[i]);
                         break;
                     case StoreOutcome.Duplicate:
-                        // Archived again: the first delivery may have stored it and died before archiving it (D10).
+                        // The same copy is archived again: its first delivery may have stored it and died before archiving
+                        // it (D10). A client's resend is not: it carries another receive time, so it would be counted in
+                        // another window, and the copy stored first is archived by its own delivery.
                         duplicates++;
-                        archivable.Add(valid[i]);
+                        if (results[i].SameCopy)
+                        {
+                            archivable.Add(valid[i]);
+                        }
                         break;
                     case StoreOutcome.Failed:
                         failed.Add(valid[i].Message.MessageId);

@@ -27,7 +27,11 @@ public enum StoreOutcome
 /// <summary>What became of a write, and why, if DynamoDB refused it.</summary>
 /// <param name="Outcome">The outcome.</param>
 /// <param name="Reason">For <see cref="StoreOutcome.Refused"/>: DynamoDB's error code and message.</param>
-public readonly record struct StoreResult(StoreOutcome Outcome, string? Reason = null);
+/// <param name="SameCopy">
+/// For <see cref="StoreOutcome.Duplicate"/>: the stored item is this very copy (a redelivery, with the same receive time),
+/// not an earlier copy of the event that a client sent again.
+/// </param>
+public readonly record struct StoreResult(StoreOutcome Outcome, string? Reason = null, bool SameCopy = false);
 
 /// <summary>Writes events to the events table, each at most once (a put conditional on the id not existing).</summary>
 public sealed class EventStore(IAmazonDynamoDB dynamoDb, string tableName, TimeSpan retention)
@@ -43,6 +47,8 @@ public sealed class EventStore(IAmazonDynamoDB dynamoDb, string tableName, TimeS
             TableName = tableName,
             Item = ToItem(queued, retention),
             ConditionExpression = "attribute_not_exists(eventId)",
+            // The stored item comes back with a failed condition (at no extra cost): it tells a redelivery from a resend.
+            ReturnValuesOnConditionCheckFailure = ReturnValuesOnConditionCheckFailure.ALL_OLD,
         };
         var backoff = FirstBackoff;
         while (true)
@@ -52,9 +58,13 @@ public sealed class EventStore(IAmazonDynamoDB dynamoDb, string tableName, TimeS
                 await dynamoDb.PutItemAsync(request, cancellationToken).ConfigureAwait(false);
                 return new(StoreOutcome.Stored);
             }
-            catch (ConditionalCheckFailedException)
+            catch (ConditionalCheckFailedException e)
             {
-                return new(StoreOutcome.Duplicate);
+                // The same enqueued copy (the same receive time) delivered again, or a client's resend accepted anew. An
+                // emulator that does not return the item is taken as the same copy: archiving twice is safe, never missing.
+                var sameCopy = e.Item is not { Count: > 0 } stored
+                    || (stored.TryGetValue("receivedAt", out var at) && at.S == request.Item["receivedAt"].S);
+                return new(StoreOutcome.Duplicate, SameCopy: sameCopy);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {

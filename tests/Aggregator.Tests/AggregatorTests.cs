@@ -241,4 +241,26 @@ public sealed class AggregatorTests
         Assert.Equal(2, summary["deadLetterDepth"]!.GetValue<long>());
         Assert.Equal(1, summary["totalEvents"]!.GetValue<long>());
     }
+
+    [Fact]
+    public async Task A_clients_resend_accepted_again_in_the_next_window_is_counted_once_in_the_window_it_was_stored_in()
+    {
+        await using var harness = await AggregatorHarness.StartAsync();
+        var w = PastWindow();
+        var original = AggregatorHarness.Event(w.End.AddMinutes(-1), "purchase", user: "u");
+        var resent = original with { ReceivedAt = w.End.AddMinutes(1), RequestId = "sent-again" }; // the Api accepted it again
+
+        await harness.StoreAsync([original]);
+        await harness.StoreAsync([resent]);
+        var clock = new TestClock(w.End.AddMinutes(1));
+        var first = await harness.Function(Hour, clock).RunAsync(CancellationToken.None);
+        clock.Now = w.End + Hour + TimeSpan.FromMinutes(1);
+        var second = await harness.Function(Hour, clock).RunAsync(CancellationToken.None);
+
+        Assert.Equal([w.Start, w.End], [.. first.Published, .. second.Published]);
+        var totals = (await harness.ReceivedAsync()).Select(e => JsonNode.Parse(e["Message"]!.GetValue<string>())!)
+            .ToDictionary(s => s["windowStart"]!.GetValue<DateTimeOffset>(), s => s["totalEvents"]!.GetValue<long>());
+        Assert.Equal(1, totals[w.Start]);
+        Assert.Equal(0, totals[w.End]);
+    }
 }

@@ -292,4 +292,25 @@ public sealed class ProcessorTests
         Assert.Contains("no-type", await harness.ReadObjectAsync(rejected, gzip: false), StringComparison.Ordinal);
         Assert.Equal(good.Select(e => e.EventId).Order(), (await harness.ArchiveQueueEventsAsync()).Select(e => e["eventId"]!.GetValue<string>()).Order());
     }
+
+    [Fact]
+    public async Task A_redelivered_copy_is_archived_again_but_a_clients_resend_accepted_anew_is_not()
+    {
+        await using var harness = await ProcessorHarness.StartAsync();
+        var first = ProcessorHarness.Event(1);
+        var resend = first with { ReceivedAt = first.ReceivedAt.AddMinutes(3), RequestId = "sent-again" };
+
+        await ProcessorHarness.InvokeAsync(harness.Function(), [ProcessorHarness.Message(first)]);
+        await ProcessorHarness.InvokeAsync(harness.Function(), [ProcessorHarness.Message(first)]); // SQS delivers the copy again
+        await ProcessorHarness.InvokeAsync(harness.Function(), [ProcessorHarness.Message(resend)]); // the client sent it again
+
+        var item = Assert.Single(await harness.ItemsAsync());
+        Assert.Equal(EventLayout.FormatTime(first.ReceivedAt), item["receivedAt"].S);
+        // Only the stored copy is archived (twice is harmless: readers count an eventId once). The resend, with its own
+        // receive time, would count the event again in another window.
+        var archived = await harness.ArchiveQueueEventsAsync();
+        Assert.Equal(2, archived.Count);
+        Assert.All(archived, e => Assert.Equal(first.ReceivedAt, e["receivedAt"]!.GetValue<DateTimeOffset>()));
+        Assert.Equal(3, harness.Metrics().Sum(m => m["Processed"]!.GetValue<double>() + m["Duplicates"]!.GetValue<double>()));
+    }
 }
