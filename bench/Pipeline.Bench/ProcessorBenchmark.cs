@@ -11,8 +11,9 @@ using Pipeline.Processor;
 namespace Pipeline.Bench;
 
 /// <summary>
-/// Events/s through the local SQS event source and the Processor (receive, archive to S3, conditional puts,
-/// delete) next to the raw conditional-PutItem rate of DynamoDB Local at the same write concurrency, in one run.
+/// Events/s through the local SQS event source and the Processor (receive, conditional puts, the archive queue,
+/// delete) next to the raw conditional-PutItem rate of DynamoDB Local at the same write concurrency, in one run: with
+/// a message per event (as POST /events sends them) and with batch messages (as POST /events/batch sends them).
 /// </summary>
 internal static class ProcessorBenchmark
 {
@@ -50,8 +51,10 @@ internal static class ProcessorBenchmark
         // Through the pipeline: preload the queue, then let the event source drain it; first a warm-up of the same size
         // (as for the raw puts: the processes' JIT and connections warm up, as a busy Lambda environment's are).
         var queueUrl = bench.Stack.Resources["EventsQueue"].Ref;
-        async Task PreloadAsync(int first) => await Parallel.ForEachAsync(
-            Enumerable.Range(first, events).Select(i => JsonSerializer.Serialize(Event(i), EventJsonContext.Default.QueuedEvent)).Chunk(10),
+        async Task PreloadAsync(int first, bool batched = false) => await Parallel.ForEachAsync(
+            batched
+                ? EventBatchMessage.Pack(Enumerable.Range(first, events).Select(i => JsonSerializer.Serialize(Event(i), EventJsonContext.Default.QueuedEvent))).Chunk(3)
+                : Enumerable.Range(first, events).Select(i => JsonSerializer.Serialize(Event(i), EventJsonContext.Default.QueuedEvent)).Chunk(10),
             new ParallelOptions { MaxDegreeOfParallelism = 8 }, async (chunk, ct) =>
             await bench.Aws.Sqs.SendMessageBatchAsync(new SendMessageBatchRequest
             {
@@ -82,9 +85,14 @@ internal static class ProcessorBenchmark
         metrics.Reset();
         await PreloadAsync(2 * events);
         var elapsed = await DrainAsync(events);
+        var rate = metrics.Processed / elapsed.TotalSeconds;
+        var (batches, failed, mean) = (metrics.Batches, metrics.Failed, metrics.MeanBatchMilliseconds);
+        metrics.Reset();
+        await PreloadAsync(3 * events, batched: true);
+        var batchedElapsed = await DrainAsync(events);
+        var batchedRate = metrics.Processed / batchedElapsed.TotalSeconds;
         await stop.CancelAsync();
         await running;
-        var rate = metrics.Processed / elapsed.TotalSeconds;
 
         return string.Join('\n',
             FormattableString.Invariant($"{events} events each way, one run, {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores."),
@@ -94,9 +102,10 @@ internal static class ProcessorBenchmark
             "| measurement | events/s | batches | failed | mean batch in the function |",
             "|---|---:|---:|---:|---:|",
             FormattableString.Invariant($"| raw DynamoDB Local conditional PutItem | {rawRate:0} | - | - | - |"),
-            FormattableString.Invariant($"| SQS → local event source → Processor processes via the local Runtime API (S3 archive + conditional puts) | {rate:0} | {metrics.Batches} | {metrics.Failed} | {metrics.MeanBatchMilliseconds:0.0} ms |"),
+            FormattableString.Invariant($"| SQS → local event source → Processor processes via the local Runtime API (conditional puts + archive queue), a message per event | {rate:0} | {batches} | {failed} | {mean:0.0} ms |"),
+            FormattableString.Invariant($"| the same, batch messages of up to 100 events (as POST /events/batch sends them) | {batchedRate:0} | {metrics.Batches} | {metrics.Failed} | {metrics.MeanBatchMilliseconds:0.0} ms |"),
             "",
-            FormattableString.Invariant($"- The Processor reaches **{rate / rawRate:P0}** of the raw conditional-put rate (target 80%)."),
+            FormattableString.Invariant($"- The Processor reaches **{rate / rawRate:P0}** of the raw conditional-put rate with a message per event, **{batchedRate / rawRate:P0}** with batch messages (target 80%)."),
             "") + "\n";
     }
 
