@@ -28,7 +28,7 @@ public sealed class AggregatorFunction
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
-        _reader = new WindowReader(s3, sqs, options);
+        _reader = new WindowReader(s3, sqs, options.BucketName, options.DeadLetterQueueUrl);
         _archive = new ArchiveWriter(sqs, s3, options, log);
         _store = new SummaryStore(dynamoDb, options.SummariesTable);
         _sns = sns;
@@ -51,8 +51,9 @@ public sealed class AggregatorFunction
     }
 
     /// <summary>
-    /// One run: writes the events stored since the last run to the archive; publishes what a previous run stored but did not publish; summarizes the windows now complete; and counts
-    /// again the windows that ended within the look-back, publishing a revised summary where events arrived late.
+    /// One run: writes the events stored since the last run to the archive; publishes what a previous run stored but did
+    /// not publish; summarizes the windows now complete; and counts again the windows that ended within the look-back,
+    /// publishing a revised summary where events arrived late.
     /// </summary>
     public async Task<AggregatorRun> RunAsync(CancellationToken cancellationToken)
     {

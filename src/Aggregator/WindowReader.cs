@@ -16,7 +16,7 @@ public sealed record WindowCounts(long Total, IReadOnlyDictionary<string, long> 
 /// each event once by its <c>eventId</c> (the archive may hold one twice), never a table Scan or a per-event index, so
 /// the cost is a few S3 requests per window. Also counts rejected records and the dead-letter queue's depth.
 /// </summary>
-public sealed class WindowReader(IAmazonS3 s3, IAmazonSQS sqs, AggregatorOptions options)
+public sealed class WindowReader(IAmazonS3 s3, IAmazonSQS sqs, string bucketName, string deadLetterQueueUrl)
 {
     // The events of each object read in this run, by key: objects are immutable (a key names its messages), and a run
     // counts overlapping windows (revisions) from the same partitions.
@@ -69,7 +69,7 @@ public sealed class WindowReader(IAmazonS3 s3, IAmazonSQS sqs, AggregatorOptions
         string? token = null;
         do
         {
-            var page = await s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = options.BucketName, Prefix = prefix, ContinuationToken = token }, cancellationToken).ConfigureAwait(false);
+            var page = await s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bucketName, Prefix = prefix, ContinuationToken = token }, cancellationToken).ConfigureAwait(false);
             keys.AddRange((page.S3Objects ?? []).Select(o => o.Key));
             token = page.IsTruncated == true ? page.NextContinuationToken : null;
         }
@@ -84,7 +84,7 @@ public sealed class WindowReader(IAmazonS3 s3, IAmazonSQS sqs, AggregatorOptions
             return cached;
         }
         var events = new List<ArchivedEvent>();
-        using (var response = await s3.GetObjectAsync(options.BucketName, key, cancellationToken).ConfigureAwait(false))
+        using (var response = await s3.GetObjectAsync(bucketName, key, cancellationToken).ConfigureAwait(false))
         await using (var gzip = new GZipStream(response.ResponseStream, CompressionMode.Decompress))
         using (var reader = new StreamReader(gzip, Encoding.UTF8))
         {
@@ -127,7 +127,7 @@ public sealed class WindowReader(IAmazonS3 s3, IAmazonSQS sqs, AggregatorOptions
             {
                 var page = await s3.ListObjectsV2Async(new ListObjectsV2Request
                 {
-                    BucketName = options.BucketName,
+                    BucketName = bucketName,
                     Prefix = $"rejected/{EventLayout.Partition(hour)}/",
                     ContinuationToken = token,
                 }, cancellationToken).ConfigureAwait(false);
@@ -142,6 +142,6 @@ public sealed class WindowReader(IAmazonS3 s3, IAmazonSQS sqs, AggregatorOptions
 
     /// <summary>Messages waiting in the dead-letter queue now.</summary>
     public async Task<long> DeadLetterDepthAsync(CancellationToken cancellationToken) =>
-        (await sqs.GetQueueAttributesAsync(options.DeadLetterQueueUrl, ["ApproximateNumberOfMessages"], cancellationToken).ConfigureAwait(false))
+        (await sqs.GetQueueAttributesAsync(deadLetterQueueUrl, ["ApproximateNumberOfMessages"], cancellationToken).ConfigureAwait(false))
             .ApproximateNumberOfMessages;
 }

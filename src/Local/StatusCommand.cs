@@ -100,25 +100,12 @@ public static class StatusCommand
         return (attributes.ApproximateNumberOfMessages, attributes.ApproximateNumberOfMessagesNotVisible);
     }
 
-    // Counted in the archive, as the Aggregator counts a window (each eventId once): never a Scan of the table.
+    // Counted in the archive as the Aggregator counts a window (each eventId once): never a Scan of the table.
     private static async Task<long> ArchivedAsync(Target target, DateTimeOffset start, DateTimeOffset end, CancellationToken cancellationToken)
     {
-        var ids = new HashSet<string>(StringComparer.Ordinal);
-        for (var hour = start.AddTicks(-(start.UtcTicks % TimeSpan.TicksPerHour)); hour < end; hour = hour.AddHours(1))
-        {
-            foreach (var key in await ArchiveReader.KeysAsync(target.S3, target.Bucket, $"events/{EventLayout.Partition(hour)}/", cancellationToken))
-            {
-                foreach (var line in await ArchiveReader.LinesAsync(target.S3, target.Bucket, key, cancellationToken))
-                {
-                    var e = System.Text.Json.JsonSerializer.Deserialize(line, Pipeline.Events.EventJsonContext.Default.QueuedEvent);
-                    if (e is not null && e.ReceivedAt >= start && e.ReceivedAt < end)
-                    {
-                        ids.Add(e.EventId);
-                    }
-                }
-            }
-        }
-        return ids.Count;
+        var deadLetters = (await target.Sqs.GetQueueUrlAsync($"{target.Stack}-events-dlq", cancellationToken)).QueueUrl;
+        var reader = new WindowReader(target.S3, target.Sqs, target.Bucket, deadLetters);
+        return (await reader.CountEventsAsync(new SummaryWindow(start, end), cancellationToken)).Total;
     }
 
     private static async Task<int> RejectedAsync(Target target, DateTimeOffset now, CancellationToken cancellationToken)
