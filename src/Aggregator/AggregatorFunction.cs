@@ -3,37 +3,44 @@ using System.Text.Json;
 using Amazon.DynamoDBv2;
 using Amazon.S3;
 using Amazon.SQS;
+using Pipeline.Faults;
 using Pipeline.Lambda;
 using Pipeline.Sns;
+using Pipeline.Storage;
 
 namespace Pipeline.Aggregator;
 
 /// <summary>
-/// The function, invoked by the schedule: publishes summaries a previous run stored but did not publish, then summarizes,
-/// stores and publishes every complete window since the last one, oldest first. <c>Program.cs</c> builds it once per
-/// process and serves it through the Lambda Runtime API.
+/// The function, invoked by the schedule: counts the complete windows since the last one, the windows still within
+/// their look-back, and the windows of late markers, from the S3 archive; stores each summary, then publishes what is
+/// stored and not yet published. <c>Program.cs</c> builds it once per process and serves it through the Lambda Runtime API.
 /// </summary>
-public sealed class AggregatorFunction
+public sealed class AggregatorFunction : IDisposable
 {
     private readonly AggregatorOptions _options;
-    private readonly WindowReader _reader;
-    private readonly ArchiveWriter _archive;
+    private readonly IAmazonS3 _s3;
+    private readonly IAmazonSQS _sqs;
     private readonly SummaryStore _store;
     private readonly SnsClient _sns;
     private readonly TimeProvider _clock;
     private readonly FunctionLog _log;
+    private readonly string _root;
+    private readonly Lazy<WindowCounter> _counter;
 
-    /// <summary>A function on the given clients.</summary>
-    public AggregatorFunction(AggregatorOptions options, IAmazonDynamoDB dynamoDb, IAmazonS3 s3, IAmazonSQS sqs, SnsClient sns, TimeProvider clock, FunctionLog log)
+    /// <summary>A function on the given clients; its files go under <paramref name="root"/> (default: the system's temporary folder).</summary>
+    public AggregatorFunction(AggregatorOptions options, IAmazonDynamoDB dynamoDb, IAmazonS3 s3, IAmazonSQS sqs, SnsClient sns, TimeProvider clock, FunctionLog log, string? root = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
-        _reader = new WindowReader(s3, sqs, options.BucketName, options.DeadLetterQueueUrl);
-        _archive = new ArchiveWriter(sqs, s3, options, log);
-        _store = new SummaryStore(dynamoDb, options.SummariesTable);
+        _s3 = s3;
+        _sqs = sqs;
+        _store = new SummaryStore(dynamoDb, options.SummariesTable, clock);
         _sns = sns;
         _clock = clock;
         _log = log;
+        _root = root ?? Path.Combine(Path.GetTempPath(), "pipeline-aggregator");
+        // DuckDB is loaded by the first count, not at start: the process answers its first GET /next sooner.
+        _counter = new(() => new WindowCounter(Path.Combine(_root, "duckdb"), DuckDbLimits.FromEnvironment()));
     }
 
     /// <summary>
@@ -51,24 +58,24 @@ public sealed class AggregatorFunction
     }
 
     /// <summary>
-    /// One run: writes the events stored since the last run to the archive; publishes what a previous run stored but did
-    /// not publish; summarizes the windows now complete; and counts again the windows that ended within the look-back,
-    /// publishing a revised summary where events arrived late.
+    /// One run, in this order: (1) summarizes and stores the windows complete since the last one; (2) counts again every
+    /// window that the previous complete run found within its look-back (so the first run after a window's end + settle
+    /// + look-back counts it a last time), and the windows of the hours the Processor marked late, storing a revision
+    /// where the count changed; (3) publishes every stored, unpublished summary, oldest first. An SNS fault stops only
+    /// the publishing, which the next run repeats; counting and storing never wait for it.
     /// </summary>
     public async Task<AggregatorRun> RunAsync(CancellationToken cancellationToken)
     {
-        var published = new List<DateTimeOffset>();
-        foreach (var summary in await _store.UnpublishedAsync(cancellationToken).ConfigureAwait(false))
-        {
-            await PublishAsync(summary, cancellationToken).ConfigureAwait(false);
-            published.Add(summary.WindowStart);
-        }
-
-        // The events stored since the last run go to the archive first: the windows are counted from it (D10).
-        var archived = await _archive.DrainAsync(cancellationToken).ConfigureAwait(false);
-        _reader.Reset();
-        long read = 0;
         var now = _clock.GetUtcNow();
+        var folder = Path.Combine(_root, "archive");
+        if (Directory.Exists(folder))
+        {
+            Directory.Delete(folder, recursive: true); // what a run stopped by its time-out left behind
+        }
+        using var archive = new ArchiveDownloads(_s3, _options.BucketName, folder);
+        var counted = new Dictionary<DateTimeOffset, Summary>();
+        long read = 0;
+
         var lastEnd = await _store.LatestWindowEndAsync(cancellationToken).ConfigureAwait(false);
         // The first run of a deployment looks back as far as revisions do: a first run that failed (an outage) must not
         // leave the events of its window in no summary. Leading empty windows are history before the deployment: skipped.
@@ -78,47 +85,112 @@ public sealed class AggregatorFunction
             : SummaryWindows.Due(now, _options.Window, _options.Settle, lastEnd, _options.MaxWindowsPerRun);
         foreach (var window in due)
         {
-            var (summary, cost) = await SummarizeAsync(window, 0, cancellationToken).ConfigureAwait(false);
-            read += cost;
+            var (counts, fingerprint) = await CountAsync(archive, window, null, cancellationToken).ConfigureAwait(false);
+            read += counts!.EventsRead;
+            var summary = await SummaryAsync(window, counts, 0, cancellationToken).ConfigureAwait(false);
             if (firstSeries && summary.TotalEvents == 0 && window != due[^1])
             {
                 continue;
             }
             firstSeries = false;
-            if (await _store.StoreAsync(summary, cancellationToken).ConfigureAwait(false))
+            if (await _store.StoreAsync(summary, fingerprint, cancellationToken).ConfigureAwait(false))
             {
-                await PublishAsync(summary, cancellationToken).ConfigureAwait(false);
-                published.Add(summary.WindowStart);
+                counted[window.Start] = summary;
             }
         }
 
-        // Late events: a record retried after its window was summarized is stored with a receive time in that window.
-        var lookbackStart = now - _options.Settle - _options.Lookback;
-        foreach (var stored in await _store.EndingAfterAsync(lookbackStart, cancellationToken).ConfigureAwait(false))
+        // Within the look-back: every window the previous complete run still had to count again (D10).
+        var previousRun = await _store.LastRunStartAsync(cancellationToken).ConfigureAwait(false) ?? now;
+        foreach (var stored in await _store.EndingAfterAsync(previousRun - _options.Settle - _options.Lookback, cancellationToken).ConfigureAwait(false))
         {
-            if (due.Any(w => w.Start == stored.WindowStart) || stored.WindowEnd + _options.Settle > now)
+            if (!counted.ContainsKey(stored.Summary.WindowStart) && stored.Summary.WindowEnd + _options.Settle <= now)
             {
-                continue;
-            }
-            var (revised, cost) = await SummarizeAsync(new SummaryWindow(stored.WindowStart, stored.WindowEnd), stored.Revision + 1, cancellationToken).ConfigureAwait(false);
-            read += cost;
-            if (revised.TotalEvents != stored.TotalEvents && await _store.ReviseAsync(revised, stored.Revision, cancellationToken).ConfigureAwait(false))
-            {
-                _log.Write("INFO", FormattableString.Invariant($"Window {stored.WindowStart:u}: {revised.TotalEvents - stored.TotalEvents} late event(s); revision {revised.Revision}"));
-                await PublishAsync(revised, cancellationToken).ConfigureAwait(false);
-                published.Add(revised.WindowStart);
+                read += await ReviseAsync(archive, stored, counted, cancellationToken).ConfigureAwait(false);
             }
         }
-        _log.Write("INFO", FormattableString.Invariant($"Aggregator run: archived {archived} event(s), read {read} archived event(s), published {published.Count} summary(ies)"));
-        return new AggregatorRun(published, archived, read);
+
+        // Past the look-back: the hours the Processor marked late (a redrive, an S3 outage), then their markers go.
+        var markers = await LateMarkersAsync(cancellationToken).ConfigureAwait(false);
+        foreach (var (hour, keys) in markers)
+        {
+            for (var window = SummaryWindows.Containing(hour, _options.Window); window.Start < hour.AddHours(1); window = new(window.End, window.End + _options.Window))
+            {
+                if (!counted.ContainsKey(window.Start) && window.End + _options.Settle <= now
+                    && await _store.GetAsync(window.Start, cancellationToken).ConfigureAwait(false) is { } stored)
+                {
+                    read += await ReviseAsync(archive, stored, counted, cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+        await _store.RecordRunAsync(now, cancellationToken).ConfigureAwait(false);
+
+        var (published, all) = await PublishPendingAsync(counted.Values, cancellationToken).ConfigureAwait(false);
+        if (all)
+        {
+            // Only once their revisions are out: a marker left counts its windows again, and publishes what is unpublished.
+            await DeleteAsync([.. markers.SelectMany(m => m.Keys)], cancellationToken).ConfigureAwait(false);
+        }
+        _log.Write("INFO", FormattableString.Invariant(
+            $"Aggregator run: counted {counted.Count} window(s) from {read} archived event(s), {markers.Count} late hour(s), published {published.Count} summary(ies)"));
+        return new AggregatorRun(published, read, markers.Count);
     }
 
-    private async Task<(Summary Summary, long EventsRead)> SummarizeAsync(SummaryWindow window, int revision, CancellationToken cancellationToken)
+    // Counts a stored window again; stores a revision if the count changed, or re-publishes an unpublished one. Returns the lines read.
+    private async Task<long> ReviseAsync(ArchiveDownloads archive, StoredSummary stored, Dictionary<DateTimeOffset, Summary> counted, CancellationToken cancellationToken)
     {
-        var counts = await _reader.CountEventsAsync(window, cancellationToken).ConfigureAwait(false);
+        var previous = stored.Summary;
+        if (!stored.Published)
+        {
+            counted[previous.WindowStart] = previous; // stored by an earlier run that could not publish it
+        }
+        var (counts, fingerprint) = await CountAsync(archive, new SummaryWindow(previous.WindowStart, previous.WindowEnd), stored.Fingerprint, cancellationToken).ConfigureAwait(false);
+        if (counts is null)
+        {
+            return 0; // the archive of its hours is as it was when it was counted
+        }
+        var revised = await SummaryAsync(new SummaryWindow(previous.WindowStart, previous.WindowEnd), counts, previous.Revision + 1, cancellationToken).ConfigureAwait(false);
+        if (Same(revised, previous))
+        {
+            await _store.ConfirmAsync(previous.WindowStart, previous.Revision, fingerprint, cancellationToken).ConfigureAwait(false);
+        }
+        else if (await _store.ReviseAsync(revised, previous.Revision, fingerprint, cancellationToken).ConfigureAwait(false))
+        {
+            _log.Write("INFO", FormattableString.Invariant($"Window {previous.WindowStart:u}: {revised.TotalEvents - previous.TotalEvents} late event(s); revision {revised.Revision}"));
+            counted[revised.WindowStart] = revised;
+        }
+        return counts.EventsRead;
+    }
+
+    private static bool Same(Summary a, Summary b) =>
+        a.TotalEvents == b.TotalEvents && a.UniqueUsers == b.UniqueUsers && a.UniqueAnonymousIds == b.UniqueAnonymousIds && a.EventTypes == b.EventTypes
+        && a.ByEventType.Count == b.ByEventType.Count && a.ByEventType.All(t => b.ByEventType.TryGetValue(t.Key, out var n) && n == t.Value);
+
+    // The window's counts and the fingerprint of the archive they come from; null counts if the fingerprint is unchanged.
+    private async Task<(WindowCounts? Counts, string Fingerprint)> CountAsync(ArchiveDownloads archive, SummaryWindow window, string? unchangedFrom, CancellationToken cancellationToken)
+    {
+        var hours = new List<DateTimeOffset>();
+        for (var hour = EventLayout.Hour(window.Start); hour < window.End; hour = hour.AddHours(1))
+        {
+            hours.Add(hour);
+        }
+        var fingerprint = await archive.FingerprintAsync(hours, cancellationToken).ConfigureAwait(false);
+        if (fingerprint == unchangedFrom)
+        {
+            return (null, fingerprint);
+        }
+        var files = new List<string>();
+        foreach (var hour in hours)
+        {
+            files.AddRange(await archive.DownloadAsync(hour, cancellationToken).ConfigureAwait(false));
+        }
+        return (await _counter.Value.CountAsync(files, window, cancellationToken).ConfigureAwait(false), fingerprint);
+    }
+
+    private async Task<Summary> SummaryAsync(SummaryWindow window, WindowCounts counts, int revision, CancellationToken cancellationToken)
+    {
         // Event types are the clients' to choose: list the most frequent, total the rest, so a summary always fits SNS's 256 KB.
         var top = counts.ByEventType.OrderByDescending(t => t.Value).ThenBy(t => t.Key, StringComparer.Ordinal).Take(_options.TopEventTypes).ToList();
-        var summary = new Summary
+        return new Summary
         {
             WindowStart = window.Start,
             WindowEnd = window.End,
@@ -128,12 +200,63 @@ public sealed class AggregatorFunction
             OtherEvents = counts.Total - top.Sum(t => t.Value),
             UniqueUsers = counts.UniqueUsers,
             UniqueAnonymousIds = counts.UniqueAnonymousIds,
-            Rejected = await _reader.CountRejectedAsync(window, cancellationToken).ConfigureAwait(false),
-            DeadLetterDepth = await _reader.DeadLetterDepthAsync(cancellationToken).ConfigureAwait(false),
+            Rejected = await RejectedAsync(window, cancellationToken).ConfigureAwait(false),
+            DeadLetterDepth = (await _sqs.GetQueueAttributesAsync(_options.DeadLetterQueueUrl, ["ApproximateNumberOfMessages"], cancellationToken).ConfigureAwait(false)).ApproximateNumberOfMessages,
             GeneratedAt = _clock.GetUtcNow(),
             Revision = revision,
         };
-        return (summary, counts.EventsRead);
+    }
+
+    // Records rejected during the window (by the time their rejection was written), from a listing of rejected/.
+    private async Task<long> RejectedAsync(SummaryWindow window, CancellationToken cancellationToken)
+    {
+        long count = 0;
+        for (var hour = EventLayout.Hour(window.Start); hour < window.End; hour = hour.AddHours(1))
+        {
+            count += (await ArchiveListing.ListAsync(_s3, _options.BucketName, $"rejected/{EventLayout.Partition(hour)}/", cancellationToken).ConfigureAwait(false))
+                .Count(o => o.LastModified is { } modified && modified.ToUniversalTime() >= window.Start.UtcDateTime && modified.ToUniversalTime() < window.End.UtcDateTime);
+        }
+        return count;
+    }
+
+    // The late markers, by hour, oldest first.
+    private async Task<List<(DateTimeOffset Hour, List<string> Keys)>> LateMarkersAsync(CancellationToken cancellationToken) =>
+        [.. (await ArchiveListing.ListAsync(_s3, _options.BucketName, EventLayout.LateRoot, cancellationToken).ConfigureAwait(false))
+            .Select(o => (Hour: EventLayout.HourOf(o.Key), o.Key)).Where(m => m.Hour is not null)
+            .GroupBy(m => m.Hour!.Value).OrderBy(g => g.Key).Select(g => (g.Key, g.Select(m => m.Key).ToList()))];
+
+    private async Task DeleteAsync(List<string> keys, CancellationToken cancellationToken)
+    {
+        foreach (var key in keys)
+        {
+            await _s3.DeleteObjectAsync(_options.BucketName, key, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    // Publishes this run's summaries and those earlier runs stored but did not publish, oldest first; an SNS fault leaves
+    // the rest stored for the next run.
+    private async Task<(List<DateTimeOffset> Published, bool All)> PublishPendingAsync(IEnumerable<Summary> counted, CancellationToken cancellationToken)
+    {
+        var pending = new SortedDictionary<DateTimeOffset, Summary>();
+        foreach (var summary in (await _store.UnpublishedAsync(cancellationToken).ConfigureAwait(false)).Concat(counted))
+        {
+            pending[summary.WindowStart] = summary;
+        }
+        var published = new List<DateTimeOffset>();
+        foreach (var summary in pending.Values)
+        {
+            try
+            {
+                await PublishAsync(summary, cancellationToken).ConfigureAwait(false);
+                published.Add(summary.WindowStart);
+            }
+            catch (Exception e) when (e is Amazon.Runtime.AmazonServiceException || AwsFaults.IsTransient(e, cancellationToken))
+            {
+                _log.Write("ERROR", FormattableString.Invariant($"Could not publish the summary of {summary.WindowStart:u}; the next run publishes it: {e.Message}"));
+                return (published, false);
+            }
+        }
+        return (published, true);
     }
 
     private async Task PublishAsync(Summary summary, CancellationToken cancellationToken)
@@ -153,5 +276,14 @@ public sealed class AggregatorFunction
             },
             cancellationToken).ConfigureAwait(false);
         await _store.MarkPublishedAsync(summary, messageId, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Closes DuckDB, if it was opened.</summary>
+    public void Dispose()
+    {
+        if (_counter.IsValueCreated)
+        {
+            _counter.Value.Dispose();
+        }
     }
 }

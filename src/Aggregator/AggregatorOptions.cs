@@ -3,20 +3,20 @@ using System.Globalization;
 namespace Pipeline.Aggregator;
 
 /// <summary>The Aggregator's settings, from its environment (set by serverless.template).</summary>
-/// <param name="ArchiveQueueUrl">The queue of stored events the Aggregator writes to the archive (<c>Archive__QueueUrl</c>).</param>
 /// <param name="SummariesTable">Where summaries are stored (<c>Summaries__TableName</c>).</param>
 /// <param name="TopicArn">Where summaries are published (<c>Summaries__TopicArn</c>).</param>
 /// <param name="Window">The window length (<c>Summaries__WindowMinutes</c>, default 60).</param>
-/// <param name="BucketName">The archive, which the Aggregator writes and counts (<c>Archive__BucketName</c>).</param>
+/// <param name="BucketName">The archive, which the Aggregator counts (<c>Archive__BucketName</c>).</param>
 /// <param name="DeadLetterQueueUrl">The dead-letter queue whose depth is reported (<c>Queue__DeadLetterUrl</c>).</param>
-public sealed record AggregatorOptions(string ArchiveQueueUrl, string SummariesTable, string TopicArn, TimeSpan Window, string BucketName, string DeadLetterQueueUrl)
+public sealed record AggregatorOptions(string SummariesTable, string TopicArn, TimeSpan Window, string BucketName, string DeadLetterQueueUrl)
 {
     /// <summary>How long after a window ends it is summarized, so events still in the queue can land (<c>Summaries__SettleSeconds</c>, default 30).</summary>
     public TimeSpan Settle { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// How long after a window ends it is counted again, and a revised summary published if an event arrived late
-    /// (<c>Summaries__LookbackMinutes</c>, default 60: past the 15 minutes a retried message can take before the DLQ).
+    /// (<c>Summaries__LookbackMinutes</c>, default 60: past the 15 minutes a retried message can take before the DLQ). Every
+    /// run counts again the windows the previous complete run found within it; a later archive write leaves a marker.
     /// </summary>
     public TimeSpan Lookback { get; init; } = TimeSpan.FromMinutes(60);
 
@@ -31,7 +31,6 @@ public sealed record AggregatorOptions(string ArchiveQueueUrl, string SummariesT
     {
         read ??= System.Environment.GetEnvironmentVariable;
         return new AggregatorOptions(
-            Required(read, "Archive__QueueUrl"),
             Required(read, "Summaries__TableName"),
             Required(read, "Summaries__TopicArn"),
             TimeSpan.FromMinutes(Number(read, "Summaries__WindowMinutes", 60, 1, 1440)),

@@ -45,9 +45,9 @@ public sealed record Summary
 
 /// <summary>What one Aggregator run did (the function's result).</summary>
 /// <param name="Published">Windows published in this run, including ones a previous run stored but did not publish.</param>
-/// <param name="Archived">Events the run wrote to the archive.</param>
-/// <param name="EventsRead">Archived events the run read to count its windows.</param>
-public sealed record AggregatorRun(IReadOnlyList<DateTimeOffset> Published, long Archived, long EventsRead);
+/// <param name="EventsRead">Archived lines the run read to count its windows (a window whose archive had not changed is not read again).</param>
+/// <param name="LateHours">Hours the Processor marked late that the run counted again.</param>
+public sealed record AggregatorRun(IReadOnlyList<DateTimeOffset> Published, long EventsRead, int LateHours);
 
 /// <summary>Source-generated JSON for summaries (camelCase).</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]

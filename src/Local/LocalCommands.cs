@@ -20,7 +20,7 @@ public static class LocalCommands
                       Lambda Runtime API, until Ctrl-C or SIGTERM
           provision   provision serverless.template on emulators that are already running
           aggregate   run the Aggregator once on the running environment and print the latest summaries
-        """ + "\n" + KeysCommand.Usage + "\n" + RedriveCommand.Usage + "\n" + ReplayCommand.Usage + "\n" + StatusCommand.Usage + "\n" + GenerateCommand.Usage + """
+        """ + "\n" + KeysCommand.Usage + "\n" + RedriveCommand.Usage + "\n" + ReplayCommand.Usage + "\n" + StatusCommand.Usage + "\n" + GenerateCommand.Usage + "\n" + DrainArchiveQueueCommand.Usage + """
 
           help        this text
 
@@ -80,6 +80,21 @@ public static class LocalCommands
                     {
                         return await RedriveCommand.RunAsync(sqs, redrive["stack"] ?? stackName, redrive.Has("dry-run"), output, cancellationToken);
                     }
+                case "drain-archive-queue":
+                    var drain = new CommandOptions(args.Skip(1));
+                    var drainStack = drain["stack"] ?? stackName;
+                    if (drain.Deployed && drain["bucket"] is null)
+                    {
+                        await Console.Error.WriteLineAsync("drain-archive-queue of a deployed stack needs --bucket (its ArchiveBucketName output).");
+                        return 2;
+                    }
+                    using (var drainSqs = drain.Sqs())
+                    using (var drainS3 = drain.S3())
+                    {
+                        var drained = await DrainArchiveQueueCommand.RunAsync(drainSqs, drainS3, $"{drainStack}-archive", drain["bucket"] ?? $"{drainStack}-archivebucket", output, cancellationToken);
+                        Say($"Done: {drained} event(s) written to the archive from {drainStack}-archive. The queue is no longer used; delete it when it stays empty.");
+                        return 0;
+                    }
                 case "help" or "--help" or "-h":
                     Say(Usage);
                     return 0;
@@ -98,7 +113,7 @@ public static class LocalCommands
             await Console.Error.WriteLineAsync($"The function failed: {e.Message}");
             return 1;
         }
-        catch (Exception e) when (e is HttpRequestException or Amazon.Runtime.AmazonClientException && args.FirstOrDefault() is "provision" or "aggregate" or "keys" or "redrive" or "status" or "replay")
+        catch (Exception e) when (e is HttpRequestException or Amazon.Runtime.AmazonClientException && args.FirstOrDefault() is "provision" or "aggregate" or "keys" or "redrive" or "status" or "replay" or "drain-archive-queue")
         {
             await Console.Error.WriteLineAsync($"Cannot reach the local environment ({e.Message}). Start it first: dotnet run --project src/Local");
             return 1;
@@ -162,8 +177,8 @@ public static class LocalCommands
         var stack = await new TemplateProvisioner(aws).ProvisionAsync(stackName, cancellationToken);
         await using var aggregator = LocalAggregator.Start(stack, LocalEndpoints.Default, LocalAggregator.Window(), FunctionConsole.For("aggregator", say));
         var run = await LocalAggregator.InvokeAsync(aggregator, cancellationToken);
-        say($"Archived {run.Archived} event(s); published {run.Published.Count} summary(ies) (counted from {run.EventsRead} archived event(s)).");
-        foreach (var summary in await new Pipeline.Aggregator.SummaryStore(aws.DynamoDb, stack["SummariesTable"]).RecentAsync(3, cancellationToken))
+        say($"Published {run.Published.Count} summary(ies) (counted from {run.EventsRead} archived event(s); {run.LateHours} late hour(s)).");
+        foreach (var summary in await new Pipeline.Aggregator.SummaryStore(aws.DynamoDb, stack["SummariesTable"], TimeProvider.System).RecentAsync(3, cancellationToken))
         {
             say(System.Text.Json.JsonSerializer.Serialize(summary, Pipeline.Aggregator.SummaryJsonContext.Default.Summary));
         }

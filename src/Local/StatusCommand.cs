@@ -9,13 +9,13 @@ using Pipeline.Storage;
 namespace Pipeline.Local;
 
 /// <summary>
-/// <c>status [--watch]</c>: one screen of how the pipeline is doing: the queue and the DLQ, events stored in the last hour,
+/// <c>status [--watch]</c>: one screen of how the pipeline is doing: the queue and the DLQ, what was archived in the last hour,
 /// the latest summaries, records rejected in the last day and, locally, which processes are up.
 /// </summary>
 public static class StatusCommand
 {
     internal const string Usage = """
-          status [--watch]            queue and DLQ depth, events stored in the last hour, the latest summaries,
+          status [--watch]            queue and DLQ depth, what was archived in the last hour, late markers, the latest summaries,
                                       records rejected in the last day, and (locally) which processes are up
             options: --stack NAME  --bucket BUCKET (the archive; a deployed stack's ArchiveBucketName output)
                      --profile PROFILE  --region REGION  --interval SECONDS (with --watch, default 5)
@@ -67,12 +67,15 @@ public static class StatusCommand
             : "n/a locally (a CloudWatch metric of the deployed queue)";
         lines.Add($"  oldest message {oldest}");
         lines.Add($"  dead letters   {dlq.Visible}{(dlq.Visible > 0 ? "   (see: redrive --dry-run)" : "")}");
-        var archiveQueue = await DepthAsync(target.Sqs, $"{target.Stack}-archive", cancellationToken);
-        lines.Add($"  archived       {await ArchivedAsync(target, now - TimeSpan.FromHours(1), now, cancellationToken)} events received in the last hour; {archiveQueue.Visible + archiveQueue.InFlight} message(s) of stored events wait for the Aggregator's next run");
+        var (objects, bytes, more) = await ArchivedAsync(target, now, cancellationToken);
+        lines.Add(string.Create(CultureInfo.InvariantCulture,
+            $"  archived       {(more ? "over " : "")}{objects} object(s), {bytes / 1048576.0:0.0} MB of events received this hour and the last"));
+        var (late, moreLate) = await ListBoundedAsync(target, EventLayout.LateRoot, MaxListed, cancellationToken);
+        lines.Add($"  late markers   {(moreLate ? "over " : "")}{late.Count} (hours the Aggregator's next run counts again)");
         lines.Add($"  rejected       {await RejectedAsync(target, now, cancellationToken)} records in the last day");
         lines.Add("");
         lines.Add("  latest summaries (window start, events, revision):");
-        var summaries = await new SummaryStore(target.DynamoDb, $"{target.Stack}-summaries").RecentAsync(5, cancellationToken);
+        var summaries = await new SummaryStore(target.DynamoDb, $"{target.Stack}-summaries", TimeProvider.System).RecentAsync(5, cancellationToken);
         lines.AddRange(summaries.Count == 0
             ? ["    none yet"]
             : summaries.Select(s => FormattableString.Invariant($"    {s.WindowStart:yyyy-MM-dd HH:mm}  {s.TotalEvents,8}  rev {s.Revision}")));
@@ -99,12 +102,29 @@ public static class StatusCommand
         return (attributes.ApproximateNumberOfMessages, attributes.ApproximateNumberOfMessagesNotVisible);
     }
 
-    // Counted in the archive as the Aggregator counts a window (each eventId once): never a Scan of the table.
-    private static async Task<long> ArchivedAsync(Target target, DateTimeOffset start, DateTimeOffset end, CancellationToken cancellationToken)
+    // Most objects a status screen lists under one prefix: what it reads stays bounded however large the archive is.
+    private const int MaxListed = 10_000;
+
+    // The archive objects (and their bytes) of this hour and the last, from listings only: never the events themselves.
+    private static async Task<(int Objects, long Bytes, bool More)> ArchivedAsync(Target target, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var deadLetters = (await target.Sqs.GetQueueUrlAsync($"{target.Stack}-events-dlq", cancellationToken)).QueueUrl;
-        var reader = new WindowReader(target.S3, target.Sqs, target.Bucket, deadLetters);
-        return (await reader.CountEventsAsync(new SummaryWindow(start, end), cancellationToken)).Total;
+        var (previous, morePrevious) = await ListBoundedAsync(target, EventLayout.EventsPrefix(now.AddHours(-1)), MaxListed, cancellationToken);
+        var (current, moreCurrent) = await ListBoundedAsync(target, EventLayout.EventsPrefix(now), MaxListed, cancellationToken);
+        return (previous.Count + current.Count, previous.Concat(current).Sum(o => o.Size ?? 0), morePrevious || moreCurrent);
+    }
+
+    private static async Task<(List<S3Object> Objects, bool More)> ListBoundedAsync(Target target, string prefix, int max, CancellationToken cancellationToken)
+    {
+        var objects = new List<S3Object>();
+        string? token = null;
+        do
+        {
+            var page = await target.S3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = target.Bucket, Prefix = prefix, ContinuationToken = token }, cancellationToken);
+            objects.AddRange(page.S3Objects ?? []);
+            token = page.IsTruncated == true ? page.NextContinuationToken : null;
+        }
+        while (token is not null && objects.Count < max);
+        return (objects, token is not null);
     }
 
     private static async Task<int> RejectedAsync(Target target, DateTimeOffset now, CancellationToken cancellationToken)

@@ -5,18 +5,19 @@ using Pipeline.Lambda;
 namespace Pipeline.Processor;
 
 /// <summary>
-/// One SQS batch: rejects what can never succeed, stores each valid event once, then hands the stored events to the
-/// archive queue. Returns the records SQS must redeliver; everything else may be deleted.
+/// One SQS batch: rejects what can never succeed, stores each valid event once, then writes the stored events to the S3
+/// archive. Returns the records SQS must redeliver; everything else may be deleted.
 /// </summary>
-public sealed class EventBatchProcessor(EventArchive archive, ArchiveSender archiveSender, EventStore store, TimeProvider clock, FunctionLog log)
+public sealed class EventBatchProcessor(EventArchive archive, EventStore store, TimeProvider clock, FunctionLog log)
 {
     private const int WriteConcurrency = 10;
 
     /// <summary>
     /// Processes a batch: the table writes within the time budget carried by <paramref name="writes"/>, the rest (the
-    /// archive, rejections) within <paramref name="cancellationToken"/>, which ends later.
+    /// archive, rejections) within <paramref name="cancellationToken"/>, which ends later, before the invocation's
+    /// <paramref name="deadline"/>.
     /// </summary>
-    public async Task<SqsBatchResponse> ProcessAsync(IReadOnlyList<SqsMessage> messages, CancellationToken writes, CancellationToken cancellationToken)
+    public async Task<SqsBatchResponse> ProcessAsync(IReadOnlyList<SqsMessage> messages, DateTimeOffset deadline, CancellationToken writes, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(messages);
         var started = Stopwatch.GetTimestamp();
@@ -40,6 +41,7 @@ public sealed class EventBatchProcessor(EventArchive archive, ArchiveSender arch
         var valid = records.Where(r => r.Event is not null).ToList();
         var stored = 0;
         var duplicates = 0;
+        var late = 0;
         if (valid.Count > 0)
         {
             var results = new StoreResult[valid.Count];
@@ -81,11 +83,11 @@ public sealed class EventBatchProcessor(EventArchive archive, ArchiveSender arch
             try
             {
                 // Acknowledged only once archived: an event in the table is always in the archive (docs/architecture.md, D10).
-                await archiveSender.SendAsync([.. archivable.Select(r => r.Json!)], cancellationToken).ConfigureAwait(false);
+                late = await archive.WriteAsync([.. archivable.Select(r => r.Event!)], messages.Select(m => m.MessageId), deadline, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (IsFault(e, cancellationToken))
             {
-                log.Write("ERROR", $"Could not hand {archivable.Count} stored events to the archive; they will be redelivered: {e.Message}");
+                log.Write("ERROR", $"Could not archive {archivable.Count} stored events; they will be redelivered: {e.Message}");
                 failed.UnionWith(archivable.Select(r => r.Message.MessageId));
             }
         }
@@ -96,6 +98,7 @@ public sealed class EventBatchProcessor(EventArchive archive, ArchiveSender arch
             ["Duplicates"] = duplicates,
             ["Rejected"] = rejected,
             ["Failed"] = failed.Count,
+            ["LateArchived"] = late,
         }, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         return new SqsBatchResponse { BatchItemFailures = [.. failed.Select(id => new BatchItemFailure(id))] };
     }

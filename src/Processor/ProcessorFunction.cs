@@ -1,7 +1,6 @@
 using System.Text.Json;
 using Amazon.DynamoDBv2;
 using Amazon.S3;
-using Amazon.SQS;
 using Pipeline.Lambda;
 
 namespace Pipeline.Processor;
@@ -11,10 +10,10 @@ namespace Pipeline.Processor;
 /// budget that ends before the invocation's deadline, and returns the partial batch response. <c>Program.cs</c> builds
 /// it once per process and serves it through the Lambda Runtime API.
 /// </summary>
-public sealed class ProcessorFunction(ProcessorOptions options, IAmazonDynamoDB dynamoDb, IAmazonS3 s3, IAmazonSQS sqs, TimeProvider clock, FunctionLog log)
+public sealed class ProcessorFunction(ProcessorOptions options, IAmazonDynamoDB dynamoDb, IAmazonS3 s3, TimeProvider clock, FunctionLog log)
 {
     private readonly EventBatchProcessor _processor = new(
-        new EventArchive(s3, options.BucketName, clock), new ArchiveSender(sqs, options.ArchiveQueueUrl),
+        new EventArchive(s3, options.BucketName, options.Lookback, clock),
         new EventStore(dynamoDb, options.TableName, options.Retention), clock, log);
 
     /// <summary>How long before the deadline retries stop, so the answer (and the metrics) go out in time: 2 s, or a quarter of a shorter invocation.</summary>
@@ -27,14 +26,14 @@ public sealed class ProcessorFunction(ProcessorOptions options, IAmazonDynamoDB 
         var sqsEvent = JsonSerializer.Deserialize(payload, LambdaJsonContext.Default.SqsEvent)
             ?? throw new InvalidDataException("The invocation payload is not an SQS event.");
         log.RequestId = context.RequestId;
-        // The writes stop first, so what was stored can still be handed to the archive before the answer is due.
+        // The writes stop first, so what was stored can still be written to the archive before the answer is due.
         var remaining = context.Deadline - clock.GetUtcNow();
         var finish = remaining - Reserve(remaining);
         using var budget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         budget.CancelAfter(finish);
         using var writes = CancellationTokenSource.CreateLinkedTokenSource(budget.Token);
         writes.CancelAfter(finish - Reserve(finish));
-        var response = await _processor.ProcessAsync(sqsEvent.Records, writes.Token, budget.Token).ConfigureAwait(false);
+        var response = await _processor.ProcessAsync(sqsEvent.Records, context.Deadline, writes.Token, budget.Token).ConfigureAwait(false);
         return JsonSerializer.SerializeToUtf8Bytes(response, LambdaJsonContext.Default.SqsBatchResponse);
     }
 }

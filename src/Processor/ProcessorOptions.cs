@@ -2,10 +2,13 @@ namespace Pipeline.Processor;
 
 /// <summary>The Processor's settings, from its environment (set by serverless.template).</summary>
 /// <param name="TableName">The events table (<c>Events__TableName</c>).</param>
-/// <param name="BucketName">The archive bucket, for rejected records (<c>Archive__BucketName</c>).</param>
-/// <param name="ArchiveQueueUrl">The queue that carries stored events to the archive (<c>Archive__QueueUrl</c>).</param>
+/// <param name="BucketName">The archive bucket: stored events, late markers and rejected records (<c>Archive__BucketName</c>).</param>
 /// <param name="Retention">How long events stay in the table before TTL removes them (<c>Events__RetentionDays</c>, default 90).</param>
-public sealed record ProcessorOptions(string TableName, string BucketName, string ArchiveQueueUrl, TimeSpan Retention)
+/// <param name="Lookback">
+/// The Aggregator's look-back (<c>Summaries__LookbackMinutes</c>, default 60; the template gives both functions the same
+/// parameter): an archive write that may land after an event's receive time plus this leaves a late marker.
+/// </param>
+public sealed record ProcessorOptions(string TableName, string BucketName, TimeSpan Retention, TimeSpan Lookback)
 {
     /// <summary>The longest retention the Processor accepts (the template's RetentionDays parameter has the same maximum).</summary>
     public const int MaxRetentionDays = 3650;
@@ -17,8 +20,8 @@ public sealed record ProcessorOptions(string TableName, string BucketName, strin
         return new ProcessorOptions(
             Required(read, "Events__TableName"),
             Required(read, "Archive__BucketName"),
-            Required(read, "Archive__QueueUrl"),
-            TimeSpan.FromDays(Number(read, "Events__RetentionDays", 90, 1, MaxRetentionDays)));
+            TimeSpan.FromDays(Number(read, "Events__RetentionDays", 90, 1, MaxRetentionDays)),
+            TimeSpan.FromMinutes(Number(read, "Summaries__LookbackMinutes", 60, 0, 10080)));
     }
 
     private static string Required(Func<string, string?> read, string name) =>

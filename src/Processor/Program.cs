@@ -8,6 +8,6 @@ using Pipeline.Processor;
 return await LambdaRuntime.RunAsync(() =>
 {
     var options = ProcessorOptions.FromEnvironment();
-    var function = new ProcessorFunction(options, new AmazonDynamoDBClient(), new AmazonS3Client(), new Amazon.SQS.AmazonSQSClient(), TimeProvider.System, FunctionLog.ForThisProcess("processor"));
+    var function = new ProcessorFunction(options, new AmazonDynamoDBClient(), new AmazonS3Client(), TimeProvider.System, FunctionLog.ForThisProcess("processor"));
     return function.HandleAsync;
 });

@@ -60,6 +60,6 @@ public static class LocalProcessor
     public static ProcessorFunction Function(LocalAws aws, ProvisionedResources stack, FunctionLog log)
     {
         ArgumentNullException.ThrowIfNull(aws);
-        return new(Options(stack), aws.DynamoDb, aws.S3, aws.Sqs, TimeProvider.System, log);
+        return new(Options(stack), aws.DynamoDb, aws.S3, TimeProvider.System, log);
     }
 }

@@ -11,10 +11,34 @@ public static class EventLayout
     /// <summary>The sortable UTC format of <c>receivedAt</c> in the table (fixed width, so text order is time order).</summary>
     public const string TimeFormat = "yyyy-MM-ddTHH:mm:ss.fffffffZ";
 
+    /// <summary>Where the stored events are archived, an object per Processor batch and receive hour.</summary>
+    public const string EventsRoot = "events/";
+
+    /// <summary>Where the Processor leaves a marker when it archives into an hour whose windows may be past their look-back.</summary>
+    public const string LateRoot = "late/";
+
     /// <summary>Formats a time as the table stores it.</summary>
     public static string FormatTime(DateTimeOffset time) => time.UtcDateTime.ToString(TimeFormat, CultureInfo.InvariantCulture);
+
+    /// <summary>The start of the UTC hour that contains <paramref name="time"/>.</summary>
+    public static DateTimeOffset Hour(DateTimeOffset time) => new(time.UtcTicks - (time.UtcTicks % TimeSpan.TicksPerHour), TimeSpan.Zero);
 
     /// <summary>The Hive-style partition (<c>dt=YYYY-MM-DD/hour=HH</c>) of a time.</summary>
     public static string Partition(DateTimeOffset time) =>
         string.Create(CultureInfo.InvariantCulture, $"dt={time.UtcDateTime:yyyy-MM-dd}/hour={time.UtcDateTime:HH}");
+
+    /// <summary>The prefix of the archive objects of the hour that contains <paramref name="time"/>.</summary>
+    public static string EventsPrefix(DateTimeOffset time) => $"{EventsRoot}{Partition(time)}/";
+
+    /// <summary>The hour a key under <see cref="EventsRoot"/> or <see cref="LateRoot"/> belongs to, from its partition; null if it has none.</summary>
+    public static DateTimeOffset? HourOf(string key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        var dt = key.IndexOf("/dt=", StringComparison.Ordinal);
+        return dt >= 0 && key.Length >= dt + 23 && key.AsSpan(dt + 14, 6).SequenceEqual("/hour=")
+            && DateTime.TryParseExact(key.AsSpan(dt + 4, 10), "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var day)
+            && int.TryParse(key.AsSpan(dt + 20, 2), NumberStyles.None, CultureInfo.InvariantCulture, out var hour) && hour < 24
+            ? new DateTimeOffset(day.AddHours(hour), TimeSpan.Zero)
+            : null;
+    }
 }

@@ -1,0 +1,85 @@
+using System.Security.Cryptography;
+using System.Text;
+using Amazon.S3;
+using Amazon.S3.Model;
+using Pipeline.Storage;
+
+namespace Pipeline.Aggregator;
+
+/// <summary>
+/// Lists and downloads the archive's hours to a folder of the run's own, each hour once per run (a run counts several
+/// windows, and revisions, from the same hours). Objects stream to disk, so memory does not grow with the volume:
+/// <see cref="Workers"/> downloads at once, each appending its objects to its own file (gzip readers read concatenated
+/// members), so an hour of thousands of objects is a few files. The folder is deleted when the run ends.
+/// </summary>
+public sealed class ArchiveDownloads(IAmazonS3 s3, string bucketName, string folder) : IDisposable
+{
+    /// <summary>Downloads at once (S3 serves each GET at its own pace; a few dozen keep a Lambda's network busy).</summary>
+    public const int Workers = 32;
+
+    private readonly Dictionary<DateTimeOffset, string[]> _hours = [];
+    private readonly Dictionary<DateTimeOffset, List<S3Object>> _listings = [];
+
+    /// <summary>The keys, sizes and ETags of an hour's objects, listed once per run.</summary>
+    public async Task<IReadOnlyList<S3Object>> ListAsync(DateTimeOffset hour, CancellationToken cancellationToken)
+    {
+        hour = EventLayout.Hour(hour);
+        if (_listings.TryGetValue(hour, out var listed))
+        {
+            return listed;
+        }
+        var objects = await ArchiveListing.ListAsync(s3, bucketName, EventLayout.EventsPrefix(hour), cancellationToken).ConfigureAwait(false);
+        return _listings[hour] = objects;
+    }
+
+    /// <summary>SHA-256 over the hours' keys, sizes and ETags: what a window was counted from (equal fingerprints, equal contents).</summary>
+    public async Task<string> FingerprintAsync(IEnumerable<DateTimeOffset> hours, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(hours);
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var hour in hours)
+        {
+            foreach (var o in await ListAsync(hour, cancellationToken).ConfigureAwait(false))
+            {
+                hash.AppendData(Encoding.UTF8.GetBytes($"{o.Key}\t{o.Size}\t{o.ETag}\n"));
+            }
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
+    /// <summary>The hour's objects on local disk (gzip JSON-lines files, each the concatenated members of several objects), downloaded once per run.</summary>
+    public async Task<IReadOnlyList<string>> DownloadAsync(DateTimeOffset hour, CancellationToken cancellationToken)
+    {
+        hour = EventLayout.Hour(hour);
+        if (_hours.TryGetValue(hour, out var done))
+        {
+            return done;
+        }
+        var objects = await ListAsync(hour, cancellationToken).ConfigureAwait(false);
+        var stem = Path.Combine(folder, EventLayout.Partition(hour).Replace('/', '_'));
+        var files = new string[Math.Min(Workers, objects.Count)];
+        var next = -1;
+        await Parallel.ForEachAsync(Enumerable.Range(0, files.Length), cancellationToken, async (worker, token) =>
+        {
+            files[worker] = $"{stem}-{worker}.jsonl.gz";
+            await using var file = new FileStream(files[worker], FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
+            for (var i = Interlocked.Increment(ref next); i < objects.Count; i = Interlocked.Increment(ref next))
+            {
+                using var response = await s3.GetObjectAsync(bucketName, objects[i].Key, token).ConfigureAwait(false);
+                await response.ResponseStream.CopyToAsync(file, token).ConfigureAwait(false);
+            }
+        }).ConfigureAwait(false);
+        _hours[hour] = files;
+        return files;
+    }
+
+    /// <summary>Deletes the run's files.</summary>
+    public void Dispose()
+    {
+        _hours.Clear();
+        if (Directory.Exists(folder))
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+}

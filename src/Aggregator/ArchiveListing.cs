@@ -1,0 +1,25 @@
+using Amazon.S3;
+using Amazon.S3.Model;
+
+namespace Pipeline.Aggregator;
+
+/// <summary>Lists the archive: every object under a prefix, in key order, across pages.</summary>
+public static class ArchiveListing
+{
+    /// <summary>Every object under <paramref name="prefix"/>, in key order.</summary>
+    public static async Task<List<S3Object>> ListAsync(IAmazonS3 s3, string bucket, string prefix, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(s3);
+        var objects = new List<S3Object>();
+        string? token = null;
+        do
+        {
+            var page = await s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bucket, Prefix = prefix, ContinuationToken = token }, cancellationToken).ConfigureAwait(false);
+            objects.AddRange(page.S3Objects ?? []);
+            token = page.IsTruncated == true ? page.NextContinuationToken : null;
+        }
+        while (token is not null);
+        objects.Sort((a, b) => string.CompareOrdinal(a.Key, b.Key));
+        return objects;
+    }
+}
