@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text.Json;
 using Amazon.DynamoDBv2;
@@ -24,7 +25,11 @@ public sealed class AggregatorFunction : IDisposable
     private readonly SnsClient _sns;
     private readonly TimeProvider _clock;
     private readonly FunctionLog _log;
+    // Each function object's files are in a folder of its own under the root; folders of no live object (a process stopped
+    // by its time-out left them, and Lambda keeps /tmp for the next process) are deleted at the next run.
+    private static readonly ConcurrentDictionary<string, bool> LiveFolders = new();
     private readonly string _root;
+    private readonly string _folder;
     private readonly Lazy<WindowCounter> _counter;
 
     /// <summary>A function on the given clients; its files go under <paramref name="root"/> (default: the system's temporary folder).</summary>
@@ -39,8 +44,11 @@ public sealed class AggregatorFunction : IDisposable
         _clock = clock;
         _log = log;
         _root = root ?? Path.Combine(Path.GetTempPath(), "pipeline-aggregator");
+        var name = Guid.NewGuid().ToString("N");
+        LiveFolders[name] = true;
+        _folder = Path.Combine(_root, name);
         // DuckDB is loaded by the first count, not at start: the process answers its first GET /next sooner.
-        _counter = new(() => new WindowCounter(Path.Combine(_root, "duckdb"), DuckDbLimits.FromEnvironment()));
+        _counter = new(() => new WindowCounter(Path.Combine(_folder, "duckdb"), DuckDbLimits.FromEnvironment()));
     }
 
     /// <summary>
@@ -67,12 +75,8 @@ public sealed class AggregatorFunction : IDisposable
     public async Task<AggregatorRun> RunAsync(CancellationToken cancellationToken)
     {
         var now = _clock.GetUtcNow();
-        var folder = Path.Combine(_root, "archive");
-        if (Directory.Exists(folder))
-        {
-            Directory.Delete(folder, recursive: true); // what a run stopped by its time-out left behind
-        }
-        using var archive = new ArchiveDownloads(_s3, _options.BucketName, folder);
+        DeleteLeftovers();
+        using var archive = new ArchiveDownloads(_s3, _options.BucketName, Path.Combine(_folder, $"archive-{Guid.NewGuid():N}"));
         var counted = new Dictionary<DateTimeOffset, Summary>();
         long read = 0;
 
@@ -278,12 +282,36 @@ public sealed class AggregatorFunction : IDisposable
         await _store.MarkPublishedAsync(summary, messageId, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Closes DuckDB, if it was opened.</summary>
+    private void DeleteLeftovers()
+    {
+        if (!Directory.Exists(_root))
+        {
+            return;
+        }
+        foreach (var folder in Directory.EnumerateDirectories(_root).Where(f => !LiveFolders.ContainsKey(Path.GetFileName(f))))
+        {
+            try
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                _log.Write("WARN", $"Could not delete {folder}: {e.Message}");
+            }
+        }
+    }
+
+    /// <summary>Closes DuckDB, if it was opened, and deletes this object's files.</summary>
     public void Dispose()
     {
         if (_counter.IsValueCreated)
         {
             _counter.Value.Dispose();
+        }
+        LiveFolders.TryRemove(Path.GetFileName(_folder), out _);
+        if (Directory.Exists(_folder))
+        {
+            Directory.Delete(_folder, recursive: true);
         }
     }
 }

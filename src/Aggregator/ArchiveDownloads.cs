@@ -56,6 +56,7 @@ public sealed class ArchiveDownloads(IAmazonS3 s3, string bucketName, string fol
             return done;
         }
         var objects = await ListAsync(hour, cancellationToken).ConfigureAwait(false);
+        Directory.CreateDirectory(folder);
         var stem = Path.Combine(folder, EventLayout.Partition(hour).Replace('/', '_'));
         var files = new string[Math.Min(Workers, objects.Count)];
         var next = -1;
@@ -69,8 +70,10 @@ public sealed class ArchiveDownloads(IAmazonS3 s3, string bucketName, string fol
                 await response.ResponseStream.CopyToAsync(file, token).ConfigureAwait(false);
             }
         }).ConfigureAwait(false);
-        _hours[hour] = files;
-        return files;
+        // A worker that found no object left wrote an empty file, which is not gzip: it is no part of the hour.
+        var written = files.Where(f => new FileInfo(f).Length > 0).ToArray();
+        _hours[hour] = written;
+        return written;
     }
 
     /// <summary>Deletes the run's files.</summary>

@@ -63,7 +63,7 @@ public sealed class WindowCounter : IDisposable
             SELECT 0 AS kind, eventType AS name, count(*) AS n FROM events GROUP BY eventType
             UNION ALL SELECT 1, NULL, count(DISTINCT userId) FROM events
             UNION ALL SELECT 2, NULL, count(DISTINCT anonymousId) FROM events
-            UNION ALL SELECT 3, NULL, coalesce(sum(copies), 0) FROM events
+            UNION ALL SELECT 3, NULL, CAST(coalesce(sum(copies), 0) AS BIGINT) FROM events
             """;
         command.Parameters.Add(new DuckDBParameter("start", EventLayout.FormatTime(window.Start)[..19]));
         command.Parameters.Add(new DuckDBParameter("end", EventLayout.FormatTime(window.End)[..19]));
@@ -71,7 +71,7 @@ public sealed class WindowCounter : IDisposable
         await using DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            var n = Convert.ToInt64(reader.GetValue(2), CultureInfo.InvariantCulture);
+            var n = reader.GetInt64(2);
             switch (reader.GetInt32(0))
             {
                 case 0: byType[reader.GetString(1)] = n; break;

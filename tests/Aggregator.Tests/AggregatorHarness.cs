@@ -64,12 +64,18 @@ public sealed class AggregatorHarness : IAsyncDisposable
         RequestId = "test",
     };
 
-    /// <summary>Stores events by handing them to the real Processor as SQS messages.</summary>
-    public async Task StoreAsync(IEnumerable<QueuedEvent> events) => await StoreRawAsync(events.Select(e => JsonSerializer.Serialize(e, EventJsonContext.Default.QueuedEvent)));
+    /// <summary>
+    /// Stores events by handing them to the real Processor as SQS messages. <paramref name="processorLookback"/> replaces
+    /// the template's look-back for the Processor: a long one leaves no late marker, zero leaves one for every hour.
+    /// </summary>
+    public async Task StoreAsync(IEnumerable<QueuedEvent> events, TimeSpan? processorLookback = null) =>
+        await StoreRawAsync(events.Select(e => JsonSerializer.Serialize(e, EventJsonContext.Default.QueuedEvent)), processorLookback);
 
-    public async Task StoreRawAsync(IEnumerable<string> bodies)
+    public async Task StoreRawAsync(IEnumerable<string> bodies, TimeSpan? processorLookback = null)
     {
-        var function = LocalProcessor.Function(Aws, Stack, new FunctionLog(TextWriter.Null, "processor"));
+        var options = LocalProcessor.Options(Stack);
+        var function = new Pipeline.Processor.ProcessorFunction(options with { Lookback = processorLookback ?? options.Lookback },
+            Aws.DynamoDb, Aws.S3, TimeProvider.System, new FunctionLog(TextWriter.Null, "processor"));
         var messages = bodies.Select(b => new SqsMessage { MessageId = Guid.NewGuid().ToString(), Body = b }).ToList();
         foreach (var batch in messages.Chunk(10))
         {
@@ -77,15 +83,14 @@ public sealed class AggregatorHarness : IAsyncDisposable
         }
     }
 
-    /// <summary>Puts events on the archive queue as the Processor does once it has stored them.</summary>
-    public async Task ArchiveAsync(IEnumerable<QueuedEvent> events)
-    {
-        var bodies = Pipeline.Events.EventBatchMessage.Pack(events.Select(e => JsonSerializer.Serialize(e, EventJsonContext.Default.QueuedEvent)));
-        foreach (var body in bodies)
-        {
-            await Aws.Sqs.SendMessageAsync(Stack.Resources["ArchiveQueue"].Ref, body);
-        }
-    }
+    /// <summary>Writes events to the archive with the Processor's own code, as one batch (without storing them in the table).</summary>
+    public async Task ArchiveAsync(IReadOnlyList<QueuedEvent> events) =>
+        await new Pipeline.Processor.EventArchive(Aws.S3, Stack["ArchiveBucket"], TimeSpan.FromDays(7), TimeProvider.System)
+            .WriteAsync(events, [Guid.NewGuid().ToString()], DateTimeOffset.UtcNow, CancellationToken.None);
+
+    /// <summary>The keys under a prefix of the archive bucket.</summary>
+    public async Task<List<string>> KeysAsync(string prefix) =>
+        [.. (await ArchiveListing.ListAsync(Aws.S3, Stack["ArchiveBucket"], prefix, CancellationToken.None)).Select(o => o.Key)];
 
     /// <summary>Summaries that arrived in the subscribed queue: the SNS envelopes.</summary>
     public async Task<List<JsonObject>> ReceivedAsync(int waitSeconds = 1)

@@ -1,7 +1,9 @@
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using Amazon.DynamoDBv2.Model;
 using Pipeline.Local.Environment;
 using Pipeline.Sns;
+using Pipeline.Storage;
 
 namespace Pipeline.Aggregator.Tests;
 
@@ -50,8 +52,7 @@ public sealed class AggregatorTests
         Assert.Equal(2, summary["uniqueAnonymousIds"]!.GetValue<long>());
         Assert.Equal(w.Start, summary["windowStart"]!.GetValue<DateTimeOffset>());
         Assert.Equal(w.End, summary["windowEnd"]!.GetValue<DateTimeOffset>());
-        Assert.Equal(13, run.Archived); // the redelivered four are archived again...
-        Assert.Equal(11, run.EventsRead); // ...and read with the window's hour, but counted once
+        Assert.Equal(11, run.EventsRead); // the redelivered four are archived again, and read with the window's hour, but counted once
     }
 
     [Fact]
@@ -86,22 +87,27 @@ public sealed class AggregatorTests
     }
 
     [Fact]
-    public async Task Events_stored_late_within_the_lookback_are_counted_in_a_revised_summary_and_later_ones_are_not()
+    public async Task A_window_is_counted_again_by_every_run_up_to_the_first_that_starts_after_its_end_settle_and_lookback()
     {
         await using var harness = await AggregatorHarness.StartAsync();
         var w = PastWindow();
         var options = harness.Options(Hour) with { Lookback = TimeSpan.FromMinutes(60) };
-        await harness.StoreAsync(Enumerable.Range(0, 3).Select(i => AggregatorHarness.Event(w.Start.AddMinutes(i), "page_view", user: $"u{i}")));
+        var noMarker = TimeSpan.FromDays(1); // the Processor leaves no late marker: only the look-back can count them
+        var closes = w.End + options.Settle + options.Lookback;
+        await harness.StoreAsync(Enumerable.Range(0, 3).Select(i => AggregatorHarness.Event(w.Start.AddMinutes(i), "page_view", user: $"u{i}")), noMarker);
         await harness.Function(options, new TestClock(w.End.AddMinutes(1))).RunAsync(CancellationToken.None);
         var first = Assert.Single(await harness.ReceivedAsync());
 
         // Retried records: received in the window, stored after it was summarized.
-        await harness.StoreAsync([AggregatorHarness.Event(w.Start.AddMinutes(10), "signup", user: "late"), AggregatorHarness.Event(w.End.AddTicks(-1), "page_view", user: "late")]);
+        await harness.StoreAsync([AggregatorHarness.Event(w.Start.AddMinutes(10), "signup", user: "late"), AggregatorHarness.Event(w.End.AddTicks(-1), "page_view", user: "late")], noMarker);
         var revisedRun = await harness.Function(options, new TestClock(w.End.AddMinutes(20))).RunAsync(CancellationToken.None);
         var againRun = await harness.Function(options, new TestClock(w.End.AddMinutes(25))).RunAsync(CancellationToken.None);
         var revised = Assert.Single(await harness.ReceivedAsync());
-        await harness.StoreAsync([AggregatorHarness.Event(w.Start.AddMinutes(30), "signup", user: "too-late")]);
-        var pastLookback = await harness.Function(options, new TestClock(w.End + options.Settle + options.Lookback + TimeSpan.FromMinutes(1))).RunAsync(CancellationToken.None);
+        // Archived after the last run within the look-back and before it closed: the first run after it counts it.
+        await harness.StoreAsync([AggregatorHarness.Event(w.Start.AddMinutes(30), "signup", user: "just-in-time")], noMarker);
+        var closing = await harness.Function(options, new TestClock(closes + TimeSpan.FromMinutes(14))).RunAsync(CancellationToken.None);
+        await harness.StoreAsync([AggregatorHarness.Event(w.Start.AddMinutes(31), "signup", user: "unannounced")], noMarker);
+        var after = await harness.Function(options, new TestClock(closes + TimeSpan.FromMinutes(29))).RunAsync(CancellationToken.None);
 
         Assert.Equal(3, JsonNode.Parse(first["Message"]!.GetValue<string>())!["totalEvents"]!.GetValue<long>());
         Assert.Equal([w.Start], revisedRun.Published);
@@ -112,8 +118,92 @@ public sealed class AggregatorTests
         Assert.Equal(1, summary["byEventType"]!["signup"]!.GetValue<long>());
         Assert.EndsWith("(revision 1)", revised["Subject"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Equal("1", revised["MessageAttributes"]!["revision"]!["Value"]!.GetValue<string>());
-        Assert.DoesNotContain(w.Start, pastLookback.Published); // past the look-back: not revised (the README says so)
-        Assert.DoesNotContain(await harness.ReceivedAsync(waitSeconds: 0), e => JsonNode.Parse(e["Message"]!.GetValue<string>())!["windowStart"]!.GetValue<DateTimeOffset>() == w.Start);
+        Assert.Contains(w.Start, closing.Published); // with the next window, now complete
+        var last = Assert.Single((await harness.ReceivedAsync()).Select(e => JsonNode.Parse(e["Message"]!.GetValue<string>())!),
+            s => s["windowStart"]!.GetValue<DateTimeOffset>() == w.Start);
+        Assert.Equal(6, last["totalEvents"]!.GetValue<long>());
+        Assert.Equal(2, last["revision"]!.GetValue<int>());
+        // Closed: an archive write the Processor did not announce is no longer looked for (it announces every late one).
+        Assert.DoesNotContain(w.Start, after.Published);
+    }
+
+    [Fact]
+    public async Task A_record_redriven_from_the_dlq_long_after_its_window_closed_revises_that_window_through_its_late_marker()
+    {
+        await using var harness = await AggregatorHarness.StartAsync();
+        var w = PastWindow();
+        var options = harness.Options(Hour) with { Lookback = TimeSpan.FromMinutes(60) };
+        await harness.StoreAsync([AggregatorHarness.Event(w.Start.AddMinutes(1), "page_view", user: "a")]);
+        var clock = new TestClock(w.End.AddMinutes(1));
+        await harness.Function(options, clock).RunAsync(CancellationToken.None);
+        clock.Now = w.End + options.Settle + options.Lookback + TimeSpan.FromMinutes(1);
+        await harness.Function(options, clock).RunAsync(CancellationToken.None); // counts it a last time: closed
+        clock.Now += TimeSpan.FromMinutes(15);
+        await harness.Function(options, clock).RunAsync(CancellationToken.None);
+        Assert.Single(await harness.ReceivedAsync(), e => JsonNode.Parse(e["Message"]!.GetValue<string>())!["windowStart"]!.GetValue<DateTimeOffset>() == w.Start);
+        Assert.Empty(await harness.KeysAsync("late/"));
+
+        // Later (a redrive), the real Processor stores and archives a record received in the window.
+        await harness.StoreAsync([AggregatorHarness.Event(w.Start.AddMinutes(2), "signup", user: "redriven")]);
+        var marker = Assert.Single(await harness.KeysAsync("late/"));
+        clock.Now += TimeSpan.FromMinutes(15);
+        var run = await harness.Function(options, clock).RunAsync(CancellationToken.None);
+        var next = await harness.Function(options, clock).RunAsync(CancellationToken.None);
+
+        Assert.Equal(EventLayout.Hour(w.Start), EventLayout.HourOf(marker));
+        Assert.Equal([w.Start], run.Published);
+        Assert.Equal(1, run.LateHours);
+        var summary = JsonNode.Parse(Assert.Single(await harness.ReceivedAsync())["Message"]!.GetValue<string>())!;
+        Assert.Equal(2, summary["totalEvents"]!.GetValue<long>());
+        Assert.Equal(1, summary["revision"]!.GetValue<int>());
+        Assert.Empty(await harness.KeysAsync("late/")); // done with
+        Assert.Empty(next.Published);
+    }
+
+    [Fact]
+    public async Task A_window_whose_archive_did_not_change_is_not_downloaded_again()
+    {
+        await using var harness = await AggregatorHarness.StartAsync();
+        var w = PastWindow();
+        await harness.StoreAsync(Enumerable.Range(0, 5).Select(i => AggregatorHarness.Event(w.Start.AddMinutes(i), "a", user: "u")), TimeSpan.FromDays(1));
+        var clock = new TestClock(w.End.AddMinutes(1));
+        var first = await harness.Function(Hour, clock).RunAsync(CancellationToken.None);
+        clock.Now = w.End.AddMinutes(20);
+        var within = await harness.Function(Hour, clock).RunAsync(CancellationToken.None);
+
+        Assert.Equal(5, first.EventsRead);
+        Assert.Equal(0, within.EventsRead); // listed, same fingerprint: not read
+        Assert.Empty(within.Published);
+    }
+
+    [Fact]
+    public async Task Lines_written_before_fixed_width_times_and_objects_of_several_batches_are_counted_alike()
+    {
+        await using var harness = await AggregatorHarness.StartAsync();
+        var w = PastWindow();
+        // An object as the archive queue's writer left it (times as System.Text.Json writes them), beside the Processor's.
+        var legacy = new[] { AggregatorHarness.Event(w.Start, "old", user: "o"), AggregatorHarness.Event(w.End.AddSeconds(-1), "old", user: "p") };
+        var lines = string.Join('\n', legacy.Select(e => JsonSerializer.Serialize(e, Pipeline.Events.EventJsonContext.Default.QueuedEvent))) + "\n";
+        Assert.Contains("+00:00", lines, StringComparison.Ordinal);
+        using (var body = new MemoryStream())
+        {
+            using (var gzip = new System.IO.Compression.GZipStream(body, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+            {
+                gzip.Write(System.Text.Encoding.UTF8.GetBytes(lines));
+            }
+            body.Position = 0;
+            await harness.Aws.S3.PutObjectAsync(new Amazon.S3.Model.PutObjectRequest { BucketName = harness.Stack["ArchiveBucket"], Key = $"{EventLayout.EventsPrefix(w.Start)}0123456789abcdef0123456789abcdef.jsonl.gz", InputStream = body });
+        }
+        await harness.ArchiveAsync([AggregatorHarness.Event(w.Start.AddMinutes(1), "new", user: "o"), legacy[0]]);
+
+        var run = await harness.Function(Hour, new TestClock(w.End.AddMinutes(1))).RunAsync(CancellationToken.None);
+
+        Assert.Equal([w.Start], run.Published);
+        var summary = JsonNode.Parse(Assert.Single(await harness.ReceivedAsync())["Message"]!.GetValue<string>())!;
+        Assert.Equal(3, summary["totalEvents"]!.GetValue<long>());
+        Assert.Equal(2, summary["byEventType"]!["old"]!.GetValue<long>());
+        Assert.Equal(2, summary["uniqueUsers"]!.GetValue<long>());
+        Assert.Equal(4, run.EventsRead);
     }
 
     [Fact]
@@ -124,7 +214,7 @@ public sealed class AggregatorTests
         var events = Enumerable.Range(0, 10_000).Select(i => AggregatorHarness.Event(w.Start.AddMilliseconds(i), $"type.{i:D5}.{new string('x', 40)}", user: "u"))
             .Concat(Enumerable.Range(0, 10).Select(i => AggregatorHarness.Event(w.Start.AddSeconds(20 + i), "frequent", user: "u")))
             .ToList();
-        // What the Processor hands to the archive queue, without 1,001 invocations.
+        // What the Processor writes to the archive, without 1,001 invocations.
         await harness.ArchiveAsync(events);
 
         var run = await harness.Function(harness.Options(Hour) with { TopEventTypes = 100 }, new TestClock(w.End.AddMinutes(1))).RunAsync(CancellationToken.None);
@@ -194,28 +284,39 @@ public sealed class AggregatorTests
     }
 
     [Fact]
-    public async Task A_crash_after_storing_and_before_publishing_is_published_by_the_next_run_once()
+    public async Task An_sns_outage_stops_no_counting_every_window_is_stored_and_the_next_run_publishes_each_once()
     {
         await using var harness = await AggregatorHarness.StartAsync();
-        var w = PastWindow();
-        await harness.StoreAsync([AggregatorHarness.Event(w.Start.AddMinutes(1), "a", user: "u")]);
-        var clock = new TestClock(w.End.AddMinutes(1));
+        var window = TimeSpan.FromMinutes(10);
+        var first = SummaryWindows.Containing(DateTimeOffset.UtcNow - TimeSpan.FromHours(2), window);
+        await harness.StoreAsync(Enumerable.Range(0, 3).Select(i => AggregatorHarness.Event(first.Start + (window * i) + TimeSpan.FromMinutes(1), "a", user: $"u{i}")));
+        var clock = new TestClock(first.End.AddMinutes(1));
+        await harness.Function(window, clock).RunAsync(CancellationToken.None);
+        Assert.Single(await harness.ReceivedAsync());
         var unreachable = SnsClient.Create(LocalAws.Credentials, Amazon.RegionEndpoint.USEast1, new Uri("http://127.0.0.1:9/"));
 
-        await Assert.ThrowsAnyAsync<Exception>(() => harness.Function(Hour, clock, unreachable).RunAsync(CancellationToken.None));
-        var stored = (await harness.Aws.DynamoDb.ScanAsync(new ScanRequest { TableName = harness.Stack["SummariesTable"] })).Items;
-        Assert.Equal("stored", Assert.Single(stored)["status"].S);
+        clock.Now = first.End + (window * 2) + TimeSpan.FromMinutes(1);
+        var down = await harness.Function(window, clock, unreachable).RunAsync(CancellationToken.None);
+        var stored = (await harness.Aws.DynamoDb.QueryAsync(new QueryRequest
+        {
+            TableName = harness.Stack["SummariesTable"],
+            KeyConditionExpression = "series = :s",
+            ExpressionAttributeValues = new() { [":s"] = new AttributeValue("summaries") },
+            ConsistentRead = true,
+        })).Items;
+        Assert.Empty(down.Published);
+        Assert.Equal(["published", "stored", "stored"], stored.Select(i => i["status"].S));
         Assert.Empty(await harness.ReceivedAsync(waitSeconds: 0));
 
-        var next = await harness.Function(Hour, clock).RunAsync(CancellationToken.None);
-        var after = await harness.Function(Hour, clock).RunAsync(CancellationToken.None);
+        var next = await harness.Function(window, clock).RunAsync(CancellationToken.None);
+        var after = await harness.Function(window, clock).RunAsync(CancellationToken.None);
 
-        Assert.Equal([w.Start], next.Published);
+        Assert.Equal([first.End, first.End + window], next.Published);
         Assert.Empty(after.Published);
-        Assert.Single(await harness.ReceivedAsync());
-        var item = Assert.Single((await harness.Aws.DynamoDb.ScanAsync(new ScanRequest { TableName = harness.Stack["SummariesTable"] })).Items);
-        Assert.Equal("published", item["status"].S);
-        Assert.False(string.IsNullOrEmpty(item["messageId"].S));
+        Assert.Equal(2, (await harness.ReceivedAsync()).Count);
+        var items = (await harness.Aws.DynamoDb.ScanAsync(new ScanRequest { TableName = harness.Stack["SummariesTable"] })).Items.Where(i => i["series"].S == "summaries").ToList();
+        Assert.All(items, item => Assert.Equal("published", item["status"].S));
+        Assert.All(items, item => Assert.False(string.IsNullOrEmpty(item["messageId"].S)));
     }
 
     [Fact]

@@ -78,7 +78,7 @@ public sealed class EventSourceTests
     }
 
     [Fact]
-    public async Task Events_posted_to_the_api_reach_dynamodb_and_the_archive_through_the_queue_and_the_processor_process()
+    public async Task Events_posted_to_the_api_are_in_dynamodb_and_in_the_s3_archive_once_the_processor_returns_with_no_aggregator_run()
     {
         await using var harness = await ProcessorHarness.StartAsync();
         var (key, _) = await new ApiKeyRegistry(harness.Aws.DynamoDb, harness.Stack["ApiKeysTable"]).CreateAsync("e2e", CancellationToken.None);

@@ -36,8 +36,8 @@ public sealed class ProcessorHarness : IAsyncDisposable
         return new ProcessorHarness(aws, await TestEnvironment.ProvisionAsync(aws));
     }
 
-    public ProcessorFunction Function(IAmazonDynamoDB? dynamoDb = null, IAmazonS3? s3 = null, Amazon.SQS.IAmazonSQS? sqs = null) =>
-        new(LocalProcessor.Options(Stack), dynamoDb ?? Aws.DynamoDb, s3 ?? Aws.S3, sqs ?? Aws.Sqs, TimeProvider.System, new FunctionLog(Log, "processor"));
+    public ProcessorFunction Function(IAmazonDynamoDB? dynamoDb = null, IAmazonS3? s3 = null) =>
+        new(LocalProcessor.Options(Stack), dynamoDb ?? Aws.DynamoDb, s3 ?? Aws.S3, TimeProvider.System, new FunctionLog(Log, "processor"));
 
     public static QueuedEvent Event(int i, string? id = null) => new()
     {
@@ -62,6 +62,8 @@ public sealed class ProcessorHarness : IAsyncDisposable
         EventSource = "aws:sqs",
     };
 
+    public static string EventId(SqsMessage message) => JsonNode.Parse(message.Body!)!["eventId"]!.GetValue<string>();
+
     public static SqsMessage Message(QueuedEvent e) => Message(JsonSerializer.Serialize(e, EventJsonContext.Default.QueuedEvent));
 
     public static Task<List<string>> InvokeAsync(ProcessorFunction function, IReadOnlyList<SqsMessage> messages, TimeSpan? timeout = null) =>
@@ -73,25 +75,9 @@ public sealed class ProcessorHarness : IAsyncDisposable
     public async Task<List<string>> ArchiveKeysAsync(string prefix) =>
         [.. ((await Aws.S3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = Stack["ArchiveBucket"], Prefix = prefix })).S3Objects ?? []).Select(o => o.Key)];
 
-    /// <summary>The events the Processor handed to the archive queue (each message a batch of events), in the order sent; receives them all.</summary>
-    public async Task<List<JsonObject>> ArchiveQueueEventsAsync()
-    {
-        var events = new List<JsonObject>();
-        while ((await Aws.Sqs.ReceiveMessageAsync(new Amazon.SQS.Model.ReceiveMessageRequest { QueueUrl = Stack.Resources["ArchiveQueue"].Ref, MaxNumberOfMessages = 10, WaitTimeSeconds = 1 })).Messages is { Count: > 0 } page)
-        {
-            events.AddRange(page.SelectMany(m => JsonNode.Parse(m.Body)!["events"]!.AsArray().Select(e => e!.AsObject())));
-        }
-        return events;
-    }
-
-    /// <summary>
-    /// The archive's events (their JSON lines), once the Aggregator's archive writer has drained the archive queue into
-    /// it, as its next run would.
-    /// </summary>
+    /// <summary>The archive's events: every line of every object under <c>events/</c>, in key order.</summary>
     public async Task<List<JsonObject>> ArchivedEventsAsync()
     {
-        var options = LocalAggregator.Options(Stack, TimeSpan.FromMinutes(1));
-        await new Pipeline.Aggregator.ArchiveWriter(Aws.Sqs, Aws.S3, options, new FunctionLog(TextWriter.Null, "aggregator")).DrainAsync(CancellationToken.None);
         var events = new List<JsonObject>();
         foreach (var key in await ArchiveKeysAsync("events/"))
         {

@@ -13,7 +13,7 @@ namespace Pipeline.Processor.Tests;
 public sealed class ProcessorTests
 {
     [Fact]
-    public async Task A_batch_of_ten_lands_as_ten_items_and_one_archive_message_which_the_archive_writer_writes_to_its_hour()
+    public async Task A_batch_of_ten_lands_as_ten_items_and_one_archive_object_in_its_hour_a_compact_line_each_in_id_order()
     {
         await using var harness = await ProcessorHarness.StartAsync();
         var events = Enumerable.Range(0, 10).Select(i => ProcessorHarness.Event(i)).ToList();
@@ -23,17 +23,51 @@ public sealed class ProcessorTests
         Assert.Empty(failures);
         var items = await harness.ItemsAsync();
         Assert.Equal(events.Select(e => e.EventId).Order(), items.Select(i => i["eventId"].S).Order());
-        var queue = await harness.Aws.Sqs.GetQueueAttributesAsync(harness.Stack.Resources["ArchiveQueue"].Ref, ["ApproximateNumberOfMessages"]);
-        Assert.Equal(1, queue.ApproximateNumberOfMessages); // ten small events: one message, one billed request
-        var archived = await harness.ArchivedEventsAsync();
-        Assert.Equal(events.Select(e => e.EventId).Order(), archived.Select(e => e["eventId"]!.GetValue<string>()).Order());
         var key = Assert.Single(await harness.ArchiveKeysAsync("events/"));
-        Assert.StartsWith($"events/{EventLayout.Partition(events.Min(e => e.ReceivedAt))}/", key, StringComparison.Ordinal);
-        Assert.EndsWith(".jsonl.gz", key, StringComparison.Ordinal);
-        Assert.Empty(await harness.ArchiveQueueEventsAsync()); // written, then deleted from the queue
+        Assert.Matches($"^events/{EventLayout.Partition(events.Min(e => e.ReceivedAt))}/[0-9a-f]{{32}}\\.jsonl\\.gz$", key);
+        var lines = (await harness.ReadObjectAsync(key, gzip: true)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(events.Select(e => e.EventId).Order(StringComparer.Ordinal), lines.Select(l => JsonNode.Parse(l)!["eventId"]!.GetValue<string>()));
+        var line = JsonNode.Parse(lines[0])!;
+        Assert.Equal(EventLayout.FormatTime(events.Single(e => e.EventId == line["eventId"]!.GetValue<string>()).ReceivedAt), line["receivedAt"]!.GetValue<string>());
+        Assert.Empty(await harness.ArchiveKeysAsync("late/")); // received now: well within the look-back
         var metrics = Assert.Single(harness.Metrics());
         Assert.Equal(10, metrics["Processed"]!.GetValue<double>());
         Assert.Equal(0, metrics["Duplicates"]!.GetValue<double>());
+        Assert.Equal(0, metrics["LateArchived"]!.GetValue<double>());
+    }
+
+    [Fact]
+    public async Task An_event_queued_pretty_printed_is_archived_as_one_compact_line()
+    {
+        await using var harness = await ProcessorHarness.StartAsync();
+        var e = ProcessorHarness.Event(1);
+        var pretty = JsonSerializer.Serialize(JsonNode.Parse(JsonSerializer.Serialize(e, Pipeline.Events.EventJsonContext.Default.QueuedEvent)), new JsonSerializerOptions { WriteIndented = true });
+        Assert.Contains('\n', pretty);
+
+        Assert.Empty(await ProcessorHarness.InvokeAsync(harness.Function(), [ProcessorHarness.Message(pretty)]));
+
+        var text = await harness.ReadObjectAsync(Assert.Single(await harness.ArchiveKeysAsync("events/")), gzip: true);
+        var line = Assert.Single(text.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal(e.EventId, JsonNode.Parse(line)!["eventId"]!.GetValue<string>());
+        Assert.Equal(1, JsonNode.Parse(line)!["properties"]!["i"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task An_event_archived_after_its_windows_look_back_leaves_a_late_marker_for_its_hour()
+    {
+        await using var harness = await ProcessorHarness.StartAsync();
+        var lookback = LocalProcessor.Options(harness.Stack).Lookback;
+        var old = ProcessorHarness.Event(1) with { ReceivedAt = DateTimeOffset.UtcNow - lookback - TimeSpan.FromMinutes(90) };
+        var recent = ProcessorHarness.Event(2);
+
+        Assert.Empty(await ProcessorHarness.InvokeAsync(harness.Function(), [ProcessorHarness.Message(old), ProcessorHarness.Message(recent)]));
+
+        var objects = await harness.ArchiveKeysAsync("events/");
+        Assert.Equal(2, objects.Count); // an object per receive hour
+        var marker = Assert.Single(await harness.ArchiveKeysAsync("late/"));
+        Assert.Equal(EventLayout.Hour(old.ReceivedAt), EventLayout.HourOf(marker));
+        Assert.Contains(objects, o => o.StartsWith(EventLayout.EventsPrefix(old.ReceivedAt), StringComparison.Ordinal) && o.EndsWith(marker[marker.LastIndexOf('/')..] + ".jsonl.gz", StringComparison.Ordinal));
+        Assert.Equal(1, harness.Metrics()[0]["LateArchived"]!.GetValue<double>());
     }
 
     [Fact]
@@ -67,12 +101,16 @@ public sealed class ProcessorTests
         var function = harness.Function();
 
         await ProcessorHarness.InvokeAsync(function, messages);
+        var key = Assert.Single(await harness.ArchiveKeysAsync("events/"));
+        var bytes = await ObjectBytesAsync(harness, key);
+        messages.Reverse(); // SQS keeps no order within a batch
         var again = await ProcessorHarness.InvokeAsync(function, messages);
 
         Assert.Empty(again);
         Assert.Equal(10, (await harness.ItemsAsync()).Count);
-        // Archived again (a first delivery may have died between the table and the archive); readers count each eventId once.
-        Assert.Equal(20, (await harness.ArchiveQueueEventsAsync()).Count);
+        // Archived again (a first delivery may have died between the table and the archive): the same key, the same bytes.
+        Assert.Equal([key], await harness.ArchiveKeysAsync("events/"));
+        Assert.Equal(bytes, await ObjectBytesAsync(harness, key));
         var second = harness.Metrics()[1];
         Assert.Equal(0, second["Processed"]!.GetValue<double>());
         Assert.Equal(10, second["Duplicates"]!.GetValue<double>());
@@ -152,7 +190,7 @@ public sealed class ProcessorTests
         await using var harness = await ProcessorHarness.StartAsync();
         var messages = Enumerable.Range(0, 3).Select(i => ProcessorHarness.Message(ProcessorHarness.Event(i))).ToList();
         var misconfigured = new ProcessorFunction(LocalProcessor.Options(harness.Stack) with { TableName = "no-such-table" },
-            harness.Aws.DynamoDb, harness.Aws.S3, harness.Aws.Sqs, TimeProvider.System, new FunctionLog(harness.Log, "processor"));
+            harness.Aws.DynamoDb, harness.Aws.S3, TimeProvider.System, new FunctionLog(harness.Log, "processor"));
 
         var failures = await ProcessorHarness.InvokeAsync(misconfigured, messages);
 
@@ -203,25 +241,26 @@ public sealed class ProcessorTests
     }
 
     [Fact]
-    public async Task An_archive_queue_failure_reports_the_whole_batch_which_is_archived_on_redelivery()
+    public async Task An_s3_failure_reports_the_whole_batch_which_is_archived_on_redelivery()
     {
         await using var harness = await ProcessorHarness.StartAsync();
         var messages = Enumerable.Range(0, 10).Select(i => ProcessorHarness.Message(ProcessorHarness.Event(i))).ToList();
-        using var unreachable = new Amazon.SQS.AmazonSQSClient(LocalAws.Credentials, new Amazon.SQS.AmazonSQSConfig
+        using var unreachable = new AmazonS3Client(LocalAws.Credentials, new AmazonS3Config
         {
             ServiceURL = "http://127.0.0.1:9/",
             AuthenticationRegion = "us-east-1",
+            ForcePathStyle = true,
             MaxErrorRetry = 0,
         });
 
-        var failures = await ProcessorHarness.InvokeAsync(harness.Function(sqs: unreachable), messages);
+        var failures = await ProcessorHarness.InvokeAsync(harness.Function(s3: unreachable), messages);
         var redelivered = await ProcessorHarness.InvokeAsync(harness.Function(), messages);
 
         // Stored but not archived is not done: SQS redelivers the batch, whose events are then duplicates, and archived.
         Assert.Equal(messages.Select(m => m.MessageId).Order(), failures.Order());
         Assert.Empty(redelivered);
         Assert.Equal(10, (await harness.ItemsAsync()).Count);
-        Assert.Equal(messages.Count, (await harness.ArchiveQueueEventsAsync()).Count);
+        Assert.Equal(messages.Select(m => ProcessorHarness.EventId(m)).Order(), (await harness.ArchivedEventsAsync()).Select(e => e["eventId"]!.GetValue<string>()).Order());
     }
 
     [Fact]
@@ -263,6 +302,14 @@ public sealed class ProcessorTests
         Assert.Equal(e.EventId, Assert.Single(await harness.ItemsAsync())["eventId"].S);
     }
 
+    private static async Task<byte[]> ObjectBytesAsync(ProcessorHarness harness, string key)
+    {
+        using var response = await harness.Aws.S3.GetObjectAsync(harness.Stack["ArchiveBucket"], key);
+        using var memory = new MemoryStream();
+        await response.ResponseStream.CopyToAsync(memory);
+        return memory.ToArray();
+    }
+
     // DynamoDB Local behind a connection that is cut after the given number of requests.
     private static AmazonDynamoDBClient CutOffDynamoDb(ProcessorHarness harness, int healthyRequests) =>
         new(LocalAws.Credentials, new AmazonDynamoDBConfig
@@ -290,7 +337,7 @@ public sealed class ProcessorTests
         var rejected = Assert.Single(await harness.ArchiveKeysAsync("rejected/"));
         Assert.EndsWith($"{mixed.MessageId}-3.json", rejected, StringComparison.Ordinal);
         Assert.Contains("no-type", await harness.ReadObjectAsync(rejected, gzip: false), StringComparison.Ordinal);
-        Assert.Equal(good.Select(e => e.EventId).Order(), (await harness.ArchiveQueueEventsAsync()).Select(e => e["eventId"]!.GetValue<string>()).Order());
+        Assert.Equal(good.Select(e => e.EventId).Order(), (await harness.ArchivedEventsAsync()).Select(e => e["eventId"]!.GetValue<string>()).Order());
     }
 
     [Fact]
@@ -306,11 +353,10 @@ public sealed class ProcessorTests
 
         var item = Assert.Single(await harness.ItemsAsync());
         Assert.Equal(EventLayout.FormatTime(first.ReceivedAt), item["receivedAt"].S);
-        // Only the stored copy is archived (twice is harmless: readers count an eventId once). The resend, with its own
-        // receive time, would count the event again in another window.
-        var archived = await harness.ArchiveQueueEventsAsync();
-        Assert.Equal(2, archived.Count);
-        Assert.All(archived, e => Assert.Equal(first.ReceivedAt, e["receivedAt"]!.GetValue<DateTimeOffset>()));
+        // Only the stored copy is archived (again, under its batch's key; twice would be harmless: readers count an eventId
+        // once). The resend, with its own receive time, would count the event again in another window.
+        var archived = Assert.Single(await harness.ArchivedEventsAsync());
+        Assert.Equal(first.ReceivedAt, archived["receivedAt"]!.GetValue<DateTimeOffset>());
         Assert.Equal(3, harness.Metrics().Sum(m => m["Processed"]!.GetValue<double>() + m["Duplicates"]!.GetValue<double>()));
     }
 }
