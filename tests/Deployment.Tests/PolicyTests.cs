@@ -64,8 +64,8 @@ public sealed class PolicyTests
     public async Task The_processor_role_allows_exactly_what_the_processor_calls()
     {
         var (aws, stack, network) = await SetUpAsync();
-        var function = new ProcessorFunction(LocalProcessor.Options(stack), DynamoDb(aws, network), S3(aws, network), Sqs(aws, network), TimeProvider.System, new FunctionLog(TextWriter.Null, "processor"));
-        var good = JsonSerializer.Serialize(new QueuedEvent
+        var function = new ProcessorFunction(LocalProcessor.Options(stack), DynamoDb(aws, network), S3(aws, network), TimeProvider.System, new FunctionLog(TextWriter.Null, "processor"));
+        var queued = new QueuedEvent
         {
             SchemaVersion = 1,
             EventId = Guid.NewGuid().ToString(),
@@ -74,14 +74,18 @@ public sealed class PolicyTests
             OccurredAt = DateTimeOffset.UtcNow,
             ReceivedAt = DateTimeOffset.UtcNow,
             RequestId = "r",
-        }, EventJsonContext.Default.QueuedEvent);
+        };
+        var good = JsonSerializer.Serialize(queued, EventJsonContext.Default.QueuedEvent);
+        // Received days ago (a redrive): archived long after its window, so with a late marker.
+        var late = JsonSerializer.Serialize(queued with { EventId = Guid.NewGuid().ToString(), ReceivedAt = queued.ReceivedAt.AddDays(-3) }, EventJsonContext.Default.QueuedEvent);
         await aws.Sqs.SendMessageAsync(stack.Resources["EventsQueue"].Ref, good);
+        await aws.Sqs.SendMessageAsync(stack.Resources["EventsQueue"].Ref, late);
         await aws.Sqs.SendMessageAsync(stack.Resources["EventsQueue"].Ref, "poison");
         var source = new SqsEventSource(new AmazonSQSClient(LocalAws.Credentials, new AmazonSQSConfig { ServiceURL = aws.Endpoints.Fauxqs.ToString(), AuthenticationRegion = "us-east-1", HttpClientFactory = network }),
             stack.Resources["EventsQueue"].Ref, stack.Resources["EventsQueue"].Attributes["Arn"], "us-east-1", (payload, ct) => function.HandleAsync(payload, TestLambda.Context(), ct),
             new EventSourceOptions { BatchingWindow = TimeSpan.FromMilliseconds(500) }, _ => { });
 
-        Assert.Equal(2, await source.PollOnceAsync(CancellationToken.None));
+        Assert.Equal(3, await source.PollOnceAsync(CancellationToken.None));
 
         AssertPolicyMatches("ProcessorFunction", stack, network);
     }
@@ -94,7 +98,7 @@ public sealed class PolicyTests
         var options = LocalAggregator.Options(stack, TimeSpan.FromHours(1));
         var function = new AggregatorFunction(options, DynamoDb(aws, network), S3(aws, network), Sqs(aws, network),
             sns, TimeProvider.System, new FunctionLog(TextWriter.Null, "aggregator"));
-        // A stored event of the window the run will summarize, on the archive queue as the Processor leaves it.
+        // A stored event of the window the run will summarize, archived as the Processor archives it, late (with a marker).
         var now = DateTimeOffset.UtcNow;
         var window = SummaryWindows.Due(now, options.Window, options.Settle, now - options.Settle - options.Lookback, int.MaxValue)[^1];
         var stored = new QueuedEvent
@@ -107,7 +111,7 @@ public sealed class PolicyTests
             ReceivedAt = window.Start,
             RequestId = "r",
         };
-        await aws.Sqs.SendMessageAsync(stack.Resources["ArchiveQueue"].Ref, EventBatchMessage.Pack([JsonSerializer.Serialize(stored, EventJsonContext.Default.QueuedEvent)]).Single());
+        await new EventArchive(aws.S3, stack["ArchiveBucket"], TimeSpan.Zero, TimeProvider.System).WriteAsync([stored], ["m"], DateTimeOffset.UtcNow, CancellationToken.None);
 
         var run = await function.RunAsync(CancellationToken.None);
 

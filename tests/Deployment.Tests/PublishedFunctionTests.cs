@@ -139,7 +139,7 @@ public sealed class PublishedFunctionTests
         var run = await LocalAggregator.InvokeAsync(aggregator, CancellationToken.None);
 
         var published = Assert.Single(run.Published);
-        var summary = Assert.Single(await new SummaryStore(aws.DynamoDb, stack["SummariesTable"]).RecentAsync(5, CancellationToken.None));
+        var summary = Assert.Single(await new SummaryStore(aws.DynamoDb, stack["SummariesTable"], TimeProvider.System).RecentAsync(5, CancellationToken.None));
         Assert.Equal(published, summary.WindowStart);
         Assert.Contains(_output, l => l.Contains("\"level\":\"INFO\"", StringComparison.Ordinal) && l.Contains("\"function\":\"aggregator\"", StringComparison.Ordinal));
     }

@@ -61,6 +61,7 @@ public sealed class RecordingNetwork : HttpClientFactory
             ("PUT", 2) => "s3:PutObject",
             ("GET", 2) => "s3:GetObject",
             ("GET", 1) => "s3:ListBucket",
+            ("DELETE", 2) => "s3:DeleteObject",
             _ => $"s3:{request.Method.Method} {request.RequestUri.PathAndQuery}",
         };
         // An object's qualifier is its top-level prefix (/events/*, /rejected/*), as the policies grant them.

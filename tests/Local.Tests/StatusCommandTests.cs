@@ -16,7 +16,7 @@ public sealed class StatusCommandTests
     private static readonly int[] MinutesAgo = [5, 20, 90];
 
     [Fact]
-    public async Task Status_shows_the_dlq_depth_the_events_of_the_last_hour_and_the_latest_summary()
+    public async Task Status_shows_the_dlq_depth_the_archive_of_the_last_hour_late_markers_and_the_latest_summary()
     {
         using var aws = await TestEnvironment.CreateClientsAsync();
         var stack = await TestEnvironment.ProvisionAsync(aws);
@@ -24,23 +24,25 @@ public sealed class StatusCommandTests
         {
             await aws.Sqs.SendMessageAsync(stack.Resources["EventsDeadLetterQueue"].Ref, $"dead {i}");
         }
-        // Stored events as the Processor leaves them on the archive queue; the archive writer puts them in the archive.
-        var stored = MinutesAgo.Select(minutesAgo => JsonSerializer.Serialize(new QueuedEvent
+        // Stored events as the Processor archives them, a batch each; one received days ago leaves a late marker.
+        var now = DateTimeOffset.UtcNow;
+        var archive = new Pipeline.Processor.EventArchive(aws.S3, stack["ArchiveBucket"], TimeSpan.FromHours(2), TimeProvider.System);
+        foreach (var minutesAgo in MinutesAgo.Append(3 * 24 * 60))
         {
-            SchemaVersion = QueuedEvent.CurrentSchemaVersion,
-            EventId = Guid.NewGuid().ToString(),
-            EventType = "page_view",
-            UserId = "u",
-            OccurredAt = DateTimeOffset.UtcNow.AddMinutes(-minutesAgo),
-            ReceivedAt = DateTimeOffset.UtcNow.AddMinutes(-minutesAgo),
-            RequestId = "r",
-        }, EventJsonContext.Default.QueuedEvent)).ToList();
-        await aws.Sqs.SendMessageAsync(stack.Resources["ArchiveQueue"].Ref, EventBatchMessage.Pack(stored).Single());
-        await new ArchiveWriter(aws.Sqs, aws.S3, LocalAggregator.Options(stack, TimeSpan.FromMinutes(1)), new Pipeline.Lambda.FunctionLog(TextWriter.Null, "aggregator"))
-            .DrainAsync(CancellationToken.None);
-        await aws.Sqs.SendMessageAsync(stack.Resources["ArchiveQueue"].Ref, EventBatchMessage.Pack(stored[..1]).Single()); // not yet archived
+            await archive.WriteAsync([new QueuedEvent
+            {
+                SchemaVersion = QueuedEvent.CurrentSchemaVersion,
+                EventId = Guid.NewGuid().ToString(),
+                EventType = "page_view",
+                UserId = "u",
+                OccurredAt = now.AddMinutes(-minutesAgo),
+                ReceivedAt = now.AddMinutes(-minutesAgo),
+                RequestId = "r",
+            }], [$"message-{minutesAgo}"], now.AddSeconds(30), CancellationToken.None);
+        }
+        var expected = MinutesAgo.Count(m => EventLayout.Hour(now.AddMinutes(-m)) >= EventLayout.Hour(now).AddHours(-1));
         var window = SummaryWindows.Containing(DateTimeOffset.UtcNow.AddHours(-2), TimeSpan.FromHours(1));
-        await new SummaryStore(aws.DynamoDb, stack["SummariesTable"]).StoreAsync(new Summary
+        await new SummaryStore(aws.DynamoDb, stack["SummariesTable"], TimeProvider.System).StoreAsync(new Summary
         {
             WindowStart = window.Start,
             WindowEnd = window.End,
@@ -51,7 +53,7 @@ public sealed class StatusCommandTests
             Rejected = 0,
             DeadLetterDepth = 0,
             GeneratedAt = DateTimeOffset.UtcNow,
-        }, CancellationToken.None);
+        }, "", CancellationToken.None);
 
         using var output = new StringWriter();
         Assert.Equal(0, await LocalCommands.RunAsync(["status", "--stack", stack.StackName, "--fauxqs", aws.Endpoints.Fauxqs.ToString(),
@@ -59,7 +61,8 @@ public sealed class StatusCommandTests
 
         var screen = output.ToString();
         Assert.Contains("dead letters   3", screen, StringComparison.Ordinal);
-        Assert.Contains("archived       2 events received in the last hour; 1 message(s) of stored events wait for the Aggregator's next run", screen, StringComparison.Ordinal);
+        Assert.Contains($"archived       {expected} object(s), 0.0 MB of events received this hour and the last", screen, StringComparison.Ordinal);
+        Assert.Contains("late markers   1 (hours the Aggregator's next run counts again)", screen, StringComparison.Ordinal);
         Assert.Contains($"{window.Start:yyyy-MM-dd HH:mm}      4242  rev 0", screen, StringComparison.Ordinal);
         Assert.Contains("local processes:", screen, StringComparison.Ordinal);
     }
