@@ -10,7 +10,7 @@ var report = what switch
 {
     "api" => await ApiBenchmark.RunAsync(Option("seconds", 10), Option("connections", 16)),
     "processor" => await ProcessorBenchmark.RunAsync(Option("events", 5000)),
-    "aggregator" => await AggregatorBenchmark.RunAsync(Option("events", 100_000)),
+    "aggregator" => await AggregatorBenchmark.RunAsync(Option("max-events", 10_000_000)),
     "coldstart" => await ColdStartBenchmark.RunAsync(Option("runs", 5)),
     "faults" => await FaultSoak.RunAsync(Option("seconds", 90), Option("rate", 40)),
     "cost" => await Pipeline.Bench.Cost.CostReport.RunAsync(Option("events", 2000)),
