@@ -33,6 +33,7 @@ internal static class AggregatorBenchmark
         var taskRoot = await LocalLambda.PublishAsync("src/Aggregator", "linux-x64", Path.Combine(folder, "publish"));
         var results = new List<Result>();
         int memorySize = 0, timeout = 0, storage = 0;
+        var eventBytes = Enumerable.Range(0, 997).Average(i => Pipeline.Storage.ArchiveLine.Serialize(Event(SummaryWindows.Containing(DateTimeOffset.UtcNow, TimeSpan.FromHours(1)), TimeSpan.Zero, i, Properties(i))).Length + 1);
         try
         {
             foreach (var shape in Shapes.Where(s => s.Events <= maxEvents))
@@ -63,7 +64,7 @@ internal static class AggregatorBenchmark
         {
             FormattableString.Invariant($"One 60-minute window per row, one run each, {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, linux-x64, Release publish (ReadyToRun) run as deployed:"),
             FormattableString.Invariant($"MemorySize {memorySize} MB as a cgroup memory limit, a CPU quota of {memorySize / 1769.0:0.00} core (MemorySize/1,769), Timeout {timeout} s, EphemeralStorage {storage} MB."),
-            "Events of about 1 KB (the load generator's shapes, with a user agent and page context), written with the Processor's archive code.",
+            FormattableString.Invariant($"Events of {eventBytes:N0} bytes on average as archive lines (the load generator's shapes, with a user agent and page context), written with the Processor's archive code."),
             "",
             "| path (events an object) | events | objects | gzip MB | init (start → first GET /next) | first invocation (the run) | events/s | peak RSS | cgroup peak (with page cache) | counted |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
@@ -90,24 +91,8 @@ internal static class AggregatorBenchmark
         await Parallel.ForAsync(0, objects, new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (o, ct) =>
         {
             var first = (long)o * shape.PerObject;
-            var events = Enumerable.Range(0, (int)Math.Min(shape.PerObject, shape.Events - first)).Select(k =>
-            {
-                var i = first + k;
-                return new QueuedEvent
-                {
-                    SchemaVersion = QueuedEvent.CurrentSchemaVersion,
-                    EventId = $"{Guid.CreateVersion7()}",
-                    EventType = (i % 5) switch { 0 => "page_view", 1 => "signup", 2 => "purchase", 3 => "search", _ => "checkout.completed" },
-                    UserId = i % 3 == 0 ? null : $"user-{i % 50_000}",
-                    AnonymousId = i % 3 == 0 ? $"anon-{i % 70_000}" : null,
-                    OccurredAt = window.Start + (step * i),
-                    ReceivedAt = window.Start + (step * i),
-                    SourceIp = $"203.0.113.{i % 250}",
-                    UserAgent = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15",
-                    RequestId = $"0HN{i:X12}",
-                    Properties = properties[i % properties.Length],
-                };
-            }).ToList();
+            var events = Enumerable.Range(0, (int)Math.Min(shape.PerObject, shape.Events - first))
+                .Select(k => Event(window, step, first + k, properties[(first + k) % properties.Length])).ToList();
             await archive.WriteAsync(events, [$"bench-{o}"], DateTimeOffset.UtcNow, ct);
             if (Interlocked.Increment(ref done) % 1000 == 0)
             {
@@ -117,6 +102,21 @@ internal static class AggregatorBenchmark
         var listed = await ArchiveListing.ListAsync(bench.Aws.S3, bench.Stack["ArchiveBucket"], Pipeline.Storage.EventLayout.EventsRoot, CancellationToken.None);
         return (listed.Count, listed.Sum(o => o.Size ?? 0), watch.Elapsed);
     }
+
+    private static QueuedEvent Event(SummaryWindow window, TimeSpan step, long i, JsonElement properties) => new()
+    {
+        SchemaVersion = QueuedEvent.CurrentSchemaVersion,
+        EventId = $"{Guid.CreateVersion7()}",
+        EventType = (i % 5) switch { 0 => "page_view", 1 => "signup", 2 => "purchase", 3 => "search", _ => "checkout.completed" },
+        UserId = i % 3 == 0 ? null : $"user-{i % 50_000}",
+        AnonymousId = i % 3 == 0 ? $"anon-{i % 70_000}" : null,
+        OccurredAt = window.Start + (step * i),
+        ReceivedAt = window.Start + (step * i),
+        SourceIp = $"203.0.113.{i % 250}",
+        UserAgent = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15",
+        RequestId = $"0HN{i:X12}",
+        Properties = properties,
+    };
 
     // The load generator's property shapes, with a page context, so a stored event is about 1 KB.
     private static JsonElement Properties(int i)

@@ -13,8 +13,8 @@ namespace Pipeline.Bench;
 
 /// <summary>
 /// The promise "a 202 means stored", under faults. A steady stream of events goes through the Api (a client that retries
-/// 503/429 after Retry-After, and network errors, with its own eventId), while the soak stops DynamoDB and the SQS/S3/SNS
-/// server for 10 s each (every client reaches them through a proxy that refuses and drops connections), kills the
+/// 503/429 after Retry-After, and network errors, with its own eventId), while the soak stops DynamoDB, the SQS/S3/SNS
+/// server, and S3 alone for 10 s each (every client reaches them through a proxy that refuses and drops connections), kills the
 /// Processor process mid-batch twice (SIGKILL), and resends a burst of already accepted events. Then it checks, for every
 /// event answered 202: stored exactly once, archived, counted exactly once by the latest summary revisions; and the DLQ.
 /// Loopback only, bounded in time.
@@ -30,6 +30,9 @@ internal static class FaultSoak
         var stack = bench.Stack;
         await using var dynamoDb = new TcpProxy(direct.Endpoints.DynamoDb);
         await using var fauxqs = new TcpProxy(direct.Endpoints.Fauxqs);
+        // S3 on its own proxy (the same fauxqs behind it), so the soak can stop S3 alone: the Processor's archive writes.
+        await using var s3 = new TcpProxy(direct.Endpoints.Fauxqs);
+        var s3Only = new Dictionary<string, string> { ["AWS_ENDPOINT_URL_S3"] = s3.Address.ToString() };
         var faulty = new LocalEndpoints(fauxqs.Address, dynamoDb.Address);
         using var faultyAws = new LocalAws(faulty);
         var queueUrl = stack.Resources["EventsQueue"].Ref;
@@ -46,10 +49,10 @@ internal static class FaultSoak
         var clock = Stopwatch.StartNew();
         void Note(string what) => notes.Enqueue(FormattableString.Invariant($"| {clock.Elapsed.TotalSeconds:0.0} s | {what} |"));
         var processed = new ProcessedMetric();
-        await using var processor = LocalProcessor.Start(stack, faulty, processed.Read);
+        await using var processor = LocalProcessor.Start(stack, faulty, processed.Read, s3Only);
         using var stop = new CancellationTokenSource();
         var polling = LocalProcessor.EventSource(faultyAws, stack, processor.InvokeAsync, LocalProcessor.EventSourceOptions(stack), _ => { }).RunAsync(stop.Token);
-        await using var aggregator = LocalAggregator.Start(stack, faulty, Window, _ => { });
+        await using var aggregator = LocalAggregator.Start(stack, faulty, Window, _ => { }, overrides: s3Only);
         var aggregating = LocalAggregator.ScheduleAsync(aggregator, Window, _ => { }, stop.Token);
 
         // Valid events only, each with its own eventId: every one must end up stored.
@@ -67,6 +70,12 @@ internal static class FaultSoak
         await Task.Delay(TimeSpan.FromSeconds(10));
         fauxqs.Restore();
         Note("SQS/S3/SNS server back");
+        await Task.Delay(TimeSpan.FromSeconds(10));
+        Note("S3 alone stopped: the Processor cannot archive");
+        s3.Cut();
+        await Task.Delay(TimeSpan.FromSeconds(10));
+        s3.Restore();
+        Note("S3 back");
         for (var kill = 0; kill < 2; kill++)
         {
             await Task.Delay(TimeSpan.FromSeconds(5));
@@ -175,7 +184,7 @@ internal static class FaultSoak
         List<string> lines =
         [
             FormattableString.Invariant($"{seconds} s of load at {rate} events/s (POST /events, one event each, client-chosen eventId), one run, {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores."),
-            "The Api, the Processor processes (local Runtime API) and the Aggregator reach DynamoDB Local and fauxqs through proxies that the soak cuts; summary windows of 1 minute.",
+            "The Api, the Processor processes (local Runtime API) and the Aggregator reach DynamoDB Local and fauxqs through proxies that the soak cuts (S3 through a proxy of its own); summary windows of 1 minute.",
             "",
             "| when | what |",
             "|---:|---|",

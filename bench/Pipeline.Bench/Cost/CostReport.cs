@@ -31,23 +31,25 @@ internal static class CostReport
     // The measured Aggregator run is a deployment's first: it counts the look-back's windows (48 at most, one minute each).
     private const int WindowsCounted = 48;
 
-    private static bool IsDrain(MeteredCall c) => c.Service == "sqs" && c.Operation is "ReceiveMessage" or "DeleteMessageBatch";
+    private static bool IsObjectRead(MeteredCall c) => c.Service == "s3" && c.Operation == "GetObject";
 
     public static async Task<string> RunAsync(int events)
     {
         var prices = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(RepositoryPaths.Discover().Root, "bench", "prices.json"))).RootElement;
         LocalAws.UseDummyCredentialsInThisProcess();
         await using var emulators = await LocalEmulators.StartAsync(EmulatorOptions.Private, _ => { }, CancellationToken.None);
-        var batch = await MeasureAsync(emulators.Endpoints, events, batchSize: 100, concurrency: 4);
-        var single = await MeasureAsync(emulators.Endpoints, events / 2, batchSize: 1, concurrency: 1);
-        return Render(prices, events, batch, single);
+        var batch = await MeasureAsync(emulators.Endpoints, events, batchSize: 100, concurrency: 4, rate: 5000);
+        var single = await MeasureAsync(emulators.Endpoints, events / 2, batchSize: 1, concurrency: 1, rate: 5000);
+        // A trickle: about one event a second, so the Processor's 1 s batching window mostly holds one message.
+        var trickle = await MeasureAsync(emulators.Endpoints, 60, batchSize: 1, concurrency: 1, rate: 1);
+        return Render(prices, [("batch path", batch), ("single path", single), ("single, 1 event/s", trickle)]);
     }
 
     private sealed record PathCounts(int Events, List<MeteredCall> Calls, long ApiRequests, double ApiBilledMs, double ApiLogBytes,
         IReadOnlyCollection<InvocationReport> Processor, double ProcessorLogBytes, IReadOnlyCollection<InvocationReport> Aggregator,
-        double AggregatorLogBytes, List<MeteredCall> AggregatorCalls, int MemoryMb, string ApiSystemLogLevel, string ProcessorSystemLogLevel);
+        double AggregatorLogBytes, List<MeteredCall> AggregatorCalls, int MemoryMb, int AggregatorMemoryMb, string ApiSystemLogLevel, string ProcessorSystemLogLevel);
 
-    private static async Task<PathCounts> MeasureAsync(LocalEndpoints direct, int events, int batchSize, int concurrency)
+    private static async Task<PathCounts> MeasureAsync(LocalEndpoints direct, int events, int batchSize, int concurrency, int rate)
     {
         using var aws = new LocalAws(direct);
         var stack = await new TemplateProvisioner(aws).ProvisionAsync($"cost-{Guid.NewGuid():N}"[..14], CancellationToken.None);
@@ -80,8 +82,8 @@ internal static class CostReport
 
         using var generator = new LoadGenerator(new Uri(url), key, new LoadOptions
         {
-            Rate = 5000,
-            Duration = TimeSpan.FromSeconds(events / 5000.0),
+            Rate = rate,
+            Duration = TimeSpan.FromSeconds(events / (double)rate),
             Batch = batchSize,
             Concurrency = concurrency,
             DuplicateShare = 0,
@@ -114,6 +116,7 @@ internal static class CostReport
         return new PathCounts(events, pipelineCalls, apiTimes.Count, apiTimes.Sum(Math.Ceiling), apiLog.Bytes,
             processor.Reports, processorLog, aggregator.Reports, aggregatorLog, aggregatorCalls,
             int.Parse(stack.FunctionSetting("ProcessorFunction", "MemorySize") ?? "128", CultureInfo.InvariantCulture),
+            int.Parse(stack.FunctionSetting("AggregatorFunction", "MemorySize") ?? "128", CultureInfo.InvariantCulture),
             stack.FunctionSetting("ApiFunction", "SystemLogLevel") ?? "INFO", stack.FunctionSetting("ProcessorFunction", "SystemLogLevel") ?? "INFO");
     }
 
@@ -135,46 +138,43 @@ internal static class CostReport
         return count;
     }
 
-    private sealed record Line(string Item, string Unit, double BatchUnits, double SingleUnits, double Price);
+    private sealed record Line(string Item, string Unit, double[] Units, double Price);
 
-    private static string Render(JsonElement prices, int events, PathCounts batch, PathCounts single)
+    private static string Render(JsonElement prices, IReadOnlyList<(string Name, PathCounts Counts)> paths)
     {
         double P(string name) => prices.GetProperty(name).GetDouble();
         var lines = new List<Line>();
         void Add(string item, string unit, Func<PathCounts, double> perMillion, double price) =>
-            lines.Add(new Line(item, unit, perMillion(batch), perMillion(single), price));
+            lines.Add(new Line(item, unit, [.. paths.Select(p => perMillion(p.Counts))], price));
         static double Scale(PathCounts p, double value) => value * 1_000_000 / p.Events;
         static double Requests(PathCounts p, string service, Func<MeteredCall, bool>? filter = null) =>
             Scale(p, p.Calls.Where(c => c.Service == service && (filter?.Invoke(c) ?? true)).Sum(c => c.Requests));
-        double GbSeconds(PathCounts p, double billedMs) => billedMs / 1000 * p.MemoryMb / 1024.0;
+        static double GbSeconds(double billedMs, int memoryMb) => billedMs / 1000 * memoryMb / 1024.0;
         static double BilledMs(IEnumerable<InvocationReport> reports) => reports.Sum(r => Math.Ceiling(r.Duration.TotalMilliseconds));
-        static bool IsS3Get(MeteredCall c) => c.Operation == "GetObject";
 
         Add("API Gateway (HTTP API) requests", "requests", p => Scale(p, p.ApiRequests), P("apiGatewayHttpRequestsPerMillion") / 1e6);
         Add("Api: Lambda requests", "requests", p => Scale(p, p.ApiRequests), P("lambdaRequestsPerMillion") / 1e6);
-        Add("Api: Lambda duration", "GB-s", p => Scale(p, GbSeconds(p, p.ApiBilledMs)), P("lambdaArmPerGbSecond"));
+        Add("Api: Lambda duration", "GB-s", p => Scale(p, GbSeconds(p.ApiBilledMs, p.MemoryMb)), P("lambdaArmPerGbSecond"));
         Add("SQS requests (64 KB each)", "requests", p => Requests(p, "sqs"), P("sqsRequestsPerMillion") / 1e6);
         Add("Processor: Lambda requests", "requests", p => Scale(p, p.Processor.Count), P("lambdaRequestsPerMillion") / 1e6);
-        Add("Processor: Lambda duration", "GB-s", p => Scale(p, GbSeconds(p, BilledMs(p.Processor))), P("lambdaArmPerGbSecond"));
+        Add("Processor: Lambda duration", "GB-s", p => Scale(p, GbSeconds(BilledMs(p.Processor), p.MemoryMb)), P("lambdaArmPerGbSecond"));
         Add("DynamoDB write units", "WRU", p => Scale(p, p.Calls.Sum(c => c.WriteUnits)), P("dynamoDbWriteUnitsPerMillion") / 1e6);
         Add("DynamoDB read units", "RRU", p => Scale(p, p.Calls.Sum(c => c.ReadUnits)), P("dynamoDbReadUnitsPerMillion") / 1e6);
-        Add("S3 PUT and LIST", "requests", p => Requests(p, "s3", c => !IsS3Get(c)), P("s3PutCopyPostListPerThousand") / 1e3);
-        Add("S3 GET", "requests", p => Requests(p, "s3", IsS3Get), P("s3GetPerThousand") / 1e3);
+        Add("Processor: S3 PUT (an archive object per invocation and hour)", "requests", p => Requests(p, "s3", c => !IsObjectRead(c)), P("s3PutCopyPostListPerThousand") / 1e3);
         Add("Logs (our lines, and Lambda's at its system log level)", "GB", p => Scale(p,
             (p.ApiLogBytes + p.ProcessorLogBytes + (p.ApiSystemLogLevel == "INFO" ? p.ApiRequests * PlatformBytesPerInvocation : 0)
                 + (p.ProcessorSystemLogLevel == "INFO" ? p.Processor.Count * PlatformBytesPerInvocation : 0)) / 1e9), P("logsIngestedPerGb"));
-        // The Aggregator's share that grows with the events: draining the archive queue, writing the archive's objects,
-        // and its time (which also includes counting; a conservative share, scaled with the events like the rest).
-        Add("Aggregator: archive queue receives and deletes", "requests", p => Scale(p, p.AggregatorCalls.Where(IsDrain).Sum(c => c.Requests)), P("sqsRequestsPerMillion") / 1e6);
-        Add("Aggregator: S3 PUT of archive objects", "requests", p => Scale(p, p.AggregatorCalls.Where(c => c.Operation == "PutObject").Sum(c => c.Requests)), P("s3PutCopyPostListPerThousand") / 1e3);
-        Add("Aggregator: Lambda duration", "GB-s", p => Scale(p, GbSeconds(p, BilledMs(p.Aggregator))), P("lambdaArmPerGbSecond"));
-        static double Cost(Line line, bool isBatch) => (isBatch ? line.BatchUnits : line.SingleUnits) * line.Price;
+        // The Aggregator's share that grows with the events: a GET per archive object of a window it counts (once, unless
+        // late events change the window's hours), and its time (which includes the fixed share: conservative).
+        Add("Aggregator: S3 GET of archive objects", "requests", p => Scale(p, p.AggregatorCalls.Where(IsObjectRead).Sum(c => c.Requests)), P("s3GetPerThousand") / 1e3);
+        Add("Aggregator: Lambda duration", "GB-s", p => Scale(p, GbSeconds(BilledMs(p.Aggregator), p.AggregatorMemoryMb)), P("lambdaArmPerGbSecond"));
 
-        // Its share that does not: counting windows (S3 LIST and GET), storing and publishing summaries, the DLQ depth.
-        var fixedRequests = batch.AggregatorCalls.Where(c => !IsDrain(c) && c.Operation != "PutObject").ToList();
+        // Its share that does not: listing, storing and publishing summaries, the DLQ depth.
+        var batch = paths[0].Counts;
+        var fixedRequests = batch.AggregatorCalls.Where(c => !IsObjectRead(c)).ToList();
         double FixedCost(MeteredCall c) => c.Service switch
         {
-            "s3" => c.Operation == "GetObject" ? c.Requests * P("s3GetPerThousand") / 1e3 : c.Requests * P("s3PutCopyPostListPerThousand") / 1e3,
+            "s3" => c.Requests * P("s3PutCopyPostListPerThousand") / 1e3,
             "sns" => c.Requests * P("snsPublishesPerMillion") / 1e6,
             "sqs" => c.Requests * P("sqsRequestsPerMillion") / 1e6,
             _ => (c.ReadUnits * P("dynamoDbReadUnitsPerMillion") + c.WriteUnits * P("dynamoDbWriteUnitsPerMillion")) / 1e6,
@@ -183,37 +183,41 @@ internal static class CostReport
 
         var text = new StringBuilder();
         var inv = CultureInfo.InvariantCulture;
-        text.AppendLine(inv, $"Cost per **1,000,000 events**, {prices.GetProperty("region").GetString()} list prices of {prices.GetProperty("date").GetString()} (`bench/prices.json`), Arm Lambda at {batch.MemoryMb} MB.");
-        text.AppendLine(inv, $"Counted from {batch.Events:N0} events sent in batches of 100 (4 requests at a time) and {single.Events:N0} sent one per request, one request at a time");
-        text.AppendLine("(as one Lambda instance of the Api serves them), then scaled to a million.");
+        text.AppendLine(inv, $"Cost per **1,000,000 events**, {prices.GetProperty("region").GetString()} list prices of {prices.GetProperty("date").GetString()} (`bench/prices.json`), Arm Lambda at {batch.MemoryMb} MB (the Aggregator at {batch.AggregatorMemoryMb} MB).");
+        text.AppendLine(inv, $"Counted from {paths[0].Counts.Events:N0} events sent in batches of 100 (4 requests at a time), {paths[1].Counts.Events:N0} sent one per request, one request at a time");
+        text.AppendLine(inv, $"(as one Lambda instance of the Api serves them), and {paths[2].Counts.Events:N0} sent one a second, then scaled to a million.");
         text.AppendLine();
-        text.AppendLine("| item | unit | batch path: units | batch path: $ | single path: units | single path: $ |");
-        text.AppendLine("|---|---|---:|---:|---:|---:|");
-        double batchTotal = 0, singleTotal = 0;
+        text.AppendLine("| item | unit | " + string.Join(" | ", paths.Select(p => $"{p.Name}: units | {p.Name}: $")) + " |");
+        text.AppendLine("|---|---|" + string.Concat(paths.Select(_ => "---:|---:|")));
+        var totals = new double[paths.Count];
         foreach (var line in lines)
         {
-            var b = Cost(line, true);
-            var s = Cost(line, false);
-            batchTotal += b;
-            singleTotal += s;
-            text.AppendLine(inv, $"| {line.Item} | {line.Unit} | {Units(line.BatchUnits)} | {b:0.0000} | {Units(line.SingleUnits)} | {s:0.0000} |");
+            var cells = line.Units.Select((u, i) =>
+            {
+                totals[i] += u * line.Price;
+                return $"{Units(u)} | {u * line.Price:0.0000}";
+            });
+            text.AppendLine(inv, $"| {line.Item} | {line.Unit} | {string.Join(" | ", cells)} |");
         }
-        text.AppendLine(inv, $"| **total** | | | **{batchTotal:0.00}** | | **{singleTotal:0.00}** |");
+        text.AppendLine(inv, $"| **total** | | {string.Join(" | ", totals.Select(t => $"| **{t:0.00}**"))} |");
         text.AppendLine();
-        text.AppendLine(inv, $"Not per event: an Aggregator run's counting and publishing ({fixedRequests.Sum(c => c.Requests):N0} requests: {string.Join(", ", fixedRequests.GroupBy(c => $"{c.Service} {c.Operation}").Select(g => $"{g.Sum(c => c.Requests):N0} {g.Key}"))}) cost ${perRun:0.000000} in the measured run, which counted {WindowsCounted} one-minute windows; at the default schedule of 96 runs a day that is at most ${perRun * 96 * 30:0.00} a month, whatever the volume.");
+        text.AppendLine(inv, $"Events an invocation of the Processor: {string.Join(", ", paths.Select(p => $"{p.Name} {p.Counts.Events / (double)Math.Max(1, p.Counts.Processor.Count):0.0}"))}.");
+        text.AppendLine(inv, $"The Aggregator reads each archive object once per window it counts: {string.Join(", ", paths.Select(p => $"{p.Name} {Scale(p.Counts, p.Counts.AggregatorCalls.Where(IsObjectRead).Sum(c => c.Requests)):N0}"))} GETs a million events. A window is read again only when its hours changed since it was counted (late events), so a window costs a GET per object once, and a LIST per hour for each run that checks it.");
+        text.AppendLine();
+        text.AppendLine(inv, $"Not per event: an Aggregator run's listing, storing and publishing ({fixedRequests.Sum(c => c.Requests):N0} requests: {string.Join(", ", fixedRequests.GroupBy(c => $"{c.Service} {c.Operation}").Select(g => $"{g.Sum(c => c.Requests):N0} {g.Key}"))}) cost ${perRun:0.000000} in the measured run, which counted {WindowsCounted} one-minute windows; at the default schedule of 96 runs a day that is at most ${perRun * 96 * 30:0.00} a month.");
         text.AppendLine();
         text.AppendLine("Requests by operation (per million events):");
         text.AppendLine();
-        text.AppendLine("| service | operation | batch path | single path |");
-        text.AppendLine("|---|---|---:|---:|");
-        var operations = batch.Calls.Concat(single.Calls).Select(c => (c.Service, c.Operation)).Distinct().Order();
+        text.AppendLine("| service | operation | " + string.Join(" | ", paths.Select(p => p.Name)) + " |");
+        text.AppendLine("|---|---|" + string.Concat(paths.Select(_ => "---:|")));
+        var operations = paths.SelectMany(p => p.Counts.Calls).Select(c => (c.Service, c.Operation)).Distinct().Order();
         foreach (var (service, operation) in operations)
         {
             double Of(PathCounts p) => Scale(p, p.Calls.Where(c => c.Service == service && c.Operation == operation).Sum(c => c.Requests));
-            text.AppendLine(inv, $"| {service} | {operation} | {Units(Of(batch))} | {Units(Of(single))} |");
+            text.AppendLine(inv, $"| {service} | {operation} | {string.Join(" | ", paths.Select(p => Units(Of(p.Counts))))} |");
         }
         text.AppendLine();
-        text.AppendLine(inv, $"Durations are this machine's (x64, emulators on loopback): Processor {Mean(batch.Processor)} / {Mean(single.Processor)} ms a batch, Api {batch.ApiBilledMs / Math.Max(1, batch.ApiRequests):0.0} / {single.ApiBilledMs / Math.Max(1, single.ApiRequests):0.0} ms a request (batch / single path). Lambda's will differ: its network to DynamoDB and SQS is slower than loopback, its Arm cores differ, and the Web Adapter adds to each Api request.");
+        text.AppendLine(inv, $"Durations are this machine's (x64, emulators on loopback): Processor {string.Join(" / ", paths.Select(p => Mean(p.Counts.Processor)))} ms a batch, Api {string.Join(" / ", paths.Select(p => (p.Counts.ApiBilledMs / Math.Max(1, p.Counts.ApiRequests)).ToString("0.0", inv)))} ms a request ({string.Join(" / ", paths.Select(p => p.Name))}). Lambda's will differ: its network to DynamoDB, SQS and S3 is slower than loopback, its Arm cores differ, and the Web Adapter adds to each Api request.");
         text.AppendLine(inv, $"Lambda's platform log lines are counted at {PlatformBytesPerInvocation} bytes an invocation where the function's system log level is INFO (the Api's is {batch.ApiSystemLogLevel}, the Processor's {batch.ProcessorSystemLogLevel}). Not included: storage (DynamoDB $0.25 and S3 $0.023 per GB-month), data transfer, and the fixed monthly costs (alarms, dashboard, EMF metrics).");
         return text.ToString();
     }

@@ -38,9 +38,10 @@ public static class LocalAggregator
         return AggregatorOptions.FromEnvironment(name => environment.GetValueOrDefault(name)) with { Window = window, Settle = LocalSettle };
     }
 
-    /// <summary>The Aggregator as Lambda runs it (one process), with the local window and settle time.</summary>
-    public static LocalFunction Start(ProvisionedResources stack, LocalEndpoints endpoints, TimeSpan window, Action<string> output, string? taskRoot = null) =>
-        new(LocalLambda.Definition(stack, LogicalId, endpoints, new Dictionary<string, string>
+    /// <summary>The Aggregator as Lambda runs it (one process), with the local window and settle time, and any <paramref name="overrides"/> of its variables.</summary>
+    public static LocalFunction Start(ProvisionedResources stack, LocalEndpoints endpoints, TimeSpan window, Action<string> output, string? taskRoot = null,
+        IReadOnlyDictionary<string, string>? overrides = null) =>
+        new(LocalLambda.Definition(stack, LogicalId, endpoints, new Dictionary<string, string>(overrides ?? new Dictionary<string, string>())
         {
             ["Summaries__WindowMinutes"] = ((int)window.TotalMinutes).ToString(CultureInfo.InvariantCulture),
             ["Summaries__SettleSeconds"] = ((int)LocalSettle.TotalSeconds).ToString(CultureInfo.InvariantCulture),

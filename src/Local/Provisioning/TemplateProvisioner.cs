@@ -116,6 +116,7 @@ public sealed class TemplateProvisioner(LocalAws aws, Action<string>? progress =
                     ["Handler"] = Setting("Handler"),
                     ["MemorySize"] = Setting("MemorySize"),
                     ["Timeout"] = Setting("Timeout"),
+                    ["EphemeralStorage"] = Setting("EphemeralStorage"),
                     // The log group exists only in AWS; the format and levels are what the function sees.
                     ["LogFormat"] = logging?["LogFormat"]?.DeepClone(),
                     ["ApplicationLogLevel"] = logging?["ApplicationLogLevel"]?.DeepClone(),
