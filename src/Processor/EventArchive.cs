@@ -37,20 +37,24 @@ public sealed class EventArchive(IAmazonS3 s3, string bucketName, TimeSpan lookb
             return 0;
         }
         var name = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join('\n', batchMessageIds.Distinct().Order(StringComparer.Ordinal)))))[..32];
-        var late = 0;
-        await Parallel.ForEachAsync(events.GroupBy(e => EventLayout.Hour(e.ReceivedAt)), cancellationToken, async (hour, token) =>
+        // Usually one hour; the hours of a batch that spans several are written at once.
+        var written = await Task.WhenAll(events.GroupBy(e => EventLayout.Hour(e.ReceivedAt)).Select(hour => WriteHourAsync(hour, name, deadline, cancellationToken))).ConfigureAwait(false);
+        return written.Count(late => late);
+    }
+
+    // Writes an hour's object; returns true if it also wrote the hour's late marker.
+    private async Task<bool> WriteHourAsync(IGrouping<DateTimeOffset, QueuedEvent> hour, string name, DateTimeOffset deadline, CancellationToken cancellationToken)
+    {
+        await PutAsync($"{EventLayout.EventsPrefix(hour.Key)}{name}.jsonl.gz", Gzip(hour), "application/x-ndjson", cancellationToken).ConfigureAwait(false);
+        // A window is counted again by every Aggregator run up to the first that starts after its end + settle +
+        // look-back; the window of an event ends after the event, so a write that lands before receivedAt + look-back
+        // is always counted. A later one is announced, after the object it announces (D10).
+        if (deadline < hour.Min(e => e.ReceivedAt) + lookback)
         {
-            await PutAsync($"{EventLayout.EventsPrefix(hour.Key)}{name}.jsonl.gz", Gzip(hour), "application/x-ndjson", token).ConfigureAwait(false);
-            // A window is counted again by every Aggregator run up to the first that starts after its end + settle +
-            // look-back; the window of an event ends after the event, so a write that lands before receivedAt + look-back
-            // is always counted. A later one is announced, after the object it announces (D10).
-            if (deadline >= hour.Min(e => e.ReceivedAt) + lookback)
-            {
-                await PutAsync($"{EventLayout.LateRoot}{EventLayout.Partition(hour.Key)}/{name}", [], "application/octet-stream", token).ConfigureAwait(false);
-                Interlocked.Increment(ref late);
-            }
-        }).ConfigureAwait(false);
-        return late;
+            return false;
+        }
+        await PutAsync($"{EventLayout.LateRoot}{EventLayout.Partition(hour.Key)}/{name}", [], "application/octet-stream", cancellationToken).ConfigureAwait(false);
+        return true;
     }
 
     // One line per event, ordered by id and then text (SQS does not keep record order), gzip'd: the same events give the same bytes.

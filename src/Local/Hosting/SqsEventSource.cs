@@ -31,15 +31,22 @@ public sealed record EventSourceOptions
 public sealed class SqsEventSource(IAmazonSQS sqs, string queueUrl, string queueArn, string region,
     Func<byte[], CancellationToken, Task<byte[]>> invoke, EventSourceOptions options, Action<string> log)
 {
-    /// <summary>Runs <see cref="EventSourceOptions.Concurrency"/> pollers until cancelled.</summary>
-    public Task RunAsync(CancellationToken cancellationToken) =>
-        Task.WhenAll(Enumerable.Range(0, options.Concurrency).Select(_ => Task.Run(async () =>
+    /// <summary>
+    /// Runs <see cref="EventSourceOptions.Concurrency"/> + 1 pollers, invoking at most <see cref="EventSourceOptions.Concurrency"/>
+    /// at once (MaximumConcurrency), until cancelled: a batch is received while the others are processed, and deletes
+    /// happen outside the invocations, as Lambda's pollers read batches ahead of its invocations (AWS Lambda Developer
+    /// Guide, "Using Lambda with Amazon SQS": several batches at a time).
+    /// </summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        using var invocations = new SemaphoreSlim(options.Concurrency);
+        await Task.WhenAll(Enumerable.Range(0, options.Concurrency + 1).Select(_ => Task.Run(async () =>
         {
             while (!cancellationToken.IsCancellationRequested)
             {
                 try
                 {
-                    await PollOnceAsync(cancellationToken);
+                    await PollOnceAsync(invocations, cancellationToken);
                 }
                 catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
                 {
@@ -54,10 +61,13 @@ public sealed class SqsEventSource(IAmazonSQS sqs, string queueUrl, string queue
                     await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
                 }
             }
-        }, cancellationToken)));
+        }, cancellationToken))).ConfigureAwait(false);
+    }
 
     /// <summary>Receives one batch (waiting up to the batching window), invokes the handler, deletes what succeeded. Returns the batch size.</summary>
-    public async Task<int> PollOnceAsync(CancellationToken cancellationToken)
+    public Task<int> PollOnceAsync(CancellationToken cancellationToken) => PollOnceAsync(null, cancellationToken);
+
+    private async Task<int> PollOnceAsync(SemaphoreSlim? invocations, CancellationToken cancellationToken)
     {
         var messages = new List<Message>();
         var window = System.Diagnostics.Stopwatch.StartNew();
@@ -90,7 +100,19 @@ public sealed class SqsEventSource(IAmazonSQS sqs, string queueUrl, string queue
             return 0;
         }
 
-        var failed = await InvokeAsync(messages).ConfigureAwait(false);
+        HashSet<string> failed;
+        if (invocations is not null)
+        {
+            await invocations.WaitAsync(CancellationToken.None).ConfigureAwait(false); // received: always invoked, never dropped
+        }
+        try
+        {
+            failed = await InvokeAsync(messages).ConfigureAwait(false);
+        }
+        finally
+        {
+            invocations?.Release();
+        }
         var done = messages.Where(m => !failed.Contains(m.MessageId)).ToList();
         foreach (var chunk in done.Chunk(10))
         {
