@@ -143,12 +143,9 @@ internal static class AggregatorBenchmark
         {
             File.SetUnixFileMode(launcher, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
-        var host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
-        Environment.SetEnvironmentVariable("DOTNET_HOST_PATH", launcher);
         var output = new List<string>();
-        try
         {
-            await using var function = new LocalFunction(definition, 1, line => { lock (output) { output.Add(line); } });
+            await using var function = new LocalFunction(definition with { Host = launcher }, 1, line => { lock (output) { output.Add(line); } });
             string? error = null;
             long rss = 0;
             try
@@ -164,10 +161,6 @@ internal static class AggregatorBenchmark
             var report = function.Reports.Single();
             var summary = (await new SummaryStore(bench.Aws.DynamoDb, bench.Stack["SummariesTable"], TimeProvider.System).GetAsync(window.Start, CancellationToken.None))?.Summary;
             return new Result(shape, 0, 0, TimeSpan.Zero, report.InitDuration?.TotalMilliseconds ?? 0, report.Duration.TotalMilliseconds, rss, cgroup.PeakBytes, summary?.TotalEvents ?? -1, error);
-        }
-        finally
-        {
-            Environment.SetEnvironmentVariable("DOTNET_HOST_PATH", host);
         }
     }
 

@@ -150,6 +150,45 @@ public sealed class PublishedFunctionTests
         return (aws, await TestEnvironment.ProvisionAsync(aws));
     }
 
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public async Task The_published_aggregator_counts_with_duckdb_from_a_read_only_package_folder_writing_only_under_tmp()
+    {
+        var (aws, stack) = await SetUpAsync();
+        var window = SummaryWindows.Containing(DateTimeOffset.UtcNow.AddMinutes(-2), TimeSpan.FromMinutes(1));
+        await new Pipeline.Processor.EventArchive(aws.S3, stack["ArchiveBucket"], TimeSpan.FromDays(1), TimeProvider.System)
+            .WriteAsync([Event("counted") with { ReceivedAt = window.Start.AddSeconds(1) }], ["m"], DateTimeOffset.UtcNow, CancellationToken.None);
+        var definition = await DefinitionAsync(stack, LocalAggregator.LogicalId, aws.Endpoints, new Dictionary<string, string>
+        {
+            ["Summaries__WindowMinutes"] = "1",
+            ["Summaries__SettleSeconds"] = "0",
+            ["TMPDIR"] = Directory.CreateTempSubdirectory("pipeline-aggregator-tmp-").FullName,
+        });
+        // As on Lambda, the package folder is read-only: a private mount namespace with a read-only bind mount of it (root
+        // ignores file modes, so a chmod would prove nothing). The launcher checks it cannot write there, then runs dotnet.
+        var launcher = Path.Combine(definition.Environment["TMPDIR"], "launch.sh");
+        await File.WriteAllTextAsync(launcher, """
+            #!/bin/sh
+            exec unshare -m sh -c 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" "$0" || exit 70
+            if touch "$0/probe" 2>/dev/null; then echo "the package folder is writable" >&2; exit 71; fi
+            exec dotnet "$@"' "$LAMBDA_TASK_ROOT" "$@"
+            """.ReplaceLineEndings("\n"));
+        File.SetUnixFileMode(launcher, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        await using var aggregator = new LocalFunction(definition with { Host = launcher }, 1, _output.Enqueue);
+
+        var run = await LocalAggregator.InvokeAsync(aggregator, CancellationToken.None);
+
+        Assert.Contains(window.Start, run.Published);
+        var summary = (await new SummaryStore(aws.DynamoDb, stack["SummariesTable"], TimeProvider.System).GetAsync(window.Start, CancellationToken.None))!.Summary;
+        Assert.Equal(1, summary.TotalEvents);
+        Assert.Equal(1, summary.ByEventType["counted"]);
+        Assert.False(File.Exists(Path.Combine(definition.TaskRoot, "probe")));
+        // DuckDB's folders are under TMPDIR, and the run's downloads are gone.
+        var root = Path.Combine(definition.Environment["TMPDIR"], "pipeline-aggregator");
+        Assert.NotEmpty(Directory.GetDirectories(root, "duckdb", SearchOption.AllDirectories));
+        Assert.Empty(Directory.GetFiles(root, "*.jsonl.gz", SearchOption.AllDirectories));
+    }
+
     private static async Task<FunctionDefinition> DefinitionAsync(ProvisionedResources stack, string function, Pipeline.Local.Environment.LocalEndpoints endpoints,
         IReadOnlyDictionary<string, string>? overrides = null) =>
         LocalLambda.Definition(stack, function, endpoints, overrides, await PublishedFunctions.FolderAsync(function, "linux-x64"));

@@ -152,7 +152,7 @@ public sealed class ExecutionEnvironment : IAsyncDisposable
 
     private void StartProcess()
     {
-        var start = new ProcessStartInfo(System.Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
+        var start = new ProcessStartInfo(_function.Host ?? (System.Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet"))
         {
             WorkingDirectory = _function.TaskRoot,
             RedirectStandardOutput = true,

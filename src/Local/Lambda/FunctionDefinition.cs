@@ -13,6 +13,12 @@ public sealed record FunctionDefinition(string Name, string TaskRoot, string Han
     /// <summary>How long a process may take to reach its first <c>GET /next</c> (Lambda's init phase limit is 10 s).</summary>
     public TimeSpan InitTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// What starts the process, given <c>exec &lt;Program&gt;</c>: <c>dotnet</c> (or <c>DOTNET_HOST_PATH</c>) unless set.
+    /// Benchmarks and tests set a launcher that puts the process in a cgroup or a read-only mount before it runs dotnet.
+    /// </summary>
+    public string? Host { get; init; }
+
     /// <summary>The program Lambda's dotnet bootstrap runs for a handler without <c>::</c>.</summary>
     public string Program => Path.Combine(TaskRoot, Handler + ".dll");
 }
