@@ -11,7 +11,7 @@ using Pipeline.Processor;
 namespace Pipeline.Bench;
 
 /// <summary>
-/// Events/s through the local SQS event source and the Processor (receive, conditional puts, the archive queue,
+/// Events/s through the local SQS event source and the Processor (receive, conditional puts, the S3 archive object,
 /// delete) next to the raw conditional-PutItem rate of DynamoDB Local at the same write concurrency, in one run: with
 /// a message per event (as POST /events sends them) and with batch messages (as POST /events/batch sends them).
 /// </summary>
@@ -102,7 +102,7 @@ internal static class ProcessorBenchmark
             "| measurement | events/s | batches | failed | mean batch in the function |",
             "|---|---:|---:|---:|---:|",
             FormattableString.Invariant($"| raw DynamoDB Local conditional PutItem | {rawRate:0} | - | - | - |"),
-            FormattableString.Invariant($"| SQS → local event source → Processor processes via the local Runtime API (conditional puts + archive queue), a message per event | {rate:0} | {batches} | {failed} | {mean:0.0} ms |"),
+            FormattableString.Invariant($"| SQS → local event source → Processor processes via the local Runtime API (conditional puts + S3 archive object), a message per event | {rate:0} | {batches} | {failed} | {mean:0.0} ms |"),
             FormattableString.Invariant($"| the same, batch messages of up to 100 events (as POST /events/batch sends them) | {batchedRate:0} | {metrics.Batches} | {metrics.Failed} | {metrics.MeanBatchMilliseconds:0.0} ms |"),
             "",
             FormattableString.Invariant($"- The Processor reaches **{rate / rawRate:P0}** of the raw conditional-put rate with a message per event, **{batchedRate / rawRate:P0}** with batch messages (target 80%)."),

@@ -181,7 +181,7 @@ public sealed class AggregatorTests
     {
         await using var harness = await AggregatorHarness.StartAsync();
         var w = PastWindow();
-        // An object as the archive queue's writer left it (times as System.Text.Json writes them), beside the Processor's.
+        // An object as the Aggregator of the archive-queue version wrote it (times as System.Text.Json writes them), beside the Processor's.
         var legacy = new[] { AggregatorHarness.Event(w.Start, "old", user: "o"), AggregatorHarness.Event(w.End.AddSeconds(-1), "old", user: "p") };
         var lines = string.Join('\n', legacy.Select(e => JsonSerializer.Serialize(e, Pipeline.Events.EventJsonContext.Default.QueuedEvent))) + "\n";
         Assert.Contains("+00:00", lines, StringComparison.Ordinal);
