@@ -8,14 +8,16 @@ using Pipeline.Lambda;
 using Pipeline.Sns;
 
 // Built once per execution environment; credentials, region and any endpoint override (AWS_ENDPOINT_URL_*)
-// come from the SDK's default chain, so the same program runs on Lambda and locally.
+// come from the SDK's default chain, so the same program runs on Lambda and locally. The settings are checked at
+// start (a bad one is an init error naming it); the clients, and DuckDB, are made by the first invocation, a scheduled
+// run that has minutes to spare, so the process asks for it sooner (bench/results/coldstart.md).
 return await LambdaRuntime.RunAsync(() =>
 {
     var options = AggregatorOptions.FromEnvironment();
     var region = FallbackRegionFactory.GetRegionEndpoint()
         ?? throw new InvalidOperationException("The environment variable AWS_REGION is required.");
-    var sns = SnsClient.Create(DefaultAWSCredentialsIdentityResolver.GetCredentials(), region, SnsClient.EndpointOverride());
-    var function = new AggregatorFunction(options, new AmazonDynamoDBClient(), new AmazonS3Client(), new AmazonSQSClient(), sns,
-        TimeProvider.System, FunctionLog.ForThisProcess("aggregator"));
-    return function.HandleAsync;
+    var function = new Lazy<AggregatorFunction>(() => new AggregatorFunction(options, new AmazonDynamoDBClient(), new AmazonS3Client(), new AmazonSQSClient(),
+        SnsClient.Create(DefaultAWSCredentialsIdentityResolver.GetCredentials(), region, SnsClient.EndpointOverride()),
+        TimeProvider.System, FunctionLog.ForThisProcess("aggregator")));
+    return (payload, context, cancellationToken) => function.Value.HandleAsync(payload, context, cancellationToken);
 });
