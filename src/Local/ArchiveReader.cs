@@ -1,7 +1,6 @@
 using System.IO.Compression;
 using System.Text;
 using Amazon.S3;
-using Amazon.S3.Model;
 
 namespace Pipeline.Local;
 
@@ -9,20 +8,8 @@ namespace Pipeline.Local;
 public static class ArchiveReader
 {
     /// <summary>Every key under <paramref name="prefix"/>, in order.</summary>
-    public static async Task<List<string>> KeysAsync(IAmazonS3 s3, string bucket, string prefix, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(s3);
-        var keys = new List<string>();
-        string? token = null;
-        do
-        {
-            var page = await s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bucket, Prefix = prefix, ContinuationToken = token }, cancellationToken);
-            keys.AddRange((page.S3Objects ?? []).Select(o => o.Key));
-            token = page.IsTruncated == true ? page.NextContinuationToken : null;
-        }
-        while (token is not null);
-        return [.. keys.Order(StringComparer.Ordinal)];
-    }
+    public static async Task<List<string>> KeysAsync(IAmazonS3 s3, string bucket, string prefix, CancellationToken cancellationToken) =>
+        [.. (await Pipeline.Aggregator.ArchiveListing.ListAsync(s3, bucket, prefix, cancellationToken)).Select(o => o.Key)];
 
     /// <summary>The events of one gzip JSON-lines object, one JSON document each.</summary>
     public static async Task<List<string>> LinesAsync(IAmazonS3 s3, string bucket, string key, CancellationToken cancellationToken)

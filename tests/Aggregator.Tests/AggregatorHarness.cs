@@ -88,6 +88,16 @@ public sealed class AggregatorHarness : IAsyncDisposable
         await new Pipeline.Processor.EventArchive(Aws.S3, Stack["ArchiveBucket"], TimeSpan.FromDays(7), TimeProvider.System)
             .WriteAsync(events, [Guid.NewGuid().ToString()], DateTimeOffset.UtcNow, CancellationToken.None);
 
+    /// <summary>The summaries table's window items, oldest first.</summary>
+    public async Task<List<Dictionary<string, Amazon.DynamoDBv2.Model.AttributeValue>>> SummaryItemsAsync() =>
+        (await Aws.DynamoDb.QueryAsync(new Amazon.DynamoDBv2.Model.QueryRequest
+        {
+            TableName = Stack["SummariesTable"],
+            KeyConditionExpression = "series = :s",
+            ExpressionAttributeValues = new() { [":s"] = new Amazon.DynamoDBv2.Model.AttributeValue("summaries") },
+            ConsistentRead = true,
+        })).Items;
+
     /// <summary>The keys under a prefix of the archive bucket.</summary>
     public async Task<List<string>> KeysAsync(string prefix) =>
         [.. (await ArchiveListing.ListAsync(Aws.S3, Stack["ArchiveBucket"], prefix, CancellationToken.None)).Select(o => o.Key)];

@@ -70,13 +70,7 @@ public sealed class AggregatorTests
 
         await Task.WhenAll(runs.Select(run => run.RunAsync(CancellationToken.None)));
 
-        var stored = (await harness.Aws.DynamoDb.QueryAsync(new QueryRequest
-        {
-            TableName = harness.Stack["SummariesTable"],
-            KeyConditionExpression = "series = :s",
-            ExpressionAttributeValues = new() { [":s"] = new AttributeValue("summaries") },
-            ConsistentRead = true,
-        })).Items;
+        var stored = await harness.SummaryItemsAsync();
         Assert.Equal(3, stored.Count); // each window once
         Assert.All(stored, item => Assert.Equal("published", item["status"].S));
         var received = (await harness.ReceivedAsync()).Select(e => JsonNode.Parse(e["Message"]!.GetValue<string>())!).ToList();
@@ -297,13 +291,7 @@ public sealed class AggregatorTests
 
         clock.Now = first.End + (window * 2) + TimeSpan.FromMinutes(1);
         var down = await harness.Function(window, clock, unreachable).RunAsync(CancellationToken.None);
-        var stored = (await harness.Aws.DynamoDb.QueryAsync(new QueryRequest
-        {
-            TableName = harness.Stack["SummariesTable"],
-            KeyConditionExpression = "series = :s",
-            ExpressionAttributeValues = new() { [":s"] = new AttributeValue("summaries") },
-            ConsistentRead = true,
-        })).Items;
+        var stored = await harness.SummaryItemsAsync();
         Assert.Empty(down.Published);
         Assert.Equal(["published", "stored", "stored"], stored.Select(i => i["status"].S));
         Assert.Empty(await harness.ReceivedAsync(waitSeconds: 0));
