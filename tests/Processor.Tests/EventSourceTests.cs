@@ -158,7 +158,11 @@ public sealed class EventSourceTests
         Assert.Equal(events.Count, metrics.Sum(m => m["Processed"]!.GetValue<double>() + m["Duplicates"]!.GetValue<double>()));
         var left = await harness.Aws.Sqs.GetQueueAttributesAsync(queue.Ref, ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]);
         Assert.Equal(0, left.ApproximateNumberOfMessages + left.ApproximateNumberOfMessagesNotVisible);
-        Assert.Equal(events.Select(e => e.EventId).Order(), (await harness.ArchivedEventsAsync()).Select(e => e["eventId"]!.GetValue<string>()).Order());
+        // Every event archived; a batch processed again (its redelivery outran the visibility timeout on the slow link) may
+        // archive a copy twice, which is allowed: every reader counts an eventId once (docs/architecture.md, D10).
+        var archived = (await harness.ArchivedEventsAsync()).Select(e => e["eventId"]!.GetValue<string>()).ToList();
+        Assert.Equal(events.Select(e => e.EventId).Order(), archived.Distinct().Order());
+        Assert.All(archived.GroupBy(id => id), copies => Assert.InRange(copies.Count(), 1, 3));
     }
 
     private static async Task<int> QueuedAsync(ProcessorHarness harness)
