@@ -4,6 +4,7 @@ using System.Text.Json;
 using Amazon.DynamoDBv2;
 using Amazon.S3;
 using Amazon.SQS;
+using DuckDB.NET.Data;
 using Pipeline.Faults;
 using Pipeline.Lambda;
 using Pipeline.Sns;
@@ -21,6 +22,7 @@ public sealed class AggregatorFunction : IDisposable
     private readonly AggregatorOptions _options;
     private readonly IAmazonS3 _s3;
     private readonly IAmazonSQS _sqs;
+    private readonly IAmazonDynamoDB _dynamoDb;
     private readonly SummaryStore _store;
     private readonly SnsClient _sns;
     private readonly TimeProvider _clock;
@@ -30,7 +32,7 @@ public sealed class AggregatorFunction : IDisposable
     private static readonly ConcurrentDictionary<string, bool> LiveFolders = new();
     private readonly string _root;
     private readonly string _folder;
-    private readonly Lazy<WindowCounter> _counter;
+    private readonly Lazy<DuckDBConnection> _duckDb;
 
     /// <summary>A function on the given clients; its files go under <paramref name="root"/> (default: the system's temporary folder).</summary>
     public AggregatorFunction(AggregatorOptions options, IAmazonDynamoDB dynamoDb, IAmazonS3 s3, IAmazonSQS sqs, SnsClient sns, TimeProvider clock, FunctionLog log, string? root = null)
@@ -39,6 +41,7 @@ public sealed class AggregatorFunction : IDisposable
         _options = options;
         _s3 = s3;
         _sqs = sqs;
+        _dynamoDb = dynamoDb;
         _store = new SummaryStore(dynamoDb, options.SummariesTable, clock);
         _sns = sns;
         _clock = clock;
@@ -48,7 +51,7 @@ public sealed class AggregatorFunction : IDisposable
         LiveFolders[name] = true;
         _folder = Path.Combine(_root, name);
         // DuckDB is loaded by the first count, not at start: the process answers its first GET /next sooner.
-        _counter = new(() => new WindowCounter(Path.Combine(_folder, "duckdb"), DuckDbLimits.FromEnvironment()));
+        _duckDb = new(() => DuckDb.Open(Path.Combine(_folder, "duckdb"), DuckDbLimits.FromEnvironment()));
     }
 
     /// <summary>
@@ -134,9 +137,42 @@ public sealed class AggregatorFunction : IDisposable
             // Only once their revisions are out: a marker left counts its windows again, and publishes what is unpublished.
             await DeleteAsync([.. markers.SelectMany(m => m.Keys)], cancellationToken).ConfigureAwait(false);
         }
+        var compacted = await CompactAsync(now, cancellationToken).ConfigureAwait(false);
         _log.Write("INFO", FormattableString.Invariant(
-            $"Aggregator run: counted {counted.Count} window(s) from {read} archived event(s), {markers.Count} late hour(s), published {published.Count} summary(ies)"));
-        return new AggregatorRun(published, read, markers.Count);
+            $"Aggregator run: counted {counted.Count} window(s) from {read} archived event(s), {markers.Count} late hour(s), published {published.Count} summary(ies), compacted {compacted} hour(s)"));
+        return new AggregatorRun(published, read, markers.Count, compacted);
+    }
+
+    /// <summary>
+    /// Compacts, oldest first, each hour with raw objects whose every window is past its look-back (a late write into a
+    /// compacted hour leaves raw objects, so it is compacted again). Last in the run, so the deadline stops only this:
+    /// an hour cut short is left as it was, raw, for the next run.
+    /// </summary>
+    private async Task<int> CompactAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var compacted = 0;
+        var compactor = new HourCompactor(_s3, _options.BucketName, _duckDb.Value, new HourLease(_dynamoDb, _options.SummariesTable, _clock), _folder);
+        try
+        {
+            foreach (var hour in await ArchiveListing.HoursAsync(_s3, _options.BucketName, EventLayout.EventsRoot, cancellationToken).ConfigureAwait(false))
+            {
+                var lastWindow = SummaryWindows.Containing(hour.AddHours(1).AddTicks(-1), _options.Window);
+                if (lastWindow.End + _options.Settle + _options.Lookback > now)
+                {
+                    break;
+                }
+                if (await compactor.CompactAsync(hour, cancellationToken).ConfigureAwait(false) is { } done)
+                {
+                    compacted++;
+                    _log.Write("INFO", FormattableString.Invariant($"Compacted {EventLayout.Partition(hour)}: {done.RawObjects} object(s), {done.Events} event(s), {done.Bytes} bytes of Parquet"));
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            _log.Write("WARN", "Compaction stopped at the run's deadline; the next run goes on from the hour it was in.");
+        }
+        return compacted;
     }
 
     // Counts a stored window again; stores a revision if the count changed, or re-publishes an unpublished one. Returns the lines read.
@@ -182,12 +218,12 @@ public sealed class AggregatorFunction : IDisposable
         {
             return (null, fingerprint);
         }
-        var files = new List<string>();
+        var files = HourFiles.None;
         foreach (var hour in hours)
         {
-            files.AddRange(await archive.DownloadAsync(hour, cancellationToken).ConfigureAwait(false));
+            files = files.Concat(await archive.DownloadAsync(hour, cancellationToken).ConfigureAwait(false));
         }
-        return (await _counter.Value.CountAsync(files, window, cancellationToken).ConfigureAwait(false), fingerprint);
+        return (await new WindowCounter(_duckDb.Value).CountAsync(files, window, cancellationToken).ConfigureAwait(false), fingerprint);
     }
 
     private async Task<Summary> SummaryAsync(SummaryWindow window, WindowCounts counts, int revision, CancellationToken cancellationToken)
@@ -304,9 +340,9 @@ public sealed class AggregatorFunction : IDisposable
     /// <summary>Closes DuckDB, if it was opened, and deletes this object's files.</summary>
     public void Dispose()
     {
-        if (_counter.IsValueCreated)
+        if (_duckDb.IsValueCreated)
         {
-            _counter.Value.Dispose();
+            _duckDb.Value.Dispose();
         }
         LiveFolders.TryRemove(Path.GetFileName(_folder), out _);
         if (Directory.Exists(_folder))

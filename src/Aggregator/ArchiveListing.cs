@@ -22,4 +22,35 @@ public static class ArchiveListing
         objects.Sort((a, b) => string.CompareOrdinal(a.Key, b.Key));
         return objects;
     }
+
+    /// <summary>
+    /// The hours that hold objects under <paramref name="root"/> (<c>events/</c>: the hours not yet compacted), oldest
+    /// first, from the partition folders alone (a listing per day, not per object).
+    /// </summary>
+    public static async Task<List<DateTimeOffset>> HoursAsync(IAmazonS3 s3, string bucket, string root, CancellationToken cancellationToken)
+    {
+        var hours = new List<DateTimeOffset>();
+        foreach (var day in await FoldersAsync(s3, bucket, root, cancellationToken).ConfigureAwait(false))
+        {
+            hours.AddRange((await FoldersAsync(s3, bucket, day, cancellationToken).ConfigureAwait(false))
+                .Select(Pipeline.Storage.EventLayout.HourOf).OfType<DateTimeOffset>());
+        }
+        hours.Sort();
+        return hours;
+    }
+
+    private static async Task<List<string>> FoldersAsync(IAmazonS3 s3, string bucket, string prefix, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(s3);
+        var folders = new List<string>();
+        string? token = null;
+        do
+        {
+            var page = await s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bucket, Prefix = prefix, Delimiter = "/", ContinuationToken = token }, cancellationToken).ConfigureAwait(false);
+            folders.AddRange(page.CommonPrefixes ?? []);
+            token = page.IsTruncated == true ? page.NextContinuationToken : null;
+        }
+        while (token is not null);
+        return folders;
+    }
 }

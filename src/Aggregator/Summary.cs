@@ -47,7 +47,8 @@ public sealed record Summary
 /// <param name="Published">Windows published in this run, including ones a previous run stored but did not publish.</param>
 /// <param name="EventsRead">Archived lines the run read to count its windows (a window whose archive had not changed is not read again).</param>
 /// <param name="LateHours">Hours the Processor marked late that the run counted again.</param>
-public sealed record AggregatorRun(IReadOnlyList<DateTimeOffset> Published, long EventsRead, int LateHours);
+/// <param name="CompactedHours">Hours the run compacted into Parquet.</param>
+public sealed record AggregatorRun(IReadOnlyList<DateTimeOffset> Published, long EventsRead, int LateHours, int CompactedHours);
 
 /// <summary>Source-generated JSON for summaries (camelCase).</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]

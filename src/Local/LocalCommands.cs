@@ -177,7 +177,7 @@ public static class LocalCommands
         var stack = await new TemplateProvisioner(aws).ProvisionAsync(stackName, cancellationToken);
         await using var aggregator = LocalAggregator.Start(stack, LocalEndpoints.Default, LocalAggregator.Window(), FunctionConsole.For("aggregator", say));
         var run = await LocalAggregator.InvokeAsync(aggregator, cancellationToken);
-        say($"Published {run.Published.Count} summary(ies) (counted from {run.EventsRead} archived event(s); {run.LateHours} late hour(s)).");
+        say($"Published {run.Published.Count} summary(ies) (counted from {run.EventsRead} archived event(s); {run.LateHours} late hour(s); {run.CompactedHours} hour(s) compacted).");
         foreach (var summary in await new Pipeline.Aggregator.SummaryStore(aws.DynamoDb, stack["SummariesTable"], TimeProvider.System).RecentAsync(3, cancellationToken))
         {
             say(System.Text.Json.JsonSerializer.Serialize(summary, Pipeline.Aggregator.SummaryJsonContext.Default.Summary));

@@ -17,6 +17,9 @@ public static class EventLayout
     /// <summary>Where the Processor leaves a marker when it archives into an hour whose windows may be past their look-back.</summary>
     public const string LateRoot = "late/";
 
+    /// <summary>Where the Aggregator compacts each hour of <see cref="EventsRoot"/> into one Parquet file.</summary>
+    public const string ParquetRoot = "parquet/";
+
     /// <summary>Formats a time as the table stores it.</summary>
     public static string FormatTime(DateTimeOffset time) => time.UtcDateTime.ToString(TimeFormat, CultureInfo.InvariantCulture);
 
@@ -30,7 +33,13 @@ public static class EventLayout
     /// <summary>The prefix of the archive objects of the hour that contains <paramref name="time"/>.</summary>
     public static string EventsPrefix(DateTimeOffset time) => $"{EventsRoot}{Partition(time)}/";
 
-    /// <summary>The hour a key under <see cref="EventsRoot"/> or <see cref="LateRoot"/> belongs to, from its partition; null if it has none.</summary>
+    /// <summary>The prefix of the compacted hour that contains <paramref name="time"/>.</summary>
+    public static string ParquetPrefix(DateTimeOffset time) => $"{ParquetRoot}{Partition(time)}/";
+
+    /// <summary>The key of the one Parquet file of the hour that contains <paramref name="time"/>.</summary>
+    public static string ParquetKey(DateTimeOffset time) => $"{ParquetPrefix(time)}events.parquet";
+
+    /// <summary>The hour a key under <see cref="EventsRoot"/>, <see cref="ParquetRoot"/> or <see cref="LateRoot"/> belongs to, from its partition; null if it has none.</summary>
     public static DateTimeOffset? HourOf(string key)
     {
         ArgumentNullException.ThrowIfNull(key);

@@ -1,0 +1,167 @@
+using System.Globalization;
+using System.IO.Compression;
+using System.Text;
+using System.Text.Json;
+using Amazon.S3;
+using Amazon.S3.Model;
+using Amazon.S3.Transfer;
+using DuckDB.NET.Data;
+using Pipeline.Storage;
+
+namespace Pipeline.Aggregator;
+
+/// <summary>What compacting an hour did.</summary>
+/// <param name="Hour">The hour.</param>
+/// <param name="RawObjects">Raw objects folded in, then deleted.</param>
+/// <param name="Events">Events in the hour's Parquet file (each <c>eventId</c> once).</param>
+/// <param name="Bytes">The Parquet file's size.</param>
+public sealed record Compaction(DateTimeOffset Hour, int RawObjects, long Events, long Bytes);
+
+/// <summary>
+/// Compacts an hour of the archive into one Parquet file (zstd), <c>parquet/dt=…/hour=…/events.parquet</c>: the hour's
+/// raw objects and its earlier Parquet file, if any (a late event recompacts its hour), each <c>eventId</c> once; then
+/// deletes the raw objects it read. Each step leaves the archive whole: until the upload completes nothing changes, and
+/// a stop between the upload and the deletes leaves an event in both forms, which every reader counts once.
+/// One compaction of an hour at a time (<see cref="HourLease"/>).
+/// </summary>
+/// <remarks>
+/// Lines are parsed here, not by DuckDB's JSON reader, which rewrites numbers (<c>1e2</c> becomes <c>100.0</c>): the
+/// JSON columns keep each object's exact text, so every field of a line is restored from its row (<see cref="ArchiveRow"/>).
+/// Strings go to DuckDB as UTF-8 bytes and are decoded in SQL, since the appender would cut a string at a NUL character.
+/// </remarks>
+public sealed class HourCompactor(IAmazonS3 s3, string bucketName, DuckDBConnection duckDb, HourLease lease, string folder)
+{
+    /// <summary>Parts of a multipart upload: under the local emulator's 11 MiB limit of one PUT, and S3's 5 MiB minimum.</summary>
+    public const long PartSize = 8 << 20;
+
+    private const string Stage = "compaction_stage";
+
+    /// <summary>Compacts the hour; null if another run holds its lease or it has no raw objects.</summary>
+    public async Task<Compaction?> CompactAsync(DateTimeOffset hour, CancellationToken cancellationToken)
+    {
+        hour = EventLayout.Hour(hour);
+        if (await lease.TryAcquireAsync(hour, cancellationToken).ConfigureAwait(false) is not { } holder)
+        {
+            return null;
+        }
+        var work = Path.Combine(folder, $"compact-{Guid.NewGuid():N}");
+        try
+        {
+            using var archive = new ArchiveDownloads(s3, bucketName, work);
+            var listed = await archive.ListAsync(hour, cancellationToken).ConfigureAwait(false);
+            var raw = listed.Where(o => o.Key.StartsWith(EventLayout.EventsRoot, StringComparison.Ordinal)).Select(o => o.Key).ToList();
+            if (raw.Count == 0)
+            {
+                return null;
+            }
+            var files = await archive.DownloadAsync(hour, cancellationToken).ConfigureAwait(false);
+            var output = Path.Combine(work, "events.parquet");
+            var events = Write(files, output);
+            using (var transfer = new TransferUtility(s3, new TransferUtilityConfig { MinSizeBeforePartUpload = PartSize }))
+            {
+                await transfer.UploadAsync(new TransferUtilityUploadRequest
+                {
+                    BucketName = bucketName,
+                    Key = EventLayout.ParquetKey(hour),
+                    FilePath = output,
+                    PartSize = PartSize,
+                    ContentType = "application/vnd.apache.parquet",
+                }, cancellationToken).ConfigureAwait(false);
+            }
+            var bytes = new FileInfo(output).Length;
+            foreach (var chunk in raw.Chunk(1000))
+            {
+                var deleted = await s3.DeleteObjectsAsync(new DeleteObjectsRequest
+                {
+                    BucketName = bucketName,
+                    Objects = [.. chunk.Select(k => new KeyVersion { Key = k })],
+                    Quiet = true,
+                }, cancellationToken).ConfigureAwait(false);
+                if (deleted.DeleteErrors is { Count: > 0 } errors)
+                {
+                    throw new IOException($"S3 did not delete {errors.Count} raw object(s) of {EventLayout.Partition(hour)} ({errors[0].Code}); the next compaction deletes them.");
+                }
+            }
+            return new Compaction(hour, raw.Count, events, bytes);
+        }
+        finally
+        {
+            if (Directory.Exists(work))
+            {
+                Directory.Delete(work, recursive: true);
+            }
+            await lease.ReleaseAsync(hour, holder, CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    // Writes the hour's events, each once, to a Parquet file; returns how many.
+    private long Write(HourFiles files, string output)
+    {
+        var columns = EventColumns.All;
+        DuckDb.Execute(duckDb, $"CREATE OR REPLACE TABLE {Stage} ({string.Join(", ", columns.Select(c => $"\"{c.Name}\" {StageType(c)}"))})");
+        try
+        {
+            using (var appender = duckDb.CreateAppender(Stage))
+            {
+                foreach (var file in files.Raw)
+                {
+                    // GZipStream reads the concatenated objects of a download file as one stream.
+                    using var reader = new StreamReader(new GZipStream(File.OpenRead(file), CompressionMode.Decompress), Encoding.UTF8);
+                    while (reader.ReadLine() is { } line)
+                    {
+                        if (line.Length > 0)
+                        {
+                            Append(appender.CreateRow(), line).EndRow();
+                        }
+                    }
+                }
+            }
+            if (files.Parquet.Count > 0)
+            {
+                DuckDb.Execute(duckDb, $"INSERT INTO {Stage} SELECT {string.Join(", ", columns.Select(c => c.DuckDbType == "VARCHAR" ? $"encode(\"{c.Name}\")" : $"\"{c.Name}\""))} FROM read_parquet({DuckDb.List(files.Parquet)})");
+            }
+            using var command = duckDb.CreateCommand();
+            // Ordered by receive time, so each row group's min and max let a reader skip it.
+            command.CommandText = $"""
+                COPY (
+                    SELECT {string.Join(", ", columns.Select(c => c.DuckDbType == "VARCHAR" ? $"decode(\"{c.Name}\") AS \"{c.Name}\"" : $"\"{c.Name}\""))}
+                    FROM {Stage}
+                    QUALIFY row_number() OVER (PARTITION BY "eventId" ORDER BY "receivedAtText") = 1
+                    ORDER BY "receivedAt", "eventId"
+                ) TO '{output.Replace("'", "''", StringComparison.Ordinal)}' (FORMAT parquet, COMPRESSION zstd)
+                """;
+            command.ExecuteNonQuery();
+            command.CommandText = $"SELECT count(*) FROM read_parquet('{output.Replace("'", "''", StringComparison.Ordinal)}')"; // from the file's footer
+            return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
+        }
+        finally
+        {
+            DuckDb.Execute(duckDb, $"DROP TABLE IF EXISTS {Stage}");
+        }
+    }
+
+    private static string StageType(EventColumn column) => column.DuckDbType == "VARCHAR" ? "BLOB" : column.DuckDbType;
+
+    // One line as a row: each column from its field (absent or null: NULL), JSON objects as their exact text.
+    private static IDuckDBAppenderRow Append(IDuckDBAppenderRow row, string line)
+    {
+        using var document = JsonDocument.Parse(line);
+        var root = document.RootElement;
+        foreach (var column in EventColumns.All)
+        {
+            if (!root.TryGetProperty(column.Field, out var value) || value.ValueKind == JsonValueKind.Null)
+            {
+                row = row.AppendNullValue();
+                continue;
+            }
+            row = column.Kind switch
+            {
+                ColumnKind.Number => row.AppendValue(value.GetInt32()),
+                ColumnKind.Time => row.AppendValue(value.GetDateTimeOffset().UtcDateTime),
+                ColumnKind.Json => row.AppendValue(Encoding.UTF8.GetBytes(value.GetRawText())),
+                _ => row.AppendValue(Encoding.UTF8.GetBytes(value.GetString()!)),
+            };
+        }
+        return row;
+    }
+}
