@@ -14,7 +14,7 @@ namespace Pipeline.Aggregator;
 /// </summary>
 public static class ArchiveRow
 {
-    /// <summary>The events of the Parquet files, in the files' order.</summary>
+    /// <summary>The events of the Parquet files, by <c>eventId</c> (an order that is the same at every read).</summary>
     public static IEnumerable<QueuedEvent> Read(DuckDBConnection duckDb, IReadOnlyList<string> parquetFiles)
     {
         ArgumentNullException.ThrowIfNull(duckDb);
@@ -24,7 +24,7 @@ public static class ArchiveRow
             yield break;
         }
         using var command = duckDb.CreateCommand();
-        command.CommandText = $"SELECT {string.Join(", ", EventColumns.All.Select(c => $"\"{c.Name}\""))} FROM read_parquet({DuckDb.List(parquetFiles)})";
+        command.CommandText = $"SELECT {string.Join(", ", EventColumns.All.Select(c => $"\"{c.Name}\""))} FROM read_parquet({DuckDb.List(parquetFiles)}) ORDER BY \"eventId\"";
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {

@@ -20,7 +20,7 @@ public static class LocalCommands
                       Lambda Runtime API, until Ctrl-C or SIGTERM
           provision   provision serverless.template on emulators that are already running
           aggregate   run the Aggregator once on the running environment and print the latest summaries
-        """ + "\n" + KeysCommand.Usage + "\n" + RedriveCommand.Usage + "\n" + ReplayCommand.Usage + "\n" + StatusCommand.Usage + "\n" + GenerateCommand.Usage + "\n" + DrainArchiveQueueCommand.Usage + """
+        """ + "\n" + KeysCommand.Usage + "\n" + RedriveCommand.Usage + "\n" + ReplayCommand.Usage + "\n" + StatusCommand.Usage + "\n" + QueryCommand.Usage + "\n" + CompactCommand.Usage + "\n" + GenerateCommand.Usage + "\n" + DrainArchiveQueueCommand.Usage + """
 
           help        this text
 
@@ -74,6 +74,24 @@ public static class LocalCommands
                         var interval = TimeSpan.FromSeconds(int.TryParse(status["interval"], System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds > 0 ? seconds : 5);
                         return await StatusCommand.RunAsync(target, status.Has("watch"), interval, output, cancellationToken);
                     }
+                case "query":
+                    return await QueryAsync(args, stackName, output, cancellationToken);
+                case "compact":
+                    var compact = new CommandOptions(args.Skip(1));
+                    if (ArchiveBucket(compact, compact["stack"] ?? stackName) is not { } compactBucket)
+                    {
+                        return 2;
+                    }
+                    if (compact.Has("hour") && Time(compact["hour"]) is null)
+                    {
+                        await Console.Error.WriteLineAsync($"compact --hour needs an ISO-8601 time (e.g. 2026-11-24T10:00Z).\n{CompactCommand.Usage}");
+                        return 2;
+                    }
+                    using (var compactS3 = compact.S3())
+                    using (var compactDynamoDb = compact.DynamoDb())
+                    {
+                        return await CompactCommand.RunAsync(compactS3, compactDynamoDb, compactBucket, $"{compact["stack"] ?? stackName}-summaries", Time(compact["hour"]), output, cancellationToken);
+                    }
                 case "redrive":
                     var redrive = new CommandOptions(args.Skip(1));
                     using (var sqs = redrive.Sqs())
@@ -113,7 +131,7 @@ public static class LocalCommands
             await Console.Error.WriteLineAsync($"The function failed: {e.Message}");
             return 1;
         }
-        catch (Exception e) when (e is HttpRequestException or Amazon.Runtime.AmazonClientException && args.FirstOrDefault() is "provision" or "aggregate" or "keys" or "redrive" or "status" or "replay" or "drain-archive-queue")
+        catch (Exception e) when (e is HttpRequestException or Amazon.Runtime.AmazonClientException && args.FirstOrDefault() is "provision" or "aggregate" or "keys" or "redrive" or "status" or "replay" or "drain-archive-queue" or "query" or "compact")
         {
             await Console.Error.WriteLineAsync($"Cannot reach the local environment ({e.Message}). Start it first: dotnet run --project src/Local");
             return 1;
@@ -184,10 +202,50 @@ public static class LocalCommands
         }
     }
 
+    private static DateTimeOffset? Time(string? text) =>
+        DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var t) ? t.ToUniversalTime() : null;
+
+    // The archive bucket: the local stack's, or --bucket for a deployed one (null, with a message, if it is missing).
+    private static string? ArchiveBucket(CommandOptions options, string stack)
+    {
+        if (options.Deployed && options["bucket"] is null)
+        {
+            Console.Error.WriteLine("A deployed stack needs --bucket (its ArchiveBucketName output).");
+            return null;
+        }
+        // Locally, the provisioner names the bucket it creates after the stack and the logical id.
+        return options["bucket"] ?? $"{stack}-archivebucket";
+    }
+
+    private static async Task<int> QueryAsync(string[] args, string stackName, TextWriter output, CancellationToken cancellationToken)
+    {
+        var sql = args.Length > 1 && !args[1].StartsWith("--", StringComparison.Ordinal) ? args[1] : null;
+        var options = new CommandOptions(args.Skip(sql is null ? 1 : 2));
+        var now = DateTimeOffset.UtcNow;
+        var from = options.Has("from") ? Time(options["from"]) : now.AddDays(-1);
+        var to = options.Has("to") ? Time(options["to"]) : now;
+        QueryCommand.Format? format = (options["format"] ?? "table").ToLowerInvariant() switch
+        {
+            "table" => QueryCommand.Format.Table,
+            "csv" => QueryCommand.Format.Csv,
+            "json" => QueryCommand.Format.Json,
+            _ => null,
+        };
+        if (sql is null || from is null || to is null || from >= to || format is null)
+        {
+            await Console.Error.WriteLineAsync($"query needs SQL in one argument; --from and --to ISO-8601 times, from before to; --format table, csv or json.\n{QueryCommand.Usage}");
+            return 2;
+        }
+        if (ArchiveBucket(options, options["stack"] ?? stackName) is not { } bucket)
+        {
+            return 2;
+        }
+        using var s3 = options.S3();
+        return await QueryCommand.RunAsync(s3, bucket, sql, format.Value, from.Value, to.Value, output, Console.Error, cancellationToken);
+    }
+
     private static async Task<int> ReplayAsync(CommandOptions options, string stackName, TextWriter output, CancellationToken cancellationToken)
     {
-        static DateTimeOffset? Time(string? text) =>
-            DateTimeOffset.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var t) ? t.ToUniversalTime() : null;
         if (Time(options["from"]) is not { } from || Time(options["to"]) is not { } to || from >= to)
         {
             await Console.Error.WriteLineAsync($"replay needs a range: --from and --to, ISO-8601 times with from before to (e.g. --from 2026-11-24T10:00Z --to 2026-11-24T12:00Z).\n{ReplayCommand.Usage}");

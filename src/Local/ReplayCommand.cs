@@ -11,7 +11,7 @@ namespace Pipeline.Local;
 /// <summary>
 /// <c>replay --from T --to T [--event-type TYPE]</c>: reads the archive's hourly partitions in the range and puts each
 /// event received in it back on the events queue, unchanged (same <c>eventId</c>: an event already stored is a duplicate,
-/// so nothing is doubled). Resumable: a checkpoint file records, per archive object, how many of its events were sent;
+/// so nothing is doubled), from raw and compacted hours alike. Resumable: a checkpoint file records, per archive object, how many of its events were sent;
 /// a run stopped halfway and started again with the same arguments sends the rest (at most the last batch of ten again,
 /// which the Processor stores once).
 /// </summary>
@@ -47,7 +47,10 @@ public static class ReplayCommand
         var objects = 0;
         for (var hour = new DateTimeOffset(from.UtcDateTime.Date.AddHours(from.UtcDateTime.Hour), TimeSpan.Zero); hour < to; hour = hour.AddHours(1))
         {
-            foreach (var key in await ArchiveReader.KeysAsync(s3, bucket, $"events/{EventLayout.Partition(hour)}/", cancellationToken))
+            // The hour's compacted file, if any, then its raw objects (a late write, or a compaction stopped before its deletes).
+            var keys = (await ArchiveReader.KeysAsync(s3, bucket, EventLayout.ParquetPrefix(hour), cancellationToken))
+                .Concat(await ArchiveReader.KeysAsync(s3, bucket, EventLayout.EventsPrefix(hour), cancellationToken));
+            foreach (var key in keys)
             {
                 objects++;
                 var lines = await ArchiveReader.LinesAsync(s3, bucket, key, cancellationToken);

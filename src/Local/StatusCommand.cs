@@ -69,7 +69,7 @@ public static class StatusCommand
         lines.Add($"  dead letters   {dlq.Visible}{(dlq.Visible > 0 ? "   (see: redrive --dry-run)" : "")}");
         var (objects, bytes, more) = await ArchivedAsync(target, now, cancellationToken);
         lines.Add(string.Create(CultureInfo.InvariantCulture,
-            $"  archived       {(more ? "over " : "")}{objects} object(s), {bytes / 1048576.0:0.0} MB of events received this hour and the last"));
+            $"  archived       {(more ? "over " : "")}{objects} object(s), {bytes / 1048576.0:0.0} MB of events received this hour and the last (raw and compacted)"));
         var (late, moreLate) = await ListBoundedAsync(target, EventLayout.LateRoot, MaxListed, cancellationToken);
         lines.Add($"  late markers   {(moreLate ? "over " : "")}{late.Count} (hours the Aggregator's next run counts again)");
         lines.Add($"  rejected       {await RejectedAsync(target, now, cancellationToken)} records in the last day");
@@ -110,7 +110,11 @@ public static class StatusCommand
     {
         var (previous, morePrevious) = await ListBoundedAsync(target, EventLayout.EventsPrefix(now.AddHours(-1)), MaxListed, cancellationToken);
         var (current, moreCurrent) = await ListBoundedAsync(target, EventLayout.EventsPrefix(now), MaxListed, cancellationToken);
-        return (previous.Count + current.Count, previous.Concat(current).Sum(o => o.Size ?? 0), morePrevious || moreCurrent);
+        // Compacted hours: one Parquet file each (compacting the last hour locally with `compact` is not to read as nothing archived).
+        var (compacted, _) = await ListBoundedAsync(target, EventLayout.ParquetPrefix(now.AddHours(-1)), 1, cancellationToken);
+        var (compactedNow, _) = await ListBoundedAsync(target, EventLayout.ParquetPrefix(now), 1, cancellationToken);
+        var all = previous.Concat(current).Concat(compacted).Concat(compactedNow).ToList();
+        return (all.Count, all.Sum(o => o.Size ?? 0), morePrevious || moreCurrent);
     }
 
     private static async Task<(List<S3Object> Objects, bool More)> ListBoundedAsync(Target target, string prefix, int max, CancellationToken cancellationToken)

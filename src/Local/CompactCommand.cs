@@ -1,0 +1,54 @@
+using System.Globalization;
+using Amazon.DynamoDBv2;
+using Amazon.S3;
+using Pipeline.Aggregator;
+using Pipeline.Storage;
+
+namespace Pipeline.Local;
+
+/// <summary>
+/// <c>compact [--hour TIME]</c>: compacts now, without waiting for the look-back, every hour of the archive that has
+/// raw objects (or the one given), as the Aggregator does (the same code, under the same per-hour lease, so it may run
+/// beside it). A later write into a compacted hour stays raw until the next compaction; every reader reads both.
+/// </summary>
+public static class CompactCommand
+{
+    internal const string Usage = """
+          compact [--hour TIME]       compact the archive's raw objects into one Parquet file per hour now
+                                      (every hour that has raw objects, or the hour of TIME)
+            options: --stack NAME  --bucket BUCKET (a deployed stack's ArchiveBucketName output)  --profile  --region
+        """;
+
+    /// <summary>Compacts; returns the exit code.</summary>
+    public static async Task<int> RunAsync(IAmazonS3 s3, IAmazonDynamoDB dynamoDb, string bucket, string summariesTable, DateTimeOffset? hour,
+        TextWriter output, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        var folder = Path.Combine(Path.GetTempPath(), $"pipeline-compact-{Guid.NewGuid():N}");
+        try
+        {
+            using var duckDb = DuckDb.Open(Path.Combine(folder, "duckdb"), DuckDbLimits.ForFunction((int)(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes >> 20)));
+            var compactor = new HourCompactor(s3, bucket, duckDb, new HourLease(dynamoDb, summariesTable, TimeProvider.System), folder);
+            var hours = hour is { } one ? [EventLayout.Hour(one)] : await ArchiveListing.HoursAsync(s3, bucket, EventLayout.EventsRoot, cancellationToken);
+            var done = 0;
+            foreach (var h in hours)
+            {
+                var started = System.Diagnostics.Stopwatch.StartNew();
+                var result = await compactor.CompactAsync(h, cancellationToken);
+                await output.WriteLineAsync(result is { } c
+                    ? string.Create(CultureInfo.InvariantCulture, $"{EventLayout.Partition(h)}: {c.RawObjects} raw object(s) -> {c.Events} event(s), {c.Bytes / 1024.0:0.0} KB of Parquet ({started.Elapsed.TotalSeconds:0.0} s)")
+                    : $"{EventLayout.Partition(h)}: nothing to compact, or another compaction holds the hour");
+                done += result is null ? 0 : 1;
+            }
+            await output.WriteLineAsync($"Compacted {done} hour(s) into {bucket}/{EventLayout.ParquetRoot}.");
+            return 0;
+        }
+        finally
+        {
+            if (Directory.Exists(folder))
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+        }
+    }
+}

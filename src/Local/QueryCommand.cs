@@ -1,0 +1,127 @@
+using System.Data.Common;
+using System.Globalization;
+using Amazon.S3;
+using DuckDB.NET.Data;
+using Pipeline.Aggregator;
+using Pipeline.Storage;
+using Spectre.Console;
+
+namespace Pipeline.Local;
+
+/// <summary>
+/// <c>query "SQL"</c>: runs SQL with DuckDB over the archive's hours in a range, through the <c>events</c> view the
+/// deployment defines in Athena with the same statement (docs/query.md), so a query written here runs there unchanged.
+/// The hours' objects, raw and compacted, are downloaded first; the command says how many bytes before it does.
+/// </summary>
+public static class QueryCommand
+{
+    internal const string Usage = """
+          query "SQL" [--format table|csv|json] [--from TIME] [--to TIME]
+                                      run SQL over the archive's events view (the same view as Athena's; also
+                                      events_parquet and events_raw), whole hours from --from's to --to's (default the last day)
+            options: --stack NAME  --bucket BUCKET (a deployed stack's ArchiveBucketName output)  --profile  --region
+        """;
+
+    /// <summary>Output formats.</summary>
+    public enum Format
+    {
+        /// <summary>A table, for a terminal.</summary>
+        Table,
+
+        /// <summary>CSV with a header row (RFC 4180).</summary>
+        Csv,
+
+        /// <summary>A JSON array of objects.</summary>
+        Json,
+    }
+
+    /// <summary>Runs the query over [from, to)'s hours; returns the exit code (2 for a query DuckDB refuses, with its message).</summary>
+    public static async Task<int> RunAsync(IAmazonS3 s3, string bucket, string sql, Format format, DateTimeOffset from, DateTimeOffset to,
+        TextWriter output, TextWriter error, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(error);
+        var folder = Path.Combine(Path.GetTempPath(), $"pipeline-query-{Guid.NewGuid():N}");
+        try
+        {
+            using var archive = new ArchiveDownloads(s3, bucket, Path.Combine(folder, "archive"));
+            var hours = new List<DateTimeOffset>();
+            for (var hour = EventLayout.Hour(from); hour < to; hour = hour.AddHours(1))
+            {
+                hours.Add(hour);
+            }
+            long objects = 0, bytes = 0;
+            foreach (var hour in hours)
+            {
+                var listed = await archive.ListAsync(hour, cancellationToken);
+                objects += listed.Count;
+                bytes += listed.Sum(o => o.Size ?? 0);
+            }
+            await error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"Reading {objects} object(s), {bytes / 1048576.0:0.0} MB, from s3://{bucket} for {hours.Count} hour(s) from {hours[0]:yyyy-MM-dd HH}:00 UTC."));
+            var files = HourFiles.None;
+            foreach (var hour in hours)
+            {
+                files = files.Concat(await archive.DownloadAsync(hour, cancellationToken));
+            }
+            using var duckDb = DuckDb.Open(Path.Combine(folder, "duckdb"), DuckDbLimits.ForFunction((int)(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes >> 20)));
+            DuckDb.DefineViews(duckDb, files);
+            try
+            {
+                await WriteAsync(duckDb, sql.Trim().TrimEnd(';'), format, Path.Combine(folder, "result"), output, cancellationToken);
+            }
+            catch (DuckDBException e)
+            {
+                await error.WriteLineAsync($"The query failed: {e.Message}");
+                return 2;
+            }
+            return 0;
+        }
+        finally
+        {
+            if (Directory.Exists(folder))
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+        }
+    }
+
+    private static async Task WriteAsync(DuckDBConnection duckDb, string sql, Format format, string resultPath, TextWriter output, CancellationToken cancellationToken)
+    {
+        using var command = duckDb.CreateCommand();
+        if (format != Format.Table)
+        {
+            // DuckDB writes CSV and JSON itself (quoting, escapes, types), to a file this command then prints.
+            command.CommandText = $"COPY ({sql}) TO '{resultPath.Replace("'", "''", StringComparison.Ordinal)}' " +
+                (format == Format.Csv ? "(FORMAT csv, HEADER true)" : "(FORMAT json, ARRAY true)");
+            await command.ExecuteNonQueryAsync(cancellationToken);
+            await output.WriteAsync(await File.ReadAllTextAsync(resultPath, cancellationToken));
+            return;
+        }
+        command.CommandText = sql;
+        await using DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken);
+        var table = new Table().Border(TableBorder.Rounded);
+        for (var i = 0; i < reader.FieldCount; i++)
+        {
+            table.AddColumn(new TableColumn(Markup.Escape(reader.GetName(i))));
+        }
+        var rows = 0;
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var cells = new string[reader.FieldCount];
+            for (var i = 0; i < cells.Length; i++)
+            {
+                cells[i] = reader.IsDBNull(i) ? "NULL" : Markup.Escape(reader.GetValue(i) switch
+                {
+                    DateTime time => time.ToString("yyyy-MM-dd HH:mm:ss.ffffff", CultureInfo.InvariantCulture),
+                    var value => Convert.ToString(value, CultureInfo.InvariantCulture) ?? "",
+                });
+            }
+            table.AddRow(cells);
+            rows++;
+        }
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors });
+        console.Write(table);
+        await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{rows} row(s)"));
+    }
+}

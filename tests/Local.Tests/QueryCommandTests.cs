@@ -1,0 +1,141 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Pipeline.Events;
+using Pipeline.Lambda;
+using Pipeline.Local.Environment;
+using Pipeline.Local.Hosting;
+using Pipeline.Local.Provisioning;
+using Pipeline.Storage;
+using Pipeline.Tests;
+
+namespace Pipeline.Local.Tests;
+
+public sealed partial class QueryCommandTests
+{
+    private static readonly DateTimeOffset Hour = EventLayout.Hour(DateTimeOffset.UtcNow.AddHours(-6));
+
+    [Fact]
+    public async Task After_compact_the_hour_is_one_parquet_file_query_counts_each_event_once_and_a_late_event_is_counted_before_and_after_recompacting()
+    {
+        using var aws = await TestEnvironment.CreateClientsAsync();
+        var stack = await TestEnvironment.ProvisionAsync(aws);
+        var events = Events(25, i => ($"u{i % 5}", i % 3 == 0 ? "signup" : "page_view"));
+        await ArchiveAsync(aws, stack, events);
+        await ArchiveAsync(aws, stack, events[..10]); // a redelivery: the raw archive holds ten twice
+
+        Assert.Equal("n\n25\n", await QueryAsync(aws, stack, "SELECT count(*) AS n FROM events", "csv"));
+        using var compacted = new StringWriter();
+        Assert.Equal(0, await LocalCommands.RunAsync(["compact", "--hour", Hour.ToString("O"), .. Endpoints(aws, stack)], compacted, CancellationToken.None));
+
+        Assert.Contains("4 raw object(s) -> 25 event(s)", compacted.ToString(), StringComparison.Ordinal);
+        Assert.Equal([EventLayout.ParquetKey(Hour)], await ArchiveReader.KeysAsync(aws.S3, stack["ArchiveBucket"], EventLayout.ParquetRoot, CancellationToken.None));
+        Assert.Empty(await ArchiveReader.KeysAsync(aws.S3, stack["ArchiveBucket"], EventLayout.EventsRoot, CancellationToken.None));
+        Assert.Equal("n\n25\n", await QueryAsync(aws, stack, "SELECT count(*) AS n FROM events", "csv"));
+
+        var late = Events(1, _ => ("late", "purchase"));
+        await ArchiveAsync(aws, stack, late);
+        Assert.Equal("n\n26\n", await QueryAsync(aws, stack, "SELECT count(*) AS n FROM events", "csv"));
+        Assert.Equal(0, await LocalCommands.RunAsync(["compact", .. Endpoints(aws, stack)], TextWriter.Null, CancellationToken.None));
+        Assert.Equal("n\n26\n", await QueryAsync(aws, stack, "SELECT count(*) AS n FROM events", "csv"));
+        Assert.Single(await ArchiveReader.KeysAsync(aws.S3, stack["ArchiveBucket"], EventLayout.ParquetRoot, CancellationToken.None));
+
+        // Readers of the archive read the compacted hour as they read raw ones.
+        var lines = await ArchiveReader.LinesAsync(aws.S3, stack["ArchiveBucket"], EventLayout.ParquetKey(Hour), CancellationToken.None);
+        Assert.Equal(events.Concat(late).Select(e => e.EventId).Order(), lines.Select(l => ArchiveLine.Parse(l)!.EventId).Order());
+    }
+
+    [Fact]
+    public async Task The_readme_queries_give_the_expected_answers_over_raw_and_compacted_hours_alike_in_every_format()
+    {
+        using var aws = await TestEnvironment.CreateClientsAsync();
+        var stack = await TestEnvironment.ProvisionAsync(aws);
+        (string? User, string? Anonymous, string Type)[] rows =
+        [
+            ("u1", null, "page_view"), ("u2", null, "page_view"), (null, "a1", "page_view"), ("u3", null, "signup"), ("u1", null, "purchase"), ("u2", null, "Order Completed"),
+        ];
+        await ArchiveAsync(aws, stack, [.. rows.Select((r, i) => Event(i) with { UserId = r.User, AnonymousId = r.Anonymous, EventType = r.Type })]);
+        var queries = ReadmeQueries();
+        Assert.Equal(3, queries.Count);
+        string[] expected =
+        [
+            $"dt,active_users\n{Hour:yyyy-MM-dd},4\n",
+            "eventType,events\npage_view,3\nOrder Completed,1\npurchase,1\nsignup,1\n",
+            "viewed,purchased\n2,1\n",
+        ];
+
+        Assert.Equal(expected, await Task.WhenAll(queries.Select(q => QueryAsync(aws, stack, q, "csv"))));
+        Assert.Equal(0, await LocalCommands.RunAsync(["compact", .. Endpoints(aws, stack)], TextWriter.Null, CancellationToken.None));
+        Assert.Equal(expected, await Task.WhenAll(queries.Select(q => QueryAsync(aws, stack, q, "csv"))));
+
+        var json = JsonDocument.Parse(await QueryAsync(aws, stack, queries[1], "json")).RootElement;
+        Assert.Equal("page_view", json[0].GetProperty("eventType").GetString());
+        Assert.Equal(3, json[0].GetProperty("events").GetInt64());
+        var table = await QueryAsync(aws, stack, queries[1], "table");
+        Assert.Matches(@"│ Order Completed\s+│ 1\s+│", table);
+        Assert.EndsWith("4 row(s)\n", table, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_query_error_is_a_message_naming_the_problem_and_bad_arguments_are_refused()
+    {
+        using var aws = await TestEnvironment.CreateClientsAsync();
+        var stack = await TestEnvironment.ProvisionAsync(aws);
+        await ArchiveAsync(aws, stack, Events(1, _ => ("u", "a")));
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+
+        var code = await QueryCommand.RunAsync(aws.S3, stack["ArchiveBucket"], "SELECT no_such_column FROM events", QueryCommand.Format.Table, Hour, Hour.AddHours(1), output, error, CancellationToken.None);
+
+        Assert.Equal(2, code);
+        Assert.Contains("The query failed: Binder Error: Referenced column \"no_such_column\" not found", error.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", error.ToString(), StringComparison.Ordinal);
+        Assert.StartsWith("Reading 1 object(s)", error.ToString(), StringComparison.Ordinal); // said before it read them
+        Assert.Equal(2, await LocalCommands.RunAsync(["query"], TextWriter.Null, CancellationToken.None));
+        Assert.Equal(2, await LocalCommands.RunAsync(["query", "SELECT 1", "--format", "xml"], TextWriter.Null, CancellationToken.None));
+        Assert.Equal(2, await LocalCommands.RunAsync(["query", "SELECT 1", "--from", "yesterday"], TextWriter.Null, CancellationToken.None));
+    }
+
+    private static async Task<string> QueryAsync(LocalAws aws, ProvisionedResources stack, string sql, string format)
+    {
+        using var output = new StringWriter();
+        var code = await LocalCommands.RunAsync(["query", sql, "--format", format, "--from", Hour.ToString("O"), "--to", Hour.AddHours(1).ToString("O"), .. Endpoints(aws, stack)],
+            output, CancellationToken.None);
+        Assert.Equal(0, code);
+        return output.ToString();
+    }
+
+    private static string[] Endpoints(LocalAws aws, ProvisionedResources stack) =>
+        ["--stack", stack.StackName, "--fauxqs", aws.Endpoints.Fauxqs.ToString(), "--endpoint", aws.Endpoints.DynamoDb.ToString()];
+
+    // The SQL of each `query "..."` line of the README, in order.
+    private static List<string> ReadmeQueries() =>
+        [.. File.ReadLines(Path.Combine(RepositoryPaths.Discover().Root, "README.md"))
+            .Select(line => QueryLine().Match(line)).Where(m => m.Success).Select(m => m.Groups[1].Value)];
+
+    [GeneratedRegex("""^dotnet run --project src/Local -- query "([^"]+)"$""")]
+    private static partial Regex QueryLine();
+
+    private static QueuedEvent Event(int i) => new()
+    {
+        SchemaVersion = QueuedEvent.CurrentSchemaVersion,
+        EventId = Guid.CreateVersion7().ToString(),
+        EventType = "page_view",
+        OccurredAt = Hour.AddMinutes(i),
+        ReceivedAt = Hour.AddMinutes(i),
+        RequestId = "r",
+    };
+
+    private static List<QueuedEvent> Events(int count, Func<int, (string User, string Type)> shape) =>
+        [.. Enumerable.Range(0, count).Select(i => Event(i) with { UserId = shape(i).User, EventType = shape(i).Type })];
+
+    // Stored and archived by the real Processor code in batches of ten: an object per batch.
+    private static async Task ArchiveAsync(LocalAws aws, ProvisionedResources stack, IReadOnlyList<QueuedEvent> events)
+    {
+        var function = LocalProcessor.Function(aws, stack, new FunctionLog(TextWriter.Null, "processor"));
+        foreach (var batch in events.Chunk(10))
+        {
+            Assert.Empty(await TestLambda.InvokeAsync(function.HandleAsync,
+                [.. batch.Select(e => new SqsMessage { MessageId = Guid.NewGuid().ToString(), Body = JsonSerializer.Serialize(e, EventJsonContext.Default.QueuedEvent) })]));
+        }
+    }
+}
