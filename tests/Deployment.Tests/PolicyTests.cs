@@ -113,9 +113,18 @@ public sealed class PolicyTests
         };
         await new EventArchive(aws.S3, stack["ArchiveBucket"], TimeSpan.Zero, TimeProvider.System).WriteAsync([stored], ["m"], DateTimeOffset.UtcNow, CancellationToken.None);
 
+        // And an hour past its look-back: the run compacts it; a late event in it, and the next run compacts it again.
+        var old = stored with { EventId = Guid.NewGuid().ToString(), ReceivedAt = window.Start.AddHours(-6), OccurredAt = window.Start.AddHours(-6) };
+        var archive = new EventArchive(aws.S3, stack["ArchiveBucket"], TimeSpan.FromDays(1), TimeProvider.System);
+        await archive.WriteAsync([old], ["o"], DateTimeOffset.UtcNow, CancellationToken.None);
+
         var run = await function.RunAsync(CancellationToken.None);
+        await archive.WriteAsync([old with { EventId = Guid.NewGuid().ToString() }], ["late"], DateTimeOffset.UtcNow, CancellationToken.None);
+        var next = await function.RunAsync(CancellationToken.None);
 
         Assert.Single(run.Published);
+        Assert.Equal(1, run.CompactedHours);
+        Assert.Equal(1, next.CompactedHours);
         AssertPolicyMatches("AggregatorFunction", stack, network);
     }
 

@@ -56,6 +56,12 @@ public sealed class RecordingNetwork : HttpClientFactory
         }
         // S3, path-style: /bucket or /bucket/key.
         var path = request.RequestUri!.AbsolutePath.Trim('/').Split('/', 2);
+        if (request.Method == HttpMethod.Post && path.Length == 1 && request.RequestUri.Query.Contains("delete", StringComparison.Ordinal))
+        {
+            // DeleteObjects: IAM authorizes it with s3:DeleteObject on each key; the keys of one call share a prefix here.
+            var key = System.Xml.Linq.XDocument.Parse(body).Descendants().First(e => e.Name.LocalName == "Key").Value;
+            return new("s3:DeleteObject", path[0], $"/{key.Split('/')[0]}/*");
+        }
         var s3Action = (request.Method.Method, path.Length) switch
         {
             ("PUT", 2) => "s3:PutObject",
