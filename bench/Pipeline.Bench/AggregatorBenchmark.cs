@@ -17,9 +17,13 @@ namespace Pipeline.Bench;
 /// </summary>
 internal static class AggregatorBenchmark
 {
-    private sealed record Shape(string Path, int PerObject, int Events);
+    internal sealed record Shape(string Path, int PerObject, int Events);
 
-    private sealed record Result(Shape Shape, long Objects, long Bytes, TimeSpan Load, double InitMs, double RunMs, long PeakRssBytes, long PeakCgroupBytes, long Counted, string? Error);
+    internal sealed record Result(Shape Shape, long Objects, long Bytes, TimeSpan Load, double InitMs, double RunMs, long PeakRssBytes, long PeakCgroupBytes, long Counted, string? Error)
+    {
+        /// <summary>The function's output lines.</summary>
+        public IReadOnlyList<string> Log { get; init; } = [];
+    }
 
     private static readonly Shape[] Shapes =
     [
@@ -79,7 +83,7 @@ internal static class AggregatorBenchmark
     }
 
     // Writes the window's events as the Processor would, PerObject events an object.
-    private static async Task<(long Objects, long Bytes, TimeSpan Elapsed)> LoadAsync(BenchStack bench, Shape shape, SummaryWindow window)
+    internal static async Task<(long Objects, long Bytes, TimeSpan Elapsed)> LoadAsync(BenchStack bench, Shape shape, SummaryWindow window)
     {
         var watch = Stopwatch.StartNew();
         // A look-back of ten years: no late marker (they are not what is measured).
@@ -134,7 +138,7 @@ internal static class AggregatorBenchmark
     }
 
     // The published Aggregator in its own process, put into a cgroup by a launcher before the runtime starts.
-    private static async Task<Result> CountAsync(BenchStack bench, FunctionDefinition definition, string folder, Shape shape, SummaryWindow window)
+    internal static async Task<Result> CountAsync(BenchStack bench, FunctionDefinition definition, string folder, Shape shape, SummaryWindow window)
     {
         using var cgroup = Cgroup.Create(definition.MemorySize);
         var launcher = Path.Combine(folder, $"launch-{Guid.NewGuid():N}.sh");
@@ -160,7 +164,10 @@ internal static class AggregatorBenchmark
             }
             var report = function.Reports.Single();
             var summary = (await new SummaryStore(bench.Aws.DynamoDb, bench.Stack["SummariesTable"], TimeProvider.System).GetAsync(window.Start, CancellationToken.None))?.Summary;
-            return new Result(shape, 0, 0, TimeSpan.Zero, report.InitDuration?.TotalMilliseconds ?? 0, report.Duration.TotalMilliseconds, rss, cgroup.PeakBytes, summary?.TotalEvents ?? -1, error);
+            return new Result(shape, 0, 0, TimeSpan.Zero, report.InitDuration?.TotalMilliseconds ?? 0, report.Duration.TotalMilliseconds, rss, cgroup.PeakBytes, summary?.TotalEvents ?? -1, error)
+            {
+                Log = [.. output],
+            };
         }
     }
 

@@ -161,10 +161,12 @@ public sealed class AggregatorFunction : IDisposable
                 {
                     break;
                 }
+                var started = _clock.GetTimestamp();
                 if (await compactor.CompactAsync(hour, cancellationToken).ConfigureAwait(false) is { } done)
                 {
                     compacted++;
-                    _log.Write("INFO", FormattableString.Invariant($"Compacted {EventLayout.Partition(hour)}: {done.RawObjects} object(s), {done.Events} event(s), {done.Bytes} bytes of Parquet"));
+                    _log.Write("INFO", FormattableString.Invariant(
+                        $"Compacted {EventLayout.Partition(hour)}: {done.RawObjects} object(s), {done.Events} event(s), {done.Bytes} bytes of Parquet, in {_clock.GetElapsedTime(started).TotalMilliseconds:0} ms"));
                 }
             }
         }

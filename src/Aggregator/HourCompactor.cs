@@ -29,12 +29,15 @@ public sealed record Compaction(DateTimeOffset Hour, int RawObjects, long Events
 /// JSON columns keep each object's exact text, so every field of a line is restored from its row (<see cref="ArchiveRow"/>).
 /// Strings go to DuckDB as UTF-8 bytes and are decoded in SQL, since the appender would cut a string at a NUL character.
 /// </remarks>
-public sealed class HourCompactor(IAmazonS3 s3, string bucketName, DuckDBConnection duckDb, HourLease lease, string folder)
+public sealed class HourCompactor(IAmazonS3 s3, string bucketName, DuckDBConnection duckDb, HourLease lease, string folder, int chunkRows = HourCompactor.ChunkRows)
 {
     /// <summary>Parts of a multipart upload: under the local emulator's 11 MiB limit of one PUT, and S3's 5 MiB minimum.</summary>
     public const long PartSize = 8 << 20;
 
     private const string Stage = "compaction_stage";
+
+    /// <summary>Lines staged in DuckDB at once by default (about 1 KB each): what bounds the compaction's memory.</summary>
+    public const int ChunkRows = 200_000;
 
     /// <summary>Compacts the hour; null if another run holds its lease or it has no raw objects.</summary>
     public async Task<Compaction?> CompactAsync(DateTimeOffset hour, CancellationToken cancellationToken)
@@ -56,7 +59,7 @@ public sealed class HourCompactor(IAmazonS3 s3, string bucketName, DuckDBConnect
             }
             var files = await archive.DownloadAsync(hour, cancellationToken).ConfigureAwait(false);
             var output = Path.Combine(work, "events.parquet");
-            var events = Write(files, output);
+            var events = Write(files, output, work);
             using (var transfer = new TransferUtility(s3, new TransferUtilityConfig { MinSizeBeforePartUpload = PartSize }))
             {
                 await transfer.UploadAsync(new TransferUtilityUploadRequest
@@ -94,14 +97,20 @@ public sealed class HourCompactor(IAmazonS3 s3, string bucketName, DuckDBConnect
         }
     }
 
-    // Writes the hour's events, each once, to a Parquet file; returns how many.
-    private long Write(HourFiles files, string output)
+    // Writes the hour's events, each once, to a Parquet file; returns how many. Memory stays bounded whatever the hour's
+    // volume: lines go to DuckDB in chunks of ChunkRows, each written to a Parquet file of its own (ordered by receive
+    // time); the earlier compacted file is a chunk as it is; then one pass keeps the first row of each eventId, found by a
+    // hash aggregate over ids alone, and streams the rows to the output.
+    private long Write(HourFiles files, string output, string work)
     {
         var columns = EventColumns.All;
+        var chunks = new List<string>(files.Parquet);
         DuckDb.Execute(duckDb, $"CREATE OR REPLACE TABLE {Stage} ({string.Join(", ", columns.Select(c => $"\"{c.Name}\" {StageType(c)}"))})");
         try
         {
-            using (var appender = duckDb.CreateAppender(Stage))
+            var appender = duckDb.CreateAppender(Stage);
+            var rows = 0;
+            try
             {
                 foreach (var file in files.Raw)
                 {
@@ -109,29 +118,41 @@ public sealed class HourCompactor(IAmazonS3 s3, string bucketName, DuckDBConnect
                     using var reader = new StreamReader(new GZipStream(File.OpenRead(file), CompressionMode.Decompress), Encoding.UTF8);
                     while (reader.ReadLine() is { } line)
                     {
-                        if (line.Length > 0)
+                        if (line.Length == 0)
                         {
-                            Append(appender.CreateRow(), line).EndRow();
+                            continue;
+                        }
+                        Append(appender.CreateRow(), line).EndRow();
+                        if (++rows == chunkRows)
+                        {
+                            appender.Dispose();
+                            chunks.Add(Flush(work, chunks.Count));
+                            appender = duckDb.CreateAppender(Stage);
+                            rows = 0;
                         }
                     }
                 }
             }
-            if (files.Parquet.Count > 0)
+            finally
             {
-                DuckDb.Execute(duckDb, $"INSERT INTO {Stage} SELECT {string.Join(", ", columns.Select(c => c.DuckDbType == "VARCHAR" ? $"encode(\"{c.Name}\")" : $"\"{c.Name}\""))} FROM read_parquet({DuckDb.List(files.Parquet)})");
+                appender.Dispose();
             }
+            if (rows > 0)
+            {
+                chunks.Add(Flush(work, chunks.Count));
+            }
+            var all = $"read_parquet({DuckDb.List(chunks)}, hive_partitioning = false, filename = true, file_row_number = true)";
             using var command = duckDb.CreateCommand();
-            // Ordered by receive time, so each row group's min and max let a reader skip it.
             command.CommandText = $"""
                 COPY (
-                    SELECT {string.Join(", ", columns.Select(c => c.DuckDbType == "VARCHAR" ? $"decode(\"{c.Name}\") AS \"{c.Name}\"" : $"\"{c.Name}\""))}
-                    FROM {Stage}
-                    QUALIFY row_number() OVER (PARTITION BY "eventId" ORDER BY "receivedAtText") = 1
-                    ORDER BY "receivedAt", "eventId"
-                ) TO '{output.Replace("'", "''", StringComparison.Ordinal)}' (FORMAT parquet, COMPRESSION zstd)
+                    SELECT {string.Join(", ", columns.Select(c => $"c.\"{c.Name}\""))}
+                    FROM {all} AS c
+                    SEMI JOIN (SELECT min(struct_pack(f := filename, n := file_row_number)) AS first FROM {all} GROUP BY "eventId") AS k
+                        ON c.filename = k.first.f AND c.file_row_number = k.first.n
+                ) TO '{Quote(output)}' (FORMAT parquet, COMPRESSION zstd)
                 """;
             command.ExecuteNonQuery();
-            command.CommandText = $"SELECT count(*) FROM read_parquet('{output.Replace("'", "''", StringComparison.Ordinal)}')"; // from the file's footer
+            command.CommandText = $"SELECT count(*) FROM read_parquet('{Quote(output)}')"; // from the file's footer
             return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
         }
         finally
@@ -139,6 +160,22 @@ public sealed class HourCompactor(IAmazonS3 s3, string bucketName, DuckDBConnect
             DuckDb.Execute(duckDb, $"DROP TABLE IF EXISTS {Stage}");
         }
     }
+
+    // Writes the staged lines to a chunk file with the output's column types, and empties the stage.
+    private string Flush(string work, int index)
+    {
+        var path = Path.Combine(work, $"chunk-{index}.parquet");
+        DuckDb.Execute(duckDb, $"""
+            COPY (
+                SELECT {string.Join(", ", EventColumns.All.Select(c => c.DuckDbType == "VARCHAR" ? $"decode(\"{c.Name}\") AS \"{c.Name}\"" : $"\"{c.Name}\""))}
+                FROM {Stage} ORDER BY "receivedAt"
+            ) TO '{Quote(path)}' (FORMAT parquet, COMPRESSION zstd);
+            DELETE FROM {Stage};
+            """);
+        return path;
+    }
+
+    private static string Quote(string text) => text.Replace("'", "''", StringComparison.Ordinal);
 
     private static string StageType(EventColumn column) => column.DuckDbType == "VARCHAR" ? "BLOB" : column.DuckDbType;
 

@@ -115,10 +115,14 @@ public sealed class CompactionTests : IDisposable
         Assert.Equal(12, await CountWindowAsync(harness, new SummaryWindow(hour, hour + Hour)));
         var again = await Compactor(harness).CompactAsync(hour, CancellationToken.None);
         Assert.Equal(12, again!.Events);
+        await harness.ArchiveAsync(events[..7]); // and again, raw: seven duplicates over two chunks
+        Assert.Equal(12, (await Compactor(harness).CompactAsync(hour, CancellationToken.None))!.Events);
+        Assert.Equal(12, await CountAsync(harness, hour));
     }
 
+    // Chunks of five lines: the tests' hours span several, so a duplicate is found across chunks.
     private HourCompactor Compactor(AggregatorHarness harness) => new(harness.Aws.S3, harness.Stack["ArchiveBucket"], _duckDb,
-        new HourLease(harness.Aws.DynamoDb, harness.Stack["SummariesTable"], TimeProvider.System), _folder);
+        new HourLease(harness.Aws.DynamoDb, harness.Stack["SummariesTable"], TimeProvider.System), _folder, chunkRows: 5);
 
     // Distinct events of the hour through the events view, as the query command reads them.
     private async Task<long> CountAsync(AggregatorHarness harness, DateTimeOffset hour)
