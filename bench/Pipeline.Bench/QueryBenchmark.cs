@@ -35,6 +35,7 @@ internal static partial class QueryBenchmark
                 ["Summaries__WindowMinutes"] = "60",
                 ["Summaries__LookbackMinutes"] = "0",
             }, taskRoot);
+            var storage = bench.Stack.Functions[LocalAggregator.LogicalId]["EphemeralStorage"]?["Size"]?.GetValue<int>() ?? 512;
             var window = SummaryWindows.Containing(DateTimeOffset.UtcNow - TimeSpan.FromHours(1), TimeSpan.FromHours(1));
             var shape = new AggregatorBenchmark.Shape("batch", 1000, events);
             var (objects, gzipBytes, load) = await AggregatorBenchmark.LoadAsync(bench, shape, window);
@@ -42,7 +43,12 @@ internal static partial class QueryBenchmark
             var queries = ReadmeQueries();
             var raw = await TimeQueriesAsync(bench, bucket, queries, window);
 
+            // The function's /tmp use (Lambda's EphemeralStorage), sampled while it runs.
+            using var sampling = new CancellationTokenSource();
+            var tmpPeak = SampleTmpAsync(Path.Combine(Path.GetTempPath(), "pipeline-aggregator"), sampling.Token);
             var run = await AggregatorBenchmark.CountAsync(bench, definition, folder, shape, window);
+            await sampling.CancelAsync();
+            var tmpBytes = await tmpPeak;
             var compaction = run.Log.FirstOrDefault(l => l.Contains("Compacted dt=", StringComparison.Ordinal)) ?? throw new InvalidOperationException(
                 $"The Aggregator compacted nothing: {run.Error}\n{string.Join('\n', run.Log.TakeLast(20))}");
             var parquet = (await ArchiveListing.ListAsync(bench.Aws.S3, bucket, EventLayout.ParquetRoot, CancellationToken.None)).Single();
@@ -66,6 +72,7 @@ internal static partial class QueryBenchmark
                 FormattableString.Invariant($"| the Aggregator's run (a first run with no look-back: no window due, it compacts the hour) | {run.RunMs / 1000:0.0} s of {definition.Timeout.TotalSeconds:0} s{(run.Error is null ? "" : $": {run.Error}")} |"),
                 FormattableString.Invariant($"| of which the compaction (download, parse, dedupe, write, upload, delete) | {CompactionMs(compaction) / 1000:0.0} s |"),
                 FormattableString.Invariant($"| peak RSS of the run | {run.PeakRssBytes / 1048576.0:0} MB of {definition.MemorySize} MB |"),
+                FormattableString.Invariant($"| peak /tmp use of the run (sampled every 0.5 s) | {tmpBytes / 1048576.0:0} MB of {storage} MB (EphemeralStorage) |"),
                 "",
                 "The README's queries, locally (`query --format csv` over the hour: list, download, define the views, run), raw and compacted:",
                 "",
@@ -80,6 +87,25 @@ internal static partial class QueryBenchmark
         {
             Directory.Delete(folder, recursive: true);
         }
+    }
+
+    private static async Task<long> SampleTmpAsync(string folder, CancellationToken cancellationToken)
+    {
+        long peak = 0;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                var bytes = Directory.Exists(folder) ? new DirectoryInfo(folder).EnumerateFiles("*", SearchOption.AllDirectories).Sum(f => f.Exists ? f.Length : 0) : 0;
+                peak = Math.Max(peak, bytes);
+                await Task.Delay(500, cancellationToken);
+            }
+            catch (Exception e) when (e is IOException or OperationCanceledException)
+            {
+                // a file deleted while it was measured; or the run is over
+            }
+        }
+        return peak;
     }
 
     private static async Task<List<(TimeSpan Elapsed, string Output)>> TimeQueriesAsync(BenchStack bench, string bucket, List<string> queries, SummaryWindow window)

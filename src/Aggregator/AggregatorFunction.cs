@@ -15,7 +15,7 @@ namespace Pipeline.Aggregator;
 /// <summary>
 /// The function, invoked by the schedule: counts the complete windows since the last one, the windows still within
 /// their look-back, and the windows of late markers, from the S3 archive; stores each summary, then publishes what is
-/// stored and not yet published. <c>Program.cs</c> builds it once per process and serves it through the Lambda Runtime API.
+/// stored and not yet published; then compacts the hours no window will count again. <c>Program.cs</c> builds it once per process and serves it through the Lambda Runtime API.
 /// </summary>
 public sealed class AggregatorFunction : IDisposable
 {
@@ -72,8 +72,9 @@ public sealed class AggregatorFunction : IDisposable
     /// One run, in this order: (1) summarizes and stores the windows complete since the last one; (2) counts again every
     /// window that the previous complete run found within its look-back (so the first run after a window's end + settle
     /// + look-back counts it a last time), and the windows of the hours the Processor marked late, storing a revision
-    /// where the count changed; (3) publishes every stored, unpublished summary, oldest first. An SNS fault stops only
-    /// the publishing, which the next run repeats; counting and storing never wait for it.
+    /// where the count changed; (3) publishes every stored, unpublished summary, oldest first; (4) compacts the hours past
+    /// their look-back (docs/architecture.md, D17). An SNS fault stops only the publishing, which the next run repeats;
+    /// counting and storing never wait for it.
     /// </summary>
     public async Task<AggregatorRun> RunAsync(CancellationToken cancellationToken)
     {
