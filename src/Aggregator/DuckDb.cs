@@ -59,13 +59,15 @@ public static class DuckDb
     /// <summary>A DuckDB list literal of file paths.</summary>
     public static string List(IEnumerable<string> paths) => $"[{string.Join(", ", paths.Select(p => $"'{Quote(p)}'"))}]";
 
-    /// <summary>Runs statements that return nothing.</summary>
-    public static void Execute(DuckDBConnection connection, string sql)
+    /// <summary>Runs statements that return nothing; cancelling the token interrupts them (an <see cref="OperationCanceledException"/>).</summary>
+    public static void Execute(DuckDBConnection connection, string sql, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(connection);
         using var command = connection.CreateCommand();
         command.CommandText = sql;
+        using var interrupt = cancellationToken.Register(command.Cancel);
         command.ExecuteNonQuery();
+        cancellationToken.ThrowIfCancellationRequested();
     }
 
     // A table of no rows with the given columns and the partitions, for a form the range holds no file of.

@@ -59,7 +59,7 @@ public sealed class HourCompactor(IAmazonS3 s3, string bucketName, DuckDBConnect
             }
             var files = await archive.DownloadAsync(hour, cancellationToken).ConfigureAwait(false);
             var output = Path.Combine(work, "events.parquet");
-            var events = Write(files, output, work);
+            var events = Write(files, output, work, cancellationToken);
             using (var transfer = new TransferUtility(s3, new TransferUtilityConfig { MinSizeBeforePartUpload = PartSize }))
             {
                 await transfer.UploadAsync(new TransferUtilityUploadRequest
@@ -101,11 +101,11 @@ public sealed class HourCompactor(IAmazonS3 s3, string bucketName, DuckDBConnect
     // volume: lines go to DuckDB in chunks of ChunkRows, each written to a Parquet file of its own (ordered by receive
     // time); the earlier compacted file is a chunk as it is; then one pass keeps the first row of each eventId, found by a
     // hash aggregate over ids alone, and streams the rows to the output.
-    private long Write(HourFiles files, string output, string work)
+    private long Write(HourFiles files, string output, string work, CancellationToken cancellationToken)
     {
         var columns = EventColumns.All;
         var chunks = new List<string>(files.Parquet);
-        DuckDb.Execute(duckDb, $"CREATE OR REPLACE TABLE {Stage} ({string.Join(", ", columns.Select(c => $"\"{c.Name}\" {StageType(c)}"))})");
+        DuckDb.Execute(duckDb, $"CREATE OR REPLACE TABLE {Stage} ({string.Join(", ", columns.Select(c => $"\"{c.Name}\" {StageType(c)}"))})", cancellationToken);
         try
         {
             var appender = duckDb.CreateAppender(Stage);
@@ -126,7 +126,8 @@ public sealed class HourCompactor(IAmazonS3 s3, string bucketName, DuckDBConnect
                         if (++rows == chunkRows)
                         {
                             appender.Dispose();
-                            chunks.Add(Flush(work, chunks.Count));
+                            cancellationToken.ThrowIfCancellationRequested();
+                            chunks.Add(Flush(work, chunks.Count, cancellationToken));
                             appender = duckDb.CreateAppender(Stage);
                             rows = 0;
                         }
@@ -139,30 +140,29 @@ public sealed class HourCompactor(IAmazonS3 s3, string bucketName, DuckDBConnect
             }
             if (rows > 0)
             {
-                chunks.Add(Flush(work, chunks.Count));
+                chunks.Add(Flush(work, chunks.Count, cancellationToken));
             }
             var all = $"read_parquet({DuckDb.List(chunks)}, hive_partitioning = false, filename = true, file_row_number = true)";
-            using var command = duckDb.CreateCommand();
-            command.CommandText = $"""
+            DuckDb.Execute(duckDb, $"""
                 COPY (
                     SELECT {string.Join(", ", columns.Select(c => $"c.\"{c.Name}\""))}
                     FROM {all} AS c
                     SEMI JOIN (SELECT min(struct_pack(f := filename, n := file_row_number)) AS first FROM {all} GROUP BY "eventId") AS k
                         ON c.filename = k.first.f AND c.file_row_number = k.first.n
                 ) TO '{Quote(output)}' (FORMAT parquet, COMPRESSION zstd)
-                """;
-            command.ExecuteNonQuery();
+                """, cancellationToken);
+            using var command = duckDb.CreateCommand();
             command.CommandText = $"SELECT count(*) FROM read_parquet('{Quote(output)}')"; // from the file's footer
             return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
         }
         finally
         {
-            DuckDb.Execute(duckDb, $"DROP TABLE IF EXISTS {Stage}");
+            DuckDb.Execute(duckDb, $"DROP TABLE IF EXISTS {Stage}", CancellationToken.None);
         }
     }
 
     // Writes the staged lines to a chunk file with the output's column types, and empties the stage.
-    private string Flush(string work, int index)
+    private string Flush(string work, int index, CancellationToken cancellationToken)
     {
         var path = Path.Combine(work, $"chunk-{index}.parquet");
         DuckDb.Execute(duckDb, $"""
@@ -171,7 +171,7 @@ public sealed class HourCompactor(IAmazonS3 s3, string bucketName, DuckDBConnect
                 FROM {Stage} ORDER BY "receivedAt"
             ) TO '{Quote(path)}' (FORMAT parquet, COMPRESSION zstd);
             DELETE FROM {Stage};
-            """);
+            """, cancellationToken);
         return path;
     }
 
