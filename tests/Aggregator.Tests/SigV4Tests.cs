@@ -10,7 +10,7 @@ namespace Pipeline.Aggregator.Tests;
 
 /// <summary>
 /// The SNS client signs with AWSSDK.Core's Signature Version 4 signer (<c>SigV4SigningHandler</c>), proven here
-/// against AWS's published test vectors (../shared/testdata/sigv4). The SDK's signer always adds and signs an
+/// against AWS's published test vectors (tests/testdata/sigv4). The SDK's signer always adds and signs an
 /// <c>x-amz-content-sha256</c> header, which the vectors predate; so each vector is checked in two steps:
 /// (1) the HMAC chain below reproduces the vector's published signature from its published string to sign, and
 /// (2) the SDK's signature equals that chain applied to the vector's published canonical request with the SDK's
@@ -20,7 +20,7 @@ public sealed class SigV4Tests
 {
     private const string Secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
     private static readonly DateTime SignedAt = new(2015, 8, 30, 12, 36, 0, DateTimeKind.Utc);
-    private static readonly string Suite = Path.GetFullPath(Path.Combine(RepositoryPaths.Discover().Root, "..", "shared", "testdata", "sigv4", "aws-sig-v4-test-suite"));
+    private static readonly string Suite = Path.Combine(RepositoryPaths.Discover().Root, "tests", "testdata", "sigv4", "aws-sig-v4-test-suite");
 
     // Vectors whose request a .NET HTTP client cannot send as written, so they say nothing about the requests SNS receives.
     private static readonly Dictionary<string, string> NotSendable = new()

@@ -5,7 +5,7 @@ namespace Pipeline.Api.Tests;
 
 public sealed class JsonTestSuiteTests
 {
-    private static string SuiteFolder => Path.GetFullPath(Path.Combine(RepositoryPaths.Discover().Root, "..", "shared", "testdata", "json-test-suite", "test_parsing"));
+    private static string SuiteFolder => Path.Combine(RepositoryPaths.Discover().Root, "tests", "testdata", "json-test-suite", "test_parsing");
 
     [Fact]
     public async Task Every_document_of_the_json_test_suite_gets_a_4xx_and_nothing_is_enqueued()
