@@ -24,8 +24,8 @@ await File.WriteAllTextAsync(results, $"# {what} benchmark\n\nProduced by `{comm
 Console.WriteLine($"written to {results}");
 if (what == "cost")
 {
-    // The README's cost section is this report, never written by hand.
-    var readme = Path.Combine(Pipeline.Local.Environment.RepositoryPaths.Discover().Root, "README.md");
+    // docs/cost.md's table is this report, never written by hand.
+    var readme = Path.Combine(Pipeline.Local.Environment.RepositoryPaths.Discover().Root, "docs", "cost.md");
     var text = await File.ReadAllTextAsync(readme);
     const string begin = "<!-- cost:begin -->", end = "<!-- cost:end -->";
     var from = text.IndexOf(begin, StringComparison.Ordinal) + begin.Length;

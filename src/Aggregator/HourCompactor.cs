@@ -104,7 +104,14 @@ public sealed class HourCompactor(IAmazonS3 s3, string bucketName, DuckDBConnect
     private long Write(HourFiles files, string output, string work, CancellationToken cancellationToken)
     {
         var columns = EventColumns.All;
-        var chunks = new List<string>(files.Parquet);
+        // Every chunk is named chunk-N.parquet, the earlier compacted file too, so a row's id is (N, row) in one BIGINT.
+        var chunks = new List<string>();
+        foreach (var earlier in files.Parquet)
+        {
+            var path = Path.Combine(work, $"chunk-{chunks.Count}.parquet");
+            File.Move(earlier, path);
+            chunks.Add(path);
+        }
         DuckDb.Execute(duckDb, $"CREATE OR REPLACE TABLE {Stage} ({string.Join(", ", columns.Select(c => $"\"{c.Name}\" {StageType(c)}"))})", cancellationToken);
         try
         {
@@ -143,12 +150,13 @@ public sealed class HourCompactor(IAmazonS3 s3, string bucketName, DuckDBConnect
                 chunks.Add(Flush(work, chunks.Count, cancellationToken));
             }
             var all = $"read_parquet({DuckDb.List(chunks)}, hive_partitioning = false, filename = true, file_row_number = true)";
+            const string id = "(CAST(regexp_extract(filename, 'chunk-([0-9]+)[.]parquet$', 1) AS BIGINT) << 40) + file_row_number";
             DuckDb.Execute(duckDb, $"""
                 COPY (
                     SELECT {string.Join(", ", columns.Select(c => $"c.\"{c.Name}\""))}
                     FROM {all} AS c
-                    SEMI JOIN (SELECT min(struct_pack(f := filename, n := file_row_number)) AS first FROM {all} GROUP BY "eventId") AS k
-                        ON c.filename = k.first.f AND c.file_row_number = k.first.n
+                    SEMI JOIN (SELECT min({id}) AS first FROM {all} GROUP BY "eventId") AS k
+                        ON {id.Replace("filename", "c.filename", StringComparison.Ordinal).Replace("file_row_number", "c.file_row_number", StringComparison.Ordinal)} = k.first
                 ) TO '{Quote(output)}' (FORMAT parquet, COMPRESSION zstd)
                 """, cancellationToken);
             using var command = duckDb.CreateCommand();

@@ -39,6 +39,12 @@ public static class LocalCommands
             switch (args.FirstOrDefault() ?? "up")
             {
                 case "up":
+                    if (System.Environment.GetEnvironmentVariable("PIPELINE_API_KEY") is { Length: > 0 and < 16 })
+                    {
+                        // Checked before anything starts: the registry would refuse it after the emulators are up.
+                        await Console.Error.WriteLineAsync("PIPELINE_API_KEY is too short: an API key has at least 16 characters. Set a longer one, or unset it and `up` creates a key.");
+                        return 2;
+                    }
                     await UpAsync(stackName, Say, cancellationToken);
                     return 0;
                 case "provision":

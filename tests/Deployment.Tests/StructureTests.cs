@@ -212,10 +212,10 @@ public sealed class StructureTests
     }
 
     [Fact]
-    public void The_readme_cost_section_is_the_cost_reports_output_not_written_by_hand()
+    public void The_cost_page_is_the_cost_reports_output_not_written_by_hand()
     {
         var root = Pipeline.Local.Environment.RepositoryPaths.Discover().Root;
-        var readme = File.ReadAllText(Path.Combine(root, "README.md"));
+        var readme = File.ReadAllText(Path.Combine(root, "docs", "cost.md"));
         const string begin = "<!-- cost:begin -->", end = "<!-- cost:end -->";
         var from = readme.IndexOf(begin, StringComparison.Ordinal) + begin.Length;
         var section = readme[from..readme.IndexOf(end, StringComparison.Ordinal)].Trim();

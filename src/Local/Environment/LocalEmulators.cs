@@ -23,7 +23,8 @@ public sealed record EmulatorOptions
 }
 
 /// <summary>
-/// The running local stand-ins for AWS (fauxqs and DynamoDB Local), bound to 127.0.0.1.
+/// The running local stand-ins for AWS: fauxqs (bound to 127.0.0.1 by the launcher) and DynamoDB Local (which has no
+/// bind-address option and listens on every interface).
 /// Disposing stops what this instance started (and nothing it reused).
 /// </summary>
 public sealed class LocalEmulators : IAsyncDisposable

@@ -1,0 +1,76 @@
+using System.Text.RegularExpressions;
+using Pipeline.Local.Environment;
+
+namespace Pipeline.Local.Tests;
+
+/// <summary>The documentation's mechanical facts: links resolve, and the commands it shows are ones `help` lists.</summary>
+public sealed partial class DocsTests
+{
+    private static readonly string Root = RepositoryPaths.Discover().Root;
+
+    private static IEnumerable<string> Pages() =>
+        new[] { "README.md", Path.Combine("tests", "testdata", "README.md") }
+            .Concat(Directory.EnumerateFiles(Path.Combine(Root, "docs"), "*.md").Select(p => Path.GetRelativePath(Root, p)));
+
+    [Fact]
+    public void The_readme_is_at_most_250_lines()
+    {
+        Assert.InRange(File.ReadAllLines(Path.Combine(Root, "README.md")).Length, 1, 250);
+    }
+
+    [Fact]
+    public void Every_relative_link_resolves_to_a_file_and_heading()
+    {
+        var broken = new List<string>();
+        foreach (var page in Pages())
+        {
+            foreach (Match link in Link().Matches(File.ReadAllText(Path.Combine(Root, page))))
+            {
+                var target = link.Groups[1].Value;
+                if (target.Contains("://", StringComparison.Ordinal) || target.StartsWith("mailto:", StringComparison.Ordinal))
+                {
+                    continue;
+                }
+                var (path, anchor) = target.Split('#', 2) is [var p, var a] ? (p, a) : (target, null);
+                var file = path.Length == 0 ? Path.Combine(Root, page) : Path.GetFullPath(Path.Combine(Root, Path.GetDirectoryName(page)!, path));
+                if (!File.Exists(file) && !Directory.Exists(file))
+                {
+                    broken.Add($"{page}: {target} (no such file)");
+                }
+                else if (anchor is not null && !Anchors(file).Contains(anchor))
+                {
+                    broken.Add($"{page}: {target} (no such heading)");
+                }
+            }
+        }
+        Assert.Empty(broken);
+    }
+
+    [Fact]
+    public async Task Every_command_the_docs_show_is_one_help_lists()
+    {
+        using var help = new StringWriter();
+        Assert.Equal(0, await LocalCommands.RunAsync(["help"], help, CancellationToken.None));
+        var listed = help.ToString().Split('\n').Select(l => l.TrimStart().Split(' ')[0]).Where(w => w.Length > 0).ToHashSet();
+
+        var shown = Pages().SelectMany(page => LocalCommand().Matches(File.ReadAllText(Path.Combine(Root, page))).Select(m => (page, m.Groups[1].Value))).ToList();
+
+        Assert.NotEmpty(shown);
+        Assert.DoesNotContain(shown, s => !listed.Contains(s.Value));
+    }
+
+    // GitHub's heading anchors: lower case, punctuation other than '-' and '_' dropped, spaces to '-'.
+    private static HashSet<string> Anchors(string file) =>
+        file.EndsWith(".md", StringComparison.Ordinal)
+            ? [.. File.ReadLines(file).Where(l => l.StartsWith('#')).Select(l => Slug(l.TrimStart('#').Trim()))]
+            : [];
+
+    private static string Slug(string heading) =>
+        string.Concat(heading.ToLowerInvariant().Where(c => char.IsLetterOrDigit(c) || c is ' ' or '-' or '_')).Replace(' ', '-');
+
+    [GeneratedRegex(@"\]\(([^)\s]+)\)")]
+    private static partial Regex Link();
+
+    [GeneratedRegex(@"dotnet run --project src/Local -- ([a-z-]+)")]
+    private static partial Regex LocalCommand();
+}
