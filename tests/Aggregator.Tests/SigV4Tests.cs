@@ -129,7 +129,7 @@ public sealed class SigV4Tests
         var recorder = new Recorder();
         var sns = SnsClient.Create(new BasicAWSCredentials("AKIDEXAMPLE", Secret), RegionEndpoint.EUWest1, new Uri("http://127.0.0.1:9/"), recorder);
 
-        await Assert.ThrowsAnyAsync<Exception>(() => sns.PublishAsync("arn:aws:sns:eu-west-1:123456789012:t", "hello", "s", new Dictionary<string, string>(), CancellationToken.None));
+        await Assert.ThrowsAsync<HttpRequestException>(() => sns.PublishAsync("arn:aws:sns:eu-west-1:123456789012:t", "hello", "s", new Dictionary<string, string>(), CancellationToken.None));
 
         var (request, body) = recorder.Requests[0];
         var authorization = request.Headers.GetValues("Authorization").Single();
