@@ -223,7 +223,9 @@ public sealed class ExecutionEnvironment : IAsyncDisposable
         headers["Lambda-Runtime-Aws-Request-Id"] = invocation.RequestId;
         headers["Lambda-Runtime-Deadline-Ms"] = invocation.Deadline.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
         headers["Lambda-Runtime-Invoked-Function-Arn"] = $"arn:aws:lambda:{_function.Environment.GetValueOrDefault("AWS_REGION", "us-east-1")}:000000000000:function:{_function.Name}";
-        headers["Lambda-Runtime-Trace-Id"] = $"Root=1-{DateTimeOffset.UtcNow.ToUnixTimeSeconds():x8}-{Guid.NewGuid():N}"[..43] + ";Sampled=0";
+        // X-Ray's format, as Lambda sends it: Root=1-<8 hex of epoch seconds>-<24 hex>;Parent=<16 hex>;Sampled=0.
+        headers["Lambda-Runtime-Trace-Id"] = string.Create(CultureInfo.InvariantCulture,
+            $"Root=1-{DateTimeOffset.UtcNow.ToUnixTimeSeconds():x8}-{Guid.NewGuid().ToString("N")[..24]};Parent={Guid.NewGuid().ToString("N")[..16]};Sampled=0");
         http.Response.ContentType = "application/json";
         await http.Response.Body.WriteAsync(invocation.Payload).ConfigureAwait(false);
     }
@@ -240,12 +242,12 @@ public sealed class ExecutionEnvironment : IAsyncDisposable
         if (!error)
         {
             invocation.Done.TrySetResult(Outcome.Success(body.ToArray()));
-            return TypedResults.Accepted((string?)null);
+            return Accepted();
         }
         var reported = TryParseError(body.ToArray());
         var type = http.Request.Headers["Lambda-Runtime-Function-Error-Type"].FirstOrDefault() ?? reported?.ErrorType ?? "Unhandled";
         invocation.Done.TrySetResult(Outcome.Error(type, reported?.ErrorMessage ?? ""));
-        return TypedResults.Accepted((string?)null);
+        return Accepted();
     }
 
     private async Task<IResult> InitErrorAsync(HttpContext http)
@@ -255,8 +257,11 @@ public sealed class ExecutionEnvironment : IAsyncDisposable
         var reported = TryParseError(body.ToArray());
         var type = http.Request.Headers["Lambda-Runtime-Function-Error-Type"].FirstOrDefault() ?? "Runtime.Unknown";
         _ready.TrySetException(new LambdaInvocationException(type, reported?.ErrorMessage ?? "The function failed to initialize."));
-        return TypedResults.Accepted((string?)null);
+        return Accepted();
     }
+
+    // Lambda answers a response or error post with 202 and {"status":"OK"}.
+    private static Microsoft.AspNetCore.Http.HttpResults.ContentHttpResult Accepted() => TypedResults.Text("""{"status":"OK"}""", "application/json", System.Text.Encoding.UTF8, StatusCodes.Status202Accepted);
 
     private static LambdaError? TryParseError(byte[] body)
     {

@@ -16,18 +16,38 @@ public sealed record LambdaContext(string RequestId, DateTimeOffset Deadline, st
 /// <summary>Handles one invocation: the payload in, the response payload out. An exception is reported as the invocation's error.</summary>
 public delegate Task<byte[]> LambdaHandler(byte[] payload, LambdaContext context, CancellationToken cancellationToken);
 
-/// <summary>An error as the Runtime API takes it (<c>/invocation/{id}/error</c>, <c>/init/error</c>).</summary>
+/// <summary>
+/// An error as the Runtime API takes it (<c>/invocation/{id}/error</c>, <c>/init/error</c>), in the shape AWS's .NET
+/// runtime writes: the exception's type, message and stack, and its inner exception as <c>cause</c> (an aggregate's as
+/// <c>causes</c>), so the log and the error a caller gets hold the whole chain.
+/// </summary>
 /// <param name="ErrorType">The exception's type name.</param>
 /// <param name="ErrorMessage">Its message.</param>
 /// <param name="StackTrace">Its stack, a line each.</param>
 public sealed record LambdaError(string ErrorType, string ErrorMessage, IReadOnlyList<string> StackTrace)
 {
-    /// <summary>The error of an exception.</summary>
-    public static LambdaError From(Exception exception)
+    // Inner exceptions reported, at most: a chain is rarely deeper, and the error must stay small.
+    private const int MaxDepth = 8;
+
+    /// <summary>The inner exception's error, if any.</summary>
+    public LambdaError? Cause { get; init; }
+
+    /// <summary>An aggregate exception's inner errors, if any.</summary>
+    public IReadOnlyList<LambdaError>? Causes { get; init; }
+
+    /// <summary>The error of an exception and its inner exceptions.</summary>
+    public static LambdaError From(Exception exception) => From(exception, 0);
+
+    private static LambdaError From(Exception exception, int depth)
     {
         ArgumentNullException.ThrowIfNull(exception);
+        var aggregate = exception as AggregateException;
         return new(exception.GetType().Name, exception.Message,
-            [.. (exception.StackTrace ?? "").Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)]);
+            [.. (exception.StackTrace ?? "").Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)])
+        {
+            Cause = depth < MaxDepth && aggregate is null && exception.InnerException is { } inner ? From(inner, depth + 1) : null,
+            Causes = depth < MaxDepth && aggregate is not null ? [.. aggregate.InnerExceptions.Select(e => From(e, depth + 1))] : null,
+        };
     }
 }
 
@@ -42,6 +62,9 @@ public sealed class LambdaRuntime : IDisposable
 {
     /// <summary>The Runtime API's version prefix.</summary>
     public const string ApiVersion = "2018-06-01";
+
+    /// <summary>The content type of an error posted to the Runtime API (its specification's error format).</summary>
+    public const string ErrorContentType = "application/vnd.aws.lambda.error+json";
 
     private readonly HttpClient _http;
 
@@ -75,7 +98,7 @@ public sealed class LambdaRuntime : IDisposable
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            await log.WriteLineAsync(FunctionLog.Line("ERROR", $"Initialization failed: {e.Message}", null)).ConfigureAwait(false);
+            await log.WriteLineAsync(FunctionLog.Line("ERROR", $"Initialization failed: {e}", null)).ConfigureAwait(false);
             await runtime.PostInitErrorAsync(LambdaError.From(e), CancellationToken.None).ConfigureAwait(false);
             return 1;
         }
@@ -100,7 +123,8 @@ public sealed class LambdaRuntime : IDisposable
             }
             catch (Exception e) when (e is not OutOfMemoryException)
             {
-                await log.WriteLineAsync(FunctionLog.Line("ERROR", $"Invocation failed: {e.GetType().Name}: {e.Message}", context.RequestId)).ConfigureAwait(false);
+                // The whole exception: type, message, stack and inner exceptions, as Lambda's own runtimes log it.
+                await log.WriteLineAsync(FunctionLog.Line("ERROR", $"Invocation failed: {e}", context.RequestId)).ConfigureAwait(false);
                 await PostErrorAsync(context.RequestId, LambdaError.From(e), cancellationToken).ConfigureAwait(false);
                 continue;
             }
@@ -148,7 +172,7 @@ public sealed class LambdaRuntime : IDisposable
     private static ByteArrayContent ErrorContent(LambdaError error)
     {
         var content = new ByteArrayContent(JsonSerializer.SerializeToUtf8Bytes(error, RuntimeJsonContext.Default.LambdaError));
-        content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        content.Headers.ContentType = new MediaTypeHeaderValue(ErrorContentType);
         return content;
     }
 
@@ -159,6 +183,6 @@ public sealed class LambdaRuntime : IDisposable
 }
 
 /// <summary>Source-generated JSON for the Runtime API's shapes.</summary>
-[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(LambdaError))]
 public sealed partial class RuntimeJsonContext : JsonSerializerContext;
