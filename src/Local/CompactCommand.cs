@@ -1,7 +1,9 @@
+using System.CommandLine;
 using System.Globalization;
 using Amazon.DynamoDBv2;
 using Amazon.S3;
 using Pipeline.Aggregator;
+using Pipeline.Local.Cli;
 using Pipeline.Storage;
 
 namespace Pipeline.Local;
@@ -13,11 +15,21 @@ namespace Pipeline.Local;
 /// </summary>
 public static class CompactCommand
 {
-    internal const string Usage = """
-          compact [--hour TIME]       compact the archive's raw objects into one Parquet file per hour now
-                                      (every hour that has raw objects, or the hour of TIME)
-            options: --stack NAME  --bucket BUCKET (a deployed stack's ArchiveBucketName output)  --profile  --region
-        """;
+    /// <summary>The command.</summary>
+    public static Command Create()
+    {
+        var hour = TypedOptions.Time("--hour", "compact only the hour of this time (default every hour that has raw objects)");
+        var command = new Command("compact", "compact the archive's raw objects into one Parquet file per hour, now") { hour };
+        StackTarget.AddOptions(command, Services.S3 | Services.DynamoDb);
+        command.SetAction(async (r, ct) =>
+        {
+            var target = new StackTarget(r);
+            using var s3 = target.S3();
+            using var dynamoDb = target.DynamoDb();
+            return await RunAsync(s3, dynamoDb, target.Bucket, $"{target.Stack}-summaries", r.GetValue(hour), r.InvocationConfiguration.Output, ct);
+        });
+        return command;
+    }
 
     /// <summary>Compacts; returns the exit code.</summary>
     public static async Task<int> RunAsync(IAmazonS3 s3, IAmazonDynamoDB dynamoDb, string bucket, string summariesTable, DateTimeOffset? hour,

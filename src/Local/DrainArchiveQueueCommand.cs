@@ -1,8 +1,10 @@
+using System.CommandLine;
 using System.Text.Json;
 using Amazon.S3;
 using Amazon.SQS;
 using Amazon.SQS.Model;
 using Pipeline.Events;
+using Pipeline.Local.Cli;
 using Pipeline.Processor;
 
 namespace Pipeline.Local;
@@ -16,11 +18,25 @@ namespace Pipeline.Local;
 /// </summary>
 public static class DrainArchiveQueueCommand
 {
-    internal const string Usage = """
-          drain-archive-queue         once, when upgrading a stack deployed with an archive queue: write the stored
-                                      events still in it to the archive (then delete the queue by hand)
-            options: --stack NAME (the queue NAME-archive)  --bucket BUCKET  --profile  --region
-        """;
+    /// <summary>The command.</summary>
+    public static Command Create()
+    {
+        var command = new Command("drain-archive-queue", """
+            once, when upgrading a stack deployed with an archive queue (STACK-archive): write the stored events still
+            in it to the archive (then delete the queue by hand)
+            """);
+        StackTarget.AddOptions(command, Services.Sqs | Services.S3);
+        command.SetAction(async (r, ct) =>
+        {
+            var target = new StackTarget(r);
+            using var sqs = target.Sqs();
+            using var s3 = target.S3();
+            var drained = await RunAsync(sqs, s3, $"{target.Stack}-archive", target.Bucket, r.InvocationConfiguration.Output, ct);
+            await r.InvocationConfiguration.Output.WriteLineAsync($"Done: {drained} event(s) written to the archive from {target.Stack}-archive. The queue is no longer used; delete it when it stays empty.");
+            return 0;
+        });
+        return command;
+    }
 
     /// <summary>Drains the queue; returns how many events were archived. A message that is not a batch of events is left in place and reported.</summary>
     public static async Task<long> RunAsync(IAmazonSQS sqs, IAmazonS3 s3, string queueName, string bucket, TextWriter output, CancellationToken cancellationToken)

@@ -1,50 +1,79 @@
-using System.Globalization;
+using System.CommandLine;
+using Pipeline.Local.Cli;
 
 namespace Pipeline.Local;
 
 /// <summary><c>generate</c>: realistic load through the public API (see <see cref="LoadGenerator"/>), with a report at the end.</summary>
 public static class GenerateCommand
 {
-    internal const string Usage = """
-          generate --rate N --duration SECONDS [--batch B] [--types a,b,c] [--duplicates 0.05] [--invalid 0.05]
-                                      send realistic events through the API, honouring 503 + Retry-After; then report
-                                      what was sent, accepted and refused, and the latency percentiles
-            options: --url URL (default http://127.0.0.1:5080; a deployed stack's ApiUrl output)
-                     --key KEY (default PIPELINE_API_KEY)  --seed N
-        """;
-
-    /// <summary>Runs the command; returns the exit code.</summary>
-    public static async Task<int> RunAsync(CommandOptions options, TextWriter output, CancellationToken cancellationToken)
+    /// <summary>The command.</summary>
+    public static Command Create()
     {
-        ArgumentNullException.ThrowIfNull(options);
-        ArgumentNullException.ThrowIfNull(output);
-        var key = options["key"] ?? System.Environment.GetEnvironmentVariable("PIPELINE_API_KEY");
-        if (string.IsNullOrEmpty(key) || !int.TryParse(options["rate"], CultureInfo.InvariantCulture, out var rate) || rate < 1
-            || !double.TryParse(options["duration"], CultureInfo.InvariantCulture, out var seconds) || seconds <= 0)
+        var defaults = new LoadOptions();
+        var rate = new Option<int>("--rate") { Description = "events a second", HelpName = "N", Required = true };
+        rate.Validators.Add(r => AtLeast(r, r.GetValueOrDefault<int>(), 1));
+        var duration = new Option<double>("--duration") { Description = "how long to send", HelpName = "SECONDS", Required = true };
+        duration.Validators.Add(r => AtLeast(r, r.GetValueOrDefault<double>(), 0.001));
+        var batch = new Option<int>("--batch") { Description = "events a request (1: POST /events; more: /events/batch, up to 100)", HelpName = "B", DefaultValueFactory = _ => defaults.Batch };
+        batch.Validators.Add(r => Between(r, r.GetValueOrDefault<int>(), 1, 100));
+        var types = new Option<string[]>("--types") { Description = "the event types to send (comma-separated)", HelpName = "a,b,c", DefaultValueFactory = _ => [.. defaults.Types] };
+        types.CustomParser = r => r.Tokens[0].Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var duplicates = new Option<double>("--duplicates") { Description = "the share of events sent twice", HelpName = "0.05", DefaultValueFactory = _ => defaults.DuplicateShare };
+        duplicates.Validators.Add(r => Between(r, r.GetValueOrDefault<double>(), 0, 1));
+        var invalid = new Option<double>("--invalid") { Description = "the share of events the API must refuse", HelpName = "0.05", DefaultValueFactory = _ => defaults.InvalidShare };
+        invalid.Validators.Add(r => Between(r, r.GetValueOrDefault<double>(), 0, 1));
+        var url = TypedOptions.Url("--url", "the API (a deployed stack's ApiUrl output)", new Uri(Hosting.LocalApi.DefaultUrl));
+        var key = new Option<string?>("--key") { Description = "the API key (default PIPELINE_API_KEY)", HelpName = "KEY", DefaultValueFactory = _ => System.Environment.GetEnvironmentVariable("PIPELINE_API_KEY") };
+        var seed = new Option<int?>("--seed") { Description = "the random seed, to send the same events again", HelpName = "N" };
+
+        var command = new Command("generate", """
+            send realistic events through the API, honouring 503 + Retry-After; then report what was sent, accepted
+            and refused, and the latency percentiles
+            """)
         {
-            await Console.Error.WriteLineAsync($"generate needs --rate, --duration and an API key (--key or PIPELINE_API_KEY).\n{Usage}");
-            return 2;
-        }
-        var load = new LoadOptions
-        {
-            Rate = rate,
-            Duration = TimeSpan.FromSeconds(seconds),
-            Batch = Math.Clamp(Number(options["batch"], 1), 1, 100),
-            Types = options["types"] is { Length: > 0 } types ? types.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : new LoadOptions().Types,
-            DuplicateShare = Share(options["duplicates"], 0.05),
-            InvalidShare = Share(options["invalid"], 0.05),
-            Seed = Number(options["seed"], System.Environment.TickCount),
+            rate, duration, batch, types, duplicates, invalid, url, key, seed,
         };
-        using var generator = new LoadGenerator(new Uri(options["url"] ?? "http://127.0.0.1:5080"), key, load);
-        // Live progress for a person at a terminal; quiet in CI logs and pipes.
-        var live = !Console.IsOutputRedirected && ReferenceEquals(output, Console.Out);
-        var report = await generator.RunAsync(live ? line => output.Write($"\r{line}   ") : null, cancellationToken);
-        await output.WriteLineAsync((live ? "\r" : "") + report);
-        return 0;
+        command.Validators.Add(r =>
+        {
+            if (string.IsNullOrEmpty(r.GetValue(key)))
+            {
+                r.AddError("generate needs an API key: --key, or PIPELINE_API_KEY.");
+            }
+        });
+        command.SetAction(async (r, ct) =>
+        {
+            var load = new LoadOptions
+            {
+                Rate = r.GetValue(rate),
+                Duration = TimeSpan.FromSeconds(r.GetValue(duration)),
+                Batch = r.GetValue(batch),
+                Types = r.GetRequiredValue(types),
+                DuplicateShare = r.GetValue(duplicates),
+                InvalidShare = r.GetValue(invalid),
+                Seed = r.GetValue(seed) ?? System.Environment.TickCount,
+            };
+            using var generator = new LoadGenerator(r.GetValue(url)!, r.GetValue(key)!, load);
+            var output = r.InvocationConfiguration.Output;
+            var report = await Terminal.ProgressAsync(output, "Sending", progress => generator.RunAsync(progress, ct));
+            await output.WriteLineAsync(report.ToString());
+            return 0;
+        });
+        return command;
     }
 
-    private static int Number(string? text, int fallback) => int.TryParse(text, CultureInfo.InvariantCulture, out var value) ? value : fallback;
+    private static void AtLeast(System.CommandLine.Parsing.OptionResult result, double value, double minimum)
+    {
+        if (value < minimum)
+        {
+            result.AddError($"{result.Option.Name} must be at least {minimum}.");
+        }
+    }
 
-    private static double Share(string? text, double fallback) =>
-        double.TryParse(text, CultureInfo.InvariantCulture, out var value) && value is >= 0 and <= 1 ? value : fallback;
+    private static void Between(System.CommandLine.Parsing.OptionResult result, double value, double minimum, double maximum)
+    {
+        if (value < minimum || value > maximum)
+        {
+            result.AddError($"{result.Option.Name} must be between {minimum} and {maximum}.");
+        }
+    }
 }

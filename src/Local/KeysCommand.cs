@@ -1,4 +1,8 @@
+using System.CommandLine;
+using System.Globalization;
 using Pipeline.ApiKeys;
+using Pipeline.Local.Cli;
+using Spectre.Console;
 
 namespace Pipeline.Local;
 
@@ -8,49 +12,63 @@ namespace Pipeline.Local;
 /// </summary>
 public static class KeysCommand
 {
-    internal const string Usage = """
-          keys create --name NAME     create a key; it is printed once and stored only as a hash
-          keys list                   list keys (id, name, created, revoked)
-          keys revoke KEY_ID          revoke a key (takes effect within the API's key cache time, 30 s)
-            options: --stack NAME (table NAME-api-keys; default pipeline-local or PIPELINE_STACK)
-                     --table TABLE  --profile PROFILE  --region REGION  (AWS instead of the local environment)
-                     --endpoint URL (DynamoDB Local elsewhere than http://127.0.0.1:8000)
-        """;
-
-    /// <summary>Runs a keys subcommand; returns the exit code.</summary>
-    public static async Task<int> RunAsync(string[] args, string stackName, TextWriter output, CancellationToken cancellationToken)
+    /// <summary>The command and its subcommands.</summary>
+    public static Command Create()
     {
-        var options = new CommandOptions(args.Skip(2));
-        var positional = args.Skip(2).Where((a, i) => !a.StartsWith("--", StringComparison.Ordinal) && (i == 0 || !args[i + 1].StartsWith("--", StringComparison.Ordinal))).ToList();
-        var table = options["table"] ?? $"{options["stack"] ?? stackName}-api-keys";
-        using var dynamoDb = options.DynamoDb();
-        var registry = new ApiKeyRegistry(dynamoDb, table);
+        var table = new Option<string?>("--table") { Description = "the API-keys table (default STACK-api-keys)", HelpName = "TABLE" };
+        var name = new Option<string>("--name") { Description = "what the key is for (shown by keys list)", HelpName = "NAME", Required = true };
+        var keyId = new Argument<string>("KEY_ID") { Description = "the key's id, as keys list shows it" };
 
-        switch (args.ElementAtOrDefault(1))
+        var create = new Command("create", "create a key; it is printed once and stored only as a hash") { name };
+        create.SetAction((r, ct) => WithRegistryAsync(r, table, async (registry, tableName) =>
         {
-            case "create" when options["name"] is { Length: > 0 } name:
-                var (key, record) = await registry.CreateAsync(name, cancellationToken);
-                await output.WriteLineAsync($"Created key {record.KeyId} ({record.Name}) in {table}. Its value, shown only this once:");
-                await output.WriteLineAsync(key);
+            var (key, record) = await registry.CreateAsync(r.GetRequiredValue(name), ct);
+            await r.InvocationConfiguration.Output.WriteLineAsync($"Created key {record.KeyId} ({record.Name}) in {tableName}. Its value, shown only this once:");
+            await r.InvocationConfiguration.Output.WriteLineAsync(key);
+            return 0;
+        }));
+
+        var list = new Command("list", "list keys: id, name, created, revoked");
+        list.SetAction((r, ct) => WithRegistryAsync(r, table, async (registry, _) =>
+        {
+            var keys = Terminal.Table("key id", "name", "created (UTC)", "revoked (UTC)");
+            foreach (var k in await registry.ListAsync(ct))
+            {
+                keys.AddRow(k.KeyId, Markup.Escape(k.Name), Time(k.CreatedAt), k.RevokedAt is { } revoked ? Time(revoked) : "-");
+            }
+            Terminal.For(r.InvocationConfiguration.Output).Write(keys);
+            return 0;
+        }));
+
+        var revoke = new Command("revoke", "revoke a key (takes effect within the API's key cache time, 30 s)") { keyId };
+        revoke.SetAction((r, ct) => WithRegistryAsync(r, table, async (registry, tableName) =>
+        {
+            var id = r.GetRequiredValue(keyId);
+            if (await registry.RevokeAsync(id, ct))
+            {
+                await r.InvocationConfiguration.Output.WriteLineAsync($"Revoked {id}.");
                 return 0;
-            case "list":
-                await output.WriteLineAsync($"{"KEY ID",-14}{"NAME",-24}{"CREATED",-22}REVOKED");
-                foreach (var r in await registry.ListAsync(cancellationToken))
-                {
-                    await output.WriteLineAsync($"{r.KeyId,-14}{r.Name,-24}{r.CreatedAt:yyyy-MM-dd HH:mm:ss}   {r.RevokedAt?.ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture) ?? "-"}");
-                }
-                return 0;
-            case "revoke" when positional.Count == 1:
-                if (await registry.RevokeAsync(positional[0], cancellationToken))
-                {
-                    await output.WriteLineAsync($"Revoked {positional[0]}.");
-                    return 0;
-                }
-                await Console.Error.WriteLineAsync($"No key with id {positional[0]} in {table}.");
-                return 1;
-            default:
-                await Console.Error.WriteLineAsync($"usage: dotnet run --project src/Local --\n{Usage}");
-                return 2;
+            }
+            await r.InvocationConfiguration.Error.WriteLineAsync($"No key with id {id} in {tableName}.");
+            return 1;
+        }));
+
+        var keys = new Command("keys", "create, list and revoke API keys (keys COMMAND --help)") { create, list, revoke };
+        foreach (var command in keys.Subcommands)
+        {
+            StackTarget.AddOptions(command, Services.DynamoDb);
+            command.Options.Add(table);
         }
+        return keys;
     }
+
+    private static async Task<int> WithRegistryAsync(ParseResult result, Option<string?> table, Func<ApiKeyRegistry, string, Task<int>> action)
+    {
+        var target = new StackTarget(result);
+        var tableName = result.GetValue(table) ?? $"{target.Stack}-api-keys";
+        using var dynamoDb = target.DynamoDb();
+        return await action(new ApiKeyRegistry(dynamoDb, tableName), tableName);
+    }
+
+    private static string Time(DateTimeOffset time) => time.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
 }

@@ -64,8 +64,8 @@ public sealed class LoadGenerator(Uri api, string key, LoadOptions options) : ID
     /// <summary>Events answered accepted, by eventId, with the JSON that was sent.</summary>
     public ConcurrentDictionary<string, string> Accepted { get; } = new();
 
-    /// <summary>Sends for the options' duration at their rate; <paramref name="progress"/> gets a line each second.</summary>
-    public async Task<LoadReport> RunAsync(Action<string>? progress, CancellationToken cancellationToken)
+    /// <summary>Sends for the options' duration at their rate; <paramref name="progress"/> gets a step each second (seconds of the duration).</summary>
+    public async Task<LoadReport> RunAsync(IProgress<Cli.ProgressStep>? progress, CancellationToken cancellationToken)
     {
         var inFlight = new List<Task>();
         var clock = Stopwatch.StartNew();
@@ -84,7 +84,7 @@ public sealed class LoadGenerator(Uri api, string key, LoadOptions options) : ID
             if (progress is not null && clock.Elapsed - lastProgress >= TimeSpan.FromSeconds(1))
             {
                 lastProgress = clock.Elapsed;
-                progress(Report(clock.Elapsed).ToString());
+                progress.Report(new Cli.ProgressStep(clock.Elapsed.TotalSeconds, options.Duration.TotalSeconds, Report(clock.Elapsed).ToString()));
             }
         }
         await Task.WhenAll(inFlight).ConfigureAwait(false);

@@ -1,8 +1,10 @@
+using System.CommandLine;
 using System.Data.Common;
 using System.Globalization;
 using Amazon.S3;
 using DuckDB.NET.Data;
 using Pipeline.Aggregator;
+using Pipeline.Local.Cli;
 using Pipeline.Storage;
 using Spectre.Console;
 
@@ -15,12 +17,32 @@ namespace Pipeline.Local;
 /// </summary>
 public static class QueryCommand
 {
-    internal const string Usage = """
-          query "SQL" [--format table|csv|json] [--from TIME] [--to TIME]
-                                      run SQL over the archive's events view (the same view as Athena's; also
-                                      events_parquet and events_raw), whole hours from --from's to --to's (default the last day)
-            options: --stack NAME  --bucket BUCKET (a deployed stack's ArchiveBucketName output)  --profile  --region
-        """;
+    /// <summary>The command.</summary>
+    public static Command Create()
+    {
+        var sql = new Argument<string>("SQL") { Description = "the query, in one argument: over events (the view Athena has too), events_parquet and events_raw" };
+        var format = new Option<Format>("--format") { Description = "table at a terminal; csv or json for programs", DefaultValueFactory = _ => Format.Table };
+        var from = TypedOptions.Time("--from", "read the hours from this one's (default a day before --to)");
+        var to = TypedOptions.Time("--to", "read the hours up to this time (default now)");
+        var command = new Command("query", "run SQL over the archive's events, whole hours of a range (default the last day)") { sql, format, from, to };
+        TypedOptions.RequireOrder(command, from, to);
+        StackTarget.AddOptions(command, Services.S3);
+        command.SetAction(async (r, ct) =>
+        {
+            var target = new StackTarget(r);
+            var end = r.GetValue(to) ?? DateTimeOffset.UtcNow;
+            var start = r.GetValue(from) ?? end.AddDays(-1);
+            if (start >= end)
+            {
+                await r.InvocationConfiguration.Error.WriteLineAsync("--from must be before --to.");
+                return 2;
+            }
+            using var s3 = target.S3();
+            return await RunAsync(s3, target.Bucket, r.GetRequiredValue(sql), r.GetValue(format), start, end,
+                r.InvocationConfiguration.Output, r.InvocationConfiguration.Error, ct);
+        });
+        return command;
+    }
 
     /// <summary>Output formats.</summary>
     public enum Format
@@ -100,11 +122,7 @@ public static class QueryCommand
         }
         command.CommandText = sql;
         await using DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken);
-        var table = new Table().Border(TableBorder.Rounded);
-        for (var i = 0; i < reader.FieldCount; i++)
-        {
-            table.AddColumn(new TableColumn(Markup.Escape(reader.GetName(i))));
-        }
+        var table = Terminal.Table([.. Enumerable.Range(0, reader.FieldCount).Select(reader.GetName)]);
         var rows = 0;
         while (await reader.ReadAsync(cancellationToken))
         {
@@ -120,8 +138,7 @@ public static class QueryCommand
             table.AddRow(cells);
             rows++;
         }
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(output), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors });
-        console.Write(table);
+        Terminal.For(output).Write(table);
         await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{rows} row(s)"));
     }
 }

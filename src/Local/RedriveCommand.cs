@@ -1,7 +1,9 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Amazon.SQS;
 using Amazon.SQS.Model;
+using Pipeline.Local.Cli;
 
 namespace Pipeline.Local;
 
@@ -14,12 +16,20 @@ namespace Pipeline.Local;
 /// </summary>
 public static class RedriveCommand
 {
-    internal const string Usage = """
-          redrive [--dry-run]         move the dead-letter queue's messages back to the events queue
-                                      (--dry-run: how many there are, and a sample, changing nothing)
-            options: --stack NAME (queues NAME-events-dlq and NAME-events)  --profile PROFILE  --region REGION
-                     --fauxqs URL (fauxqs elsewhere than http://127.0.0.1:4566)
-        """;
+    /// <summary>The command.</summary>
+    public static Command Create()
+    {
+        var dryRun = new Option<bool>("--dry-run") { Description = "say how many messages there are, and show a sample, changing nothing" };
+        var command = new Command("redrive", "move the dead-letter queue's messages back to the events queue") { dryRun };
+        StackTarget.AddOptions(command, Services.Sqs);
+        command.SetAction(async (r, ct) =>
+        {
+            var target = new StackTarget(r);
+            using var sqs = target.Sqs();
+            return await RunAsync(sqs, target.Stack, r.GetValue(dryRun), r.InvocationConfiguration.Output, ct);
+        });
+        return command;
+    }
 
     /// <summary>Runs the command on the queues <c>&lt;stack&gt;-events-dlq</c> and <c>&lt;stack&gt;-events</c>; returns the exit code.</summary>
     public static async Task<int> RunAsync(IAmazonSQS sqs, string stackName, bool dryRun, TextWriter output, CancellationToken cancellationToken)
@@ -36,10 +46,20 @@ public static class RedriveCommand
             return 0;
         }
 
-        var progress = !Console.IsOutputRedirected && ReferenceEquals(output, Console.Out);
+        var moved = await Terminal.ProgressAsync(output, "Moving", progress => MoveAsync(sqs, dlq, events, waiting, progress, output, cancellationToken));
+        if (moved is { } count)
+        {
+            await output.WriteLineAsync($"Moved {count} message(s) to {stackName}-events.");
+        }
+        return 0;
+    }
+
+    // Moves the messages, with SQS's own move task where the server has one (then null: it reports itself), else by hand.
+    private static async Task<int?> MoveAsync(IAmazonSQS sqs, string dlq, string events, int waiting, IProgress<ProgressStep> progress, TextWriter output, CancellationToken cancellationToken)
+    {
         if (await MoveTaskAsync(sqs, dlq, events, progress, output, cancellationToken))
         {
-            return 0;
+            return null;
         }
         var moved = 0;
         while (true)
@@ -76,21 +96,13 @@ public static class RedriveCommand
                 await Console.Error.WriteLineAsync($"Could not move a message ({failed.Code}: {failed.Message}); it stays in the DLQ.");
             }
             moved += delivered.Count;
-            if (progress)
-            {
-                await output.WriteAsync($"\rMoved {moved} of about {Math.Max(waiting, moved)}...");
-            }
+            progress.Report(new ProgressStep(moved, Math.Max(waiting, moved), $"{moved} of about {Math.Max(waiting, moved)}"));
         }
-        if (progress)
-        {
-            await output.WriteLineAsync();
-        }
-        await output.WriteLineAsync($"Moved {moved} message(s) to {stackName}-events.");
-        return 0;
+        return moved;
     }
 
     // SQS's own redrive (StartMessageMoveTask), where the server has it; false where it does not (fauxqs, for one).
-    private static async Task<bool> MoveTaskAsync(IAmazonSQS sqs, string dlq, string events, bool progress, TextWriter output, CancellationToken cancellationToken)
+    private static async Task<bool> MoveTaskAsync(IAmazonSQS sqs, string dlq, string events, IProgress<ProgressStep> progress, TextWriter output, CancellationToken cancellationToken)
     {
         var source = (await sqs.GetQueueAttributesAsync(dlq, ["QueueArn"], cancellationToken)).QueueARN;
         var destination = (await sqs.GetQueueAttributesAsync(events, ["QueueArn"], cancellationToken)).QueueARN;
@@ -107,13 +119,14 @@ public static class RedriveCommand
         while (true)
         {
             var task = (await sqs.ListMessageMoveTasksAsync(new ListMessageMoveTasksRequest { SourceArn = source, MaxResults = 1 }, cancellationToken)).Results?.FirstOrDefault();
-            if (progress && task is not null)
+            if (task is not null)
             {
-                await output.WriteAsync($"\rMoved {task.ApproximateNumberOfMessagesMoved} of {task.ApproximateNumberOfMessagesToMove}...");
+                progress.Report(new ProgressStep(task.ApproximateNumberOfMessagesMoved ?? 0, task.ApproximateNumberOfMessagesToMove ?? 0,
+                    $"{task.ApproximateNumberOfMessagesMoved} of {task.ApproximateNumberOfMessagesToMove}"));
             }
             if (task is null || task.Status is not "RUNNING")
             {
-                await output.WriteLineAsync($"{(progress ? "\n" : "")}SQS's message move task {task?.Status?.ToLowerInvariant() ?? "ended"}: moved {task?.ApproximateNumberOfMessagesMoved ?? 0} message(s).{(task?.FailureReason is { } reason ? $" {reason}" : "")}");
+                await output.WriteLineAsync($"SQS's message move task {task?.Status?.ToLowerInvariant() ?? "ended"}: moved {task?.ApproximateNumberOfMessagesMoved ?? 0} message(s).{(task?.FailureReason is { } reason ? $" {reason}" : "")}");
                 return true;
             }
             await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);

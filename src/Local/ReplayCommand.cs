@@ -1,9 +1,11 @@
+using System.CommandLine;
 using System.Globalization;
 using System.Text.Json;
 using Amazon.S3;
 using Amazon.SQS;
 using Amazon.SQS.Model;
 using Pipeline.Events;
+using Pipeline.Local.Cli;
 using Pipeline.Storage;
 
 namespace Pipeline.Local;
@@ -17,13 +19,38 @@ namespace Pipeline.Local;
 /// </summary>
 public static class ReplayCommand
 {
-    internal const string Usage = """
-          replay --from TIME --to TIME [--event-type TYPE]
-                                      put the archived events received in [from, to) back on the events queue
-                                      (same eventId, so nothing is doubled); resumable after an interruption
-            options: --stack NAME (the queue NAME-events)  --bucket BUCKET (default the stack's archive)
-                     --checkpoint FILE (default .local/replay-<stack>-<from>-<to>.json)  --profile  --region
-        """;
+    /// <summary>The command.</summary>
+    public static Command Create()
+    {
+        var from = TypedOptions.Time("--from", "the first time of the range (events received at or after it)", required: true);
+        var to = TypedOptions.Time("--to", "the end of the range (events received before it)", required: true);
+        var eventType = new Option<string?>("--event-type") { Description = "only events of this type", HelpName = "TYPE" };
+        var checkpoint = new Option<string?>("--checkpoint") { Description = "the file recording progress (default .local/replay-STACK-FROM-TO.json)", HelpName = "FILE" };
+        var command = new Command("replay", """
+            put the archived events received in [from, to) back on the events queue (same eventId, so nothing is
+            doubled); resumable after an interruption
+            """)
+        {
+            from, to, eventType, checkpoint,
+        };
+        TypedOptions.RequireOrder(command, from, to);
+        StackTarget.AddOptions(command, Services.Sqs | Services.S3);
+        command.SetAction(async (r, ct) =>
+        {
+            var target = new StackTarget(r);
+            var (start, end, type) = (r.GetValue(from)!.Value, r.GetValue(to)!.Value, r.GetValue(eventType));
+            var checkpointPath = r.GetValue(checkpoint) ?? Path.Combine(Environment.RepositoryPaths.Discover().LocalState,
+                $"replay-{target.Stack}-{start:yyyyMMddTHHmmss}-{end:yyyyMMddTHHmmss}{(type is null ? "" : "-" + type)}.json");
+            using var s3 = target.S3();
+            using var sqs = target.Sqs();
+            var output = r.InvocationConfiguration.Output;
+            var result = await Terminal.ProgressAsync(output, "Replaying", progress =>
+                RunAsync(s3, sqs, target.Bucket, $"{target.Stack}-events", start, end, type, checkpointPath, progress, ct));
+            await output.WriteLineAsync($"Replayed {result.Sent} event(s) from {result.Objects} archive object(s) to {target.Stack}-events ({result.Skipped} sent by an earlier run of this replay). Checkpoint: {checkpointPath}");
+            return 0;
+        });
+        return command;
+    }
 
     /// <summary>What a replay did.</summary>
     /// <param name="Objects">Archive objects read.</param>
@@ -31,9 +58,9 @@ public static class ReplayCommand
     /// <param name="Skipped">Events already sent by an earlier run of the same replay (from the checkpoint).</param>
     public sealed record Result(int Objects, long Sent, long Skipped);
 
-    /// <summary>Replays; <paramref name="progress"/> gets a line now and then (null to stay quiet).</summary>
+    /// <summary>Replays; <paramref name="progress"/> gets a step after each archive object (null to stay quiet).</summary>
     public static async Task<Result> RunAsync(IAmazonS3 s3, IAmazonSQS sqs, string bucket, string queueName, DateTimeOffset from, DateTimeOffset to,
-        string? eventType, string checkpointPath, Action<string>? progress, CancellationToken cancellationToken)
+        string? eventType, string checkpointPath, IProgress<ProgressStep>? progress, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(s3);
         ArgumentNullException.ThrowIfNull(sqs);
@@ -45,41 +72,42 @@ public static class ReplayCommand
         var started = System.Diagnostics.Stopwatch.StartNew();
         long sent = 0, skipped = 0;
         var objects = 0;
-        for (var hour = new DateTimeOffset(from.UtcDateTime.Date.AddHours(from.UtcDateTime.Hour), TimeSpan.Zero); hour < to; hour = hour.AddHours(1))
+        // Each hour's compacted file, if any, then its raw objects (a late write, or a compaction stopped before its deletes).
+        var keys = new List<string>();
+        for (var hour = EventLayout.Hour(from); hour < to; hour = hour.AddHours(1))
         {
-            // The hour's compacted file, if any, then its raw objects (a late write, or a compaction stopped before its deletes).
-            var keys = (await ArchiveReader.KeysAsync(s3, bucket, EventLayout.ParquetPrefix(hour), cancellationToken))
-                .Concat(await ArchiveReader.KeysAsync(s3, bucket, EventLayout.EventsPrefix(hour), cancellationToken));
-            foreach (var key in keys)
+            keys.AddRange(await ArchiveReader.KeysAsync(s3, bucket, EventLayout.ParquetPrefix(hour), cancellationToken));
+            keys.AddRange(await ArchiveReader.KeysAsync(s3, bucket, EventLayout.EventsPrefix(hour), cancellationToken));
+        }
+        foreach (var key in keys)
+        {
+            objects++;
+            var lines = await ArchiveReader.LinesAsync(s3, bucket, key, cancellationToken);
+            var done = checkpoint.GetValueOrDefault(key);
+            skipped += done;
+            for (var i = done; i < lines.Count; i += 10)
             {
-                objects++;
-                var lines = await ArchiveReader.LinesAsync(s3, bucket, key, cancellationToken);
-                var done = checkpoint.GetValueOrDefault(key);
-                skipped += done;
-                for (var i = done; i < lines.Count; i += 10)
+                var chunk = lines.Skip(i).Take(10).ToList();
+                var wanted = chunk.Where(line => InRange(line, from, to, eventType)).ToList();
+                if (wanted.Count > 0)
                 {
-                    var chunk = lines.Skip(i).Take(10).ToList();
-                    var wanted = chunk.Where(line => InRange(line, from, to, eventType)).ToList();
-                    if (wanted.Count > 0)
+                    var response = await sqs.SendMessageBatchAsync(new SendMessageBatchRequest
                     {
-                        var response = await sqs.SendMessageBatchAsync(new SendMessageBatchRequest
-                        {
-                            QueueUrl = queue,
-                            Entries = [.. wanted.Select((body, n) => new SendMessageBatchRequestEntry(n.ToString(CultureInfo.InvariantCulture), body))],
-                        }, cancellationToken);
-                        if (response.Failed is { Count: > 0 } failed)
-                        {
-                            throw new InvalidOperationException($"SQS refused {failed.Count} message(s) of {key}: {failed[0].Code} {failed[0].Message}. Run the replay again to resume.");
-                        }
-                        sent += wanted.Count;
+                        QueueUrl = queue,
+                        Entries = [.. wanted.Select((body, n) => new SendMessageBatchRequestEntry(n.ToString(CultureInfo.InvariantCulture), body))],
+                    }, cancellationToken);
+                    if (response.Failed is { Count: > 0 } failed)
+                    {
+                        throw new InvalidOperationException($"SQS refused {failed.Count} message(s) of {key}: {failed[0].Code} {failed[0].Message}. Run the replay again to resume.");
                     }
-                    // Checkpoint after the send: stopped in between, the batch is sent again (stored once), never skipped.
-                    checkpoint[key] = Math.Min(i + 10, lines.Count);
-                    await File.WriteAllTextAsync(checkpointPath, JsonSerializer.Serialize(checkpoint, ReplayJsonContext.Default.DictionaryStringInt32), CancellationToken.None);
+                    sent += wanted.Count;
                 }
-                progress?.Invoke(string.Create(CultureInfo.InvariantCulture,
-                    $"{objects} object(s), {sent} event(s) sent ({sent / Math.Max(started.Elapsed.TotalSeconds, 0.001):0}/s), {skipped} already sent before"));
+                // Checkpoint after the send: stopped in between, the batch is sent again (stored once), never skipped.
+                checkpoint[key] = Math.Min(i + 10, lines.Count);
+                await File.WriteAllTextAsync(checkpointPath, JsonSerializer.Serialize(checkpoint, ReplayJsonContext.Default.DictionaryStringInt32), CancellationToken.None);
             }
+            progress?.Report(new ProgressStep(objects, keys.Count, string.Create(CultureInfo.InvariantCulture,
+                $"{objects} of {keys.Count} object(s), {sent} event(s) sent ({sent / Math.Max(started.Elapsed.TotalSeconds, 0.001):0}/s), {skipped} already sent before")));
         }
         return new Result(objects, sent, skipped);
     }

@@ -1,10 +1,14 @@
+using System.CommandLine;
 using System.Globalization;
 using Amazon.DynamoDBv2;
 using Amazon.S3;
 using Amazon.S3.Model;
 using Amazon.SQS;
 using Pipeline.Aggregator;
+using Pipeline.Local.Cli;
 using Pipeline.Storage;
+using Spectre.Console;
+using Spectre.Console.Rendering;
 
 namespace Pipeline.Local;
 
@@ -14,12 +18,37 @@ namespace Pipeline.Local;
 /// </summary>
 public static class StatusCommand
 {
-    internal const string Usage = """
-          status [--watch]            queue and DLQ depth, what was archived in the last hour, late markers, the latest summaries,
-                                      records rejected in the last day, and (locally) which processes are up
-            options: --stack NAME  --bucket BUCKET (the archive; a deployed stack's ArchiveBucketName output)
-                     --profile PROFILE  --region REGION  --interval SECONDS (with --watch, default 5)
-        """;
+    /// <summary>The command.</summary>
+    public static Command Create()
+    {
+        var watch = new Option<bool>("--watch") { Description = "show the screen again every interval, until Ctrl-C" };
+        var interval = new Option<int>("--interval") { Description = "with --watch: seconds between screens", HelpName = "SECONDS", DefaultValueFactory = _ => 5 };
+        interval.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() < 1)
+            {
+                r.AddError("--interval must be at least 1 second.");
+            }
+        });
+        var command = new Command("status", """
+            queue and DLQ depth, what was archived in the last hour, late markers, the latest summaries, records
+            rejected in the last day, and (locally) which processes are up
+            """)
+        {
+            watch, interval,
+        };
+        StackTarget.AddOptions(command, Services.Sqs | Services.S3 | Services.DynamoDb, cloudWatch: true);
+        command.SetAction(async (r, ct) =>
+        {
+            var stack = new StackTarget(r);
+            using var sqs = stack.Sqs();
+            using var dynamoDb = stack.DynamoDb();
+            using var s3 = stack.S3();
+            var target = new Target(sqs, dynamoDb, s3, stack.Stack, stack.Bucket, !stack.Deployed, stack.Deployed ? stack.CloudWatch() : null);
+            return await RunAsync(target, r.GetValue(watch), TimeSpan.FromSeconds(r.GetValue(interval)), r.InvocationConfiguration.Output, ct);
+        });
+        return command;
+    }
 
     /// <summary>The clients and names one status screen reads.</summary>
     /// <param name="Sqs">SQS.</param>
@@ -35,15 +64,15 @@ public static class StatusCommand
     public static async Task<int> RunAsync(Target target, bool watch, TimeSpan interval, TextWriter output, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(target);
-        ArgumentNullException.ThrowIfNull(output);
+        var console = Terminal.For(output);
         do
         {
             var screen = await ScreenAsync(target, DateTimeOffset.UtcNow, cancellationToken);
-            if (watch && !Console.IsOutputRedirected && ReferenceEquals(output, Console.Out))
+            if (watch && Terminal.IsLive(output))
             {
-                Console.Clear();
+                console.Clear();
             }
-            await output.WriteAsync(screen);
+            console.Write(screen);
             if (watch)
             {
                 await Task.Delay(interval, cancellationToken);
@@ -54,45 +83,53 @@ public static class StatusCommand
     }
 
     /// <summary>The screen at <paramref name="now"/>.</summary>
-    public static async Task<string> ScreenAsync(Target target, DateTimeOffset now, CancellationToken cancellationToken)
+    public static async Task<IRenderable> ScreenAsync(Target target, DateTimeOffset now, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(target);
-        var lines = new List<string> { $"Event pipeline '{target.Stack}' at {now:yyyy-MM-dd HH:mm:ss} UTC", "" };
+        var parts = new List<IRenderable> { new Text($"Event pipeline '{target.Stack}' at {now:yyyy-MM-dd HH:mm:ss} UTC") };
         var queue = await DepthAsync(target.Sqs, $"{target.Stack}-events", cancellationToken);
         var dlq = await DepthAsync(target.Sqs, $"{target.Stack}-events-dlq", cancellationToken);
-        lines.Add($"  queue          {queue.Visible} waiting, {queue.InFlight} in flight");
         var oldest = target.CloudWatch is { } cloudWatch
             ? await cloudWatch.LatestQueueMaximumAsync($"{target.Stack}-events", "ApproximateAgeOfOldestMessage", now, cancellationToken) is { } age
                 ? string.Create(CultureInfo.InvariantCulture, $"{age:0} s") : "no data in the last 15 minutes"
             : "n/a locally (a CloudWatch metric of the deployed queue)";
-        lines.Add($"  oldest message {oldest}");
-        lines.Add($"  dead letters   {dlq.Visible}{(dlq.Visible > 0 ? "   (see: redrive --dry-run)" : "")}");
         var (objects, bytes, more) = await ArchivedAsync(target, now, cancellationToken);
-        lines.Add(string.Create(CultureInfo.InvariantCulture,
-            $"  archived       {(more ? "over " : "")}{objects} object(s), {bytes / 1048576.0:0.0} MB of events received this hour and the last (raw and compacted)"));
         var (late, moreLate) = await ListBoundedAsync(target, EventLayout.LateRoot, MaxListed, cancellationToken);
-        lines.Add($"  late markers   {(moreLate ? "over " : "")}{late.Count} (hours the Aggregator's next run counts again)");
-        lines.Add($"  rejected       {await RejectedAsync(target, now, cancellationToken)} records in the last day");
-        lines.Add("");
-        lines.Add("  latest summaries (window start, events, revision):");
-        var summaries = await new SummaryStore(target.DynamoDb, $"{target.Stack}-summaries", TimeProvider.System).RecentAsync(5, cancellationToken);
-        lines.AddRange(summaries.Count == 0
-            ? ["    none yet"]
-            : summaries.Select(s => FormattableString.Invariant($"    {s.WindowStart:yyyy-MM-dd HH:mm}  {s.TotalEvents,8}  rev {s.Revision}")));
+        var health = Terminal.Table("measure", "now").HideHeaders();
+        health.AddRow("queue", $"{queue.Visible} waiting, {queue.InFlight} in flight");
+        health.AddRow("oldest message", Markup.Escape(oldest));
+        health.AddRow("dead letters", $"{dlq.Visible}{(dlq.Visible > 0 ? " (see: redrive --dry-run)" : "")}");
+        health.AddRow("archived", Markup.Escape(string.Create(CultureInfo.InvariantCulture,
+            $"{(more ? "over " : "")}{objects} object(s), {bytes / 1048576.0:0.0} MB of events received this hour and the last (raw and compacted)")));
+        health.AddRow("late markers", $"{(moreLate ? "over " : "")}{late.Count} (hours the Aggregator's next run counts again)");
+        health.AddRow("rejected", $"{await RejectedAsync(target, now, cancellationToken)} records in the last day");
+        parts.Add(health);
+
+        var summaries = Terminal.Table("window start (UTC)", "events", "revision").Title("latest summaries");
+        foreach (var s in await new SummaryStore(target.DynamoDb, $"{target.Stack}-summaries", TimeProvider.System).RecentAsync(5, cancellationToken))
+        {
+            summaries.AddRow(FormattableString.Invariant($"{s.WindowStart:yyyy-MM-dd HH:mm}"), s.TotalEvents.ToString(CultureInfo.InvariantCulture), s.Revision.ToString(CultureInfo.InvariantCulture));
+        }
+        parts.Add(summaries.Rows.Count == 0 ? new Text("latest summaries: none yet") : summaries);
         if (target.CloudWatch is { } alarms)
         {
-            var firing = await alarms.AlarmsInAlarmAsync($"{target.Stack}-", cancellationToken);
-            lines.Add("");
-            lines.Add($"  alarms in ALARM: {(firing.Count == 0 ? "none" : "")}");
-            lines.AddRange(firing.Select(a => $"    {a.Name}: {a.Reason}"));
+            var firing = Terminal.Table("alarm", "reason").Title("alarms in ALARM");
+            foreach (var (name, reason) in await alarms.AlarmsInAlarmAsync($"{target.Stack}-", cancellationToken))
+            {
+                firing.AddRow(Markup.Escape(name), Markup.Escape(reason));
+            }
+            parts.Add(firing.Rows.Count == 0 ? new Text("alarms in ALARM: none") : firing);
         }
         if (target.Local)
         {
-            lines.Add("");
-            lines.Add("  local processes:");
-            lines.AddRange(LocalProcesses().DefaultIfEmpty("    none running (start them with: dotnet run --project src/Local)"));
+            var processes = Terminal.Table("local process", "pid");
+            foreach (var (program, pid) in LocalProcesses())
+            {
+                processes.AddRow(program, pid.ToString(CultureInfo.InvariantCulture));
+            }
+            parts.Add(processes.Rows.Count == 0 ? new Text("local processes: none running (start them with: dotnet run --project src/Local)") : processes);
         }
-        return string.Join('\n', lines) + "\n";
+        return new Rows(parts);
     }
 
     private static async Task<(int Visible, int InFlight)> DepthAsync(IAmazonSQS sqs, string name, CancellationToken cancellationToken)
@@ -154,7 +191,7 @@ public static class StatusCommand
     }
 
     // The function processes the local Lambda started (their command lines name the programs), on Linux.
-    private static IEnumerable<string> LocalProcesses()
+    private static IEnumerable<(string Program, int Pid)> LocalProcesses()
     {
         foreach (var process in System.Diagnostics.Process.GetProcessesByName("dotnet"))
         {
@@ -171,7 +208,7 @@ public static class StatusCommand
             {
                 if (commandLine.Contains(program, StringComparison.Ordinal))
                 {
-                    yield return string.Create(CultureInfo.InvariantCulture, $"    {Path.GetFileNameWithoutExtension(program),-20} pid {process.Id}");
+                    yield return (Path.GetFileNameWithoutExtension(program), process.Id);
                 }
             }
         }

@@ -54,10 +54,10 @@ public sealed class ReplayCommandTests
         var target = await TestEnvironment.ProvisionAsync(aws);
         var checkpoint = Path.Combine(Path.GetTempPath(), $"replay-{Guid.NewGuid():N}.json");
         using var stop = new CancellationTokenSource();
-        Task<ReplayCommand.Result> Replay(CancellationToken token, Action<string>? progress) =>
+        Task<ReplayCommand.Result> Replay(CancellationToken token, IProgress<Pipeline.Local.Cli.ProgressStep>? progress) =>
             ReplayCommand.RunAsync(aws.S3, aws.Sqs, source["ArchiveBucket"], $"{target.StackName}-events", Hour, Hour.AddHours(1), null, checkpoint, progress, token);
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Replay(stop.Token, _ => stop.Cancel())); // stopped after its first object
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Replay(stop.Token, new Pipeline.Local.Cli.Reporter(_ => stop.Cancel()))); // stopped after its first object
         var resumed = await Replay(CancellationToken.None, null);
 
         var queued = await aws.Sqs.GetQueueAttributesAsync(target.Resources["EventsQueue"].Ref, ["ApproximateNumberOfMessages"]);

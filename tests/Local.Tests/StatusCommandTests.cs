@@ -60,11 +60,11 @@ public sealed class StatusCommandTests
             "--endpoint", aws.Endpoints.DynamoDb.ToString()], output, CancellationToken.None));
 
         var screen = output.ToString();
-        Assert.Contains("dead letters   3", screen, StringComparison.Ordinal);
-        Assert.Contains($"archived       {expected} object(s), 0.0 MB of events received this hour and the last", screen, StringComparison.Ordinal);
-        Assert.Contains("late markers   1 (hours the Aggregator's next run counts again)", screen, StringComparison.Ordinal);
-        Assert.Contains($"{window.Start:yyyy-MM-dd HH:mm}      4242  rev 0", screen, StringComparison.Ordinal);
-        Assert.Contains("local processes:", screen, StringComparison.Ordinal);
+        Assert.Matches(Row("dead letters", "3 (see: redrive --dry-run)"), screen);
+        Assert.Matches(Row("archived", $"{expected} object(s), 0.0 MB of events received this hour and the last (raw and compacted)"), screen);
+        Assert.Matches(Row("late markers", "1 (hours the Aggregator's next run counts again)"), screen);
+        Assert.Matches(Row($"{window.Start:yyyy-MM-dd HH:mm}", "4242", "0"), screen);
+        Assert.Contains("local process", screen, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -89,14 +89,18 @@ public sealed class StatusCommandTests
         await cloudWatch.StartAsync();
         var reader = CloudWatchReader.Create(Pipeline.Local.Environment.LocalAws.Credentials, Amazon.RegionEndpoint.EUWest1, new Uri(cloudWatch.Urls.Single()));
 
-        var screen = await StatusCommand.ScreenAsync(new StatusCommand.Target(aws.Sqs, aws.DynamoDb, aws.S3, stack.StackName, stack["ArchiveBucket"], false, reader),
-            DateTimeOffset.UtcNow, CancellationToken.None);
+        var screen = Pipeline.Local.Cli.Terminal.Text(await StatusCommand.ScreenAsync(new StatusCommand.Target(aws.Sqs, aws.DynamoDb, aws.S3, stack.StackName, stack["ArchiveBucket"], false, reader),
+            DateTimeOffset.UtcNow, CancellationToken.None));
 
-        Assert.Contains("oldest message 42 s", screen, StringComparison.Ordinal); // the latest datapoint
-        Assert.Contains($"{stack.StackName}-prod-dlq: Threshold Crossed", screen, StringComparison.Ordinal);
+        Assert.Matches(Row("oldest message", "42 s"), screen); // the latest datapoint
+        Assert.Matches(Row($"{stack.StackName}-prod-dlq", "Threshold Crossed: 1 datapoint [3.0] was greater than 0.0"), screen);
         Assert.DoesNotContain("local processes", screen, StringComparison.Ordinal);
         Assert.Contains(requests, r => r.Form.Contains("StateValue=ALARM", StringComparison.Ordinal) && r.Form.Contains($"AlarmNamePrefix={stack.StackName}-", StringComparison.Ordinal));
         Assert.Contains(requests, r => r.Form.Contains("MetricName=ApproximateAgeOfOldestMessage", StringComparison.Ordinal) && r.Form.Contains($"{stack.StackName}-events", StringComparison.Ordinal));
         Assert.All(requests, r => Assert.Contains("/eu-west-1/monitoring/aws4_request", r.Authorization, StringComparison.Ordinal));
     }
+
+    // A table row of these cells, as the status screen draws it.
+    private static string Row(params string[] cells) =>
+        "│ " + string.Join(@"\s*│ ", cells.Select(System.Text.RegularExpressions.Regex.Escape)) + @"\s*│";
 }

@@ -22,6 +22,9 @@ public sealed class ApiKeyRegistry(IAmazonDynamoDB dynamoDb, string tableName)
 {
     private const string KeyPrefix = "pk_";
 
+    /// <summary>The fewest characters a key may have.</summary>
+    public const int MinimumKeyLength = 16;
+
     /// <summary>The SHA-256 hash (lowercase hex) the table is keyed by.</summary>
     public static string Hash(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
 
@@ -36,9 +39,9 @@ public sealed class ApiKeyRegistry(IAmazonDynamoDB dynamoDb, string tableName)
     /// <exception cref="InvalidOperationException">The key was registered before and has been revoked: it cannot come back.</exception>
     public async Task<ApiKeyRecord> RegisterAsync(string key, string name, CancellationToken cancellationToken)
     {
-        if (key.Length < 16)
+        if (key.Length < MinimumKeyLength)
         {
-            throw new ArgumentException("An API key must have at least 16 characters.", nameof(key));
+            throw new ArgumentException($"An API key must have at least {MinimumKeyLength} characters.", nameof(key));
         }
         var hash = Hash(key);
         var record = new ApiKeyRecord(hash[..12], name, DateTimeOffset.UtcNow, null);
