@@ -293,7 +293,7 @@ public sealed class AggregatorFunction : IDisposable
                 await PublishAsync(summary, cancellationToken).ConfigureAwait(false);
                 published.Add(summary.WindowStart);
             }
-            catch (Exception e) when (e is Amazon.Runtime.AmazonServiceException || AwsFaults.IsTransient(e, cancellationToken))
+            catch (Exception e) when (AwsFaults.IsServiceFailure(e, cancellationToken))
             {
                 _log.Write("ERROR", FormattableString.Invariant($"Could not publish the summary of {summary.WindowStart:u}; the next run publishes it: {e.Message}"));
                 return (published, false);

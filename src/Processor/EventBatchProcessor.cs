@@ -122,5 +122,5 @@ public sealed class EventBatchProcessor(EventArchive archive, EventStore store, 
 
     // Any AWS error of the archive fails the records, to be retried: a refusal there is the deployment's fault, not the event's.
     private static bool IsFault(Exception e, CancellationToken cancellationToken) =>
-        e is Amazon.Runtime.AmazonServiceException or OperationCanceledException || AwsFaults.IsTransient(e, cancellationToken);
+        e is OperationCanceledException || AwsFaults.IsServiceFailure(e, cancellationToken);
 }

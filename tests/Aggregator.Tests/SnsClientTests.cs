@@ -16,7 +16,7 @@ public sealed class SnsClientTests
             "arn:aws:sns:us-east-1:000000000000:no-such-topic", "m", "s", new Dictionary<string, string>(), CancellationToken.None));
 
         Assert.Equal("NotFound", error.Code);
-        Assert.False(error.IsRetryable);
+        Assert.False(Pipeline.Faults.AwsFaults.IsTransient(error));
     }
 
     [Fact]

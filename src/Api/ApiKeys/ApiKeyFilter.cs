@@ -29,7 +29,7 @@ public sealed class ApiKeyFilter(ApiKeyRegistry registry, IMemoryCache cache, IO
         {
             valid = await IsValidAsync(key, http.RequestAborted);
         }
-        catch (Exception e) when (e is Amazon.Runtime.AmazonServiceException || Pipeline.Faults.AwsFaults.IsTransient(e, http.RequestAborted))
+        catch (Exception e) when (Pipeline.Faults.AwsFaults.IsServiceFailure(e, http.RequestAborted))
         {
             logger.LogError("Cannot check API keys: {Error}", e.Message);
             http.Response.Headers.RetryAfter = "5";

@@ -167,7 +167,7 @@ public sealed class EventBuffer : IAsyncDisposable
                 _logger.LogError("SQS refused a message of requests {RequestIds}: {Code} {Message}", refused.RequestIds, failed.Code, failed.Message);
             }
         }
-        catch (Exception e) when (IsQueueFailure(e, cancellationToken))
+        catch (Exception e) when (AwsFaults.IsServiceFailure(e, cancellationToken))
         {
             _logger.LogError("Could not enqueue {Count} events of requests {RequestIds}: {Error}",
                 chunk.Count, string.Join(' ', chunk.Select(p => p.RequestIds).Distinct()), e.Message);
@@ -190,8 +190,6 @@ public sealed class EventBuffer : IAsyncDisposable
 
     private static string Serialize(QueuedEvent queued) => JsonSerializer.Serialize(queued, EventJsonContext.Default.QueuedEvent);
 
-    // Any answer of SQS, or a fault on the way to it, means "not accepted"; cancellation by the client is not a queue failure.
-    private static bool IsQueueFailure(Exception e, CancellationToken cancellationToken) => e is Amazon.Runtime.AmazonServiceException || AwsFaults.IsTransient(e, cancellationToken);
 
     /// <summary>Stops the senders after they have sent what is waiting.</summary>
     public async ValueTask DisposeAsync()

@@ -46,8 +46,8 @@ public static class ApiHosting
         services.AddOptions<QueueOptions>().BindConfiguration(OptionSections[typeof(QueueOptions)]).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<ApiKeyOptions>().BindConfiguration(OptionSections[typeof(ApiKeyOptions)]).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<EventLimits>().BindConfiguration(OptionSections[typeof(EventLimits)]).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<ProxyOptions>().BindConfiguration(OptionSections[typeof(ProxyOptions)]);
-        services.AddOptions<TrackingOptions>().BindConfiguration(OptionSections[typeof(TrackingOptions)]);
+        services.AddOptions<ProxyOptions>().BindConfiguration(OptionSections[typeof(ProxyOptions)]).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<TrackingOptions>().BindConfiguration(OptionSections[typeof(TrackingOptions)]).ValidateDataAnnotations().ValidateOnStart();
 
         // The endpoint (local emulator or AWS) is configuration: AWS:SQS:ServiceURL, AWS:DynamoDB:ServiceURL.
         // Credentials come from the SDK's default chain only.
@@ -60,9 +60,10 @@ public static class ApiHosting
         services.AddSingleton<SegmentMapper>();
         // Segment's and RudderStack's libraries may gzip their bodies (RudderStack's does by default).
         services.AddRequestDecompression();
-        services.AddCors(o => o.AddPolicy(SegmentApi.CorsPolicy, policy =>
+        services.AddCors();
+        services.AddOptions<Microsoft.AspNetCore.Cors.Infrastructure.CorsOptions>().Configure<IOptions<TrackingOptions>>((cors, tracking) => cors.AddPolicy(SegmentApi.CorsPolicy, policy =>
         {
-            var origins = builder.Configuration.GetSection(OptionSections[typeof(TrackingOptions)]).Get<TrackingOptions>()?.Origins() ?? ["*"];
+            var origins = tracking.Value.Origins();
             _ = origins.Contains("*") ? policy.AllowAnyOrigin() : policy.WithOrigins([.. origins]);
             // analytics.js sends Authorization and Content-Type (and X-Retry-Count); the browser must see Retry-After to honour it.
             policy.WithMethods("POST").AllowAnyHeader().WithExposedHeaders("Retry-After").SetPreflightMaxAge(TimeSpan.FromHours(2));
@@ -132,7 +133,3 @@ public static class ApiHosting
         return options;
     }
 }
-
-/// <summary>The answer of GET /health.</summary>
-/// <param name="Status">Always <c>ok</c> while the process serves requests.</param>
-public sealed record HealthStatus(string Status);

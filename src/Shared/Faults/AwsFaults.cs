@@ -31,14 +31,10 @@ public static class AwsFaults
         {
             switch (e)
             {
-                case AmazonServiceException service when service.StatusCode >= HttpStatusCode.InternalServerError
-                    || service.StatusCode == HttpStatusCode.TooManyRequests
-                    || service.ErrorCode is { } code && TransientCodes.Contains(code):
-                    return true;
-                case AmazonServiceException { StatusCode: > 0 }:
-                    return false; // the service answered, and said no
+                case AmazonServiceException { StatusCode: > 0 } service:
+                    return IsTransient(service.StatusCode, service.ErrorCode); // the service answered
                 case SnsException sns:
-                    return sns.IsRetryable;
+                    return IsTransient(sns.Status, sns.Code);
                 case HttpRequestException or IOException or SocketException or TimeoutException:
                     return true;
                 case OperationCanceledException when !cancellationToken.IsCancellationRequested:
@@ -51,4 +47,15 @@ public static class AwsFaults
         }
         return false;
     }
+
+    /// <summary>
+    /// True if an AWS call failed, whether for now or for good: the service answered with an error, or a transient fault
+    /// (network, time-out) stopped it. The caller's own cancellation is not a failure.
+    /// </summary>
+    public static bool IsServiceFailure(Exception exception, CancellationToken cancellationToken = default) =>
+        exception is AmazonServiceException or SnsException || IsTransient(exception, cancellationToken);
+
+    /// <summary>True if a service's answer with this status and error code says to try again.</summary>
+    public static bool IsTransient(HttpStatusCode status, string? errorCode) =>
+        status >= HttpStatusCode.InternalServerError || status == HttpStatusCode.TooManyRequests || errorCode is { } code && TransientCodes.Contains(code);
 }

@@ -133,7 +133,7 @@ public sealed class SnsClient(HttpClient http, Uri endpoint)
                     return XDocument.Parse(body).Root?.Element(Ns + $"{action}Result") ?? new XElement("empty");
                 }
                 var error = SnsException.FromResponse(response.StatusCode, body);
-                if (error.IsRetryable && attempt < MaxAttempts)
+                if (Faults.AwsFaults.IsTransient(error.Status, error.Code) && attempt < MaxAttempts)
                 {
                     await Backoff(attempt, cancellationToken).ConfigureAwait(false);
                     continue;
@@ -161,9 +161,6 @@ public sealed class SnsException(string code, string message, HttpStatusCode sta
 
     /// <summary>The HTTP status of the answer.</summary>
     public HttpStatusCode Status { get; } = status;
-
-    /// <summary>Throttling and server errors are worth retrying.</summary>
-    public bool IsRetryable => (int)Status >= 500 || Code is "Throttling" or "ThrottlingException" or "ThrottledException" or "RequestThrottled";
 
     internal static SnsException FromResponse(HttpStatusCode status, string body)
     {
