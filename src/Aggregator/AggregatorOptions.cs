@@ -1,5 +1,3 @@
-using System.Globalization;
-
 namespace Pipeline.Aggregator;
 
 /// <summary>The Aggregator's settings, from its environment (set by serverless.template).</summary>
@@ -29,25 +27,17 @@ public sealed record AggregatorOptions(string SummariesTable, string TopicArn, T
     /// <summary>Reads and validates the settings; a missing or invalid one fails at start, naming it.</summary>
     public static AggregatorOptions FromEnvironment(Func<string, string?>? read = null)
     {
-        read ??= System.Environment.GetEnvironmentVariable;
+        var settings = new Lambda.FunctionSettings(read);
         return new AggregatorOptions(
-            Required(read, "Summaries__TableName"),
-            Required(read, "Summaries__TopicArn"),
-            TimeSpan.FromMinutes(Number(read, "Summaries__WindowMinutes", 60, 1, 1440)),
-            Required(read, "Archive__BucketName"),
-            Required(read, "Queue__DeadLetterUrl"))
+            settings.Required("Summaries__TableName"),
+            settings.Required("Summaries__TopicArn"),
+            TimeSpan.FromMinutes(settings.Number("Summaries__WindowMinutes", 60, 1, 1440)),
+            settings.Required("Archive__BucketName"),
+            settings.Required("Queue__DeadLetterUrl"))
         {
-            Settle = TimeSpan.FromSeconds(Number(read, "Summaries__SettleSeconds", 30, 0, 3600)),
-            Lookback = TimeSpan.FromMinutes(Number(read, "Summaries__LookbackMinutes", 60, 0, 10080)),
-            TopEventTypes = Number(read, "Summaries__TopEventTypes", 100, 1, 1000),
+            Settle = TimeSpan.FromSeconds(settings.Number("Summaries__SettleSeconds", 30, 0, 3600)),
+            Lookback = TimeSpan.FromMinutes(settings.Number("Summaries__LookbackMinutes", 60, 0, 10080)),
+            TopEventTypes = settings.Number("Summaries__TopEventTypes", 100, 1, 1000),
         };
     }
-
-    private static string Required(Func<string, string?> read, string name) =>
-        read(name) is { Length: > 0 } value ? value : throw new InvalidOperationException($"The environment variable {name} is required.");
-
-    private static int Number(Func<string, string?> read, string name, int fallback, int min, int max) =>
-        read(name) is not { Length: > 0 } text ? fallback
-            : int.TryParse(text, CultureInfo.InvariantCulture, out var value) && value >= min && value <= max ? value
-            : throw new InvalidOperationException($"The environment variable {name} must be a whole number from {min} to {max}, not '{text}'.");
 }

@@ -10,7 +10,8 @@ using Pipeline.Sns;
 // Built once per execution environment; credentials, region and any endpoint override (AWS_ENDPOINT_URL_*)
 // come from the SDK's default chain, so the same program runs on Lambda and locally. The settings are checked at
 // start (a bad one is an init error naming it); the clients, and DuckDB, are made by the first invocation, a scheduled
-// run that has minutes to spare, so the process asks for it sooner (bench/results/coldstart.md).
+// run that has minutes to spare, so the process asks for it sooner (bench/results/coldstart.md). The GC heap gets what
+// DuckDB's memory limit and the native reserve leave of MemorySize.
 return await LambdaRuntime.RunAsync(() =>
 {
     var options = AggregatorOptions.FromEnvironment();
@@ -20,4 +21,4 @@ return await LambdaRuntime.RunAsync(() =>
         SnsClient.Create(DefaultAWSCredentialsIdentityResolver.GetCredentials(), region, SnsClient.EndpointOverride()),
         TimeProvider.System, FunctionLog.ForThisProcess("aggregator")));
     return (payload, context, cancellationToken) => function.Value.HandleAsync(payload, context, cancellationToken);
-});
+}, nativeMegabytes: DuckDbLimits.FromEnvironment().MemoryLimitMegabytes + DuckDbLimits.ProcessReserveMegabytes);

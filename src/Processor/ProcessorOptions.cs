@@ -16,26 +16,11 @@ public sealed record ProcessorOptions(string TableName, string BucketName, TimeS
     /// <summary>Reads and validates the settings; a missing or invalid one fails at start, naming it.</summary>
     public static ProcessorOptions FromEnvironment(Func<string, string?>? read = null)
     {
-        read ??= System.Environment.GetEnvironmentVariable;
+        var settings = new Lambda.FunctionSettings(read);
         return new ProcessorOptions(
-            Required(read, "Events__TableName"),
-            Required(read, "Archive__BucketName"),
-            TimeSpan.FromDays(Number(read, "Events__RetentionDays", 90, 1, MaxRetentionDays)),
-            TimeSpan.FromMinutes(Number(read, "Summaries__LookbackMinutes", 60, 0, 10080)));
-    }
-
-    private static string Required(Func<string, string?> read, string name) =>
-        read(name) is { Length: > 0 } value ? value : throw new InvalidOperationException($"The environment variable {name} is required.");
-
-    private static int Number(Func<string, string?> read, string name, int fallback, int min, int max)
-    {
-        var text = read(name);
-        if (string.IsNullOrEmpty(text))
-        {
-            return fallback;
-        }
-        return int.TryParse(text, System.Globalization.CultureInfo.InvariantCulture, out var value) && value >= min && value <= max
-            ? value
-            : throw new InvalidOperationException($"The environment variable {name} must be a whole number from {min} to {max}, not '{text}'.");
+            settings.Required("Events__TableName"),
+            settings.Required("Archive__BucketName"),
+            TimeSpan.FromDays(settings.Number("Events__RetentionDays", 90, 1, MaxRetentionDays)),
+            TimeSpan.FromMinutes(settings.Number("Summaries__LookbackMinutes", 60, 0, 10080)));
     }
 }

@@ -142,7 +142,29 @@ public sealed class PublishedFunctionTests
         var summary = Assert.Single(await new SummaryStore(aws.DynamoDb, stack["SummariesTable"], TimeProvider.System).RecentAsync(5, CancellationToken.None));
         Assert.Equal(published, summary.WindowStart);
         Assert.Contains(_output, l => l.Contains("\"level\":\"INFO\"", StringComparison.Ordinal) && l.Contains("\"function\":\"aggregator\"", StringComparison.Ordinal));
+        // The GC heap gets what DuckDB's limit and the native reserve leave of MemorySize, and the process stays within MemorySize.
+        var heap = definition.MemorySize - DuckDbLimits.ForFunction(definition.MemorySize).MemoryLimitMegabytes - DuckDbLimits.ProcessReserveMegabytes;
+        Assert.Contains(_output, l => l.Contains($"Memory: {definition.MemorySize} MB; GC heap hard limit {heap} MB", StringComparison.Ordinal));
+        Assert.InRange(PeakMegabytes(Assert.Single(aggregator.ProcessIds)), 1, definition.MemorySize);
     }
+
+    [Fact]
+    public async Task The_processor_limits_its_gc_heap_to_its_memory_size_and_says_so()
+    {
+        var (aws, stack) = await SetUpAsync();
+        var definition = await DefinitionAsync(stack, LocalProcessor.LogicalId, aws.Endpoints);
+        await using var processor = new LocalFunction(definition, 1, _output.Enqueue);
+
+        await processor.InvokeAsync(SqsEvent(Body(Event("limited"))), CancellationToken.None);
+
+        Assert.Contains(_output, l => l.Contains($"Memory: {definition.MemorySize} MB; GC heap hard limit {definition.MemorySize} MB; 0 MB left to native code", StringComparison.Ordinal));
+        Assert.InRange(PeakMegabytes(Assert.Single(processor.ProcessIds)), 1, definition.MemorySize);
+    }
+
+    // The process's peak resident memory (VmHWM), in MB.
+    private static long PeakMegabytes(int processId) =>
+        long.Parse(File.ReadLines($"/proc/{processId}/status").Single(l => l.StartsWith("VmHWM:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1],
+            System.Globalization.CultureInfo.InvariantCulture) / 1024;
 
     private static async Task<(Pipeline.Local.Environment.LocalAws Aws, ProvisionedResources Stack)> SetUpAsync()
     {

@@ -79,11 +79,18 @@ public sealed class LambdaRuntime : IDisposable
     /// The entry point of a function program: builds the handler once with <paramref name="initialize"/> (a failure there,
     /// such as a missing setting, is posted to <c>/init/error</c> and ends the process), then serves invocations until the
     /// process is stopped. An invocation that throws is posted to <c>/error</c>; the loop goes on. Returns the exit code.
+    /// First it limits the GC heap to the function's memory, less <paramref name="nativeMegabytes"/> that native code
+    /// (the Aggregator's DuckDB) may use, and logs the limits.
     /// </summary>
-    public static async Task<int> RunAsync(Func<LambdaHandler> initialize, TextWriter? log = null)
+    public static async Task<int> RunAsync(Func<LambdaHandler> initialize, TextWriter? log = null, int nativeMegabytes = 0)
     {
         ArgumentNullException.ThrowIfNull(initialize);
         log ??= Console.Out;
+        if (LimitHeap(nativeMegabytes) is { } limit)
+        {
+            await log.WriteLineAsync(FunctionLog.Line("INFO", FormattableString.Invariant(
+                $"Memory: {limit.MemorySizeMegabytes} MB; GC heap hard limit {limit.HeapMegabytes} MB; {nativeMegabytes} MB left to native code"), null)).ConfigureAwait(false);
+        }
         if (System.Environment.GetEnvironmentVariable("AWS_LAMBDA_RUNTIME_API") is not { Length: > 0 } runtimeApi)
         {
             await Console.Error.WriteLineAsync(
@@ -104,6 +111,26 @@ public sealed class LambdaRuntime : IDisposable
         }
         await runtime.ServeAsync(handler, log, CancellationToken.None).ConfigureAwait(false);
         return 0;
+    }
+
+    /// <summary>
+    /// Tells the GC how much memory the function has (<c>AWS_LAMBDA_FUNCTION_MEMORY_SIZE</c>), less what native code needs,
+    /// as a heap hard limit, as AWS's .NET runtime does: the process sees the host's memory, not the function's, so without
+    /// it the GC grows the heap past MemorySize and Lambda kills the process instead of the GC collecting in time.
+    /// Null where the variable is not set (not on Lambda).
+    /// </summary>
+    public static (int MemorySizeMegabytes, int HeapMegabytes)? LimitHeap(int nativeMegabytes, Func<string, string?>? read = null)
+    {
+        var text = (read ?? System.Environment.GetEnvironmentVariable)("AWS_LAMBDA_FUNCTION_MEMORY_SIZE");
+        if (!int.TryParse(text, CultureInfo.InvariantCulture, out var memory) || memory < 128)
+        {
+            return null;
+        }
+        // At least a quarter of the memory stays the heap's, whatever native code asks for.
+        var heap = Math.Max(memory / 4, memory - nativeMegabytes);
+        AppContext.SetData("GCHeapHardLimit", (ulong)heap << 20);
+        GC.RefreshMemoryLimit();
+        return (memory, (int)(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes >> 20)); // what the GC now takes as its limit
     }
 
     /// <summary>Serves invocations one at a time until cancelled.</summary>
