@@ -6,6 +6,7 @@ using Pipeline.Events;
 using Pipeline.Local.Hosting;
 using Pipeline.Local.Lambda;
 using Pipeline.Processor;
+using Pipeline.Archive;
 
 namespace Pipeline.Bench;
 

@@ -8,6 +8,7 @@ using Pipeline.ApiKeys;
 using Pipeline.Local;
 using Pipeline.Local.Environment;
 using Pipeline.Local.Hosting;
+using Pipeline.Archive;
 
 namespace Pipeline.Bench;
 
@@ -148,7 +149,7 @@ internal static class FaultSoak
     {
         var archived = new Dictionary<string, int>();
         var bucket = bench.Stack["ArchiveBucket"];
-        foreach (var key in await ArchiveReader.KeysAsync(bench.Aws.S3, bucket, "events/", CancellationToken.None))
+        foreach (var key in await ArchiveListing.KeysAsync(bench.Aws.S3, bucket, "events/", CancellationToken.None))
         {
             foreach (var line in await ArchiveReader.LinesAsync(bench.Aws.S3, bucket, key, CancellationToken.None))
             {
@@ -176,7 +177,7 @@ internal static class FaultSoak
         var windowsExact = expected.Count(w => latest.TryGetValue(w.Key, out var s) && s["totalEvents"]!.GetValue<long>() == w.Value);
         var revisions = latest.Values.Count(s => s["revision"]!.GetValue<int>() > 0);
         var dlq = (await bench.Aws.Sqs.GetQueueAttributesAsync(bench.Stack.Resources["EventsDeadLetterQueue"].Ref, ["ApproximateNumberOfMessages"])).ApproximateNumberOfMessages;
-        var rejected = (await ArchiveReader.KeysAsync(bench.Aws.S3, bucket, "rejected/", CancellationToken.None)).Count;
+        var rejected = (await ArchiveListing.KeysAsync(bench.Aws.S3, bucket, "rejected/", CancellationToken.None)).Count;
         var lost = accepted.Count(id => !stored.ContainsKey(id));
         var storedWithout202 = stored.Keys.Count(id => !accepted.Contains(id));
         var notArchived = accepted.Count(id => !archived.ContainsKey(id));

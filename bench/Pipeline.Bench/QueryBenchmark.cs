@@ -7,6 +7,7 @@ using Pipeline.Local.Environment;
 using Pipeline.Local.Hosting;
 using Pipeline.Local.Lambda;
 using Pipeline.Storage;
+using Pipeline.Archive;
 
 namespace Pipeline.Bench;
 

@@ -9,6 +9,7 @@ using Pipeline.Faults;
 using Pipeline.Lambda;
 using Pipeline.Sns;
 using Pipeline.Storage;
+using Pipeline.Archive;
 
 namespace Pipeline.Aggregator;
 
@@ -211,11 +212,7 @@ public sealed class AggregatorFunction : IDisposable
     // The window's counts and the fingerprint of the archive they come from; null counts if the fingerprint is unchanged.
     private async Task<(WindowCounts? Counts, string Fingerprint)> CountAsync(ArchiveDownloads archive, SummaryWindow window, string? unchangedFrom, CancellationToken cancellationToken)
     {
-        var hours = new List<DateTimeOffset>();
-        for (var hour = EventLayout.Hour(window.Start); hour < window.End; hour = hour.AddHours(1))
-        {
-            hours.Add(hour);
-        }
+        var hours = ArchiveReader.Hours(window.Start, window.End).ToList();
         var fingerprint = await archive.FingerprintAsync(hours, cancellationToken).ConfigureAwait(false);
         if (fingerprint == unchangedFrom)
         {
@@ -243,23 +240,11 @@ public sealed class AggregatorFunction : IDisposable
             OtherEvents = counts.Total - top.Sum(t => t.Value),
             UniqueUsers = counts.UniqueUsers,
             UniqueAnonymousIds = counts.UniqueAnonymousIds,
-            Rejected = await RejectedAsync(window, cancellationToken).ConfigureAwait(false),
+            Rejected = await ArchiveListing.RejectedAsync(_s3, _options.BucketName, window.Start, window.End, cancellationToken).ConfigureAwait(false),
             DeadLetterDepth = (await _sqs.GetQueueAttributesAsync(_options.DeadLetterQueueUrl, ["ApproximateNumberOfMessages"], cancellationToken).ConfigureAwait(false)).ApproximateNumberOfMessages,
             GeneratedAt = _clock.GetUtcNow(),
             Revision = revision,
         };
-    }
-
-    // Records rejected during the window (by the time their rejection was written), from a listing of rejected/.
-    private async Task<long> RejectedAsync(SummaryWindow window, CancellationToken cancellationToken)
-    {
-        long count = 0;
-        for (var hour = EventLayout.Hour(window.Start); hour < window.End; hour = hour.AddHours(1))
-        {
-            count += (await ArchiveListing.ListAsync(_s3, _options.BucketName, $"rejected/{EventLayout.Partition(hour)}/", cancellationToken).ConfigureAwait(false))
-                .Count(o => o.LastModified is { } modified && modified.ToUniversalTime() >= window.Start.UtcDateTime && modified.ToUniversalTime() < window.End.UtcDateTime);
-        }
-        return count;
     }
 
     // The late markers, by hour, oldest first.

@@ -7,6 +7,7 @@ using Amazon.S3.Model;
 using Amazon.S3.Transfer;
 using DuckDB.NET.Data;
 using Pipeline.Storage;
+using Pipeline.Archive;
 
 namespace Pipeline.Aggregator;
 

@@ -2,6 +2,7 @@ using System.Data.Common;
 using System.Globalization;
 using DuckDB.NET.Data;
 using Pipeline.Storage;
+using Pipeline.Archive;
 
 namespace Pipeline.Aggregator;
 

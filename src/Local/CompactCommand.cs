@@ -5,6 +5,7 @@ using Amazon.S3;
 using Pipeline.Aggregator;
 using Pipeline.Local.Cli;
 using Pipeline.Storage;
+using Pipeline.Archive;
 
 namespace Pipeline.Local;
 

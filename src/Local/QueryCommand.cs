@@ -7,6 +7,7 @@ using Pipeline.Aggregator;
 using Pipeline.Local.Cli;
 using Pipeline.Storage;
 using Spectre.Console;
+using Pipeline.Archive;
 
 namespace Pipeline.Local;
 
@@ -67,11 +68,7 @@ public static class QueryCommand
         try
         {
             using var archive = new ArchiveDownloads(s3, bucket, Path.Combine(folder, "archive"));
-            var hours = new List<DateTimeOffset>();
-            for (var hour = EventLayout.Hour(from); hour < to; hour = hour.AddHours(1))
-            {
-                hours.Add(hour);
-            }
+            var hours = ArchiveReader.Hours(from, to).ToList();
             long objects = 0, bytes = 0;
             foreach (var hour in hours)
             {

@@ -7,6 +7,7 @@ using Amazon.SQS.Model;
 using Pipeline.Events;
 using Pipeline.Local.Cli;
 using Pipeline.Storage;
+using Pipeline.Archive;
 
 namespace Pipeline.Local;
 
@@ -72,12 +73,10 @@ public static class ReplayCommand
         var started = System.Diagnostics.Stopwatch.StartNew();
         long sent = 0, skipped = 0;
         var objects = 0;
-        // Each hour's compacted file, if any, then its raw objects (a late write, or a compaction stopped before its deletes).
         var keys = new List<string>();
-        for (var hour = EventLayout.Hour(from); hour < to; hour = hour.AddHours(1))
+        foreach (var hour in ArchiveReader.Hours(from, to))
         {
-            keys.AddRange(await ArchiveReader.KeysAsync(s3, bucket, EventLayout.ParquetPrefix(hour), cancellationToken));
-            keys.AddRange(await ArchiveReader.KeysAsync(s3, bucket, EventLayout.EventsPrefix(hour), cancellationToken));
+            keys.AddRange(await ArchiveReader.HourKeysAsync(s3, bucket, hour, cancellationToken));
         }
         foreach (var key in keys)
         {

@@ -9,6 +9,7 @@ using Pipeline.Local.Cli;
 using Pipeline.Storage;
 using Spectre.Console;
 using Spectre.Console.Rendering;
+using Pipeline.Archive;
 
 namespace Pipeline.Local;
 
@@ -102,7 +103,7 @@ public static class StatusCommand
         health.AddRow("archived", Markup.Escape(string.Create(CultureInfo.InvariantCulture,
             $"{(more ? "over " : "")}{objects} object(s), {bytes / 1048576.0:0.0} MB of events received this hour and the last (raw and compacted)")));
         health.AddRow("late markers", $"{(moreLate ? "over " : "")}{late.Count} (hours the Aggregator's next run counts again)");
-        health.AddRow("rejected", $"{await RejectedAsync(target, now, cancellationToken)} records in the last day");
+        health.AddRow("rejected", $"{await ArchiveListing.RejectedAsync(target.S3, target.Bucket, now.AddDays(-1), now.AddTicks(1), cancellationToken)} records in the last day");
         parts.Add(health);
 
         var summaries = Terminal.Table("window start (UTC)", "events", "revision").Title("latest summaries");
@@ -166,28 +167,6 @@ public static class StatusCommand
         }
         while (token is not null && objects.Count < max);
         return (objects, token is not null);
-    }
-
-    private static async Task<int> RejectedAsync(Target target, DateTimeOffset now, CancellationToken cancellationToken)
-    {
-        var count = 0;
-        for (var hour = now.AddHours(-24); hour <= now; hour = hour.AddHours(1))
-        {
-            string? token = null;
-            do
-            {
-                var page = await target.S3.ListObjectsV2Async(new ListObjectsV2Request
-                {
-                    BucketName = target.Bucket,
-                    Prefix = $"rejected/{EventLayout.Partition(hour)}/",
-                    ContinuationToken = token,
-                }, cancellationToken);
-                count += (page.S3Objects ?? []).Count(o => o.LastModified is { } modified && modified.ToUniversalTime() >= now.AddDays(-1).UtcDateTime);
-                token = page.IsTruncated == true ? page.NextContinuationToken : null;
-            }
-            while (token is not null);
-        }
-        return count;
     }
 
     // The function processes the local Lambda started (their command lines name the programs), on Linux.

@@ -91,7 +91,7 @@ public sealed class EventArchive(IAmazonS3 s3, string bucketName, TimeSpan lookb
     {
         ArgumentNullException.ThrowIfNull(record);
         var now = clock.GetUtcNow();
-        var key = $"rejected/{EventLayout.Partition(now)}/{record.Message.MessageId}{(record.Index is { } i ? $"-{i}" : "")}.json";
+        var key = $"{EventLayout.RejectedRoot}{EventLayout.Partition(now)}/{record.Message.MessageId}{(record.Index is { } i ? $"-{i}" : "")}.json";
         var rejection = new Rejection(record.Message.MessageId, record.RejectReason ?? "", now,
             record.Message.Attributes.GetValueOrDefault("ApproximateReceiveCount"), record.Json ?? record.Message.Body, record.Index);
         await s3.PutObjectAsync(new PutObjectRequest

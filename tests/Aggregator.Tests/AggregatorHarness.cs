@@ -8,6 +8,7 @@ using Pipeline.Local.Hosting;
 using Pipeline.Local.Provisioning;
 using Pipeline.Sns;
 using Pipeline.Tests;
+using Pipeline.Archive;
 
 namespace Pipeline.Aggregator.Tests;
 

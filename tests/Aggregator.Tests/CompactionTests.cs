@@ -3,6 +3,7 @@ using System.Text.Json;
 using DuckDB.NET.Data;
 using Pipeline.Events;
 using Pipeline.Storage;
+using Pipeline.Archive;
 
 namespace Pipeline.Aggregator.Tests;
 

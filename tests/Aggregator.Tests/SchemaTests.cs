@@ -3,6 +3,7 @@ using DuckDB.NET.Data;
 using Pipeline.Events;
 using Pipeline.Local.Environment;
 using Pipeline.Storage;
+using Pipeline.Archive;
 
 namespace Pipeline.Aggregator.Tests;
 

@@ -12,6 +12,7 @@ using Pipeline.Local.Hosting;
 using Pipeline.Local.Lambda;
 using Pipeline.Local.Provisioning;
 using Pipeline.Tests;
+using Pipeline.Archive;
 
 namespace Pipeline.Deployment.Tests;
 

@@ -223,4 +223,29 @@ public sealed class StructureTests
         Assert.Contains("| **total** |", section, StringComparison.Ordinal);
         Assert.Contains(section, File.ReadAllText(Path.Combine(root, "bench", "results", "cost.md")), StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("src/Api/Pipeline.Api.csproj")]
+    [InlineData("src/Processor/Pipeline.Processor.csproj")]
+    public void DuckDB_never_ships_in_the_api_or_the_processor(string project)
+    {
+        var root = Pipeline.Local.Environment.RepositoryPaths.Discover().Root;
+        var closure = new List<string>();
+        var pending = new Queue<string>([Path.GetFullPath(Path.Combine(root, project))]);
+        while (pending.TryDequeue(out var path))
+        {
+            if (closure.Contains(path))
+            {
+                continue;
+            }
+            closure.Add(path);
+            foreach (var reference in System.Xml.Linq.XDocument.Load(path).Descendants("ProjectReference"))
+            {
+                pending.Enqueue(Path.GetFullPath(Path.Combine(Path.GetDirectoryName(path)!, reference.Attribute("Include")!.Value)));
+            }
+        }
+
+        Assert.DoesNotContain(closure, p => p.EndsWith("Pipeline.Archive.csproj", StringComparison.Ordinal));
+        Assert.All(closure, p => Assert.DoesNotContain("DuckDB", File.ReadAllText(p), StringComparison.Ordinal));
+    }
 }

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Pipeline.Events;
 using Pipeline.Storage;
 using Pipeline.Tests;
+using Pipeline.Archive;
 
 namespace Pipeline.Local.Tests;
 
@@ -39,7 +40,7 @@ public sealed class DrainArchiveQueueCommandTests
         Assert.Contains("Done: 25 event(s) written to the archive", output.ToString(), StringComparison.Ordinal);
         Assert.Contains("is not a batch of stored events; left in", output.ToString(), StringComparison.Ordinal);
         var archived = new List<string>();
-        foreach (var o in await Pipeline.Aggregator.ArchiveListing.ListAsync(aws.S3, stack["ArchiveBucket"], EventLayout.EventsRoot, CancellationToken.None))
+        foreach (var o in await ArchiveListing.ListAsync(aws.S3, stack["ArchiveBucket"], EventLayout.EventsRoot, CancellationToken.None))
         {
             using var response = await aws.S3.GetObjectAsync(stack["ArchiveBucket"], o.Key);
             using var reader = new StreamReader(new GZipStream(response.ResponseStream, CompressionMode.Decompress));
@@ -48,7 +49,7 @@ public sealed class DrainArchiveQueueCommandTests
             archived.AddRange(lines.Select(l => l["eventId"]!.GetValue<string>()));
         }
         Assert.Equal(events.Select(e => e.EventId), archived.Order(StringComparer.Ordinal));
-        var markers = await Pipeline.Aggregator.ArchiveListing.ListAsync(aws.S3, stack["ArchiveBucket"], EventLayout.LateRoot, CancellationToken.None);
+        var markers = await ArchiveListing.ListAsync(aws.S3, stack["ArchiveBucket"], EventLayout.LateRoot, CancellationToken.None);
         Assert.Equal(events.Select(e => EventLayout.Hour(e.ReceivedAt)).Distinct(), markers.Select(m => EventLayout.HourOf(m.Key)!.Value).Distinct().Order());
         var left = await aws.Sqs.GetQueueAttributesAsync(queue, ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]);
         Assert.Equal(1, left.ApproximateNumberOfMessages + left.ApproximateNumberOfMessagesNotVisible); // only the stranger

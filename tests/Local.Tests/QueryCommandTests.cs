@@ -7,6 +7,7 @@ using Pipeline.Local.Hosting;
 using Pipeline.Local.Provisioning;
 using Pipeline.Storage;
 using Pipeline.Tests;
+using Pipeline.Archive;
 
 namespace Pipeline.Local.Tests;
 
@@ -28,8 +29,8 @@ public sealed partial class QueryCommandTests
         Assert.Equal(0, await LocalCommands.RunAsync(["compact", "--hour", Hour.ToString("O"), .. Endpoints(aws, stack)], compacted, CancellationToken.None));
 
         Assert.Contains("4 raw object(s) -> 25 event(s)", compacted.ToString(), StringComparison.Ordinal);
-        Assert.Equal([EventLayout.ParquetKey(Hour)], await ArchiveReader.KeysAsync(aws.S3, stack["ArchiveBucket"], EventLayout.ParquetRoot, CancellationToken.None));
-        Assert.Empty(await ArchiveReader.KeysAsync(aws.S3, stack["ArchiveBucket"], EventLayout.EventsRoot, CancellationToken.None));
+        Assert.Equal([EventLayout.ParquetKey(Hour)], await ArchiveListing.KeysAsync(aws.S3, stack["ArchiveBucket"], EventLayout.ParquetRoot, CancellationToken.None));
+        Assert.Empty(await ArchiveListing.KeysAsync(aws.S3, stack["ArchiveBucket"], EventLayout.EventsRoot, CancellationToken.None));
         Assert.Equal("n\n25\n", await QueryAsync(aws, stack, "SELECT count(*) AS n FROM events", "csv"));
 
         var late = Events(1, _ => ("late", "purchase"));
@@ -37,7 +38,7 @@ public sealed partial class QueryCommandTests
         Assert.Equal("n\n26\n", await QueryAsync(aws, stack, "SELECT count(*) AS n FROM events", "csv"));
         Assert.Equal(0, await LocalCommands.RunAsync(["compact", .. Endpoints(aws, stack)], TextWriter.Null, CancellationToken.None));
         Assert.Equal("n\n26\n", await QueryAsync(aws, stack, "SELECT count(*) AS n FROM events", "csv"));
-        Assert.Single(await ArchiveReader.KeysAsync(aws.S3, stack["ArchiveBucket"], EventLayout.ParquetRoot, CancellationToken.None));
+        Assert.Single(await ArchiveListing.KeysAsync(aws.S3, stack["ArchiveBucket"], EventLayout.ParquetRoot, CancellationToken.None));
 
         // Readers of the archive read the compacted hour as they read raw ones.
         var lines = await ArchiveReader.LinesAsync(aws.S3, stack["ArchiveBucket"], EventLayout.ParquetKey(Hour), CancellationToken.None);

@@ -7,6 +7,7 @@ using Pipeline.Local.Hosting;
 using Pipeline.Local.Provisioning;
 using Pipeline.Storage;
 using Pipeline.Tests;
+using Pipeline.Archive;
 
 namespace Pipeline.Local.Tests;
 
@@ -25,7 +26,7 @@ public sealed class ReplayCommandTests
         // The range's hour is compacted: replay reads it as it reads a raw hour.
         Assert.Equal(0, await LocalCommands.RunAsync(["compact", "--hour", Hour.AddHours(1).ToString("O"), "--stack", source.StackName,
             "--fauxqs", aws.Endpoints.Fauxqs.ToString(), "--endpoint", aws.Endpoints.DynamoDb.ToString()], TextWriter.Null, CancellationToken.None));
-        Assert.Single(await ArchiveReader.KeysAsync(aws.S3, source["ArchiveBucket"], EventLayout.ParquetPrefix(Hour.AddHours(1)), CancellationToken.None));
+        Assert.Single(await ArchiveListing.KeysAsync(aws.S3, source["ArchiveBucket"], EventLayout.ParquetPrefix(Hour.AddHours(1)), CancellationToken.None));
         var fresh = await TestEnvironment.ProvisionAsync(aws);
         var checkpoint = Path.Combine(Path.GetTempPath(), $"replay-{Guid.NewGuid():N}.json");
         string[] Args(string checkpointFile) => ["replay", "--from", Hour.AddHours(1).ToString("O"), "--to", Hour.AddHours(2).ToString("O"),

@@ -17,6 +17,9 @@ public static class EventLayout
     /// <summary>Where the Processor leaves a marker when it archives into an hour whose windows may be past their look-back.</summary>
     public const string LateRoot = "late/";
 
+    /// <summary>Where the Processor writes what it rejected (each record with its reason), by the hour it rejected it.</summary>
+    public const string RejectedRoot = "rejected/";
+
     /// <summary>Where the Aggregator compacts each hour of <see cref="EventsRoot"/> into one Parquet file.</summary>
     public const string ParquetRoot = "parquet/";
 

@@ -1,9 +1,9 @@
 using Amazon.S3;
 using Amazon.S3.Model;
 
-namespace Pipeline.Aggregator;
+namespace Pipeline.Archive;
 
-/// <summary>Lists the archive: every object under a prefix, in key order, across pages.</summary>
+/// <summary>Lists the archive: the objects under a prefix, the hours that hold objects, the rejected records of a range.</summary>
 public static class ArchiveListing
 {
     /// <summary>Every object under <paramref name="prefix"/>, in key order.</summary>
@@ -23,6 +23,10 @@ public static class ArchiveListing
         return objects;
     }
 
+    /// <summary>The key of every object under <paramref name="prefix"/>, in order.</summary>
+    public static async Task<List<string>> KeysAsync(IAmazonS3 s3, string bucket, string prefix, CancellationToken cancellationToken) =>
+        [.. (await ListAsync(s3, bucket, prefix, cancellationToken).ConfigureAwait(false)).Select(o => o.Key)];
+
     /// <summary>
     /// The hours that hold objects under <paramref name="root"/> (<c>events/</c>: the hours not yet compacted), oldest
     /// first, from the partition folders alone (a listing per day, not per object).
@@ -37,6 +41,21 @@ public static class ArchiveListing
         }
         hours.Sort();
         return hours;
+    }
+
+    /// <summary>
+    /// How many records the Processor rejected in [<paramref name="from"/>, <paramref name="to"/>), by the time each
+    /// rejection was written, from a listing of <c>rejected/</c>'s partitions of those hours.
+    /// </summary>
+    public static async Task<long> RejectedAsync(IAmazonS3 s3, string bucket, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
+    {
+        long count = 0;
+        foreach (var hour in ArchiveReader.Hours(from, to))
+        {
+            count += (await ListAsync(s3, bucket, $"{Pipeline.Storage.EventLayout.RejectedRoot}{Pipeline.Storage.EventLayout.Partition(hour)}/", cancellationToken).ConfigureAwait(false))
+                .Count(o => o.LastModified is { } modified && modified.ToUniversalTime() >= from.UtcDateTime && modified.ToUniversalTime() < to.UtcDateTime);
+        }
+        return count;
     }
 
     private static async Task<List<string>> FoldersAsync(IAmazonS3 s3, string bucket, string prefix, CancellationToken cancellationToken)

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Pipeline.Aggregator;
+namespace Pipeline.Archive;
 
 /// <summary>How a column holds its field of an archive line.</summary>
 public enum ColumnKind

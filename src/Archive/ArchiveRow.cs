@@ -5,7 +5,7 @@ using DuckDB.NET.Data;
 using Pipeline.Events;
 using Pipeline.Storage;
 
-namespace Pipeline.Aggregator;
+namespace Pipeline.Archive;
 
 /// <summary>
 /// Restores archive lines from a compacted hour: each row of a Parquet file as the event it was archived as (times

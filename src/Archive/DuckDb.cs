@@ -1,7 +1,7 @@
 using System.Globalization;
 using DuckDB.NET.Data;
 
-namespace Pipeline.Aggregator;
+namespace Pipeline.Archive;
 
 /// <summary>
 /// Opens the embedded DuckDB database that counts, compacts and queries the archive, and defines the archive's tables

@@ -4,7 +4,7 @@ using Amazon.S3;
 using Amazon.S3.Model;
 using Pipeline.Storage;
 
-namespace Pipeline.Aggregator;
+namespace Pipeline.Archive;
 
 /// <summary>An hour's archive on local disk: gzip JSON-lines files (each the concatenated objects of a worker) and its Parquet file, if compacted.</summary>
 public sealed record HourFiles(IReadOnlyList<string> Raw, IReadOnlyList<string> Parquet)
