@@ -2,11 +2,11 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Pipeline.Aggregator;
+using Pipeline.Archive;
 using Pipeline.Events;
 using Pipeline.Local.Hosting;
 using Pipeline.Local.Lambda;
 using Pipeline.Processor;
-using Pipeline.Archive;
 
 namespace Pipeline.Bench;
 

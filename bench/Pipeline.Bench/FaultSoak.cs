@@ -5,10 +5,10 @@ using System.Text.Json.Nodes;
 using Amazon.DynamoDBv2.Model;
 using Pipeline.Aggregator;
 using Pipeline.ApiKeys;
+using Pipeline.Archive;
 using Pipeline.Local;
 using Pipeline.Local.Environment;
 using Pipeline.Local.Hosting;
-using Pipeline.Archive;
 
 namespace Pipeline.Bench;
 

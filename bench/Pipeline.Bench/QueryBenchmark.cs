@@ -2,12 +2,12 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Pipeline.Aggregator;
+using Pipeline.Archive;
 using Pipeline.Local;
 using Pipeline.Local.Environment;
 using Pipeline.Local.Hosting;
 using Pipeline.Local.Lambda;
 using Pipeline.Storage;
-using Pipeline.Archive;
 
 namespace Pipeline.Bench;
 

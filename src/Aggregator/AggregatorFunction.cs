@@ -5,11 +5,11 @@ using Amazon.DynamoDBv2;
 using Amazon.S3;
 using Amazon.SQS;
 using DuckDB.NET.Data;
+using Pipeline.Archive;
 using Pipeline.Faults;
 using Pipeline.Lambda;
 using Pipeline.Sns;
 using Pipeline.Storage;
-using Pipeline.Archive;
 
 namespace Pipeline.Aggregator;
 

@@ -6,8 +6,8 @@ using Amazon.S3;
 using Amazon.S3.Model;
 using Amazon.S3.Transfer;
 using DuckDB.NET.Data;
-using Pipeline.Storage;
 using Pipeline.Archive;
+using Pipeline.Storage;
 
 namespace Pipeline.Aggregator;
 

@@ -4,9 +4,9 @@ using Amazon.Runtime.Credentials;
 using Amazon.S3;
 using Amazon.SQS;
 using Pipeline.Aggregator;
+using Pipeline.Archive;
 using Pipeline.Lambda;
 using Pipeline.Sns;
-using Pipeline.Archive;
 
 // Built once per execution environment; credentials, region and any endpoint override (AWS_ENDPOINT_URL_*)
 // come from the SDK's default chain, so the same program runs on Lambda and locally. The settings are checked at

@@ -1,8 +1,8 @@
 using System.Data.Common;
 using System.Globalization;
 using DuckDB.NET.Data;
-using Pipeline.Storage;
 using Pipeline.Archive;
+using Pipeline.Storage;
 
 namespace Pipeline.Aggregator;
 

@@ -3,9 +3,9 @@ using System.Globalization;
 using Amazon.DynamoDBv2;
 using Amazon.S3;
 using Pipeline.Aggregator;
+using Pipeline.Archive;
 using Pipeline.Local.Cli;
 using Pipeline.Storage;
-using Pipeline.Archive;
 
 namespace Pipeline.Local;
 

@@ -4,10 +4,10 @@ using System.Globalization;
 using Amazon.S3;
 using DuckDB.NET.Data;
 using Pipeline.Aggregator;
+using Pipeline.Archive;
 using Pipeline.Local.Cli;
 using Pipeline.Storage;
 using Spectre.Console;
-using Pipeline.Archive;
 
 namespace Pipeline.Local;
 

@@ -4,10 +4,10 @@ using System.Text.Json;
 using Amazon.S3;
 using Amazon.SQS;
 using Amazon.SQS.Model;
+using Pipeline.Archive;
 using Pipeline.Events;
 using Pipeline.Local.Cli;
 using Pipeline.Storage;
-using Pipeline.Archive;
 
 namespace Pipeline.Local;
 

@@ -5,11 +5,11 @@ using Amazon.S3;
 using Amazon.S3.Model;
 using Amazon.SQS;
 using Pipeline.Aggregator;
+using Pipeline.Archive;
 using Pipeline.Local.Cli;
 using Pipeline.Storage;
 using Spectre.Console;
 using Spectre.Console.Rendering;
-using Pipeline.Archive;
 
 namespace Pipeline.Local;
 

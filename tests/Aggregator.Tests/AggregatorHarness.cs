@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Amazon.SQS.Model;
+using Pipeline.Archive;
 using Pipeline.Events;
 using Pipeline.Lambda;
 using Pipeline.Local.Environment;
@@ -8,7 +9,6 @@ using Pipeline.Local.Hosting;
 using Pipeline.Local.Provisioning;
 using Pipeline.Sns;
 using Pipeline.Tests;
-using Pipeline.Archive;
 
 namespace Pipeline.Aggregator.Tests;
 

@@ -1,9 +1,9 @@
 using System.Text;
 using System.Text.Json;
 using DuckDB.NET.Data;
+using Pipeline.Archive;
 using Pipeline.Events;
 using Pipeline.Storage;
-using Pipeline.Archive;
 
 namespace Pipeline.Aggregator.Tests;
 

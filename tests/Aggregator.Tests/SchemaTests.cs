@@ -1,9 +1,9 @@
 using System.Text.Json.Nodes;
 using DuckDB.NET.Data;
+using Pipeline.Archive;
 using Pipeline.Events;
 using Pipeline.Local.Environment;
 using Pipeline.Storage;
-using Pipeline.Archive;
 
 namespace Pipeline.Aggregator.Tests;
 

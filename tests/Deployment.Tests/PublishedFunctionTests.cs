@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Amazon.DynamoDBv2.Model;
 using Pipeline.Aggregator;
+using Pipeline.Archive;
 using Pipeline.Events;
 using Pipeline.Lambda;
 using Pipeline.Local.Environment;
@@ -12,7 +13,6 @@ using Pipeline.Local.Hosting;
 using Pipeline.Local.Lambda;
 using Pipeline.Local.Provisioning;
 using Pipeline.Tests;
-using Pipeline.Archive;
 
 namespace Pipeline.Deployment.Tests;
 

@@ -1,10 +1,10 @@
 using System.IO.Compression;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Pipeline.Archive;
 using Pipeline.Events;
 using Pipeline.Storage;
 using Pipeline.Tests;
-using Pipeline.Archive;
 
 namespace Pipeline.Local.Tests;
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Pipeline.Archive;
 using Pipeline.Events;
 using Pipeline.Lambda;
 using Pipeline.Local.Environment;
@@ -7,7 +8,6 @@ using Pipeline.Local.Hosting;
 using Pipeline.Local.Provisioning;
 using Pipeline.Storage;
 using Pipeline.Tests;
-using Pipeline.Archive;
 
 namespace Pipeline.Local.Tests;
 
