@@ -89,9 +89,9 @@ public sealed class AggregatorFunction : IDisposable
         // The first run of a deployment looks back as far as revisions do: a first run that failed (an outage) must not
         // leave the events of its window in no summary. Leading empty windows are history before the deployment: skipped.
         var firstSeries = lastEnd is null;
-        var due = firstSeries
-            ? [.. SummaryWindows.Due(now, _options.Window, _options.Settle, now - _options.Settle - _options.Lookback, int.MaxValue).TakeLast(_options.MaxWindowsPerRun)]
-            : SummaryWindows.Due(now, _options.Window, _options.Settle, lastEnd, _options.MaxWindowsPerRun);
+        var due = lastEnd is { } end
+            ? SummaryWindows.Due(now, _options.Window, _options.Settle, end, _options.MaxWindowsPerRun)
+            : [.. SummaryWindows.Due(now, _options.Window, _options.Settle, now - _options.Settle - _options.Lookback, int.MaxValue).TakeLast(_options.MaxWindowsPerRun)];
         foreach (var window in due)
         {
             var (counts, fingerprint) = await CountAsync(archive, window, null, cancellationToken).ConfigureAwait(false);

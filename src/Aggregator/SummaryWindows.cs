@@ -15,15 +15,14 @@ public static class SummaryWindows
     }
 
     /// <summary>
-    /// The complete windows due at <paramref name="now"/>: every window after <paramref name="lastEnd"/> that ended at
-    /// least <paramref name="settle"/> ago, oldest first, at most <paramref name="max"/>. With no previous window, only
-    /// the latest complete one (a new deployment does not back-fill history).
+    /// The complete windows due at <paramref name="now"/>: every window from the one containing <paramref name="from"/>
+    /// that ended at least <paramref name="settle"/> ago, oldest first, at most <paramref name="max"/>.
     /// </summary>
-    public static IReadOnlyList<SummaryWindow> Due(DateTimeOffset now, TimeSpan length, TimeSpan settle, DateTimeOffset? lastEnd, int max)
+    public static IReadOnlyList<SummaryWindow> Due(DateTimeOffset now, TimeSpan length, TimeSpan settle, DateTimeOffset from, int max)
     {
         var latest = Containing(now - settle, length);
         var latestComplete = new SummaryWindow(latest.Start - length, latest.Start);
-        var first = lastEnd is { } end ? Containing(end, length) : latestComplete;
+        var first = Containing(from, length);
         var due = new List<SummaryWindow>();
         for (var w = first; w.End <= latestComplete.End && due.Count < max; w = new SummaryWindow(w.End, w.End + length))
         {

@@ -168,8 +168,8 @@ public sealed class LoadGenerator(Uri api, string key, LoadOptions options) : ID
     {
         var pending = events.ToList();
         var accepted = 0;
-        var giveUp = DateTime.UtcNow.AddMinutes(3);
-        while (pending.Count > 0 && DateTime.UtcNow < giveUp && !cancellationToken.IsCancellationRequested)
+        var giveUp = TimeProvider.System.GetUtcNow().AddMinutes(3);
+        while (pending.Count > 0 && TimeProvider.System.GetUtcNow() < giveUp && !cancellationToken.IsCancellationRequested)
         {
             var batch = pending.Count > 1 || options.Batch > 1;
             var body = batch ? $"{{\"events\":[{string.Join(',', pending.Select(e => e.Json))}]}}" : pending[0].Json;

@@ -31,7 +31,7 @@ public static class QueryCommand
         command.SetAction(async (r, ct) =>
         {
             var target = new StackTarget(r);
-            var end = r.GetValue(to) ?? DateTimeOffset.UtcNow;
+            var end = r.GetValue(to) ?? TimeProvider.System.GetUtcNow();
             var start = r.GetValue(from) ?? end.AddDays(-1);
             if (start >= end)
             {

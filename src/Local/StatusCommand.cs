@@ -68,7 +68,7 @@ public static class StatusCommand
         var console = Terminal.For(output);
         do
         {
-            var screen = await ScreenAsync(target, DateTimeOffset.UtcNow, cancellationToken);
+            var screen = await ScreenAsync(target, TimeProvider.System.GetUtcNow(), cancellationToken);
             if (watch && Terminal.IsLive(output))
             {
                 console.Clear();

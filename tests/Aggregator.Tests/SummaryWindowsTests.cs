@@ -28,18 +28,10 @@ public sealed class SummaryWindowsTests
     }
 
     [Fact]
-    public void The_first_run_summarizes_only_the_latest_complete_window()
-    {
-        var due = SummaryWindows.Due(At("2026-11-24T10:05:00Z"), Hour, Settle, lastEnd: null, max: 48);
-
-        Assert.Equal([new SummaryWindow(At("2026-11-24T09:00:00Z"), At("2026-11-24T10:00:00Z"))], due);
-    }
-
-    [Fact]
     public void A_window_is_not_due_until_it_has_settled()
     {
-        var early = SummaryWindows.Due(At("2026-11-24T10:00:10Z"), Hour, Settle, lastEnd: At("2026-11-24T09:00:00Z"), max: 48);
-        var settled = SummaryWindows.Due(At("2026-11-24T10:00:30Z"), Hour, Settle, lastEnd: At("2026-11-24T09:00:00Z"), max: 48);
+        var early = SummaryWindows.Due(At("2026-11-24T10:00:10Z"), Hour, Settle, from: At("2026-11-24T09:00:00Z"), max: 48);
+        var settled = SummaryWindows.Due(At("2026-11-24T10:00:30Z"), Hour, Settle, from: At("2026-11-24T09:00:00Z"), max: 48);
 
         Assert.Empty(early);
         Assert.Equal(At("2026-11-24T09:00:00Z"), Assert.Single(settled).Start);
@@ -48,8 +40,8 @@ public sealed class SummaryWindowsTests
     [Fact]
     public void Missed_runs_are_caught_up_oldest_first_and_bounded()
     {
-        var all = SummaryWindows.Due(At("2026-11-24T10:05:00Z"), Hour, Settle, lastEnd: At("2026-11-24T05:00:00Z"), max: 48);
-        var bounded = SummaryWindows.Due(At("2026-11-24T10:05:00Z"), Hour, Settle, lastEnd: At("2026-11-24T05:00:00Z"), max: 2);
+        var all = SummaryWindows.Due(At("2026-11-24T10:05:00Z"), Hour, Settle, from: At("2026-11-24T05:00:00Z"), max: 48);
+        var bounded = SummaryWindows.Due(At("2026-11-24T10:05:00Z"), Hour, Settle, from: At("2026-11-24T05:00:00Z"), max: 2);
 
         Assert.Equal([5, 6, 7, 8, 9], all.Select(w => w.Start.Hour));
         Assert.Equal([5, 6], bounded.Select(w => w.Start.Hour));
@@ -58,7 +50,7 @@ public sealed class SummaryWindowsTests
     [Fact]
     public void A_rerun_after_the_latest_window_finds_nothing_due()
     {
-        var due = SummaryWindows.Due(At("2026-11-24T10:59:00Z"), Hour, Settle, lastEnd: At("2026-11-24T10:00:00Z"), max: 48);
+        var due = SummaryWindows.Due(At("2026-11-24T10:59:00Z"), Hour, Settle, from: At("2026-11-24T10:00:00Z"), max: 48);
 
         Assert.Empty(due);
     }

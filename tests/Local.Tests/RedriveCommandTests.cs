@@ -43,16 +43,16 @@ public sealed class RedriveCommandTests
         Assert.Equal(0, await LocalCommands.RunAsync(Args(), moved, CancellationToken.None));
         Assert.Contains("Moved 25 message(s)", moved.ToString(), StringComparison.Ordinal);
         Assert.Contains("moving message by message", moved.ToString(), StringComparison.Ordinal); // fauxqs has no StartMessageMoveTask; AWS's SQS has
-        Assert.Equal(0, (await aws.Sqs.GetQueueAttributesAsync(dlq, ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])).ApproximateNumberOfMessages);
+        var left = await aws.Sqs.GetQueueAttributesAsync(dlq, ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]);
+        Assert.Equal((0, 0), (left.ApproximateNumberOfMessages, left.ApproximateNumberOfMessagesNotVisible)); // moved, not hidden in flight
 
         await using var processor = LocalProcessor.Start(stack, aws.Endpoints, _ => { });
         var source = LocalProcessor.EventSource(aws, stack, processor.InvokeAsync, new EventSourceOptions(), _ => { });
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        List<Dictionary<string, AttributeValue>> items;
-        while ((items = (await aws.DynamoDb.ScanAsync(new ScanRequest { TableName = stack["EventsTable"], ConsistentRead = true })).Items).Count < 25 && DateTime.UtcNow < deadline)
-        {
-            await source.PollOnceAsync(CancellationToken.None);
-        }
-        Assert.Equal(ids.Order(), items.Select(i => i["eventId"].S).Order());
+        async Task<List<Dictionary<string, AttributeValue>>> ItemsAsync() =>
+            (await aws.DynamoDb.ScanAsync(new ScanRequest { TableName = stack["EventsTable"], ConsistentRead = true })).Items;
+        await Eventually.UntilAsync(async () => (await ItemsAsync()).Count >= 25, TimeSpan.FromSeconds(30), () => source.PollOnceAsync(CancellationToken.None));
+        await Eventually.QuietAsync();
+        Assert.Equal(ids.Order(), (await ItemsAsync()).Select(i => i["eventId"].S).Order());
+        Assert.Equal(0, (await aws.Sqs.GetQueueAttributesAsync(stack.Resources["EventsQueue"].Ref, ["ApproximateNumberOfMessages"])).ApproximateNumberOfMessages);
     }
 }

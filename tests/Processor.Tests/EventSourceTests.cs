@@ -54,13 +54,13 @@ public sealed class EventSourceTests
         var source = new SqsEventSource(aws.Sqs, queue.Ref, queue.Attributes["Arn"], "us-east-1", Handler,
             new EventSourceOptions { BatchingWindow = TimeSpan.FromMilliseconds(300) }, _ => { });
 
-        var deadline = DateTime.UtcNow.AddSeconds(15);
         List<Message> dead = [];
-        while (DateTime.UtcNow < deadline && dead.Count == 0)
+        await Eventually.UntilAsync(async () =>
         {
             await source.PollOnceAsync(CancellationToken.None);
             dead = (await aws.Sqs.ReceiveMessageAsync(new ReceiveMessageRequest { QueueUrl = stack.Resources["Dlq"].Ref, WaitTimeSeconds = 0 })).Messages ?? [];
-        }
+            return dead.Count > 0;
+        }, TimeSpan.FromSeconds(15));
 
         Assert.Equal("always fails", Assert.Single(dead).Body);
         Assert.All(invocations, e => Assert.InRange(e.Records.Count, 1, 10));
@@ -100,11 +100,7 @@ public sealed class EventSourceTests
 
         await using var processor = LocalProcessor.Start(harness.Stack, harness.Aws.Endpoints, _ => { });
         var source = LocalProcessor.EventSource(harness.Aws, harness.Stack, processor.InvokeAsync, new EventSourceOptions(), _ => { });
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (DateTime.UtcNow < deadline && (await harness.ItemsAsync()).Count < ids.Count)
-        {
-            await source.PollOnceAsync(CancellationToken.None);
-        }
+        await Eventually.UntilAsync(async () => (await harness.ItemsAsync()).Count >= ids.Count, TimeSpan.FromSeconds(20), () => source.PollOnceAsync(CancellationToken.None));
 
         var items = await harness.ItemsAsync();
         Assert.Equal(ids.Order(), items.Select(i => i["eventId"].S).Order());
@@ -132,20 +128,13 @@ public sealed class EventSourceTests
         using var stop = new CancellationTokenSource();
         var polling = source.RunAsync(stop.Token);
 
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (processor.BusyProcessIds.Count == 0 && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(50);
-        }
-        await Task.Delay(TimeSpan.FromSeconds(1)); // the writes have left, and are held by the link
+        // The batch's writes have left the process, and are held by the link.
+        Assert.True(await Eventually.UntilAsync(() => processor.BusyProcessIds.Count > 0 && slowDynamoDb.ClientBytes > 0, TimeSpan.FromSeconds(30)));
         var killed = Assert.Single(processor.ProcessIds);
         System.Diagnostics.Process.GetProcessById(killed).Kill();
         slowDynamoDb.Delay = TimeSpan.Zero;
         // Until the redelivered batch is done: the writes the link held may land without it, so the items alone do not tell.
-        while (await QueuedAsync(harness) > 0 && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(200);
-        }
+        await Eventually.UntilAsync(async () => await QueuedAsync(harness) == 0, TimeSpan.FromSeconds(30));
         await stop.CancelAsync();
         await polling;
 

@@ -87,7 +87,6 @@ public sealed class ProcessorTests
         Assert.Equal("tests", item["userAgent"].S);
         Assert.Equal(EventLayout.FormatTime(e.ReceivedAt), item["receivedAt"].S);
         Assert.Equal(EventLayout.FormatTime(e.OccurredAt), item["occurredAt"].S);
-        Assert.False(item.ContainsKey("timeBucket")); // no index: the Aggregator counts from the archive
         Assert.Equal("4", item["properties"].M["i"].N);
         Assert.Equal(["a", "b"], item["properties"].M["tags"].L.Select(v => v.S));
         Assert.True(item["properties"].M["nested"].M["ok"].BOOL);

@@ -39,11 +39,7 @@ public sealed class SegmentClientTests
         var run = Guid.NewGuid().ToString("N")[..8];
 
         var clients = NodeScripts.RunAsync("segment-clients.mjs", TimeSpan.FromMinutes(2), url, key, run);
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (answers.Count(a => a.Status == 503) < 2 && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(50);
-        }
+        await Eventually.UntilAsync(() => answers.Count(a => a.Status == 503) >= 2, TimeSpan.FromSeconds(30));
         queueLink.Restore();
         var summary = JsonNode.Parse(await clients)!;
 
@@ -129,14 +125,8 @@ public sealed class SegmentClientTests
 
     internal static async Task<List<Dictionary<string, AttributeValue>>> WaitForItemsAsync(ProcessorHarness harness, int count)
     {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        var items = await harness.ItemsAsync();
-        while (items.Count < count && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(200);
-            items = await harness.ItemsAsync();
-        }
-        await Task.Delay(1000); // anything more (a duplicate) would land by now
+        await Eventually.UntilAsync(async () => (await harness.ItemsAsync()).Count >= count, TimeSpan.FromSeconds(30));
+        await Eventually.QuietAsync(); // anything more (a duplicate) would land by now
         return await harness.ItemsAsync();
     }
 

@@ -118,11 +118,7 @@ public sealed class StorableTests
 
         await using var processor = LocalProcessor.Start(harness.Stack, harness.Aws.Endpoints, _ => { });
         var source = LocalProcessor.EventSource(harness.Aws, harness.Stack, processor.InvokeAsync, new EventSourceOptions(), _ => { });
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while ((await harness.ItemsAsync()).Count < accepted.Count && DateTime.UtcNow < deadline)
-        {
-            await source.PollOnceAsync(CancellationToken.None);
-        }
+        await Eventually.UntilAsync(async () => (await harness.ItemsAsync()).Count >= accepted.Count, TimeSpan.FromSeconds(60), () => source.PollOnceAsync(CancellationToken.None));
 
         Assert.True(accepted.Count > 10 && refused > 10, $"seed {seed}: {accepted.Count} accepted, {refused} refused: the generator should make both");
         Assert.Equal(accepted.Order(), (await harness.ItemsAsync()).Select(i => i["eventId"].S).Order());

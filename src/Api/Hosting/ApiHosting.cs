@@ -69,7 +69,7 @@ public static class ApiHosting
             policy.WithMethods("POST").AllowAnyHeader().WithExposedHeaders("Retry-After").SetPreflightMaxAge(TimeSpan.FromHours(2));
         }));
         services.AddMemoryCache();
-        services.AddSingleton(sp => new ApiKeyRegistry(sp.GetRequiredService<IAmazonDynamoDB>(), sp.GetRequiredService<IOptions<ApiKeyOptions>>().Value.TableName));
+        services.AddSingleton(sp => new ApiKeyRegistry(sp.GetRequiredService<IAmazonDynamoDB>(), sp.GetRequiredService<IOptions<ApiKeyOptions>>().Value.TableName, sp.GetRequiredService<TimeProvider>()));
         services.AddValidatorsFromAssemblyContaining<IncomingEventValidator>(ServiceLifetime.Singleton);
         // Field errors name the JSON fields (eventType), not the C# properties (EventType).
         ValidatorOptions.Global.PropertyNameResolver = (_, member, _) =>

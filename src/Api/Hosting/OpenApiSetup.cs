@@ -98,7 +98,7 @@ public static class OpenApiSetup
                 ["type"] = call,
                 ["messageId"] = $"example-{call}-{Guid.NewGuid():N}",
                 ["userId"] = "u-42",
-                ["timestamp"] = DateTimeOffset.UtcNow.AddMinutes(-1).ToString("yyyy-MM-ddTHH:mm:00.000Z", System.Globalization.CultureInfo.InvariantCulture),
+                ["timestamp"] = TimeProvider.System.GetUtcNow().AddMinutes(-1).ToString("yyyy-MM-ddTHH:mm:00.000Z", System.Globalization.CultureInfo.InvariantCulture),
                 ["context"] = new JsonObject { ["library"] = new JsonObject { ["name"] = "swagger-ui" } },
             };
             switch (call)
@@ -149,7 +149,7 @@ public static class OpenApiSetup
             ["eventType"] = type,
             ["userId"] = user,
             // A recent time, so the example stays inside the accepted age whenever the document is read.
-            ["occurredAt"] = DateTimeOffset.UtcNow.AddMinutes(-1).ToString("yyyy-MM-ddTHH:mm:00Z", System.Globalization.CultureInfo.InvariantCulture),
+            ["occurredAt"] = TimeProvider.System.GetUtcNow().AddMinutes(-1).ToString("yyyy-MM-ddTHH:mm:00Z", System.Globalization.CultureInfo.InvariantCulture),
             ["properties"] = new JsonObject { ["path"] = "/pricing", ["referrer"] = "https://example.com" },
         };
     }

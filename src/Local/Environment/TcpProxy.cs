@@ -99,6 +99,11 @@ public sealed class TcpProxy : IAsyncDisposable
         }
     }
 
+    /// <summary>Bytes read from clients so far (held for <see cref="Delay"/> before they go on).</summary>
+    public long ClientBytes => Interlocked.Read(ref _clientBytes);
+
+    private long _clientBytes;
+
     private async Task CopyAsync(Stream from, Stream to, bool delayed)
     {
         var buffer = new byte[64 * 1024];
@@ -107,6 +112,10 @@ public sealed class TcpProxy : IAsyncDisposable
             int read;
             while ((read = await from.ReadAsync(buffer, _stop.Token)) > 0)
             {
+                if (delayed)
+                {
+                    Interlocked.Add(ref _clientBytes, read);
+                }
                 if (delayed && Delay > TimeSpan.Zero)
                 {
                     await Task.Delay(Delay, _stop.Token);

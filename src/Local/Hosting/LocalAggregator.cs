@@ -58,7 +58,7 @@ public static class LocalAggregator
     public static async Task<AggregatorRun> InvokeAsync(LocalFunction function, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(function);
-        var now = DateTimeOffset.UtcNow;
+        var now = TimeProvider.System.GetUtcNow();
         var scheduled = new System.Text.Json.Nodes.JsonObject
         {
             ["version"] = "0",
@@ -82,7 +82,7 @@ public static class LocalAggregator
         ArgumentNullException.ThrowIfNull(say);
         while (!cancellationToken.IsCancellationRequested)
         {
-            var now = DateTimeOffset.UtcNow;
+            var now = TimeProvider.System.GetUtcNow();
             var next = SummaryWindows.Containing(now - LocalSettle, window).End + LocalSettle;
             try
             {

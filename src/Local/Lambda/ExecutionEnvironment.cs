@@ -80,7 +80,7 @@ public sealed class ExecutionEnvironment : IAsyncDisposable
     /// <exception cref="LambdaInvocationException">The function reported an error, timed out, or its process died.</exception>
     public async Task<(byte[] Payload, InvocationReport Report)> InvokeAsync(byte[] payload, CancellationToken cancellationToken)
     {
-        var invocation = new Invocation(Guid.NewGuid().ToString(), payload, DateTimeOffset.UtcNow + _function.Timeout);
+        var invocation = new Invocation(Guid.NewGuid().ToString(), payload, TimeProvider.System.GetUtcNow() + _function.Timeout);
         if (!IsAlive || _current is not null)
         {
             throw new InvalidOperationException("This execution environment cannot take an invocation now.");
@@ -225,7 +225,7 @@ public sealed class ExecutionEnvironment : IAsyncDisposable
         headers["Lambda-Runtime-Invoked-Function-Arn"] = $"arn:aws:lambda:{_function.Environment.GetValueOrDefault("AWS_REGION", "us-east-1")}:000000000000:function:{_function.Name}";
         // X-Ray's format, as Lambda sends it: Root=1-<8 hex of epoch seconds>-<24 hex>;Parent=<16 hex>;Sampled=0.
         headers["Lambda-Runtime-Trace-Id"] = string.Create(CultureInfo.InvariantCulture,
-            $"Root=1-{DateTimeOffset.UtcNow.ToUnixTimeSeconds():x8}-{Guid.NewGuid().ToString("N")[..24]};Parent={Guid.NewGuid().ToString("N")[..16]};Sampled=0");
+            $"Root=1-{TimeProvider.System.GetUtcNow().ToUnixTimeSeconds():x8}-{Guid.NewGuid().ToString("N")[..24]};Parent={Guid.NewGuid().ToString("N")[..16]};Sampled=0");
         http.Response.ContentType = "application/json";
         await http.Response.Body.WriteAsync(invocation.Payload).ConfigureAwait(false);
     }

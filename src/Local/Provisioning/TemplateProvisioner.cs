@@ -218,7 +218,7 @@ public sealed class TemplateProvisioner(LocalAws aws, Action<string>? progress =
     private async Task<ProvisionedResource> TableAsync(TemplateResource resource, JsonObject properties, string defaultName, CancellationToken ct)
     {
         RejectUnknown(resource, properties, "TableName", "AttributeDefinitions", "KeySchema", "BillingMode", "ProvisionedThroughput",
-            "GlobalSecondaryIndexes", "LocalSecondaryIndexes", "TimeToLiveSpecification", "StreamSpecification");
+            "TimeToLiveSpecification", "StreamSpecification"); // no index: the pipeline reads its tables by key only
         var name = properties["TableName"]?.GetValue<string>() ?? defaultName;
         var keySchema = KeySchema(properties["KeySchema"]);
         var outcome = ProvisionOutcome.Unchanged;
@@ -242,19 +242,6 @@ public sealed class TemplateProvisioner(LocalAws aws, Action<string>? progress =
                 AttributeDefinitions = [.. Array(properties["AttributeDefinitions"]).Select(a => new AttributeDefinition(Str(a, "AttributeName"), new ScalarAttributeType(Str(a, "AttributeType"))))],
                 BillingMode = payPerRequest ? BillingMode.PAY_PER_REQUEST : BillingMode.PROVISIONED,
                 ProvisionedThroughput = payPerRequest ? null : Throughput(properties["ProvisionedThroughput"]),
-                GlobalSecondaryIndexes = Array(properties["GlobalSecondaryIndexes"]).Select(i => new GlobalSecondaryIndex
-                {
-                    IndexName = Str(i, "IndexName"),
-                    KeySchema = KeySchema(i["KeySchema"]),
-                    Projection = Projection(i["Projection"]),
-                    ProvisionedThroughput = payPerRequest ? null : Throughput(i["ProvisionedThroughput"]),
-                }).ToList() is { Count: > 0 } gsis ? gsis : null,
-                LocalSecondaryIndexes = Array(properties["LocalSecondaryIndexes"]).Select(i => new LocalSecondaryIndex
-                {
-                    IndexName = Str(i, "IndexName"),
-                    KeySchema = KeySchema(i["KeySchema"]),
-                    Projection = Projection(i["Projection"]),
-                }).ToList() is { Count: > 0 } lsis ? lsis : null,
             };
             table = (await aws.DynamoDb.CreateTableAsync(request, ct)).TableDescription;
             outcome = ProvisionOutcome.Created;
@@ -342,12 +329,6 @@ public sealed class TemplateProvisioner(LocalAws aws, Action<string>? progress =
 
     private static List<KeySchemaElement> KeySchema(JsonNode? node) =>
         [.. Array(node).Select(k => new KeySchemaElement(Str(k, "AttributeName"), new KeyType(Str(k, "KeyType"))))];
-
-    private static Projection Projection(JsonNode? node) => new()
-    {
-        ProjectionType = new ProjectionType(node?["ProjectionType"]?.GetValue<string>() ?? "ALL"),
-        NonKeyAttributes = node?["NonKeyAttributes"] is JsonArray a ? [.. a.Select(n => n!.GetValue<string>())] : null,
-    };
 
     private static ProvisionedThroughput Throughput(JsonNode? node) => new(
         long.Parse(Scalar(node?["ReadCapacityUnits"] ?? 5), CultureInfo.InvariantCulture),

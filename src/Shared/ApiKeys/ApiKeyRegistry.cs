@@ -18,8 +18,10 @@ public sealed record ApiKeyRecord(string KeyId, string Name, DateTimeOffset Crea
 }
 
 /// <summary>Creates, finds, lists and revokes API keys in the API-keys table.</summary>
-public sealed class ApiKeyRegistry(IAmazonDynamoDB dynamoDb, string tableName)
+public sealed class ApiKeyRegistry(IAmazonDynamoDB dynamoDb, string tableName, TimeProvider? time = null)
 {
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+
     private const string KeyPrefix = "pk_";
 
     /// <summary>The fewest characters a key may have.</summary>
@@ -44,7 +46,7 @@ public sealed class ApiKeyRegistry(IAmazonDynamoDB dynamoDb, string tableName)
             throw new ArgumentException($"An API key must have at least {MinimumKeyLength} characters.", nameof(key));
         }
         var hash = Hash(key);
-        var record = new ApiKeyRecord(hash[..12], name, DateTimeOffset.UtcNow, null);
+        var record = new ApiKeyRecord(hash[..12], name, _time.GetUtcNow(), null);
         try
         {
             await dynamoDb.PutItemAsync(new PutItemRequest
@@ -102,7 +104,7 @@ public sealed class ApiKeyRegistry(IAmazonDynamoDB dynamoDb, string tableName)
                     UpdateExpression = "SET revokedAt = if_not_exists(revokedAt, :now)",
                     // An update creates the item if it is missing: a key deleted meanwhile must not come back as a stub.
                     ConditionExpression = "attribute_exists(keyHash)",
-                    ExpressionAttributeValues = new Dictionary<string, AttributeValue> { [":now"] = new() { S = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture) } },
+                    ExpressionAttributeValues = new Dictionary<string, AttributeValue> { [":now"] = new() { S = _time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture) } },
                 }, cancellationToken).ConfigureAwait(false);
                 revoked++;
             }

@@ -38,7 +38,7 @@ public sealed class FunctionLog(TextWriter output, string function, string minim
     {
         var line = new Dictionary<string, string>
         {
-            ["timestamp"] = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture),
+            ["timestamp"] = TimeProvider.System.GetUtcNow().ToString("O", CultureInfo.InvariantCulture),
             ["level"] = level,
             ["message"] = message,
         };
