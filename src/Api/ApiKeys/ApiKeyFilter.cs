@@ -19,7 +19,7 @@ public sealed class ApiKeyFilter(ApiKeyRegistry registry, IMemoryCache cache, IO
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var http = context.HttpContext;
-        var key = KeyOf(http, context.Arguments.OfType<Segment.SegmentRequest>().FirstOrDefault()?.WriteKey);
+        var key = KeyOf(http, context.Arguments.OfType<IBodyApiKey>().FirstOrDefault()?.WriteKey);
         if (key is null)
         {
             return Unauthorized(http, "Send your API key in the x-api-key header (or, as a Segment write key, as the user name of HTTP Basic auth or the body's writeKey).");

@@ -13,24 +13,21 @@ public sealed class EventEnricher(TimeProvider clock)
     public QueuedEvent Enrich(IncomingEvent incoming, HttpContext context, string? idempotencyKey = null)
     {
         var receivedAt = clock.GetUtcNow();
-        var userAgent = context.Request.Headers.UserAgent.ToString();
         return new QueuedEvent
         {
             SchemaVersion = QueuedEvent.CurrentSchemaVersion,
             EventId = incoming.EventId ?? idempotencyKey ?? Guid.CreateVersion7(receivedAt).ToString(),
             EventType = incoming.EventType!,
-            UserId = NullIfBlank(incoming.UserId),
-            AnonymousId = NullIfBlank(incoming.AnonymousId),
+            UserId = EventRules.NullIfBlank(incoming.UserId),
+            AnonymousId = EventRules.NullIfBlank(incoming.AnonymousId),
             OccurredAt = incoming.OccurredAt is { } at
                 ? DateTimeOffset.Parse(at, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind).ToUniversalTime()
                 : receivedAt,
             ReceivedAt = receivedAt,
             SourceIp = context.Connection.RemoteIpAddress?.ToString(),
-            UserAgent = userAgent.Length == 0 ? null : userAgent[..Math.Min(userAgent.Length, 512)],
+            UserAgent = EventRules.UserAgent(context),
             RequestId = context.TraceIdentifier,
             Properties = incoming.Properties is { ValueKind: System.Text.Json.JsonValueKind.Object } p ? p : null,
         };
     }
-
-    private static string? NullIfBlank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
 }

@@ -52,12 +52,12 @@ public static class EventsApi
 
     /// <summary>POST /events.</summary>
     public static async Task<Results<Accepted<AcceptedEvent>, ValidationProblem, ProblemHttpResult>> PostEvent(
-        IncomingEvent incoming, HttpContext context, EventEnricher enricher, EventBuffer buffer,
+        IncomingEvent incoming, HttpContext context, EventEnricher enricher, EventQueueSender buffer,
         [FromHeader(Name = EventEnricher.IdempotencyKeyHeader)] string? idempotencyKey = null)
     {
         if (idempotencyKey is not null)
         {
-            if (!IncomingEventValidator.IdPattern().IsMatch(idempotencyKey))
+            if (!EventRules.IdPattern().IsMatch(idempotencyKey))
             {
                 return TypedResults.ValidationProblem(new Dictionary<string, string[]>
                 {
@@ -82,7 +82,7 @@ public static class EventsApi
 
     /// <summary>POST /events/batch.</summary>
     public static async Task<Results<Accepted<BatchResult>, ProblemHttpResult>> PostBatch(
-        EventBatch batch, HttpContext context, IValidator<IncomingEvent> validator, EventEnricher enricher, EventBuffer buffer)
+        EventBatch batch, HttpContext context, IValidator<IncomingEvent> validator, EventEnricher enricher, EventQueueSender buffer)
     {
         if (context.Request.Headers.ContainsKey(EventEnricher.IdempotencyKeyHeader))
         {

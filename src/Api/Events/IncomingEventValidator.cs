@@ -1,10 +1,8 @@
 using System.Globalization;
 using System.Text;
-using System.Text.Json;
 using FluentValidation;
 using Microsoft.Extensions.Options;
 using Pipeline.Api.Hosting;
-using Pipeline.Storage;
 
 namespace Pipeline.Api.Events;
 
@@ -22,12 +20,10 @@ public sealed partial class IncomingEventValidator : AbstractValidator<IncomingE
 
         RuleFor(e => e).Must(e => !string.IsNullOrWhiteSpace(e.UserId) || !string.IsNullOrWhiteSpace(e.AnonymousId))
             .OverridePropertyName("userId").WithMessage("At least one of 'userId' and 'anonymousId' is required.");
-        RuleFor(e => e.UserId).MaximumLength(128).WithMessage("'userId' must be at most 128 characters.")
-            .Must(v => v is null || DynamoDbLimits.IsValidUnicode(v)).WithMessage("'userId' is not valid Unicode (an unpaired surrogate).");
-        RuleFor(e => e.AnonymousId).MaximumLength(128).WithMessage("'anonymousId' must be at most 128 characters.")
-            .Must(v => v is null || DynamoDbLimits.IsValidUnicode(v)).WithMessage("'anonymousId' is not valid Unicode (an unpaired surrogate).");
+        Text(e => e.UserId, "userId", 128);
+        Text(e => e.AnonymousId, "anonymousId", 128);
 
-        RuleFor(e => e.EventId!).Matches(IdPattern()).When(e => e.EventId is not null)
+        RuleFor(e => e.EventId!).Matches(EventRules.IdPattern()).When(e => e.EventId is not null)
             .WithMessage("'eventId' must be 1 to 128 of the characters A-Z a-z 0-9 _ . : -");
 
         RuleFor(e => e.OccurredAt!).Custom((value, context) =>
@@ -37,20 +33,15 @@ public sealed partial class IncomingEventValidator : AbstractValidator<IncomingE
                 context.AddFailure("occurredAt", "'occurredAt' must be an ISO-8601 time with an offset, e.g. 2026-11-24T10:15:00Z.");
                 return;
             }
-            var now = clock.GetUtcNow();
-            if (at > now + limits.MaxClockSkew)
+            if (EventRules.TimeProblem(at, clock.GetUtcNow(), limits, "'occurredAt'") is { } problem)
             {
-                context.AddFailure("occurredAt", $"'occurredAt' is in the future (more than {limits.MaxClockSkew} ahead).");
-            }
-            else if (at < now - limits.MaxEventAge)
-            {
-                context.AddFailure("occurredAt", $"'occurredAt' is older than the limit of {limits.MaxEventAge.TotalDays:0.#} days.");
+                context.AddFailure("occurredAt", problem);
             }
         }).When(e => e.OccurredAt is not null);
 
         RuleFor(e => e.Properties).Custom((value, context) =>
         {
-            if (ObjectProblem(value, "properties", limits.MaxPropertiesDepth) is { } problem)
+            if (EventRules.ObjectProblem(value, "properties", limits.MaxPropertiesDepth) is { } problem)
             {
                 context.AddFailure("properties", problem);
             }
@@ -70,37 +61,17 @@ public sealed partial class IncomingEventValidator : AbstractValidator<IncomingE
     /// <summary>Whether an ISO-8601 time ends in an offset (<c>Z</c> or <c>±hh:mm</c>).</summary>
     internal static bool HasOffset(string value) => value.EndsWith('Z') || value.EndsWith('z') || OffsetPattern().IsMatch(value);
 
-    /// <summary>Why an optional JSON object field cannot be accepted (not an object, too deep, not storable), or null.</summary>
-    internal static string? ObjectProblem(JsonElement? value, string name, int maxDepth)
-    {
-        if (value is not { } element || element.ValueKind == JsonValueKind.Null)
+    private void Text(System.Linq.Expressions.Expression<Func<IncomingEvent, string?>> field, string name, int max) =>
+        RuleFor(field).Custom((value, context) =>
         {
-            return null;
-        }
-        if (element.ValueKind != JsonValueKind.Object)
-        {
-            return $"'{name}' must be a JSON object.";
-        }
-        if (Depth(element) > maxDepth)
-        {
-            return $"'{name}' is nested deeper than {maxDepth} levels.";
-        }
-        // Accepted must mean storable: refuse here what the events table would refuse later.
-        return DynamoDbLimits.Problem(element, name);
-    }
-
-    private static int Depth(JsonElement element) => element.ValueKind switch
-    {
-        JsonValueKind.Object => 1 + element.EnumerateObject().Select(p => Depth(p.Value)).DefaultIfEmpty(0).Max(),
-        JsonValueKind.Array => 1 + element.EnumerateArray().Select(Depth).DefaultIfEmpty(0).Max(),
-        _ => 0,
-    };
+            if (EventRules.TextProblem(value, name, max) is { } problem)
+            {
+                context.AddFailure(name, problem);
+            }
+        });
 
     [System.Text.RegularExpressions.GeneratedRegex("^[A-Za-z][A-Za-z0-9_.:-]*$")]
     private static partial System.Text.RegularExpressions.Regex EventTypePattern();
-
-    [System.Text.RegularExpressions.GeneratedRegex("^[A-Za-z0-9_.:-]{1,128}$")]
-    internal static partial System.Text.RegularExpressions.Regex IdPattern();
 
     [System.Text.RegularExpressions.GeneratedRegex(@"[+-]\d{2}:?\d{2}$")]
     private static partial System.Text.RegularExpressions.Regex OffsetPattern();

@@ -56,7 +56,7 @@ public static class ApiHosting
 
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<EventEnricher>();
-        services.AddSingleton<EventBuffer>();
+        services.AddSingleton<EventQueueSender>();
         services.AddSingleton<SegmentMapper>();
         // Segment's and RudderStack's libraries may gzip their bodies (RudderStack's does by default).
         services.AddRequestDecompression();

@@ -63,7 +63,7 @@ public static class SegmentApi
 
     /// <summary>Validates every call of the request, then queues them all.</summary>
     public static async Task<Results<Ok<SegmentSuccess>, ValidationProblem, ProblemHttpResult>> Handle(
-        SegmentRequest request, HttpContext context, IValidator<SegmentMessage> validator, SegmentMapper mapper, EventBuffer buffer)
+        SegmentRequest request, HttpContext context, IValidator<SegmentMessage> validator, SegmentMapper mapper, EventQueueSender buffer)
     {
         ArgumentNullException.ThrowIfNull(request);
         if (request.Problem is { } problem)

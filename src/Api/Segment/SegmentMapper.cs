@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Pipeline.Api.Events;
 using Pipeline.Events;
 
 namespace Pipeline.Api.Segment;
@@ -18,19 +19,18 @@ public sealed class SegmentMapper(TimeProvider clock)
         ArgumentNullException.ThrowIfNull(message);
         ArgumentNullException.ThrowIfNull(http);
         var receivedAt = clock.GetUtcNow();
-        var userAgent = http.Request.Headers.UserAgent.ToString();
         var ip = http.Connection.RemoteIpAddress?.ToString();
         return new QueuedEvent
         {
             SchemaVersion = QueuedEvent.CurrentSchemaVersion,
             EventId = message.MessageId is { } id ? EventId(keyHash, id) : Guid.CreateVersion7(receivedAt).ToString(),
             EventType = message.Type == "track" ? message.Event! : message.Type!,
-            UserId = NullIfBlank(message.UserId),
-            AnonymousId = NullIfBlank(message.AnonymousId),
+            UserId = EventRules.NullIfBlank(message.UserId),
+            AnonymousId = EventRules.NullIfBlank(message.AnonymousId),
             OccurredAt = SegmentTime.OccurredAt(message, receivedAt),
             ReceivedAt = receivedAt,
             SourceIp = ip,
-            UserAgent = userAgent.Length == 0 ? null : userAgent[..Math.Min(userAgent.Length, 512)],
+            UserAgent = EventRules.UserAgent(http),
             RequestId = http.TraceIdentifier,
             Properties = ObjectOrNull(message.Properties),
             Type = message.Type,
@@ -103,6 +103,4 @@ public sealed class SegmentMapper(TimeProvider clock)
         using var document = JsonDocument.Parse(buffer.WrittenMemory);
         return document.RootElement.Clone();
     }
-
-    private static string? NullIfBlank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
 }

@@ -54,14 +54,9 @@ public sealed class SegmentMessageValidator : AbstractValidator<SegmentMessage>
         RuleFor(m => m).Custom((message, context) =>
         {
             var now = clock.GetUtcNow();
-            var at = SegmentTime.OccurredAt(message, now);
-            if (at > now + limits.MaxClockSkew)
+            if (EventRules.TimeProblem(SegmentTime.OccurredAt(message, now), now, limits, "The call's time, corrected for clock skew,") is { } problem)
             {
-                context.AddFailure("timestamp", $"The call's time, corrected for clock skew, is more than {limits.MaxClockSkew} ahead.");
-            }
-            else if (at < now - limits.MaxEventAge)
-            {
-                context.AddFailure("timestamp", $"The call's time is older than the limit of {limits.MaxEventAge.TotalDays:0.#} days.");
+                context.AddFailure("timestamp", problem);
             }
         });
 
@@ -85,8 +80,13 @@ public sealed class SegmentMessageValidator : AbstractValidator<SegmentMessage>
     }
 
     private void Text(System.Linq.Expressions.Expression<Func<SegmentMessage, string?>> field, string name, int max) =>
-        RuleFor(field).MaximumLength(max).WithMessage($"'{name}' must be at most {max} characters.")
-            .Must(v => v is null || DynamoDbLimits.IsValidUnicode(v)).WithMessage($"'{name}' is not valid Unicode (an unpaired surrogate).");
+        RuleFor(field).Custom((value, context) =>
+        {
+            if (EventRules.TextProblem(value, name, max) is { } problem)
+            {
+                context.AddFailure(name, problem);
+            }
+        });
 
     private void Time(System.Linq.Expressions.Expression<Func<SegmentMessage, string?>> field, string name) =>
         RuleFor(field).Must(v => SegmentTime.TryParse(v, out _))
@@ -95,7 +95,7 @@ public sealed class SegmentMessageValidator : AbstractValidator<SegmentMessage>
     private void Object(System.Linq.Expressions.Expression<Func<SegmentMessage, System.Text.Json.JsonElement?>> field, string name, int maxDepth) =>
         RuleFor(field).Custom((value, context) =>
         {
-            if (IncomingEventValidator.ObjectProblem(value, name, maxDepth) is { } problem)
+            if (EventRules.ObjectProblem(value, name, maxDepth) is { } problem)
             {
                 context.AddFailure(name, problem);
             }

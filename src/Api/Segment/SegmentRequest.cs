@@ -17,7 +17,7 @@ public sealed record SegmentCall(string? Type);
 /// all; a minimal API's JSON body binding would answer those 415. Gzip bodies are already inflated by the
 /// request-decompression middleware; reading stops one byte past the limit, so a small gzip body cannot inflate past it.
 /// </summary>
-public sealed class SegmentRequest
+public sealed class SegmentRequest : ApiKeys.IBodyApiKey
 {
     /// <summary>Most calls in one batch (Segment's libraries send at most a few dozen).</summary>
     public const int MaxBatchCalls = 1000;

@@ -10,7 +10,7 @@ using Pipeline.Local.Environment;
 namespace Pipeline.Api.Tests;
 
 /// <summary>The coalescing sender of single events, against the real queue, seen through the wire.</summary>
-public sealed class EventBufferTests
+public sealed class EventQueueSenderTests
 {
     [Fact]
     public async Task Large_events_sent_at_once_are_all_accepted_in_batches_within_sqss_256_kib()

@@ -19,7 +19,7 @@ namespace Pipeline.Api.Events;
 /// hence this.) On Lambda, which gives each environment one request at a time, every batch holds one event.
 /// A batch request's events travel many to a message (<see cref="EventBatchMessage"/>, docs/architecture.md, D10).
 /// </summary>
-public sealed class EventBuffer : IAsyncDisposable
+public sealed class EventQueueSender : IAsyncDisposable
 {
     /// <summary>The message attribute that carries the event type (for filtering and routing).</summary>
     public const string EventTypeAttribute = "eventType";
@@ -31,12 +31,12 @@ public sealed class EventBuffer : IAsyncDisposable
 
     private readonly IAmazonSQS _sqs;
     private readonly IOptions<QueueOptions> _options;
-    private readonly ILogger<EventBuffer> _logger;
+    private readonly ILogger<EventQueueSender> _logger;
     private readonly Channel<Pending> _waiting = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleWriter = false });
     private readonly Task[] _senders;
 
-    /// <summary>Creates the buffer and starts its senders.</summary>
-    public EventBuffer(IAmazonSQS sqs, IOptions<QueueOptions> options, ILogger<EventBuffer> logger)
+    /// <summary>Creates the sender and starts its workers.</summary>
+    public EventQueueSender(IAmazonSQS sqs, IOptions<QueueOptions> options, ILogger<EventQueueSender> logger)
     {
         _sqs = sqs;
         _options = options;

@@ -1,0 +1,73 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Pipeline.Api.Hosting;
+using Pipeline.Storage;
+
+namespace Pipeline.Api.Events;
+
+/// <summary>
+/// The rules <c>/events</c> and Segment's <c>/v1</c> share, written once: what an id may be, how far an event's time
+/// may be from now, what a free-form object and a text field must be to be stored, and what is taken from the request.
+/// </summary>
+public static partial class EventRules
+{
+    /// <summary>Most characters of a User-Agent kept with an event; the rest is cut.</summary>
+    public const int MaxUserAgent = 512;
+
+    /// <summary>An event id or idempotency key: 1 to 128 of <c>A-Z a-z 0-9 _ . : -</c>.</summary>
+    [GeneratedRegex("^[A-Za-z0-9_.:-]{1,128}$")]
+    public static partial Regex IdPattern();
+
+    /// <summary>Why an event's time cannot be accepted at <paramref name="now"/> (too far ahead, or too old), naming it <paramref name="subject"/>; or null.</summary>
+    public static string? TimeProblem(DateTimeOffset at, DateTimeOffset now, EventLimits limits, string subject)
+    {
+        ArgumentNullException.ThrowIfNull(limits);
+        return at > now + limits.MaxClockSkew ? $"{subject} is more than {limits.MaxClockSkew} ahead (in the future)."
+            : at < now - limits.MaxEventAge ? $"{subject} is older than the limit of {limits.MaxEventAge.TotalDays:0.#} days."
+            : null;
+    }
+
+    /// <summary>Why a text field cannot be stored (too long, not valid Unicode), or null.</summary>
+    public static string? TextProblem(string? value, string name, int maxLength) =>
+        value is null ? null
+            : value.Length > maxLength ? $"'{name}' must be at most {maxLength} characters."
+            : !DynamoDbLimits.IsValidUnicode(value) ? $"'{name}' is not valid Unicode (an unpaired surrogate)."
+            : null;
+
+    /// <summary>Why an optional JSON object field cannot be accepted (not an object, too deep, not storable), or null.</summary>
+    public static string? ObjectProblem(JsonElement? value, string name, int maxDepth)
+    {
+        if (value is not { } element || element.ValueKind == JsonValueKind.Null)
+        {
+            return null;
+        }
+        if (element.ValueKind != JsonValueKind.Object)
+        {
+            return $"'{name}' must be a JSON object.";
+        }
+        if (Depth(element) > maxDepth)
+        {
+            return $"'{name}' is nested deeper than {maxDepth} levels.";
+        }
+        // Accepted must mean storable: refuse here what the events table would refuse later.
+        return DynamoDbLimits.Problem(element, name);
+    }
+
+    /// <summary>The value, or null if it is empty or white space (a blank id is no id).</summary>
+    public static string? NullIfBlank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
+
+    /// <summary>The request's User-Agent, at most <see cref="MaxUserAgent"/> characters; null if it has none.</summary>
+    public static string? UserAgent(HttpContext http)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        var userAgent = http.Request.Headers.UserAgent.ToString();
+        return userAgent.Length == 0 ? null : userAgent[..Math.Min(userAgent.Length, MaxUserAgent)];
+    }
+
+    private static int Depth(JsonElement element) => element.ValueKind switch
+    {
+        JsonValueKind.Object => 1 + element.EnumerateObject().Select(p => Depth(p.Value)).DefaultIfEmpty(0).Max(),
+        JsonValueKind.Array => 1 + element.EnumerateArray().Select(Depth).DefaultIfEmpty(0).Max(),
+        _ => 0,
+    };
+}
