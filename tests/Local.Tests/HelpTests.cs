@@ -33,4 +33,20 @@ public sealed class HelpTests
         var commands = text[(text.IndexOf("Commands:", StringComparison.Ordinal) + "Commands:".Length)..];
         return [.. commands.Split('\n').Where(l => l.StartsWith("  ", StringComparison.Ordinal) && l[2] != ' ').Select(l => l.Trim().Split(' ')[0])];
     }
+
+    [Fact]
+    public async Task Up_refuses_a_short_pipeline_api_key_before_it_starts_anything()
+    {
+        var before = System.Environment.GetEnvironmentVariable("PIPELINE_API_KEY");
+        System.Environment.SetEnvironmentVariable("PIPELINE_API_KEY", "short");
+        try
+        {
+            // 2 is a refused command line: `up` itself ends in 0, or 1 for a failure once started.
+            Assert.Equal(2, await LocalCommands.RunAsync(["up"], TextWriter.Null, CancellationToken.None));
+        }
+        finally
+        {
+            System.Environment.SetEnvironmentVariable("PIPELINE_API_KEY", before);
+        }
+    }
 }
