@@ -45,7 +45,8 @@ public sealed class RuntimeClientTests
         var serving = runtime.ServeAsync((_, _, _) => Fail(), log, stop.Token);
         var (contentType, errorType, body) = await posted.Task.WaitAsync(TimeSpan.FromSeconds(30));
         await stop.CancelAsync();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => serving);
+        // The loop ends on the cancellation: thrown from the wait for the next invocation, or seen between invocations.
+        Assert.True(await Record.ExceptionAsync(() => serving) is null or OperationCanceledException);
 
         Assert.Equal("application/vnd.aws.lambda.error+json", contentType);
         Assert.Equal("InvalidOperationException", errorType);
