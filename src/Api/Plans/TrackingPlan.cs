@@ -1,0 +1,241 @@
+using System.Text.Json;
+using Json.Schema;
+
+namespace Pipeline.Api.Plans;
+
+/// <summary>What a plan does with an event that breaks it: keep it with its violations, or refuse it.</summary>
+public enum PlanMode
+{
+    /// <summary>Accepted and stored, with the violations recorded.</summary>
+    Flag,
+
+    /// <summary>Refused.</summary>
+    Block,
+}
+
+/// <summary>What a plan does with an event type it does not name.</summary>
+public enum UnplannedMode
+{
+    /// <summary>Accepted as it is.</summary>
+    Allow,
+
+    /// <summary>Accepted, flagged as unplanned.</summary>
+    Flag,
+
+    /// <summary>Refused.</summary>
+    Block,
+}
+
+/// <summary>One broken rule: where (<c>properties.revenue</c>) and what.</summary>
+/// <param name="Path">The field, from the event's root.</param>
+/// <param name="Message">What the schema expected.</param>
+public sealed record PlanViolation(string Path, string Message)
+{
+    /// <inheritdoc/>
+    public override string ToString() => $"{Path}: {Message}";
+}
+
+/// <summary>What a plan says of one event.</summary>
+/// <param name="Blocked">True if the event is refused.</param>
+/// <param name="Violations">The rules it breaks (empty when it passes).</param>
+public sealed record PlanVerdict(bool Blocked, IReadOnlyList<PlanViolation> Violations)
+{
+    /// <summary>The verdict of an event that passes.</summary>
+    public static PlanVerdict Pass { get; } = new(false, []);
+}
+
+/// <summary>A plan document that cannot be used, with the path of the problem (<c>events.Order Completed.properties</c>).</summary>
+public sealed class PlanException(string path, string message) : Exception($"{path}: {message}")
+{
+    /// <summary>Where the problem is, from the document's root.</summary>
+    public string Path { get; } = path;
+}
+
+/// <summary>
+/// A tracking plan (docs/tracking-plan.md): for each event type, a JSON Schema (2020-12) for <c>properties</c> and, for
+/// identify and group calls, <c>traits</c>; a mode for the plan and optionally per type; and what to do with event types
+/// it does not name. Schemas are checked and built once, when the plan is read; evaluating an event builds nothing.
+/// </summary>
+public sealed class TrackingPlan
+{
+    /// <summary>Most event types a plan may name.</summary>
+    public const int MaxEventTypes = 1000;
+
+    private static readonly EvaluationOptions Check = new() { OutputFormat = OutputFormat.List, RequireFormatValidation = true };
+    private static readonly EvaluationOptions MetaCheck = new() { OutputFormat = OutputFormat.List };
+
+    private readonly Dictionary<string, PlannedEvent> _events;
+
+    private TrackingPlan(PlanMode mode, UnplannedMode unplanned, Dictionary<string, PlannedEvent> events)
+    {
+        Mode = mode;
+        Unplanned = unplanned;
+        _events = events;
+    }
+
+    /// <summary>The plan's mode, for the event types that do not set their own.</summary>
+    public PlanMode Mode { get; }
+
+    /// <summary>What happens to event types the plan does not name.</summary>
+    public UnplannedMode Unplanned { get; }
+
+    /// <summary>The event types the plan names.</summary>
+    public IReadOnlyCollection<string> EventTypes => _events.Keys;
+
+    /// <summary>Reads and checks a plan document; every problem is a <see cref="PlanException"/> naming its path.</summary>
+    public static TrackingPlan Parse(string json)
+    {
+        JsonElement root;
+        try
+        {
+            root = JsonDocument.Parse(json).RootElement;
+        }
+        catch (JsonException e)
+        {
+            throw new PlanException("$", $"not JSON ({e.Message})");
+        }
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            throw new PlanException("$", "a plan is a JSON object");
+        }
+        Known(root, "", "mode", "unplanned", "events", "description");
+        var mode = Enum<PlanMode>(root, "mode", "", PlanMode.Flag);
+        var unplanned = Enum<UnplannedMode>(root, "unplanned", "", UnplannedMode.Allow);
+        if (!root.TryGetProperty("events", out var events) || events.ValueKind != JsonValueKind.Object)
+        {
+            throw new PlanException("events", "required: an object of event types, each with its schemas");
+        }
+        var planned = new Dictionary<string, PlannedEvent>(StringComparer.Ordinal);
+        foreach (var type in events.EnumerateObject())
+        {
+            var path = $"events.{type.Name}";
+            if (type.Name.Length == 0)
+            {
+                throw new PlanException("events", "an event type's name is empty");
+            }
+            if (type.Value.ValueKind != JsonValueKind.Object)
+            {
+                throw new PlanException(path, "an event type is an object: { \"properties\": schema, \"traits\": schema, \"mode\": \"flag\"|\"block\" }");
+            }
+            Known(type.Value, path, "mode", "properties", "traits", "description");
+            planned[type.Name] = new PlannedEvent(
+                Enum(type.Value, "mode", path, mode),
+                Schema(type.Value, "properties", path),
+                Schema(type.Value, "traits", path));
+        }
+        if (planned.Count > MaxEventTypes)
+        {
+            throw new PlanException("events", $"at most {MaxEventTypes} event types");
+        }
+        return new TrackingPlan(mode, unplanned, planned);
+    }
+
+    /// <summary>What the plan says of an event of <paramref name="eventType"/> with these <c>properties</c> and <c>traits</c>.</summary>
+    public PlanVerdict Evaluate(string eventType, JsonElement? properties, JsonElement? traits)
+    {
+        if (!_events.TryGetValue(eventType, out var planned))
+        {
+            return Unplanned switch
+            {
+                UnplannedMode.Allow => PlanVerdict.Pass,
+                var u => new PlanVerdict(u == UnplannedMode.Block, [new PlanViolation("eventType", $"'{eventType}' is not in the tracking plan")]),
+            };
+        }
+        var violations = new List<PlanViolation>();
+        Evaluate(planned.Properties, properties, "properties", violations);
+        Evaluate(planned.Traits, traits, "traits", violations);
+        return violations.Count == 0 ? PlanVerdict.Pass : new PlanVerdict(planned.Mode == PlanMode.Block, violations);
+    }
+
+    private static void Evaluate(JsonSchema? schema, JsonElement? value, string field, List<PlanViolation> violations)
+    {
+        if (schema is null)
+        {
+            return;
+        }
+        // An absent object is checked as an empty one: a schema that requires a property must see it missing.
+        var instance = value is { ValueKind: JsonValueKind.Object } o ? o : EmptyObject;
+        foreach (var detail in schema.Evaluate(instance, Check).Details ?? [])
+        {
+            foreach (var (keyword, message) in detail.Errors ?? new Dictionary<string, string>())
+            {
+                violations.Add(new PlanViolation(Path(field, detail.InstanceLocation.ToString()), keyword.Length == 0 ? message : $"{keyword}: {message}"));
+            }
+        }
+    }
+
+    private static readonly JsonElement EmptyObject = JsonDocument.Parse("{}").RootElement;
+
+    // "/items/0/sku" under properties is "properties.items[0].sku" (JSON Pointer escapes undone).
+    private static string Path(string field, string pointer) =>
+        field + string.Concat(pointer.Split('/', StringSplitOptions.RemoveEmptyEntries)
+            .Select(s => s.Replace("~1", "/", StringComparison.Ordinal).Replace("~0", "~", StringComparison.Ordinal))
+            .Select(s => s.All(char.IsAsciiDigit) ? $"[{s}]" : $".{s}"));
+
+    private static JsonSchema? Schema(JsonElement type, string name, string path)
+    {
+        if (!type.TryGetProperty(name, out var schema))
+        {
+            return null;
+        }
+        path = $"{path}.{name}";
+        if (schema.ValueKind is not (JsonValueKind.Object or JsonValueKind.True or JsonValueKind.False))
+        {
+            throw new PlanException(path, "a JSON Schema is an object (or true, or false)");
+        }
+        var meta = MetaSchemas.Draft202012.Evaluate(schema, MetaCheck);
+        if (!meta.IsValid)
+        {
+            var (where, what) = (meta.Details ?? []).SelectMany(d => (d.Errors ?? new Dictionary<string, string>()).Select(e => (d.InstanceLocation.ToString(), $"{e.Key}: {e.Value}"))).FirstOrDefault();
+            throw new PlanException(path + where.Replace('/', '.'), $"not a valid JSON Schema 2020-12 ({what ?? "invalid"})");
+        }
+        if (RemoteReference(schema) is { } reference)
+        {
+            throw new PlanException(path, $"'{reference}' refers outside the plan; a plan's schemas may refer only within themselves (#...)");
+        }
+        try
+        {
+            // A registry of its own: the same $id in two plans, or two types, is not a conflict.
+            return JsonSchema.Build(schema, new BuildOptions { SchemaRegistry = new SchemaRegistry() });
+        }
+        catch (Exception e) when (e is JsonSchemaException or JsonException or ArgumentException)
+        {
+            throw new PlanException(path, e.Message);
+        }
+    }
+
+    private static string? RemoteReference(JsonElement schema) => schema.ValueKind switch
+    {
+        JsonValueKind.Object => schema.EnumerateObject()
+            .Select(p => p.Name is "$ref" or "$dynamicRef" && p.Value.ValueKind == JsonValueKind.String && !p.Value.GetString()!.StartsWith('#')
+                ? p.Value.GetString() : RemoteReference(p.Value))
+            .FirstOrDefault(r => r is not null),
+        JsonValueKind.Array => schema.EnumerateArray().Select(RemoteReference).FirstOrDefault(r => r is not null),
+        _ => null,
+    };
+
+    private static void Known(JsonElement element, string path, params string[] names)
+    {
+        foreach (var property in element.EnumerateObject().Where(p => !names.Contains(p.Name)))
+        {
+            throw new PlanException(Join(path, property.Name), $"unknown field; the fields here are {string.Join(", ", names)}");
+        }
+    }
+
+    private static T Enum<T>(JsonElement element, string name, string path, T fallback)
+        where T : struct, Enum
+    {
+        if (!element.TryGetProperty(name, out var value))
+        {
+            return fallback;
+        }
+        var allowed = System.Enum.GetNames<T>().Select(n => n.ToLowerInvariant()).ToList();
+        return value.ValueKind == JsonValueKind.String && allowed.Contains(value.GetString()!)
+            ? System.Enum.Parse<T>(value.GetString()!, ignoreCase: true)
+            : throw new PlanException(Join(path, name), $"one of {string.Join(", ", allowed)}");
+    }
+
+    private static string Join(string path, string name) => path.Length == 0 ? name : $"{path}.{name}";
+
+    private sealed record PlannedEvent(PlanMode Mode, JsonSchema? Properties, JsonSchema? Traits);
+}
