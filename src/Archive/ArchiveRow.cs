@@ -66,6 +66,7 @@ public static class ArchiveRow
             OriginalTimestamp = Text("originalTimestamp"),
             SentAt = Text("sentAt"),
             Extra = Json("extra"),
+            Plan = Text("plan") is { } plan ? JsonSerializer.Deserialize(plan, EventJsonContext.Default.PlanCheck) : null,
         };
     }
 }

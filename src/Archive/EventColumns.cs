@@ -83,6 +83,7 @@ public static class EventColumns
         new("context", ColumnKind.Json, "context"),
         new("integrations", ColumnKind.Json, "integrations"),
         new("extra", ColumnKind.Json, "extra"),
+        new("plan", ColumnKind.Json, "plan"),
     ];
 
     /// <summary>The raw table's columns: each field of a line once, times as their text (Glue type, DuckDB type).</summary>

@@ -73,6 +73,7 @@ public static class LocalCommands
             QueryCommand.Create(),
             CompactCommand.Create(),
             GenerateCommand.Create(),
+            PlanCommand.Create(),
             DrainArchiveQueueCommand.Create(),
         })
         {

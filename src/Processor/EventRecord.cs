@@ -64,6 +64,7 @@ public sealed partial record EventRecord(SqsMessage Message, QueuedEvent? Event,
                 _ when !IdPattern().IsMatch(queued.EventId) => "eventId is empty or malformed.",
                 _ when string.IsNullOrWhiteSpace(queued.EventType) => "eventType is empty.",
                 { ReceivedAt.Year: < 2000 } => "receivedAt is missing.",
+                { Plan.Status: PlanCheck.Blocked } => $"The tracking plan (version {queued.Plan.Version}) refuses it: {string.Join("; ", queued.Plan.Violations ?? [])}",
                 _ => ObjectProblem(queued),
             };
             return reason is null ? new(message, queued, null, null, index, json) : Reject(message, reason, index, json);

@@ -126,7 +126,30 @@ public sealed class EventStore(IAmazonDynamoDB dynamoDb, string tableName, TimeS
         {
             item[name] = ToAttribute(value);
         }
+        if (queued.Plan is { } plan)
+        {
+            item["plan"] = Plan(plan);
+        }
         return item;
+    }
+
+    // The tracking plan's verdict, as a map: status, version, how many rules broken, and the first of them.
+    private static AttributeValue Plan(PlanCheck plan)
+    {
+        var map = new Dictionary<string, AttributeValue>
+        {
+            ["status"] = new() { S = plan.Status },
+            ["violationCount"] = new() { N = plan.ViolationCount.ToString(CultureInfo.InvariantCulture) },
+        };
+        if (plan.Version is { } version)
+        {
+            map["version"] = new() { N = version.ToString(CultureInfo.InvariantCulture) };
+        }
+        if (plan.Violations is { Count: > 0 } violations)
+        {
+            map["violations"] = new() { L = [.. violations.Select(v => new AttributeValue { M = new() { ["path"] = new() { S = v.Path }, ["message"] = new() { S = v.Message } } })] };
+        }
+        return new AttributeValue { M = map };
     }
 
     private static void Optional(Dictionary<string, AttributeValue> item, string name, string? value)

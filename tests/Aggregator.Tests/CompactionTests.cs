@@ -82,6 +82,13 @@ public sealed class CompactionTests : IDisposable
             SourceIp = "2001:db8::1",
             UserAgent = "agent/1.0 (x)",
             OccurredAt = new DateTimeOffset(1970, 1, 1, 0, 0, 0, TimeSpan.Zero).AddTicks(i),
+            Plan = i % 2 == 0 ? null : new PlanCheck
+            {
+                Version = 7,
+                Status = PlanCheck.Flagged,
+                ViolationCount = 11,
+                Violations = [new("properties.a\u0000b", "type: Value is \"string\" but should be \"number\""), new("properties", "required: é😀")],
+            },
         }).ToList();
         await harness.ArchiveAsync(events);
         var lines = events.Select(e => Encoding.UTF8.GetString(ArchiveLine.Serialize(e))).Order(StringComparer.Ordinal).ToList();

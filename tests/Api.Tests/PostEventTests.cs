@@ -30,7 +30,8 @@ public sealed class PostEventTests
         Assert.Equal(eventId, body["eventId"]!.GetValue<string>());
         Assert.Equal("page_view", body["eventType"]!.GetValue<string>());
         Assert.Equal("u-1", body["userId"]!.GetValue<string>());
-        Assert.Equal(3, body["schemaVersion"]!.GetValue<int>());
+        Assert.Equal(Pipeline.Events.QueuedEvent.CurrentSchemaVersion, body["schemaVersion"]!.GetValue<int>());
+        Assert.Null(body["plan"]); // no tracking plan is set
         Assert.Equal("pipeline-tests/1.0", body["userAgent"]!.GetValue<string>());
         Assert.Equal("/pricing", body["properties"]!["path"]!.GetValue<string>());
         Assert.False(string.IsNullOrEmpty(body["requestId"]!.GetValue<string>()));

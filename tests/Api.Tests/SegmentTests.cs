@@ -46,7 +46,7 @@ public sealed class SegmentTests
         var queued = (await QueuedAsync(app)).ToDictionary(e => e["messageId"]!.GetValue<string>());
         Assert.Equal(7, queued.Count);
         var track = queued["m-track"];
-        Assert.Equal(3, track["schemaVersion"]!.GetValue<int>());
+        Assert.Equal(Pipeline.Events.QueuedEvent.CurrentSchemaVersion, track["schemaVersion"]!.GetValue<int>());
         Assert.Equal("Order Completed", track["eventType"]!.GetValue<string>());
         Assert.Equal("track", track["type"]!.GetValue<string>());
         Assert.Equal(42.5, track["properties"]!["revenue"]!.GetValue<double>());

@@ -175,7 +175,7 @@ public sealed class StructureTests
     {
         var stateful = StatefulTypes.SelectMany(Template.OfType).ToList();
 
-        Assert.Equal(9, stateful.Count); // two queues, three tables, the bucket, three log groups
+        Assert.Equal(10, stateful.Count); // two queues, four tables, the bucket, three log groups
         Assert.All(stateful, r =>
         {
             Assert.Equal("Retain", Template.Resources[r]!["DeletionPolicy"]!.GetValue<string>());

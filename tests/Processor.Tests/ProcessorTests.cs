@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Amazon.DynamoDBv2;
 using Amazon.S3;
+using Pipeline.Events;
 using Pipeline.Lambda;
 using Pipeline.Local.Environment;
 using Pipeline.Local.Hosting;
@@ -70,6 +71,27 @@ public sealed class ProcessorTests
         Assert.Equal(EventLayout.Hour(old.ReceivedAt), EventLayout.HourOf(marker));
         Assert.Contains(objects, o => o.StartsWith(EventLayout.EventsPrefix(old.ReceivedAt), StringComparison.Ordinal) && o.EndsWith(marker[marker.LastIndexOf('/')..] + ".jsonl.gz", StringComparison.Ordinal));
         Assert.Equal(1, harness.Metrics()[0]["LateArchived"]!.GetValue<double>());
+    }
+
+    [Fact]
+    public async Task A_flagged_event_is_stored_and_archived_with_its_plan_check_and_a_blocked_call_goes_to_rejected_with_its_violations()
+    {
+        await using var harness = await ProcessorHarness.StartAsync();
+        var violation = new PlanViolation("properties.revenue", "type: Value is \"string\" but should be \"number\"");
+        var flagged = ProcessorHarness.Event(1) with { Plan = new PlanCheck { Version = 4, Status = PlanCheck.Flagged, ViolationCount = 1, Violations = [violation] } };
+        var blocked = ProcessorHarness.Event(2) with { Plan = new PlanCheck { Version = 4, Status = PlanCheck.Blocked, ViolationCount = 1, Violations = [violation] } };
+
+        await ProcessorHarness.InvokeAsync(harness.Function(), [ProcessorHarness.Message(flagged), ProcessorHarness.Message(blocked)]);
+
+        var item = Assert.Single(await harness.ItemsAsync());
+        Assert.Equal(flagged.EventId, item["eventId"].S);
+        Assert.Equal("flagged", item["plan"].M["status"].S);
+        Assert.Equal("4", item["plan"].M["version"].N);
+        Assert.Equal("properties.revenue", item["plan"].M["violations"].L[0].M["path"].S);
+        Assert.Equal("flagged", Assert.Single(await harness.ArchivedEventsAsync())["plan"]!["status"]!.GetValue<string>());
+        var rejected = await harness.ReadObjectAsync(Assert.Single(await harness.ArchiveKeysAsync("rejected/")), gzip: false);
+        Assert.Contains("The tracking plan (version 4) refuses it: properties.revenue: type", rejected, StringComparison.Ordinal);
+        Assert.Contains(blocked.EventId, rejected, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Mvc;
 using Pipeline.Api.ApiKeys;
 using Pipeline.Api.Hosting;
+using Pipeline.Api.Plans;
 using Pipeline.Events;
 
 namespace Pipeline.Api.Events;
@@ -52,7 +53,7 @@ public static class EventsApi
 
     /// <summary>POST /events.</summary>
     public static async Task<Results<Accepted<AcceptedEvent>, ValidationProblem, ProblemHttpResult>> PostEvent(
-        IncomingEvent incoming, HttpContext context, EventEnricher enricher, EventQueueSender buffer,
+        IncomingEvent incoming, HttpContext context, EventEnricher enricher, EventQueueSender buffer, TrackingPlanCache plans,
         [FromHeader(Name = EventEnricher.IdempotencyKeyHeader)] string? idempotencyKey = null)
     {
         if (idempotencyKey is not null)
@@ -72,7 +73,13 @@ public static class EventsApi
                 });
             }
         }
-        var queued = enricher.Enrich(incoming, context, idempotencyKey);
+        var (check, blocked) = PlanChecks.Of(await plans.CurrentAsync(context.RequestAborted), incoming.EventType!, incoming.Properties, null);
+        if (blocked)
+        {
+            return TypedResults.ValidationProblem(PlanChecks.Errors(check!), title: "The event breaks the tracking plan",
+                detail: "The tracking plan refuses events that break it (its mode is block); nothing was queued.");
+        }
+        var queued = enricher.Enrich(incoming, context, idempotencyKey) with { Plan = check };
         if (!await buffer.SendAsync(queued, context.RequestAborted))
         {
             return Unavailable(context);
@@ -82,7 +89,7 @@ public static class EventsApi
 
     /// <summary>POST /events/batch.</summary>
     public static async Task<Results<Accepted<BatchResult>, ProblemHttpResult>> PostBatch(
-        EventBatch batch, HttpContext context, IValidator<IncomingEvent> validator, EventEnricher enricher, EventQueueSender buffer)
+        EventBatch batch, HttpContext context, IValidator<IncomingEvent> validator, EventEnricher enricher, EventQueueSender buffer, TrackingPlanCache plans)
     {
         if (context.Request.Headers.ContainsKey(EventEnricher.IdempotencyKeyHeader))
         {
@@ -91,6 +98,7 @@ public static class EventsApi
                 detail: "The Idempotency-Key header applies to POST /events only; give each event of a batch its own eventId.");
         }
         var items = batch.Events!;
+        var plan = await plans.CurrentAsync(context.RequestAborted);
         var results = new BatchItemResult[items.Count];
         var valid = new List<(int Index, QueuedEvent Event)>();
         for (var i = 0; i < items.Count; i++)
@@ -106,7 +114,13 @@ public static class EventsApi
                 results[i] = new(i, "invalid", null, validation.ToDictionary());
                 continue;
             }
-            valid.Add((i, enricher.Enrich(item, context)));
+            var (check, blocked) = PlanChecks.Of(plan, item.EventType!, item.Properties, null);
+            if (blocked)
+            {
+                results[i] = new(i, "invalid", null, PlanChecks.Errors(check!));
+                continue;
+            }
+            valid.Add((i, enricher.Enrich(item, context) with { Plan = check }));
         }
 
         var accepted = await buffer.SendBatchAsync([.. valid.Select(v => v.Event)], context.RequestAborted);

@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Mvc;
 using Microsoft.Extensions.Options;
 using Pipeline.Api.ApiKeys;
 using Pipeline.Api.Events;
+using Pipeline.Api.Plans;
 using Pipeline.Api.Segment;
 using Pipeline.ApiKeys;
 
@@ -25,6 +26,7 @@ public static class ApiHosting
     {
         [typeof(QueueOptions)] = "Queue",
         [typeof(ApiKeyOptions)] = "ApiKeys",
+        [typeof(PlanOptions)] = "Plans",
         [typeof(EventLimits)] = "Limits",
         [typeof(ProxyOptions)] = "Proxy",
         [typeof(TrackingOptions)] = "Tracking",
@@ -45,6 +47,7 @@ public static class ApiHosting
         var services = builder.Services;
         services.AddOptions<QueueOptions>().BindConfiguration(OptionSections[typeof(QueueOptions)]).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<ApiKeyOptions>().BindConfiguration(OptionSections[typeof(ApiKeyOptions)]).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<PlanOptions>().BindConfiguration(OptionSections[typeof(PlanOptions)]).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<EventLimits>().BindConfiguration(OptionSections[typeof(EventLimits)]).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<ProxyOptions>().BindConfiguration(OptionSections[typeof(ProxyOptions)]).ValidateDataAnnotations().ValidateOnStart();
         services.AddOptions<TrackingOptions>().BindConfiguration(OptionSections[typeof(TrackingOptions)]).ValidateDataAnnotations().ValidateOnStart();
@@ -70,6 +73,8 @@ public static class ApiHosting
         }));
         services.AddMemoryCache();
         services.AddSingleton(sp => new ApiKeyRegistry(sp.GetRequiredService<IAmazonDynamoDB>(), sp.GetRequiredService<IOptions<ApiKeyOptions>>().Value.TableName, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new TrackingPlanStore(sp.GetRequiredService<IAmazonDynamoDB>(), sp.GetRequiredService<IOptions<PlanOptions>>().Value.TableName, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<TrackingPlanCache>();
         services.AddValidatorsFromAssemblyContaining<IncomingEventValidator>(ServiceLifetime.Singleton);
         // Field errors name the JSON fields (eventType), not the C# properties (EventType).
         ValidatorOptions.Global.PropertyNameResolver = (_, member, _) =>

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Json.Schema;
+using Pipeline.Events;
 
 namespace Pipeline.Api.Plans;
 
@@ -24,15 +25,6 @@ public enum UnplannedMode
 
     /// <summary>Refused.</summary>
     Block,
-}
-
-/// <summary>One broken rule: where (<c>properties.revenue</c>) and what.</summary>
-/// <param name="Path">The field, from the event's root.</param>
-/// <param name="Message">What the schema expected.</param>
-public sealed record PlanViolation(string Path, string Message)
-{
-    /// <inheritdoc/>
-    public override string ToString() => $"{Path}: {Message}";
 }
 
 /// <summary>What a plan says of one event.</summary>

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Pipeline.Api.ApiKeys;
 using Pipeline.Api.Events;
 using Pipeline.Api.Hosting;
+using Pipeline.Api.Plans;
 using Pipeline.Events;
 
 namespace Pipeline.Api.Segment;
@@ -63,7 +64,7 @@ public static class SegmentApi
 
     /// <summary>Validates every call of the request, then queues them all.</summary>
     public static async Task<Results<Ok<SegmentSuccess>, ValidationProblem, ProblemHttpResult>> Handle(
-        SegmentRequest request, HttpContext context, IValidator<SegmentMessage> validator, SegmentMapper mapper, EventQueueSender buffer)
+        SegmentRequest request, HttpContext context, IValidator<SegmentMessage> validator, SegmentMapper mapper, EventQueueSender buffer, TrackingPlanCache plans)
     {
         ArgumentNullException.ThrowIfNull(request);
         if (request.Problem is { } problem)
@@ -101,7 +102,10 @@ public static class SegmentApi
         }
 
         var keyHash = ApiKeyFilter.KeyHash(context);
-        QueuedEvent[] queued = [.. messages.Select(m => mapper.Map(m, request.Envelope, keyHash, context))];
+        // A call the tracking plan refuses is queued too, marked blocked, for the Processor to write to rejected/: Segment's
+        // libraries drop a whole batch on a 400, so one blocked call must not cost the others (docs/tracking-plan.md).
+        var plan = await plans.CurrentAsync(context.RequestAborted);
+        QueuedEvent[] queued = [.. messages.Select(m => mapper.Map(m, request.Envelope, keyHash, context)).Select(q => q with { Plan = PlanChecks.Of(plan, q.EventType, q.Properties, q.Traits).Check })];
         var accepted = queued.Length == 1
             ? [await buffer.SendAsync(queued[0], context.RequestAborted)]
             : await buffer.SendBatchAsync(queued, context.RequestAborted);

@@ -12,9 +12,10 @@ public sealed record QueuedEvent
     /// <summary>
     /// The version of the queue's contract. 2 added the Segment fields (<see cref="Type"/> and after; README
     /// "Segment-compatible API"), all optional, so a version-1 event is a valid version-2 event. 3 added batch messages
-    /// (<see cref="EventBatchMessage"/>); the event's shape is 2's. A Processor retries versions newer than its own.
+    /// (<see cref="EventBatchMessage"/>); the event's shape is 2's. 4 added <see cref="Plan"/> (the tracking plan's
+    /// verdict), optional. A Processor retries versions newer than its own, so the Processor is deployed first.
     /// </summary>
-    public const int CurrentSchemaVersion = 3;
+    public const int CurrentSchemaVersion = 4;
 
     /// <summary>The shape's version.</summary>
     public required int SchemaVersion { get; init; }
@@ -88,6 +89,9 @@ public sealed record QueuedEvent
     /// <summary>Every other top-level field of the call, as sent (a JSON object), so nothing the client sent is lost.</summary>
     public JsonElement? Extra { get; init; }
 
+    /// <summary>What the tracking plan said of the event; null when no plan is set.</summary>
+    public PlanCheck? Plan { get; init; }
+
     /// <summary>The JSON objects of the event, by field name, for checks that apply to each (storable, depth).</summary>
     public IEnumerable<(string Name, JsonElement Value)> Objects()
     {
@@ -102,4 +106,5 @@ public sealed record QueuedEvent
 /// <summary>Source-generated JSON for the event contract (no reflection, trimming-safe).</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(QueuedEvent))]
+[JsonSerializable(typeof(PlanCheck))]
 public sealed partial class EventJsonContext : JsonSerializerContext;

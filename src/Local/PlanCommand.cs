@@ -1,0 +1,136 @@
+using System.CommandLine;
+using System.Globalization;
+using Pipeline.Api.Plans;
+using Pipeline.Archive;
+using Pipeline.Local.Cli;
+using Pipeline.Storage;
+using Spectre.Console;
+
+namespace Pipeline.Local;
+
+/// <summary>
+/// <c>plan set|show|check</c>: the deployment's tracking plan (docs/tracking-plan.md), in its tracking-plans table, of
+/// the local environment by default or of a deployed stack with <c>--profile</c>/<c>--region</c>.
+/// </summary>
+public static class PlanCommand
+{
+    /// <summary>The command and its subcommands.</summary>
+    public static Command Create()
+    {
+        var file = new Argument<FileInfo>("FILE") { Description = "the plan: a JSON document (docs/tracking-plan.md)" };
+        file.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<FileInfo>() is { Exists: false } missing)
+            {
+                r.AddError($"No file {missing.FullName}.");
+            }
+        });
+
+        var set = new Command("set", "check a plan and make it the stack's; the Api applies it within 30 s") { file };
+        StackTarget.AddOptions(set, Services.DynamoDb);
+        set.SetAction(async (r, ct) =>
+        {
+            var target = new StackTarget(r);
+            using var dynamoDb = target.DynamoDb();
+            var store = new TrackingPlanStore(dynamoDb, Table(target));
+            var path = r.GetRequiredValue(file).FullName;
+            try
+            {
+                var plan = await store.SetAsync(await File.ReadAllTextAsync(path, ct), ct);
+                await r.InvocationConfiguration.Output.WriteLineAsync($"Tracking plan version {plan.Version} set in {Table(target)}; the Api applies it within 30 s.");
+                return 0;
+            }
+            catch (PlanException e)
+            {
+                await r.InvocationConfiguration.Error.WriteLineAsync($"{path}: {e.Message}. Nothing was changed.");
+                return 2;
+            }
+        });
+
+        var show = new Command("show", "print the stack's plan, with its version");
+        StackTarget.AddOptions(show, Services.DynamoDb);
+        show.SetAction(async (r, ct) =>
+        {
+            var target = new StackTarget(r);
+            using var dynamoDb = target.DynamoDb();
+            var output = r.InvocationConfiguration.Output;
+            if (await new TrackingPlanStore(dynamoDb, Table(target)).GetAsync(ct) is not { } plan)
+            {
+                await output.WriteLineAsync($"No tracking plan is set in {Table(target)}: events are accepted as they are.");
+                return 0;
+            }
+            await r.InvocationConfiguration.Error.WriteLineAsync($"Tracking plan version {plan.Version}, set {plan.SetAt:yyyy-MM-dd HH:mm:ss} UTC:");
+            await output.WriteLineAsync(plan.Document);
+            return 0;
+        });
+
+        var from = TypedOptions.Time("--from", "evaluate the events received from this time (default an hour before --to)");
+        var to = TypedOptions.Time("--to", "... up to this time (default now)");
+        var check = new Command("check", "check a plan, and say what it would do to the archive's last hour of events, by type and rule, changing nothing") { file, from, to };
+        TypedOptions.RequireOrder(check, from, to);
+        StackTarget.AddOptions(check, Services.S3);
+        check.SetAction(async (r, ct) =>
+        {
+            var path = r.GetRequiredValue(file).FullName;
+            TrackingPlan plan;
+            try
+            {
+                plan = TrackingPlan.Parse(await File.ReadAllTextAsync(path, ct));
+            }
+            catch (PlanException e)
+            {
+                await r.InvocationConfiguration.Error.WriteLineAsync($"{path}: {e.Message}");
+                return 2;
+            }
+            var target = new StackTarget(r);
+            var end = r.GetValue(to) ?? TimeProvider.System.GetUtcNow();
+            var start = r.GetValue(from) ?? end.AddHours(-1);
+            using var s3 = target.S3();
+            var byType = new SortedDictionary<string, (int Events, int Flagged, int Blocked)>(StringComparer.Ordinal);
+            var byRule = new Dictionary<string, int>(StringComparer.Ordinal);
+            foreach (var hour in ArchiveReader.Hours(start, end))
+            {
+                foreach (var key in await ArchiveReader.HourKeysAsync(s3, target.Bucket, hour, ct))
+                {
+                    foreach (var line in await ArchiveReader.LinesAsync(s3, target.Bucket, key, ct))
+                    {
+                        if (ArchiveLine.Parse(line) is not { } e || e.ReceivedAt < start || e.ReceivedAt >= end)
+                        {
+                            continue;
+                        }
+                        var verdict = plan.Evaluate(e.EventType, e.Properties, e.Traits);
+                        var (events, flagged, blocked) = byType.GetValueOrDefault(e.EventType);
+                        var broken = verdict.Violations.Count > 0;
+                        byType[e.EventType] = (events + 1, flagged + (broken && !verdict.Blocked ? 1 : 0), blocked + (verdict.Blocked ? 1 : 0));
+                        foreach (var rule in verdict.Violations.Select(v => $"{e.EventType} | {v.Path} | {v.Message.Split(':')[0]}").Distinct())
+                        {
+                            byRule[rule] = byRule.GetValueOrDefault(rule) + 1;
+                        }
+                    }
+                }
+            }
+            var console = Terminal.For(r.InvocationConfiguration.Output);
+            var types = Terminal.Table("event type", "events", "would pass", "flagged", "blocked").Title(Markup.Escape($"received {start:yyyy-MM-dd HH:mm} to {end:yyyy-MM-dd HH:mm} UTC"));
+            foreach (var (type, (events, flagged, blocked)) in byType)
+            {
+                types.AddRow(Markup.Escape(type), N(events), N(events - flagged - blocked), N(flagged), N(blocked));
+            }
+            console.Write(types);
+            var rules = Terminal.Table("event type", "field", "rule", "events");
+            foreach (var (rule, count) in byRule.OrderByDescending(r => r.Value).Take(20))
+            {
+                var parts = rule.Split(" | ");
+                rules.AddRow(Markup.Escape(parts[0]), Markup.Escape(parts[1]), Markup.Escape(parts[2]), N(count));
+            }
+            console.Write(byRule.Count == 0 ? new Text("No event breaks the plan.\n") : rules);
+            return 0;
+        });
+
+        return new Command("plan", "the tracking plan: set, show, check a plan against the archive (plan COMMAND --help)") { set, show, check };
+    }
+
+    // Locally the provisioner, and on AWS the template, name the table after the stack.
+    private static string Table(StackTarget target) => $"{target.Stack}-tracking-plans";
+
+    private static string N(int value) => value.ToString(CultureInfo.InvariantCulture);
+}

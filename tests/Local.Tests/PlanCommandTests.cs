@@ -1,0 +1,67 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Pipeline.Events;
+using Pipeline.Tests;
+
+namespace Pipeline.Local.Tests;
+
+public sealed class PlanCommandTests
+{
+    private const string Plan = """
+        {
+          "mode": "block",
+          "events": {
+            "order.completed": { "properties": { "type": "object", "required": ["revenue"], "properties": { "revenue": { "type": "number" } } } },
+            "page_view": { "mode": "flag", "properties": { "type": "object", "required": ["path"] } }
+          }
+        }
+        """;
+
+    [Fact]
+    public async Task A_plan_is_set_shown_and_checked_against_the_archives_last_hour_and_a_broken_one_is_refused()
+    {
+        using var aws = await TestEnvironment.CreateClientsAsync();
+        var stack = await TestEnvironment.ProvisionAsync(aws);
+        string[] Local(params string[] args) => [.. args, "--stack", stack.StackName, "--endpoint", aws.Endpoints.DynamoDb.ToString()];
+        var file = Path.Combine(Path.GetTempPath(), $"plan-{Guid.NewGuid():N}.json");
+        await File.WriteAllTextAsync(file, Plan);
+        var broken = file + ".broken.json";
+        await File.WriteAllTextAsync(broken, """{"events":{"a":{"properties":{"type":"numbr"}}}}""");
+
+        using var set = new StringWriter();
+        Assert.Equal(0, await LocalCommands.RunAsync(Local("plan", "set", file), set, CancellationToken.None));
+        Assert.Contains("version 1 set", set.ToString(), StringComparison.Ordinal);
+        Assert.Equal(2, await LocalCommands.RunAsync(Local("plan", "set", broken), TextWriter.Null, CancellationToken.None));
+        using var shown = new StringWriter();
+        Assert.Equal(0, await LocalCommands.RunAsync(Local("plan", "show"), shown, CancellationToken.None));
+        Assert.Equal(Plan, shown.ToString().TrimEnd('\n')); // the broken plan changed nothing
+
+        // The last hour's archive: 3 orders (1 without revenue), 2 page views (1 without path), 1 unplanned type.
+        var now = DateTimeOffset.UtcNow.AddMinutes(-10);
+        QueuedEvent Event(string type, string properties) => new()
+        {
+            SchemaVersion = QueuedEvent.CurrentSchemaVersion,
+            EventId = Guid.NewGuid().ToString(),
+            EventType = type,
+            UserId = "u",
+            OccurredAt = now,
+            ReceivedAt = now,
+            RequestId = "r",
+            Properties = JsonDocument.Parse(properties).RootElement,
+        };
+        await new Pipeline.Processor.EventArchive(aws.S3, stack["ArchiveBucket"], TimeSpan.FromHours(2), TimeProvider.System).WriteAsync(
+            [Event("order.completed", """{"revenue":1}"""), Event("order.completed", """{"revenue":2}"""), Event("order.completed", "{}"),
+             Event("page_view", """{"path":"/"}"""), Event("page_view", "{}"), Event("signup", "{}")],
+            ["m"], DateTimeOffset.UtcNow, CancellationToken.None);
+        using var checkedOutput = new StringWriter();
+        Assert.Equal(0, await LocalCommands.RunAsync(["plan", "check", file, "--stack", stack.StackName, "--fauxqs", aws.Endpoints.Fauxqs.ToString()], checkedOutput, CancellationToken.None));
+
+        var text = checkedOutput.ToString();
+        Assert.Matches(Row("order.completed", "3", "2", "0", "1"), text);
+        Assert.Matches(Row("page_view", "2", "1", "1", "0"), text);
+        Assert.Matches(Row("signup", "1", "1", "0", "0"), text); // unplanned types are allowed by default
+        Assert.Matches(Row("order.completed", "properties", "required", "1"), text);
+    }
+
+    private static string Row(params string[] cells) => "│ " + string.Join(@"\s*│ ", cells.Select(Regex.Escape)) + @"\s*│";
+}
