@@ -237,6 +237,8 @@ public sealed class AggregatorFunction : IDisposable
             TotalEvents = counts.Total,
             ByEventType = new SortedDictionary<string, long>(top.ToDictionary(t => t.Key, t => t.Value), StringComparer.Ordinal),
             EventTypes = counts.ByEventType.Count,
+            PlanViolations = new SortedDictionary<string, long>(counts.FlaggedByEventType.OrderByDescending(t => t.Value).ThenBy(t => t.Key, StringComparer.Ordinal)
+                .Take(_options.TopEventTypes).ToDictionary(t => t.Key, t => t.Value), StringComparer.Ordinal),
             OtherEvents = counts.Total - top.Sum(t => t.Value),
             UniqueUsers = counts.UniqueUsers,
             UniqueAnonymousIds = counts.UniqueAnonymousIds,

@@ -33,6 +33,12 @@ public sealed record Summary
     /// <summary>Distinct <c>anonymousId</c>s.</summary>
     public required long UniqueAnonymousIds { get; init; }
 
+    /// <summary>
+    /// Events the tracking plan flagged (accepted, breaking it), per event type; types with none are left out, and the
+    /// map is empty without a plan (docs/tracking-plan.md).
+    /// </summary>
+    public IReadOnlyDictionary<string, long> PlanViolations { get; init; } = new Dictionary<string, long>();
+
     /// <summary>Records the Processor rejected during the window (objects under <c>rejected/</c>).</summary>
     public required long Rejected { get; init; }
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Amazon.DynamoDBv2.Model;
+using Pipeline.Events;
 using Pipeline.Local.Environment;
 using Pipeline.Sns;
 using Pipeline.Storage;
@@ -53,6 +54,30 @@ public sealed class AggregatorTests
         Assert.Equal(w.Start, summary["windowStart"]!.GetValue<DateTimeOffset>());
         Assert.Equal(w.End, summary["windowEnd"]!.GetValue<DateTimeOffset>());
         Assert.Equal(11, run.EventsRead); // the redelivered four are archived again, and read with the window's hour, but counted once
+    }
+
+    [Fact]
+    public async Task The_summary_counts_the_events_the_tracking_plan_flagged_per_event_type_each_once()
+    {
+        await using var harness = await AggregatorHarness.StartAsync();
+        var w = PastWindow();
+        PlanCheck Check(string status) => new() { Version = 2, Status = status, ViolationCount = status == PlanCheck.Flagged ? 1 : 0 };
+        var events = new[]
+        {
+            AggregatorHarness.Event(w.Start.AddMinutes(1), "page_view", user: "a") with { Plan = Check(PlanCheck.Flagged) },
+            AggregatorHarness.Event(w.Start.AddMinutes(2), "page_view", user: "a") with { Plan = Check(PlanCheck.Flagged) },
+            AggregatorHarness.Event(w.Start.AddMinutes(3), "page_view", user: "a") with { Plan = Check(PlanCheck.Passed) },
+            AggregatorHarness.Event(w.Start.AddMinutes(4), "signup", user: "b") with { Plan = Check(PlanCheck.Flagged) },
+            AggregatorHarness.Event(w.Start.AddMinutes(5), "purchase", user: "b"), // no plan
+        };
+        await harness.StoreAsync(events);
+        await harness.StoreAsync(events[..1]); // a redelivery: counted once
+
+        await harness.Function(Hour, new TestClock(w.End.AddMinutes(1))).RunAsync(CancellationToken.None);
+
+        var summary = (await new SummaryStore(harness.Aws.DynamoDb, harness.Stack["SummariesTable"], TimeProvider.System).GetAsync(w.Start, CancellationToken.None))!.Summary;
+        Assert.Equal(new Dictionary<string, long> { ["page_view"] = 2, ["signup"] = 1 }, summary.PlanViolations);
+        Assert.Equal(5, summary.TotalEvents);
     }
 
     [Fact]

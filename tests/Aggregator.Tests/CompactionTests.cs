@@ -23,7 +23,10 @@ public sealed class CompactionTests : IDisposable
         await using var harness = await AggregatorHarness.StartAsync();
         var w = PastWindow();
         var options = harness.Options(Hour) with { Lookback = TimeSpan.FromMinutes(60) };
-        var events = Enumerable.Range(0, 25).Select(i => AggregatorHarness.Event(w.Start.AddMinutes(i), i % 2 == 0 ? "page_view" : "signup", user: $"u{i % 7}")).ToList();
+        var events = Enumerable.Range(0, 25).Select(i => AggregatorHarness.Event(w.Start.AddMinutes(i), i % 2 == 0 ? "page_view" : "signup", user: $"u{i % 7}") with
+        {
+            Plan = i % 5 == 0 ? new PlanCheck { Version = 1, Status = PlanCheck.Flagged, ViolationCount = 1 } : null,
+        }).ToList();
         await harness.StoreAsync(events, TimeSpan.FromDays(1));
         await harness.StoreAsync(events[..10], TimeSpan.FromDays(1)); // redelivered: the raw archive holds ten twice
         var clock = new TestClock(w.End.AddMinutes(1));
@@ -48,6 +51,8 @@ public sealed class CompactionTests : IDisposable
         Assert.Equal([w.Start], late.Published);
         var summary = JsonDocument.Parse(Assert.Single(await harness.ReceivedAsync(), e => e["Subject"]!.GetValue<string>().Contains("revision", StringComparison.Ordinal))["Message"]!.GetValue<string>()).RootElement;
         Assert.Equal(26, summary.GetProperty("totalEvents").GetInt64());
+        // Counted from the Parquet file and the late raw object alike: 0, 10, 20 are page views, 5 and 15 signups.
+        Assert.Equal("""{"page_view":3,"signup":2}""", summary.GetProperty("planViolations").GetRawText());
         Assert.Equal([EventLayout.ParquetKey(w.Start)], await harness.KeysAsync(EventLayout.ParquetRoot));
         Assert.Empty(await harness.KeysAsync(EventLayout.EventsPrefix(w.Start)));
         Assert.Equal(26, await CountAsync(harness, w.Start));
