@@ -126,7 +126,35 @@ public static class PlanCommand
             return 0;
         });
 
-        return new Command("plan", "the tracking plan: set, show, check a plan against the archive (plan COMMAND --help)") { set, show, check };
+        var inferFrom = TypedOptions.Time("--from", "infer from the events received from this time (default a day before --to)");
+        var inferTo = TypedOptions.Time("--to", "... up to this time (default now)");
+        var output = new Option<FileInfo?>("--output") { Description = "write the plan to this file (default: print it)", HelpName = "FILE" };
+        var infer = new Command("infer", "write a starting plan from the archive: each event type, its properties' JSON types, required where always present")
+        {
+            inferFrom, inferTo, output,
+        };
+        TypedOptions.RequireOrder(infer, inferFrom, inferTo);
+        StackTarget.AddOptions(infer, Services.S3);
+        infer.SetAction(async (r, ct) =>
+        {
+            var target = new StackTarget(r);
+            var end = r.GetValue(inferTo) ?? TimeProvider.System.GetUtcNow();
+            var start = r.GetValue(inferFrom) ?? end.AddDays(-1);
+            using var s3 = target.S3();
+            var plan = await PlanInference.InferAsync(s3, target.Bucket, start, end, r.InvocationConfiguration.Error, ct);
+            if (r.GetValue(output) is { } file)
+            {
+                await File.WriteAllTextAsync(file.FullName, plan, ct);
+                await r.InvocationConfiguration.Error.WriteLineAsync($"Wrote {file.FullName}; check it with: plan check {file.Name}");
+            }
+            else
+            {
+                await r.InvocationConfiguration.Output.WriteLineAsync(plan);
+            }
+            return 0;
+        });
+
+        return new Command("plan", "the tracking plan: set, show, check a plan against the archive, infer one from it (plan COMMAND --help)") { set, show, check, infer };
     }
 
     // Locally the provisioner, and on AWS the template, name the table after the stack.

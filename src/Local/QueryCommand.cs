@@ -68,23 +68,7 @@ public static class QueryCommand
         try
         {
             using var archive = new ArchiveDownloads(s3, bucket, Path.Combine(folder, "archive"));
-            var hours = ArchiveReader.Hours(from, to).ToList();
-            long objects = 0, bytes = 0;
-            foreach (var hour in hours)
-            {
-                var listed = await archive.ListAsync(hour, cancellationToken);
-                objects += listed.Count;
-                bytes += listed.Sum(o => o.Size ?? 0);
-            }
-            await error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"Reading {objects} object(s), {bytes / 1048576.0:0.0} MB, from s3://{bucket} for {hours.Count} hour(s) from {hours[0]:yyyy-MM-dd HH}:00 UTC."));
-            var files = HourFiles.None;
-            foreach (var hour in hours)
-            {
-                files = files.Concat(await archive.DownloadAsync(hour, cancellationToken));
-            }
-            using var duckDb = DuckDb.Open(Path.Combine(folder, "duckdb"), DuckDbLimits.ForFunction((int)(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes >> 20)));
-            DuckDb.DefineViews(duckDb, files);
+            using var duckDb = await OpenAsync(archive, bucket, from, to, folder, error, cancellationToken);
             try
             {
                 await WriteAsync(duckDb, sql.Trim().TrimEnd(';'), format, Path.Combine(folder, "result"), output, cancellationToken);
@@ -103,6 +87,34 @@ public static class QueryCommand
                 Directory.Delete(folder, recursive: true);
             }
         }
+    }
+
+    /// <summary>
+    /// Downloads the hours of [from, to) with <paramref name="archive"/> (which keeps them until it is disposed), saying
+    /// first how many bytes, and opens DuckDB in <paramref name="folder"/> with the archive's views (<c>events</c>,
+    /// <c>events_parquet</c>, <c>events_raw</c>) over them.
+    /// </summary>
+    internal static async Task<DuckDBConnection> OpenAsync(ArchiveDownloads archive, string bucket, DateTimeOffset from, DateTimeOffset to, string folder,
+        TextWriter error, CancellationToken cancellationToken)
+    {
+        var hours = ArchiveReader.Hours(from, to).ToList();
+        long objects = 0, bytes = 0;
+        foreach (var hour in hours)
+        {
+            var listed = await archive.ListAsync(hour, cancellationToken);
+            objects += listed.Count;
+            bytes += listed.Sum(o => o.Size ?? 0);
+        }
+        await error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+            $"Reading {objects} object(s), {bytes / 1048576.0:0.0} MB, from s3://{bucket} for {hours.Count} hour(s) from {hours[0]:yyyy-MM-dd HH}:00 UTC."));
+        var files = HourFiles.None;
+        foreach (var hour in hours)
+        {
+            files = files.Concat(await archive.DownloadAsync(hour, cancellationToken));
+        }
+        var duckDb = DuckDb.Open(Path.Combine(folder, "duckdb"), DuckDbLimits.ForFunction((int)(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes >> 20)));
+        DuckDb.DefineViews(duckDb, files);
+        return duckDb;
     }
 
     private static async Task WriteAsync(DuckDBConnection duckDb, string sql, Format format, string resultPath, TextWriter output, CancellationToken cancellationToken)

@@ -63,5 +63,53 @@ public sealed class PlanCommandTests
         Assert.Matches(Row("order.completed", "properties", "required", "1"), text);
     }
 
+    [Fact]
+    public async Task Plan_infer_writes_a_plan_that_the_events_it_came_from_pass_with_required_keys_where_always_present()
+    {
+        using var aws = await TestEnvironment.CreateClientsAsync();
+        var stack = await TestEnvironment.ProvisionAsync(aws);
+        var at = DateTimeOffset.UtcNow.AddMinutes(-20);
+        QueuedEvent Event(string type, string? properties, string? traits = null) => new()
+        {
+            SchemaVersion = QueuedEvent.CurrentSchemaVersion,
+            EventId = Guid.NewGuid().ToString(),
+            EventType = type,
+            UserId = "u",
+            OccurredAt = at,
+            ReceivedAt = at,
+            RequestId = "r",
+            Properties = properties is null ? null : JsonDocument.Parse(properties).RootElement,
+            Traits = traits is null ? null : JsonDocument.Parse(traits).RootElement,
+        };
+        var events = new[]
+        {
+            Event("order.completed", """{"revenue":12,"currency":"EUR","items":[{"sku":"a"}],"a/b~c":true}"""),
+            Event("order.completed", """{"revenue":12.5,"currency":"USD","coupon":null,"a/b~c":false}"""),
+            Event("order.completed", """{"revenue":3,"currency":"EUR","meta":{"x":1},"a/b~c":true}"""),
+            Event("page_view", """{"path":"/"}"""),
+            Event("page_view", null), // no properties: nothing is required of page views
+            Event("identify", null, """{"email":"a@example.com","age":30}"""),
+        };
+        await new Pipeline.Processor.EventArchive(aws.S3, stack["ArchiveBucket"], TimeSpan.FromHours(2), TimeProvider.System)
+            .WriteAsync(events, ["m"], DateTimeOffset.UtcNow, CancellationToken.None);
+        var file = Path.Combine(Path.GetTempPath(), $"inferred-{Guid.NewGuid():N}.json");
+
+        Assert.Equal(0, await LocalCommands.RunAsync(["plan", "infer", "--from", at.AddHours(-1).ToString("O"), "--to", DateTimeOffset.UtcNow.ToString("O"), "--output", file,
+            "--stack", stack.StackName, "--fauxqs", aws.Endpoints.Fauxqs.ToString()], TextWriter.Null, CancellationToken.None));
+
+        var text = await File.ReadAllTextAsync(file);
+        var plan = Pipeline.Api.Plans.TrackingPlan.Parse(text);
+        Assert.All(events, e => Assert.Empty(plan.Evaluate(e.EventType, e.Properties, e.Traits).Violations));
+        var order = JsonDocument.Parse(text).RootElement.GetProperty("events").GetProperty("order.completed").GetProperty("properties");
+        Assert.Equal(["a/b~c", "currency", "revenue"], order.GetProperty("required").EnumerateArray().Select(r => r.GetString()));
+        Assert.Equal("number", order.GetProperty("properties").GetProperty("revenue").GetProperty("type").GetString());
+        Assert.Equal("array", order.GetProperty("properties").GetProperty("items").GetProperty("type").GetString());
+        Assert.Equal("boolean", order.GetProperty("properties").GetProperty("a/b~c").GetProperty("type").GetString());
+        Assert.Empty(JsonDocument.Parse(text).RootElement.GetProperty("events").GetProperty("page_view").GetProperty("properties").GetProperty("required").EnumerateArray());
+        Assert.Equal(["age", "email"], JsonDocument.Parse(text).RootElement.GetProperty("events").GetProperty("identify").GetProperty("traits").GetProperty("required").EnumerateArray().Select(r => r.GetString()));
+        // An event unlike them breaks it.
+        Assert.NotEmpty(plan.Evaluate("order.completed", JsonDocument.Parse("""{"revenue":"12"}""").RootElement, null).Violations);
+    }
+
     private static string Row(params string[] cells) => "│ " + string.Join(@"\s*│ ", cells.Select(Regex.Escape)) + @"\s*│";
 }
