@@ -18,8 +18,14 @@ public static class PlanInference
     // DuckDB's json_type names, as JSON Schema types.
     private static readonly Dictionary<string, string> SchemaTypes = new(StringComparer.Ordinal)
     {
-        ["VARCHAR"] = "string", ["BIGINT"] = "integer", ["UBIGINT"] = "integer", ["DOUBLE"] = "number",
-        ["BOOLEAN"] = "boolean", ["OBJECT"] = "object", ["ARRAY"] = "array", ["NULL"] = "null",
+        ["VARCHAR"] = "string",
+        ["BIGINT"] = "integer",
+        ["UBIGINT"] = "integer",
+        ["DOUBLE"] = "number",
+        ["BOOLEAN"] = "boolean",
+        ["OBJECT"] = "object",
+        ["ARRAY"] = "array",
+        ["NULL"] = "null",
     };
 
     /// <summary>The plan, as indented JSON, from the events received in [from, to).</summary>

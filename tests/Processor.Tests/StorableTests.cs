@@ -74,13 +74,20 @@ public sealed class StorableTests
     }
 
     [Theory]
-    [InlineData("/events")]
-    [InlineData("/v1/track")]
-    public async Task Generated_documents_posted_to_the_api_are_each_refused_with_a_400_or_stored_and_none_reaches_the_dlq(string path)
+    [InlineData("/events", false)]
+    [InlineData("/v1/track", false)]
+    [InlineData("/events", true)] // a plan in block mode: a breaking event is a 400
+    [InlineData("/v1/track", true)] // a plan that blocks every call (their names are unplanned): each 200 ends in rejected/
+    public async Task Generated_documents_posted_to_the_api_are_each_refused_with_a_400_or_stored_and_none_reaches_the_dlq(string path, bool plan)
     {
         var seed = Environment.TickCount;
         var random = new Random(seed);
         await using var harness = await ProcessorHarness.StartAsync();
+        if (plan)
+        {
+            await new Pipeline.Api.Plans.TrackingPlanStore(harness.Aws.DynamoDb, harness.Stack["TrackingPlansTable"]).SetAsync(
+                """{"mode":"block","unplanned":"block","events":{"generated":{"properties":{"type":"object","maxProperties":3}}}}""", CancellationToken.None);
+        }
         var (key, _) = await new ApiKeyRegistry(harness.Aws.DynamoDb, harness.Stack["ApiKeysTable"]).CreateAsync("generated", CancellationToken.None);
         var url = $"http://127.0.0.1:{LocalEmulators.FreePort()}";
         await using var api = await LocalApi.StartAsync(harness.Aws.Endpoints, harness.Stack, url, CancellationToken.None);
@@ -118,11 +125,20 @@ public sealed class StorableTests
 
         await using var processor = LocalProcessor.Start(harness.Stack, harness.Aws.Endpoints, _ => { });
         var source = LocalProcessor.EventSource(harness.Aws, harness.Stack, processor.InvokeAsync, new EventSourceOptions(), _ => { });
-        await Eventually.UntilAsync(async () => (await harness.ItemsAsync()).Count >= accepted.Count, TimeSpan.FromSeconds(60), () => source.PollOnceAsync(CancellationToken.None));
+        await Eventually.UntilAsync(async () => (await harness.ItemsAsync()).Count + (await harness.ArchiveKeysAsync("rejected/")).Count >= accepted.Count,
+            TimeSpan.FromSeconds(60), () => source.PollOnceAsync(CancellationToken.None));
 
         Assert.True(accepted.Count > 10 && refused > 10, $"seed {seed}: {accepted.Count} accepted, {refused} refused: the generator should make both");
-        Assert.Equal(accepted.Order(), (await harness.ItemsAsync()).Select(i => i["eventId"].S).Order());
-        Assert.Empty(await harness.ArchiveKeysAsync("rejected/"));
+        // Every event answered 202/200 is stored, or (a call the plan blocked) in rejected/ with its reason: none lost.
+        var rejected = new List<string>();
+        foreach (var rejectedKey in await harness.ArchiveKeysAsync("rejected/"))
+        {
+            var rejection = JsonNode.Parse(await harness.ReadObjectAsync(rejectedKey, gzip: false))!;
+            Assert.StartsWith("The tracking plan (version 1) refuses it", rejection["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+            rejected.Add(JsonNode.Parse(rejection["body"]!.GetValue<string>())!["eventId"]!.GetValue<string>());
+        }
+        Assert.Equal(accepted.Order(), (await harness.ItemsAsync()).Select(i => i["eventId"].S).Concat(rejected).Order());
+        Assert.Equal(plan && path != "/events" ? accepted.Count : 0, rejected.Count);
         var dlq = await harness.Aws.Sqs.GetQueueAttributesAsync(harness.Stack.Resources["EventsDeadLetterQueue"].Ref, ["ApproximateNumberOfMessages"]);
         Assert.Equal(0, dlq.ApproximateNumberOfMessages);
     }
