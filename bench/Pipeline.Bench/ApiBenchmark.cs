@@ -9,7 +9,8 @@ namespace Pipeline.Bench;
 
 /// <summary>
 /// Accepted events/s and p50/p99 latency of POST /events and POST /events/batch (driven by wrk), each next
-/// to the raw queue's rate (an SDK loop of SendMessage / SendMessageBatch at the same concurrency), in one run.
+/// to the raw queue's rate (an SDK loop of SendMessage / SendMessageBatch at the same concurrency), and POST /events
+/// again with a 50-type tracking plan in block mode, in one run.
 /// </summary>
 internal static partial class ApiBenchmark
 {
@@ -41,7 +42,48 @@ internal static partial class ApiBenchmark
         var batchRate = await Wrk(url + "/events/batch", batch, key, seconds, connections);
         results.Add(batchRate with { Name = "API POST /events/batch, 100 events (wrk)", EventsPerSecond = batchRate.EventsPerSecond * 100 });
 
+        // The same single events through an Api with a 50-type plan in block mode (each request checked, and passing), next
+        // to the Api without a plan measured again just before it, so the two are neighbours in time.
+        await Purge(bench, queueUrl);
+        results.Add(await Wrk(url + "/events", single, key, seconds, connections) with { Name = "API POST /events, no plan, again (wrk)" });
+        await new Pipeline.Api.Plans.TrackingPlanStore(bench.Aws.DynamoDb, bench.Stack["TrackingPlansTable"]).SetAsync(FiftyTypePlan(), CancellationToken.None);
+        var planned = $"http://127.0.0.1:{Pipeline.Local.Environment.LocalEmulators.FreePort()}";
+        await using (var withPlan = await LocalApi.StartAsync(bench.Aws.Endpoints, bench.Stack, planned, CancellationToken.None))
+        {
+            await Wrk(planned + "/events", single, key, 2, connections);
+            await Purge(bench, queueUrl);
+            var planRate = await Wrk(planned + "/events", single, key, seconds, connections);
+            if (planRate.Errors > 0)
+            {
+                throw new InvalidOperationException("The planned events must pass the plan; some were refused.");
+            }
+            results.Add(planRate with { Name = "API POST /events, 50-type plan in block mode (wrk)" });
+            var sample = (await bench.Aws.Sqs.ReceiveMessageAsync(new ReceiveMessageRequest { QueueUrl = queueUrl, MaxNumberOfMessages = 1 })).Messages?.FirstOrDefault();
+            if (sample is null || System.Text.Json.Nodes.JsonNode.Parse(sample.Body)?["plan"]?["status"]?.GetValue<string>() != "passed")
+            {
+                throw new InvalidOperationException($"The plan was not applied: {sample?.Body}");
+            }
+        }
+
         return Report(results, seconds, connections);
+    }
+
+    // 50 event types, each with a schema of several typed properties (formats, enums, patterns, ranges); page_view is
+    // the type the benchmark's events have, and they pass it.
+    private static string FiftyTypePlan()
+    {
+        const string Schema = """
+            {"type":"object","required":["path"],"additionalProperties":false,"properties":{
+              "path":{"type":"string","pattern":"^/","maxLength":2048},
+              "referrer":{"type":"string","format":"uri"},
+              "plan":{"enum":["free","pro","enterprise"]},
+              "revenue":{"type":"number","minimum":0},
+              "items":{"type":"array","maxItems":50,"items":{"type":"object","properties":{"sku":{"type":"string"},"quantity":{"type":"integer","minimum":1}}}},
+              "email":{"type":"string","format":"email"}}}
+            """;
+        var types = Enumerable.Range(1, 49).Select(i => $"type_{i:00}").Prepend("page_view");
+        var events = string.Join(",", types.Select(t => $"\"{t}\":{{\"properties\":{Schema}}}"));
+        return "{\"mode\":\"block\",\"unplanned\":\"block\",\"events\":{" + events + "}}";
     }
 
     private static string Report(List<Rate> r, int seconds, int connections)
@@ -57,6 +99,7 @@ internal static partial class ApiBenchmark
         lines.Add("");
         lines.Add(FormattableString.Invariant($"- POST /events reaches **{r[1].EventsPerSecond / r[0].EventsPerSecond:P0}** of the raw SendMessage rate (target 70%)."));
         lines.Add(FormattableString.Invariant($"- POST /events/batch reaches **{r[3].EventsPerSecond / r[2].EventsPerSecond:P0}** of the raw SendMessageBatch rate (target 70%)."));
+        lines.Add(FormattableString.Invariant($"- POST /events with a 50-type tracking plan in block mode reaches **{r[5].EventsPerSecond / r[4].EventsPerSecond:P0}** of POST /events without one, measured just before it (target 85%)."));
         return string.Join('\n', lines) + "\n";
     }
 

@@ -53,6 +53,8 @@ public sealed class TrackingPlan
     /// <summary>Most event types a plan may name.</summary>
     public const int MaxEventTypes = 1000;
 
+    // A passing event (the common case) is checked with the cheapest output; only a failing one is evaluated again for its details.
+    private static readonly EvaluationOptions Pass = new() { OutputFormat = OutputFormat.Flag, RequireFormatValidation = true };
     private static readonly EvaluationOptions Check = new() { OutputFormat = OutputFormat.List, RequireFormatValidation = true };
     private static readonly EvaluationOptions MetaCheck = new() { OutputFormat = OutputFormat.List };
 
@@ -147,6 +149,10 @@ public sealed class TrackingPlan
         }
         // An absent object is checked as an empty one: a schema that requires a property must see it missing.
         var instance = value is { ValueKind: JsonValueKind.Object } o ? o : EmptyObject;
+        if (schema.Evaluate(instance, Pass).IsValid)
+        {
+            return;
+        }
         foreach (var detail in schema.Evaluate(instance, Check).Details ?? [])
         {
             foreach (var (keyword, message) in detail.Errors ?? new Dictionary<string, string>())
