@@ -82,6 +82,63 @@ public sealed class SegmentClientTests
         Assert.Equal(expected.Order(), archived.Order());
     }
 
+    [Theory]
+    [InlineData("block")]
+    [InlineData("flag")]
+    public async Task With_a_tracking_plan_the_node_libraries_get_200s_a_breaking_track_call_is_flagged_or_rejected_and_the_rest_stored(string mode)
+    {
+        await using var harness = await ProcessorHarness.StartAsync();
+        var (key, _) = await new ApiKeyRegistry(harness.Aws.DynamoDb, harness.Stack["ApiKeysTable"]).CreateAsync("node", CancellationToken.None);
+        // The libraries' track call sends a numeric revenue; this plan wants a string. Their identify call passes.
+        await new Pipeline.Api.Plans.TrackingPlanStore(harness.Aws.DynamoDb, harness.Stack["TrackingPlansTable"]).SetAsync("""
+            {"mode":"MODE","events":{
+              "Order Completed":{"properties":{"type":"object","required":["revenue"],"properties":{"revenue":{"type":"string"}}}},
+              "identify":{"traits":{"type":"object","required":["email"]}}}}
+            """.Replace("MODE", mode, StringComparison.Ordinal), CancellationToken.None);
+        var url = $"http://127.0.0.1:{LocalEmulators.FreePort()}";
+        await using var api = await LocalApi.StartAsync(harness.Aws.Endpoints, harness.Stack, url, CancellationToken.None);
+        await using var processor = LocalProcessor.Start(harness.Stack, harness.Aws.Endpoints, _ => { });
+        var source = LocalProcessor.EventSource(harness.Aws, harness.Stack, processor.InvokeAsync, new EventSourceOptions(), _ => { });
+        using var stop = new CancellationTokenSource();
+        var polling = source.RunAsync(stop.Token);
+        var run = Guid.NewGuid().ToString("N")[..8];
+
+        var summary = JsonNode.Parse(await NodeScripts.RunAsync("segment-clients.mjs", TimeSpan.FromMinutes(2), url, key, run))!;
+        var stored = Calls.Where(c => mode == "flag" || c != "track").SelectMany(c => new[] { $"{run}-segment-{c}", $"{run}-rudder-{c}" }).ToHashSet();
+        var items = await WaitForItemsAsync(harness, stored.Count);
+        if (mode == "block")
+        {
+            await Eventually.UntilAsync(async () => (await harness.ArchiveKeysAsync("rejected/")).Count >= 4, TimeSpan.FromSeconds(30)); // two tracks and their resends
+        }
+        await stop.CancelAsync();
+        await polling;
+
+        Assert.Empty(summary["segment"]!["errors"]!.AsArray()); // every batch was answered 200: nothing dropped by the libraries
+        Assert.Empty(summary["rudder"]!["errors"]!.AsArray());
+        Assert.Equal(stored.Order(), items.Select(i => i["messageId"].S).Order());
+        Assert.All(items.Where(i => i["type"].S != "track"), i => Assert.Equal("passed", i["plan"].M["status"].S));
+        var rejected = await harness.ArchiveKeysAsync("rejected/");
+        if (mode == "block")
+        {
+            Assert.Equal(4, rejected.Count);
+            foreach (var rejectedKey in rejected)
+            {
+                var rejection = JsonNode.Parse(await harness.ReadObjectAsync(rejectedKey, gzip: false))!;
+                Assert.Contains("properties.revenue: type", rejection["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+                Assert.EndsWith("-track", JsonNode.Parse(rejection["body"]!.GetValue<string>())!["messageId"]!.GetValue<string>(), StringComparison.Ordinal);
+            }
+        }
+        else
+        {
+            Assert.Empty(rejected);
+            Assert.All(items.Where(i => i["type"].S == "track"), i =>
+            {
+                Assert.Equal("flagged", i["plan"].M["status"].S);
+                Assert.Equal("properties.revenue", i["plan"].M["violations"].L[0].M["path"].S);
+            });
+        }
+    }
+
     [Fact]
     public async Task Analytics_js_in_chromium_sends_page_and_track_cross_origin_and_they_are_stored()
     {

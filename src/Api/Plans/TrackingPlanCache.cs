@@ -31,7 +31,17 @@ public sealed class TrackingPlanCache(TrackingPlanStore store, IOptions<PlanOpti
     public async ValueTask<PlanState> CurrentAsync(CancellationToken cancellationToken)
     {
         var now = clock.GetUtcNow();
-        if (now.UtcTicks < Volatile.Read(ref _nextTicks) || !await _reading.WaitAsync(0, cancellationToken).ConfigureAwait(false))
+        if (now.UtcTicks < Volatile.Read(ref _nextTicks))
+        {
+            return _state;
+        }
+        // Before the first read has ended every request waits for it (none is marked unchecked while the plan is being
+        // read); after it, one request reads and the others go on with the plan they have.
+        if (Volatile.Read(ref _nextTicks) == 0)
+        {
+            await _reading.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        else if (!await _reading.WaitAsync(0, cancellationToken).ConfigureAwait(false))
         {
             return _state;
         }
