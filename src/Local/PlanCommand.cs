@@ -59,6 +59,7 @@ public static class PlanCommand
                 await output.WriteLineAsync($"No tracking plan is set in {Table(target)}: events are accepted as they are.");
                 return 0;
             }
+            // The document alone on stdout, so `plan show > plan.json` gives a file `plan set` takes back.
             await r.InvocationConfiguration.Error.WriteLineAsync($"Tracking plan version {plan.Version}, set {plan.SetAt:yyyy-MM-dd HH:mm:ss} UTC:");
             await output.WriteLineAsync(plan.Document);
             return 0;

@@ -59,7 +59,7 @@ public static class UpCommand
         return command;
     }
 
-    private static string StackName => System.Environment.GetEnvironmentVariable("PIPELINE_STACK") is { Length: > 0 } s ? s : StackTarget.DefaultStackName;
+    private static string StackName => StackTarget.LocalStack;
 
     private static async Task UpAsync(string stackName, Action<string> say, CancellationToken cancellationToken)
     {

@@ -38,17 +38,7 @@ public sealed class PlanCommandTests
 
         // The last hour's archive: 3 orders (1 without revenue), 2 page views (1 without path), 1 unplanned type.
         var now = DateTimeOffset.UtcNow.AddMinutes(-10);
-        QueuedEvent Event(string type, string properties) => new()
-        {
-            SchemaVersion = QueuedEvent.CurrentSchemaVersion,
-            EventId = Guid.NewGuid().ToString(),
-            EventType = type,
-            UserId = "u",
-            OccurredAt = now,
-            ReceivedAt = now,
-            RequestId = "r",
-            Properties = JsonDocument.Parse(properties).RootElement,
-        };
+        QueuedEvent Event(string type, string properties) => Received(now, type, properties);
         await new Pipeline.Processor.EventArchive(aws.S3, stack["ArchiveBucket"], TimeSpan.FromHours(2), TimeProvider.System).WriteAsync(
             [Event("order.completed", """{"revenue":1}"""), Event("order.completed", """{"revenue":2}"""), Event("order.completed", "{}"),
              Event("page_view", """{"path":"/"}"""), Event("page_view", "{}"), Event("signup", "{}")],
@@ -69,18 +59,7 @@ public sealed class PlanCommandTests
         using var aws = await TestEnvironment.CreateClientsAsync();
         var stack = await TestEnvironment.ProvisionAsync(aws);
         var at = DateTimeOffset.UtcNow.AddMinutes(-20);
-        QueuedEvent Event(string type, string? properties, string? traits = null) => new()
-        {
-            SchemaVersion = QueuedEvent.CurrentSchemaVersion,
-            EventId = Guid.NewGuid().ToString(),
-            EventType = type,
-            UserId = "u",
-            OccurredAt = at,
-            ReceivedAt = at,
-            RequestId = "r",
-            Properties = properties is null ? null : JsonDocument.Parse(properties).RootElement,
-            Traits = traits is null ? null : JsonDocument.Parse(traits).RootElement,
-        };
+        QueuedEvent Event(string type, string? properties, string? traits = null) => Received(at, type, properties, traits);
         var events = new[]
         {
             Event("order.completed", """{"revenue":12,"currency":"EUR","items":[{"sku":"a"}],"a/b~c":true}"""),
@@ -110,6 +89,20 @@ public sealed class PlanCommandTests
         // An event unlike them breaks it.
         Assert.NotEmpty(plan.Evaluate("order.completed", JsonDocument.Parse("""{"revenue":"12"}""").RootElement, null).Violations);
     }
+
+    // An event received at `at`, as the Api queues it.
+    private static QueuedEvent Received(DateTimeOffset at, string type, string? properties, string? traits = null) => new()
+    {
+        SchemaVersion = QueuedEvent.CurrentSchemaVersion,
+        EventId = Guid.NewGuid().ToString(),
+        EventType = type,
+        UserId = "u",
+        OccurredAt = at,
+        ReceivedAt = at,
+        RequestId = "r",
+        Properties = properties is null ? null : JsonDocument.Parse(properties).RootElement,
+        Traits = traits is null ? null : JsonDocument.Parse(traits).RootElement,
+    };
 
     private static string Row(params string[] cells) => "│ " + string.Join(@"\s*│ ", cells.Select(Regex.Escape)) + @"\s*│";
 }

@@ -35,7 +35,7 @@ public sealed class StackTarget(ParseResult result)
     {
         Description = "the stack the queues, tables and bucket are named after (default PIPELINE_STACK or pipeline-local)",
         HelpName = "NAME",
-        DefaultValueFactory = _ => System.Environment.GetEnvironmentVariable("PIPELINE_STACK") is { Length: > 0 } s ? s : DefaultStackName,
+        DefaultValueFactory = _ => LocalStack,
     };
 
     private static readonly Option<string?> ProfileOption = new("--profile") { Description = "a deployed stack: the AWS profile to read credentials with", HelpName = "PROFILE" };
@@ -44,6 +44,9 @@ public sealed class StackTarget(ParseResult result)
     private static readonly Option<Uri?> FauxqsOption = TypedOptions.Url("--fauxqs", "fauxqs elsewhere than http://127.0.0.1:4566");
     private static readonly Option<Uri?> DynamoDbOption = TypedOptions.Url("--endpoint", "DynamoDB Local elsewhere than http://127.0.0.1:8000");
     private static readonly Option<Uri?> CloudWatchOption = TypedOptions.Url("--cloudwatch-endpoint", "a deployed stack: CloudWatch elsewhere than its region's endpoint");
+
+    /// <summary>The local stack's name: PIPELINE_STACK, or <see cref="DefaultStackName"/>.</summary>
+    public static string LocalStack => System.Environment.GetEnvironmentVariable("PIPELINE_STACK") is { Length: > 0 } s ? s : DefaultStackName;
 
     /// <summary>Adds the options of a command that reaches <paramref name="services"/> of a stack.</summary>
     public static void AddOptions(Command command, Services services, bool cloudWatch = false)
