@@ -33,6 +33,7 @@ public static class EventsApi
                 Limits: at most {limits.MaxEventBytes} bytes of JSON; `properties` nested at most {limits.MaxPropertiesDepth} deep;
                 `occurredAt` at most {limits.MaxClockSkew} ahead and {limits.MaxEventAge.TotalDays:0.#} days back.
                 Send the same `eventId` (or `Idempotency-Key` header) again to retry safely: it is stored once.
+                With a tracking plan in block mode, an event that breaks it is a 400 naming each violation (docs/tracking-plan.md).
                 """)
             .WithMetadata(new RequestSizeLimitAttribute(limits.MaxEventBytes))
             .AddEndpointFilter<ValidationFilter<IncomingEvent>>();
@@ -43,7 +44,7 @@ public static class EventsApi
             .WithDescription($"""
                 Validates each event on its own, enqueues the valid ones, and answers 202 with one result per item, in order.
                 A batch where every item is invalid is a 400. Limits: at most {limits.MaxBatchEvents} events and {limits.MaxBatchBytes} bytes;
-                each event as for POST /events ({limits.MaxEventBytes} bytes).
+                each event as for POST /events ({limits.MaxEventBytes} bytes); an event a tracking plan blocks is an invalid item.
                 """)
             .WithMetadata(new RequestSizeLimitAttribute(limits.MaxBatchBytes))
             .AddEndpointFilter<ValidationFilter<EventBatch>>();
