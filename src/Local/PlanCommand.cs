@@ -36,8 +36,10 @@ public static class PlanCommand
             var path = r.GetRequiredValue(file).FullName;
             try
             {
-                var plan = await store.SetAsync(await File.ReadAllTextAsync(path, ct), ct);
+                var document = await File.ReadAllTextAsync(path, ct);
+                var plan = await store.SetAsync(document, ct);
                 await r.InvocationConfiguration.Output.WriteLineAsync($"Tracking plan version {plan.Version} set in {Table(target)}; the Api applies it within 30 s.");
+                await WarnAsync(r.InvocationConfiguration.Error, path, TrackingPlan.Parse(document));
                 return 0;
             }
             catch (PlanException e)
@@ -83,6 +85,7 @@ public static class PlanCommand
                 await r.InvocationConfiguration.Error.WriteLineAsync($"{path}: {e.Message}");
                 return 2;
             }
+            await WarnAsync(r.InvocationConfiguration.Error, path, plan);
             var target = new StackTarget(r);
             var end = r.GetValue(to) ?? TimeProvider.System.GetUtcNow();
             var start = r.GetValue(from) ?? end.AddHours(-1);
@@ -156,6 +159,16 @@ public static class PlanCommand
         });
 
         return new Command("plan", "the tracking plan: set, show, check a plan against the archive, infer one from it (plan COMMAND --help)") { set, show, check, infer };
+    }
+
+    // Patterns that may backtrack catastrophically: the Api stops each match after its timeout, as a violation.
+    private static async Task WarnAsync(TextWriter error, string path, TrackingPlan plan)
+    {
+        foreach (var warning in plan.Warnings)
+        {
+            await error.WriteLineAsync($"warning: {path}: {warning.Path}: {warning.Message}. The Api stops a match after "
+                + $"{PlanBudget.MatchTimeout.TotalMilliseconds:0} ms and counts it as a violation; a pattern without nested repetition avoids that.");
+        }
     }
 
     // Locally the provisioner, and on AWS the template, name the table after the stack.

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Pipeline.Faults;
 using Pipeline.Lambda;
+using Pipeline.Metrics;
 
 namespace Pipeline.Processor;
 
@@ -92,14 +93,15 @@ public sealed class EventBatchProcessor(EventArchive archive, EventStore store, 
             }
         }
 
-        EmbeddedMetrics.Write(log.Output, clock, log.RequestId, new Dictionary<string, double>
+        EmbeddedMetrics.Write(log.Output, clock, "Processor", new Dictionary<string, double>
         {
             ["Processed"] = stored,
             ["Duplicates"] = duplicates,
             ["Rejected"] = rejected,
             ["Failed"] = failed.Count,
             ["LateArchived"] = late,
-        }, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        }, new Dictionary<string, double> { ["BatchDuration"] = Stopwatch.GetElapsedTime(started).TotalMilliseconds },
+            log.RequestId is { } requestId ? new Dictionary<string, string> { ["requestId"] = requestId } : null); // finds the invocation's log lines
         return new SqsBatchResponse { BatchItemFailures = [.. failed.Select(id => new BatchItemFailure(id))] };
     }
 

@@ -120,6 +120,9 @@ public sealed class StructureTests
         Assert.Contains(alarms, a => a["MetricName"]!.GetValue<string>() == "Errors" && Watched(a).Contains("ProcessorFunction", StringComparison.Ordinal));
         Assert.Contains(alarms, a => a["MetricName"]!.GetValue<string>() == "Errors" && Watched(a).Contains("AggregatorFunction", StringComparison.Ordinal));
         Assert.Contains(alarms, a => a["Namespace"]!.GetValue<string>() == "AWS/ApiGateway" && a["MetricName"]!.GetValue<string>() == "5xx");
+        // The Api's EMF metric, under the name and dimension its code writes.
+        Assert.Contains(alarms, a => a["Namespace"]!.GetValue<string>() == Pipeline.Metrics.EmbeddedMetrics.Namespace
+            && a["MetricName"]!.GetValue<string>() == Pipeline.Api.Plans.TrackingPlanCache.FailureMetric && Watched(a) == "\"Api\"");
         Assert.All(alarms, a => Assert.Contains("AlarmTopic", a["AlarmActions"]!.ToJsonString(), StringComparison.Ordinal));
     }
 
@@ -136,8 +139,8 @@ public sealed class StructureTests
         Assert.Subset(metrics, new HashSet<(string, string)>
         {
             ("AWS/SQS", "NumberOfMessagesSent"), ("AWS/ApiGateway", "4xx"), ("AWS/ApiGateway", "5xx"), ("AWS/ApiGateway", "Latency"),
-            (Pipeline.Processor.EmbeddedMetrics.Namespace, "Processed"), (Pipeline.Processor.EmbeddedMetrics.Namespace, "Duplicates"),
-            (Pipeline.Processor.EmbeddedMetrics.Namespace, "Rejected"), ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+            (Pipeline.Metrics.EmbeddedMetrics.Namespace, "Processed"), (Pipeline.Metrics.EmbeddedMetrics.Namespace, "Duplicates"),
+            (Pipeline.Metrics.EmbeddedMetrics.Namespace, "Rejected"), ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
             ("AWS/SQS", "ApproximateAgeOfOldestMessage"), ("AWS/Lambda", "Errors"), ("AWS/Lambda", "Duration"), ("AWS/Lambda", "Throttles"),
         });
         Assert.All(functions, f => Assert.Contains(f, body, StringComparison.Ordinal));

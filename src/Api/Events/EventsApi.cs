@@ -74,7 +74,7 @@ public static class EventsApi
                 });
             }
         }
-        var (check, blocked) = PlanChecks.Of(await plans.CurrentAsync(context.RequestAborted), incoming.EventType!, incoming.Properties, null);
+        var (check, blocked) = plans.Check(await plans.CurrentAsync(context.RequestAborted), PlanBudget.StartNew(), incoming.EventType!, incoming.Properties, null);
         if (blocked)
         {
             return TypedResults.ValidationProblem(PlanChecks.Errors(check!), title: "The event breaks the tracking plan",
@@ -100,6 +100,7 @@ public static class EventsApi
         }
         var items = batch.Events!;
         var plan = await plans.CurrentAsync(context.RequestAborted);
+        var budget = PlanBudget.StartNew(); // the whole batch's
         var results = new BatchItemResult[items.Count];
         var valid = new List<(int Index, QueuedEvent Event)>();
         for (var i = 0; i < items.Count; i++)
@@ -115,7 +116,7 @@ public static class EventsApi
                 results[i] = new(i, "invalid", null, validation.ToDictionary());
                 continue;
             }
-            var (check, blocked) = PlanChecks.Of(plan, item.EventType!, item.Properties, null);
+            var (check, blocked) = plans.Check(plan, budget, item.EventType!, item.Properties, null);
             if (blocked)
             {
                 results[i] = new(i, "invalid", null, PlanChecks.Errors(check!));

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.RegularExpressions;
 using Json.Schema;
 using Pipeline.Events;
 
@@ -30,7 +31,8 @@ public enum UnplannedMode
 /// <summary>What a plan says of one event.</summary>
 /// <param name="Blocked">True if the event is refused.</param>
 /// <param name="Violations">The rules it breaks (empty when it passes).</param>
-public sealed record PlanVerdict(bool Blocked, IReadOnlyList<PlanViolation> Violations)
+/// <param name="Failure">Why the plan could not be evaluated at all (the event is then accepted unchecked), or null.</param>
+public sealed record PlanVerdict(bool Blocked, IReadOnlyList<PlanViolation> Violations, string? Failure = null)
 {
     /// <summary>The verdict of an event that passes.</summary>
     public static PlanVerdict Pass { get; } = new(false, []);
@@ -60,11 +62,12 @@ public sealed class TrackingPlan
 
     private readonly Dictionary<string, PlannedEvent> _events;
 
-    private TrackingPlan(PlanMode mode, UnplannedMode unplanned, Dictionary<string, PlannedEvent> events)
+    private TrackingPlan(PlanMode mode, UnplannedMode unplanned, Dictionary<string, PlannedEvent> events, IReadOnlyList<PlanViolation> warnings)
     {
         Mode = mode;
         Unplanned = unplanned;
         _events = events;
+        Warnings = warnings;
     }
 
     /// <summary>The plan's mode, for the event types that do not set their own.</summary>
@@ -75,6 +78,9 @@ public sealed class TrackingPlan
 
     /// <summary>The event types the plan names.</summary>
     public IReadOnlyCollection<string> EventTypes => _events.Keys;
+
+    /// <summary>What in the plan works but may cost time: patterns that may backtrack catastrophically (<see cref="PatternRisk"/>).</summary>
+    public IReadOnlyList<PlanViolation> Warnings { get; }
 
     /// <summary>Reads and checks a plan document; every problem is a <see cref="PlanException"/> naming its path.</summary>
     public static TrackingPlan Parse(string json)
@@ -121,11 +127,15 @@ public sealed class TrackingPlan
         {
             throw new PlanException("events", $"at most {MaxEventTypes} event types");
         }
-        return new TrackingPlan(mode, unplanned, planned);
+        return new TrackingPlan(mode, unplanned, planned, [.. PatternRisk.Find(events, "events")]);
     }
 
-    /// <summary>What the plan says of an event of <paramref name="eventType"/> with these <c>properties</c> and <c>traits</c>.</summary>
-    public PlanVerdict Evaluate(string eventType, JsonElement? properties, JsonElement? traits)
+    /// <summary>
+    /// What the plan says of an event of <paramref name="eventType"/> with these <c>properties</c> and <c>traits</c>,
+    /// within <paramref name="budget"/> (the request's, shared by its events; one of its own if null). Never throws: a plan
+    /// that cannot be evaluated gives a verdict with a <see cref="PlanVerdict.Failure"/>.
+    /// </summary>
+    public PlanVerdict Evaluate(string eventType, JsonElement? properties, JsonElement? traits, PlanBudget? budget = null)
     {
         if (!_events.TryGetValue(eventType, out var planned))
         {
@@ -136,8 +146,19 @@ public sealed class TrackingPlan
             };
         }
         var violations = new List<PlanViolation>();
-        Evaluate(planned.Properties, properties, "properties", violations);
-        Evaluate(planned.Traits, traits, "traits", violations);
+        using ((budget ?? PlanBudget.StartNew()).Enter())
+        {
+            try
+            {
+                Evaluate(planned.Properties, properties, "properties", violations);
+                Evaluate(planned.Traits, traits, "traits", violations);
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // A library fault must not refuse the event nor answer 5xx (docs/tracking-plan.md): it goes on unchecked.
+                return new PlanVerdict(false, [], $"{e.GetType().Name}: {e.Message}");
+            }
+        }
         return violations.Count == 0 ? PlanVerdict.Pass : new PlanVerdict(planned.Mode == PlanMode.Block, violations);
     }
 
@@ -149,16 +170,30 @@ public sealed class TrackingPlan
         }
         // An absent object is checked as an empty one: a schema that requires a property must see it missing.
         var instance = value is { ValueKind: JsonValueKind.Object } o ? o : EmptyObject;
-        if (schema.Evaluate(instance, Pass).IsValid)
+        if (PlanBudget.Current is { Spent: true })
         {
+            violations.Add(new PlanViolation(field, PlanDialect.NotChecked));
             return;
         }
-        foreach (var detail in schema.Evaluate(instance, Check).Details ?? [])
+        try
         {
-            foreach (var (keyword, message) in detail.Errors ?? new Dictionary<string, string>())
+            if (schema.Evaluate(instance, Pass).IsValid)
             {
-                violations.Add(new PlanViolation(Path(field, detail.InstanceLocation.ToString()), keyword.Length == 0 ? message : $"{keyword}: {message}"));
+                return;
             }
+            foreach (var detail in schema.Evaluate(instance, Check).Details ?? [])
+            {
+                foreach (var (keyword, message) in detail.Errors ?? new Dictionary<string, string>())
+                {
+                    violations.Add(new PlanViolation(Path(field, detail.InstanceLocation.ToString()), keyword.Length == 0 ? message : $"{keyword}: {message}"));
+                }
+            }
+        }
+        catch (RegexMatchTimeoutException e)
+        {
+            // patternProperties' regexes, matched by the library's own handler (pattern and format report their own).
+            violations.Add(new PlanViolation(field, $"patternProperties: the pattern '{e.Pattern}' did not finish within "
+                + $"{e.MatchTimeout.TotalMilliseconds:0} ms on a property name (it may backtrack catastrophically)"));
         }
     }
 
@@ -193,8 +228,8 @@ public sealed class TrackingPlan
         }
         try
         {
-            // A registry of its own: the same $id in two plans, or two types, is not a conflict.
-            return JsonSchema.Build(schema, new BuildOptions { SchemaRegistry = new SchemaRegistry() });
+            // A registry of its own: the same $id in two plans, or two types, is not a conflict. Every regex bounded.
+            return PlanDialect.Bound(JsonSchema.Build(schema, PlanDialect.Options()));
         }
         catch (Exception e) when (e is JsonSchemaException or JsonException or ArgumentException)
         {

@@ -1,5 +1,9 @@
+using System.Diagnostics;
+using System.Globalization;
 using Microsoft.Extensions.Options;
 using Pipeline.Api.Hosting;
+using Pipeline.Events;
+using Pipeline.Metrics;
 
 namespace Pipeline.Api.Plans;
 
@@ -18,14 +22,21 @@ public sealed record PlanState(TrackingPlan? Plan, int? Version, bool Unreadable
 
 /// <summary>
 /// Reads the tracking plan at most every <see cref="PlanOptions.RefreshSeconds"/> (so a new plan applies within that
-/// time, as a revoked key does) and keeps the last good one when a read fails: a plan it cannot read never makes the
-/// Api refuse or lose events. One request reads while the others go on with the plan they have.
+/// time, as a revoked key does) and keeps the last good one when a read fails in any way: a plan it cannot read never
+/// makes the Api refuse, hold or lose events (docs/tracking-plan.md). One read runs at a time; a request waits for it
+/// at most <see cref="PlanOptions.ReadWaitMilliseconds"/>, then goes on with the plan in force while the read goes on.
 /// </summary>
-public sealed class TrackingPlanCache(TrackingPlanStore store, IOptions<PlanOptions> options, TimeProvider clock, ILogger<TrackingPlanCache> logger) : IDisposable
+public sealed class TrackingPlanCache(TrackingPlanStore store, IOptions<PlanOptions> options, TimeProvider clock, ILogger<TrackingPlanCache> logger)
 {
-    private readonly SemaphoreSlim _reading = new(1, 1);
+    /// <summary>The metric counting reads that failed and evaluations that could not run (an alarm watches it).</summary>
+    public const string FailureMetric = "PlanFailures";
+
+    private readonly Lock _gate = new();
     private PlanState _state = PlanState.Unknown;
     private long _nextTicks; // when to read again, in UTC ticks
+    private Task? _reading; // the read in progress
+    private long _readingSince; // its start, as a Stopwatch timestamp
+    private bool _read; // a read has ended, well or not
 
     /// <summary>The plan to apply now.</summary>
     public async ValueTask<PlanState> CurrentAsync(CancellationToken cancellationToken)
@@ -35,50 +46,85 @@ public sealed class TrackingPlanCache(TrackingPlanStore store, IOptions<PlanOpti
         {
             return _state;
         }
-        // Before the first read has ended every request waits for it (none is marked unchecked while the plan is being
-        // read); after it, one request reads and the others go on with the plan they have.
-        if (Volatile.Read(ref _nextTicks) == 0)
+        Task reading;
+        bool waits;
+        lock (_gate)
         {
-            await _reading.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        else if (!await _reading.WaitAsync(0, cancellationToken).ConfigureAwait(false))
-        {
-            return _state;
-        }
-        try
-        {
-            if (now.UtcTicks >= _nextTicks)
+            if (now.UtcTicks < _nextTicks)
             {
-                _state = await ReadAsync(cancellationToken).ConfigureAwait(false);
-                Volatile.Write(ref _nextTicks, now.AddSeconds(options.Value.RefreshSeconds).UtcTicks);
+                return _state;
             }
-            return _state;
+            // The request that starts a read waits for it (so a new plan applies at once), as does every request
+            // before any read has ended (so none is marked unchecked needlessly); the others go on with the plan in force.
+            waits = _reading is null || !_read;
+            if (_reading is null)
+            {
+                _readingSince = Stopwatch.GetTimestamp();
+                _reading = ReadAsync();
+            }
+            reading = _reading;
         }
-        finally
+        var left = TimeSpan.FromMilliseconds(options.Value.ReadWaitMilliseconds) - Stopwatch.GetElapsedTime(Volatile.Read(ref _readingSince));
+        if (waits && left > TimeSpan.Zero)
         {
-            _reading.Release();
+            try
+            {
+                await reading.WaitAsync(left, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // The read goes on in the background; this request goes on with the plan in force.
+            }
         }
+        return _state;
     }
 
-    /// <inheritdoc/>
-    public void Dispose() => _reading.Dispose();
-
-    private async Task<PlanState> ReadAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// What the plan in <paramref name="state"/> says of an event (<see cref="PlanChecks.Of"/>), within the request's
+    /// <paramref name="budget"/>; a plan that cannot be evaluated is logged and counted, and the event goes on unchecked.
+    /// </summary>
+    public (PlanCheck? Check, bool Blocked) Check(PlanState state, PlanBudget budget, string eventType, System.Text.Json.JsonElement? properties, System.Text.Json.JsonElement? traits)
     {
+        var (check, blocked, failure) = PlanChecks.Of(state, budget, eventType, properties, traits);
+        if (failure is not null)
+        {
+            Report("evaluate", $"Cannot evaluate the tracking plan (version {Version(state)}) on an event of '{eventType}' ({failure}); it is accepted unchecked.");
+        }
+        return (check, blocked);
+    }
+
+    private async Task ReadAsync()
+    {
+        await Task.Yield(); // off the request's stack, out of the lock
+        PlanState state;
         try
         {
-            var stored = await store.GetAsync(cancellationToken).ConfigureAwait(false);
-            if (stored is null)
-            {
-                return PlanState.None;
-            }
-            return stored.Version == _state.Version ? _state : new PlanState(TrackingPlan.Parse(stored.Document), stored.Version, false);
+            var stored = await store.GetAsync(CancellationToken.None).ConfigureAwait(false); // the SDK's timeouts bound it
+            state = stored is null ? PlanState.None
+                : stored.Version == _state.Version && _state.Plan is not null ? _state
+                : new PlanState(TrackingPlan.Parse(stored.Document), stored.Version, false);
         }
-        catch (Exception e) when (e is PlanException or InvalidDataException || Faults.AwsFaults.IsServiceFailure(e, cancellationToken))
+        catch (Exception e) when (e is not OutOfMemoryException)
         {
-            logger.LogWarning("Cannot read the tracking plan ({Error}); {Applied}.", e.Message,
-                _state.Unreadable ? "events are accepted unchecked" : $"version {_state.Version?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"} stays in force");
-            return _state;
+            // Every kind of damage (a fault, a malformed item, a plan this Api cannot use) keeps the plan in force.
+            state = _state;
+            Report("read", $"Cannot read the tracking plan ({e.GetType().Name}: {e.Message}); "
+                + (state.Unreadable ? "events are accepted unchecked." : $"version {Version(state)} stays in force."));
+        }
+        lock (_gate)
+        {
+            _state = state;
+            Volatile.Write(ref _nextTicks, clock.GetUtcNow().AddSeconds(options.Value.RefreshSeconds).UtcTicks);
+            _read = true;
+            _reading = null;
         }
     }
+
+    private void Report(string stage, string message)
+    {
+        logger.LogWarning("{Message}", message);
+        EmbeddedMetrics.Write(Console.Out, clock, "Api", new Dictionary<string, double> { [FailureMetric] = 1 }, properties: new Dictionary<string, string> { ["stage"] = stage });
+    }
+
+    private static string Version(PlanState state) => state.Version?.ToString(CultureInfo.InvariantCulture) ?? "none";
 }

@@ -28,6 +28,7 @@ public sealed class TrackingPlanStore(IAmazonDynamoDB dynamoDb, string tableName
     private const string Current = "current";
 
     /// <summary>The current plan, or null if none was ever set.</summary>
+    /// <exception cref="InvalidDataException">The stored item is damaged: an attribute missing or malformed, the document not gzip or too large.</exception>
     public async Task<StoredPlan?> GetAsync(CancellationToken cancellationToken)
     {
         var item = (await dynamoDb.GetItemAsync(new GetItemRequest { TableName = tableName, Key = Key(), ConsistentRead = true }, cancellationToken).ConfigureAwait(false)).Item;
@@ -35,11 +36,51 @@ public sealed class TrackingPlanStore(IAmazonDynamoDB dynamoDb, string tableName
         {
             return null;
         }
-        using var gzip = new GZipStream(item["document"].B, CompressionMode.Decompress);
-        using var reader = new StreamReader(gzip, Encoding.UTF8);
-        return new StoredPlan(int.Parse(item["version"].N, CultureInfo.InvariantCulture), await reader.ReadToEndAsync(cancellationToken).ConfigureAwait(false),
-            DateTimeOffset.Parse(item["setAt"].S, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind));
+        var version = int.TryParse(Attribute(item, "version").N, NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v > 0
+            ? v : throw Damaged("version", "not a whole number above 0");
+        var setAt = DateTimeOffset.TryParse(Attribute(item, "setAt").S, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var at)
+            ? at : throw Damaged("setAt", "not a date and time");
+        var compressed = Attribute(item, "document").B ?? throw Damaged("document", "not binary");
+        return new StoredPlan(version, await DecompressAsync(compressed, cancellationToken).ConfigureAwait(false), setAt);
     }
+
+    // The document, read at most MaxDocumentBytes: a damaged or hostile item cannot make the Api inflate gigabytes.
+    private static async Task<string> DecompressAsync(MemoryStream compressed, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[MaxDocumentBytes + 1];
+        var length = 0;
+        try
+        {
+            using var gzip = new GZipStream(compressed, CompressionMode.Decompress);
+            int read;
+            while (length < buffer.Length && (read = await gzip.ReadAsync(buffer.AsMemory(length), cancellationToken).ConfigureAwait(false)) > 0)
+            {
+                length += read;
+            }
+        }
+        catch (InvalidDataException e)
+        {
+            throw Damaged("document", $"not gzip ({e.Message})");
+        }
+        if (length > MaxDocumentBytes)
+        {
+            throw Damaged("document", $"more than {MaxDocumentBytes} bytes of JSON once unzipped");
+        }
+        try
+        {
+            return new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(buffer, 0, length);
+        }
+        catch (DecoderFallbackException)
+        {
+            throw Damaged("document", "not UTF-8 once unzipped");
+        }
+    }
+
+    private static AttributeValue Attribute(Dictionary<string, AttributeValue> item, string name) =>
+        item.TryGetValue(name, out var value) && value is not null ? value : throw Damaged(name, "missing");
+
+    private static InvalidDataException Damaged(string attribute, string problem) =>
+        new($"The stored tracking plan is damaged: its '{attribute}' attribute is {problem}. Set the plan again (plan set).");
 
     /// <summary>Checks <paramref name="document"/> and makes it the current plan, one version after the one it replaces.</summary>
     /// <exception cref="PlanException">The plan cannot be used, or is too large; nothing changed.</exception>

@@ -105,7 +105,9 @@ public static class SegmentApi
         // A call the tracking plan refuses is queued too, marked blocked, for the Processor to write to rejected/: Segment's
         // libraries drop a whole batch on a 400, so one blocked call must not cost the others (docs/tracking-plan.md).
         var plan = await plans.CurrentAsync(context.RequestAborted);
-        QueuedEvent[] queued = [.. messages.Select(m => mapper.Map(m, request.Envelope, keyHash, context)).Select(q => q with { Plan = PlanChecks.Of(plan, q.EventType, q.Properties, q.Traits).Check })];
+        var budget = PlanBudget.StartNew(); // the whole batch's
+        QueuedEvent[] queued = [.. messages.Select(m => mapper.Map(m, request.Envelope, keyHash, context))
+            .Select(q => q with { Plan = plans.Check(plan, budget, q.EventType, q.Properties, q.Traits).Check })];
         var accepted = queued.Length == 1
             ? [await buffer.SendAsync(queued[0], context.RequestAborted)]
             : await buffer.SendBatchAsync(queued, context.RequestAborted);

@@ -30,6 +30,12 @@ public sealed class TcpProxy : IAsyncDisposable
     /// <summary>How long each chunk sent to the server is held.</summary>
     public TimeSpan Delay { get; set; }
 
+    /// <summary>
+    /// Which requests hang: a chunk sent to the server for which this is true is never sent on, and its connection stays
+    /// open and silent (a server that accepts and never answers, for the requests it names).
+    /// </summary>
+    public Func<ReadOnlyMemory<byte>, bool>? Hang { get; set; }
+
     /// <summary>Drops every open connection and refuses new ones.</summary>
     public void Cut()
     {
@@ -115,6 +121,10 @@ public sealed class TcpProxy : IAsyncDisposable
                 if (delayed)
                 {
                     Interlocked.Add(ref _clientBytes, read);
+                }
+                if (delayed && Hang is { } hang && hang(buffer.AsMemory(0, read)))
+                {
+                    await Task.Delay(Timeout.Infinite, _stop.Token);
                 }
                 if (delayed && Delay > TimeSpan.Zero)
                 {
