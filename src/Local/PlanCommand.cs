@@ -39,7 +39,7 @@ public static class PlanCommand
                 var document = await File.ReadAllTextAsync(path, ct);
                 var plan = await store.SetAsync(document, ct);
                 await r.InvocationConfiguration.Output.WriteLineAsync($"Tracking plan version {plan.Version} set in {Table(target)}; the Api applies it within 30 s.");
-                await WarnAsync(r.InvocationConfiguration.Error, path, TrackingPlan.Parse(document));
+                await WarnAsync(r.InvocationConfiguration.Output, path, TrackingPlan.Parse(document));
                 return 0;
             }
             catch (PlanException e)
@@ -85,7 +85,7 @@ public static class PlanCommand
                 await r.InvocationConfiguration.Error.WriteLineAsync($"{path}: {e.Message}");
                 return 2;
             }
-            await WarnAsync(r.InvocationConfiguration.Error, path, plan);
+            await WarnAsync(r.InvocationConfiguration.Output, path, plan);
             var target = new StackTarget(r);
             var end = r.GetValue(to) ?? TimeProvider.System.GetUtcNow();
             var start = r.GetValue(from) ?? end.AddHours(-1);
@@ -162,11 +162,11 @@ public static class PlanCommand
     }
 
     // Patterns that may backtrack catastrophically: the Api stops each match after its timeout, as a violation.
-    private static async Task WarnAsync(TextWriter error, string path, TrackingPlan plan)
+    private static async Task WarnAsync(TextWriter output, string path, TrackingPlan plan)
     {
         foreach (var warning in plan.Warnings)
         {
-            await error.WriteLineAsync($"warning: {path}: {warning.Path}: {warning.Message}. The Api stops a match after "
+            await output.WriteLineAsync($"warning: {path}: {warning.Path}: {warning.Message}. The Api stops a match after "
                 + $"{PlanBudget.MatchTimeout.TotalMilliseconds:0} ms and counts it as a violation; a pattern without nested repetition avoids that.");
         }
     }

@@ -54,6 +54,29 @@ public sealed class PlanCommandTests
     }
 
     [Fact]
+    public async Task Plan_set_and_plan_check_warn_of_a_pattern_that_may_backtrack_catastrophically_naming_its_path()
+    {
+        using var aws = await TestEnvironment.CreateClientsAsync();
+        var stack = await TestEnvironment.ProvisionAsync(aws);
+        var file = Path.Combine(Path.GetTempPath(), $"plan-{Guid.NewGuid():N}.json");
+        await File.WriteAllTextAsync(file, """
+            { "events": { "signup": { "properties": { "type": "object", "properties": { "slug": { "type": "string", "pattern": "^([a-z]+-?)+$" }, "sku": { "pattern": "^[A-Z]{3}$" } } } } } }
+            """);
+
+        using var set = new StringWriter();
+        Assert.Equal(0, await LocalCommands.RunAsync(["plan", "set", file, "--stack", stack.StackName, "--endpoint", aws.Endpoints.DynamoDb.ToString()], set, CancellationToken.None));
+        using var check = new StringWriter();
+        Assert.Equal(0, await LocalCommands.RunAsync(["plan", "check", file, "--stack", stack.StackName, "--fauxqs", aws.Endpoints.Fauxqs.ToString()], check, CancellationToken.None));
+
+        foreach (var output in new[] { set.ToString(), check.ToString() })
+        {
+            var warning = Assert.Single(output.Split('\n'), l => l.StartsWith("warning:", StringComparison.Ordinal));
+            Assert.Contains("events.signup.properties.properties.slug.pattern: '^([a-z]+-?)+$' may backtrack catastrophically", warning, StringComparison.Ordinal);
+        }
+        Assert.Contains("version 1 set", set.ToString(), StringComparison.Ordinal); // a warning, not a refusal
+    }
+
+    [Fact]
     public async Task Plan_infer_writes_a_plan_that_the_events_it_came_from_pass_with_required_keys_where_always_present()
     {
         using var aws = await TestEnvironment.CreateClientsAsync();
