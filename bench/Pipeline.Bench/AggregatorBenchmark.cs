@@ -98,7 +98,7 @@ internal static class AggregatorBenchmark
             var first = (long)o * shape.PerObject;
             var events = Enumerable.Range(0, (int)Math.Min(shape.PerObject, shape.Events - first))
                 .Select(k => Event(window, step, first + k, properties[(first + k) % properties.Length])).ToList();
-            await archive.WriteAsync(events, [$"bench-{o}"], DateTimeOffset.UtcNow, ct);
+            await archive.WriteAsync(events, DateTimeOffset.UtcNow, ct);
             if (Interlocked.Increment(ref done) % 1000 == 0)
             {
                 Console.WriteLine($"  {done}/{objects} objects");

@@ -17,12 +17,19 @@ namespace Pipeline.Bench;
 /// 503/429 after Retry-After, and network errors, with its own eventId), while the soak stops DynamoDB, the SQS/S3/SNS
 /// server, and S3 alone for 10 s each (every client reaches them through a proxy that refuses and drops connections), kills the
 /// Processor process mid-batch twice (SIGKILL), and resends a burst of already accepted events. Then it checks, for every
-/// event answered 202: stored exactly once, archived, counted exactly once by the latest summary revisions; and the DLQ.
-/// Loopback only, bounded in time.
+/// event answered 202: stored exactly once, archived, counted exactly once by the latest summary revisions; and the DLQ;
+/// but only once the events queue is empty and every window's summary is final. Loopback only, bounded in time.
 /// </summary>
 internal static class FaultSoak
 {
     private static readonly TimeSpan Window = TimeSpan.FromMinutes(1);
+
+    // The template's look-back is 60 minutes, past the 5 x 180 s a message can take before the DLQ; the soak's is 3, past
+    // its 5 x 35 s, so that summaries are final (every window past its look-back) minutes, not an hour, after the load.
+    private static readonly TimeSpan Lookback = TimeSpan.FromMinutes(3);
+
+    // The most the drain may take once the load stops; past it the soak fails instead of judging.
+    private static readonly TimeSpan DrainTimeout = TimeSpan.FromMinutes(10);
 
     public static async Task<string> RunAsync(int seconds, int rate)
     {
@@ -33,7 +40,11 @@ internal static class FaultSoak
         await using var fauxqs = new TcpProxy(direct.Endpoints.Fauxqs);
         // S3 on its own proxy (the same fauxqs behind it), so the soak can stop S3 alone: the Processor's archive writes.
         await using var s3 = new TcpProxy(direct.Endpoints.Fauxqs);
-        var s3Only = new Dictionary<string, string> { ["AWS_ENDPOINT_URL_S3"] = s3.Address.ToString() };
+        var overrides = new Dictionary<string, string>
+        {
+            ["AWS_ENDPOINT_URL_S3"] = s3.Address.ToString(),
+            ["Summaries__LookbackMinutes"] = ((int)Lookback.TotalMinutes).ToString(CultureInfo.InvariantCulture),
+        };
         var faulty = new LocalEndpoints(fauxqs.Address, dynamoDb.Address);
         using var faultyAws = new LocalAws(faulty);
         var queueUrl = stack.Resources["EventsQueue"].Ref;
@@ -50,10 +61,10 @@ internal static class FaultSoak
         var clock = Stopwatch.StartNew();
         void Note(string what) => notes.Enqueue(FormattableString.Invariant($"| {clock.Elapsed.TotalSeconds:0.0} s | {what} |"));
         var processed = new ProcessedMetric();
-        await using var processor = LocalProcessor.Start(stack, faulty, processed.Read, s3Only);
+        await using var processor = LocalProcessor.Start(stack, faulty, processed.Read, overrides);
         using var stop = new CancellationTokenSource();
         var polling = LocalProcessor.EventSource(faultyAws, stack, processor.InvokeAsync, LocalProcessor.EventSourceOptions(stack), _ => { }).RunAsync(stop.Token);
-        await using var aggregator = LocalAggregator.Start(stack, faulty, Window, _ => { }, overrides: s3Only);
+        await using var aggregator = LocalAggregator.Start(stack, faulty, Window, _ => { }, overrides: overrides);
         var aggregating = LocalAggregator.ScheduleAsync(aggregator, Window, _ => { }, stop.Token);
 
         // Valid events only, each with its own eventId: every one must end up stored.
@@ -98,25 +109,44 @@ internal static class FaultSoak
         var load = await sending;
         Note($"load stopped: {client.Accepted.Count} events answered 202");
 
-        // Drain: every accepted event stored, or give up after five minutes.
-        var drainDeadline = DateTime.UtcNow.AddMinutes(5);
+        // Drain before judging: no message visible or in flight in the events queue, five reads in a row (the counts are
+        // approximate); then an Aggregator run that starts past the end + settle + look-back of every window holding a soak
+        // event, so every summary is final. Past DrainTimeout the soak fails, naming what it still waits for.
+        var deadline = DateTimeOffset.UtcNow + DrainTimeout;
+        TimeoutException Timeout(string what) => new(FormattableString.Invariant($"Fault soak: no verdict after {DrainTimeout.TotalMinutes:0} minutes of draining, still waiting for {what}."));
         Dictionary<string, DateTimeOffset> stored;
-        while ((stored = await StoredAsync(bench)).Count < client.Accepted.Count && DateTime.UtcNow < drainDeadline)
+        try
         {
-            await Task.Delay(TimeSpan.FromSeconds(2));
+            for (var emptyReads = 0; emptyReads < 5;)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(2));
+                var queue = await direct.Sqs.GetQueueAttributesAsync(queueUrl, ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]);
+                emptyReads = queue.ApproximateNumberOfMessages + queue.ApproximateNumberOfMessagesNotVisible == 0 ? emptyReads + 1 : 0;
+                if (emptyReads == 0 && DateTimeOffset.UtcNow > deadline)
+                {
+                    throw Timeout($"the events queue to empty ({queue.ApproximateNumberOfMessages} visible, {queue.ApproximateNumberOfMessagesNotVisible} in flight)");
+                }
+            }
+            stored = await StoredAsync(bench);
+            var dlq = await direct.Sqs.GetQueueAttributesAsync(stack.Resources["EventsDeadLetterQueue"].Ref, ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]);
+            Note($"events queue empty (nothing visible or in flight, 5 reads 2 s apart): {stored.Count} events stored; DLQ: {dlq.ApproximateNumberOfMessages} visible, {dlq.ApproximateNumberOfMessagesNotVisible} in flight");
+
+            var settings = LocalAggregator.Options(stack, Window) with { Lookback = Lookback };
+            var final = stored.Values.DefaultIfEmpty(DateTimeOffset.UtcNow).Max(t => SummaryWindows.Containing(t, Window).End) + settings.Settle + settings.Lookback;
+            if (final > deadline)
+            {
+                throw Timeout($"the look-back of the window ending {final - settings.Settle - settings.Lookback:HH:mm} UTC to pass, at {final:HH:mm:ss} UTC");
+            }
+            Note(FormattableString.Invariant($"waiting until {final:HH:mm:ss} UTC: the last window's end + settle ({settings.Settle.TotalSeconds:0} s) + look-back ({settings.Lookback.TotalMinutes:0} min)"));
+            await Task.Delay(TimeSpan.FromTicks(Math.Max(0, (final - DateTimeOffset.UtcNow).Ticks)));
+            var run = await LocalAggregator.InvokeAsync(aggregator, CancellationToken.None);
+            Note($"final Aggregator run, past every window's look-back: {run.EventsRead} archived events read, {run.Published.Count} summaries published");
         }
-        Note($"queue drained: {stored.Count} events stored");
-        // The last window complete and settled, then one more Aggregator run (overlapping runs are safe).
-        var lastWindow = SummaryWindows.Containing(stored.Values.DefaultIfEmpty(DateTimeOffset.UtcNow).Max(), Window);
-        var wait = lastWindow.End + TimeSpan.FromSeconds(6) - DateTimeOffset.UtcNow;
-        if (wait > TimeSpan.Zero)
+        finally
         {
-            await Task.Delay(wait);
+            await stop.CancelAsync();
+            await Task.WhenAll(polling, aggregating);
         }
-        await LocalAggregator.InvokeAsync(aggregator, CancellationToken.None);
-        Note("final Aggregator run");
-        await stop.CancelAsync();
-        await Task.WhenAll(polling, aggregating);
 
         return await ReportAsync(bench, client.Accepted.Keys.ToHashSet(), load, resent, stored, inbox, notes, seconds, rate, processor.Reports.Count(r => r.ErrorType is not null), processed.Total);
     }
@@ -185,7 +215,7 @@ internal static class FaultSoak
         List<string> lines =
         [
             FormattableString.Invariant($"{seconds} s of load at {rate} events/s (POST /events, one event each, client-chosen eventId), one run, {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores."),
-            "The Api, the Processor processes (local Runtime API) and the Aggregator reach DynamoDB Local and fauxqs through proxies that the soak cuts (S3 through a proxy of its own); summary windows of 1 minute.",
+            "The Api, the Processor processes (local Runtime API) and the Aggregator reach DynamoDB Local and fauxqs through proxies that the soak cuts (S3 through a proxy of its own); summary windows of 1 minute, a look-back of 3 minutes.",
             "",
             "| when | what |",
             "|---:|---|",

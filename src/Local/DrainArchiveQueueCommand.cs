@@ -68,7 +68,7 @@ public static class DrainArchiveQueueCommand
                     await output.WriteLineAsync($"Message {message.MessageId} is not a batch of stored events; left in {queueName}.");
                 }
             }
-            await archive.WriteAsync(events, done.Select(m => m.MessageId), DateTimeOffset.MaxValue, cancellationToken);
+            await archive.WriteAsync(events, DateTimeOffset.MaxValue, cancellationToken);
             if (done.Count > 0)
             {
                 await sqs.DeleteMessageBatchAsync(queue, [.. done.Select((m, i) => new DeleteMessageBatchRequestEntry(i.ToString(System.Globalization.CultureInfo.InvariantCulture), m.ReceiptHandle))], cancellationToken);

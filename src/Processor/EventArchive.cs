@@ -12,10 +12,11 @@ namespace Pipeline.Processor;
 
 /// <summary>
 /// The Processor's writes to the S3 archive (docs/architecture.md, D10, D11). Stored events: a gzip JSON-lines object
-/// per batch and receive hour, under <c>events/dt=YYYY-MM-DD/hour=HH/</c>, named from the batch's message ids, its
-/// lines in a fixed order, so a redelivered batch writes the same key with the same bytes; and a marker under
-/// <c>late/</c> when the hour's windows may already be past the Aggregator's look-back. Records that can never
-/// succeed: one JSON object each under <c>rejected/</c>, with the reason.
+/// per batch and receive hour, under <c>events/dt=YYYY-MM-DD/hour=HH/</c>, named from its content (its lines in a fixed
+/// order), so a key always holds the same bytes: a redelivery that stores the same events writes the same object, and
+/// one that stores more writes a new one beside it; and a marker under <c>late/</c>, named as its object, when the
+/// hour's windows may already be past the Aggregator's look-back. Records that can never succeed: one JSON object each
+/// under <c>rejected/</c>, with the reason. Every PUT is conditional (<c>If-None-Match: *</c>): nothing is overwritten.
 /// </summary>
 /// <param name="s3">The S3 client.</param>
 /// <param name="bucketName">The archive bucket.</param>
@@ -24,28 +25,37 @@ namespace Pipeline.Processor;
 public sealed class EventArchive(IAmazonS3 s3, string bucketName, TimeSpan lookback, TimeProvider clock)
 {
     /// <summary>
-    /// Writes the events of a batch (<paramref name="batchMessageIds"/>: every message id of the invocation) and, for an
-    /// hour that may be past its look-back when the write lands (by <paramref name="deadline"/>), its late marker.
-    /// Returns how many late markers were written. Throws if any write failed: the caller retries the records.
+    /// Writes the events of a batch and, for an hour that may be past its look-back when the write lands (by
+    /// <paramref name="deadline"/>), its late marker. Returns how many late markers were written. Throws if any write
+    /// failed: the caller retries the records.
     /// </summary>
-    public async Task<int> WriteAsync(IReadOnlyList<QueuedEvent> events, IEnumerable<string> batchMessageIds, DateTimeOffset deadline, CancellationToken cancellationToken)
+    public async Task<int> WriteAsync(IReadOnlyList<QueuedEvent> events, DateTimeOffset deadline, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(events);
-        ArgumentNullException.ThrowIfNull(batchMessageIds);
-        if (events.Count == 0)
-        {
-            return 0;
-        }
-        var name = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join('\n', batchMessageIds.Distinct().Order(StringComparer.Ordinal)))))[..32];
         // Usually one hour; the hours of a batch that spans several are written at once.
-        var written = await Task.WhenAll(events.GroupBy(e => EventLayout.Hour(e.ReceivedAt)).Select(hour => WriteHourAsync(hour, name, deadline, cancellationToken))).ConfigureAwait(false);
+        var written = await Task.WhenAll(events.GroupBy(e => EventLayout.Hour(e.ReceivedAt)).Select(hour => WriteHourAsync(hour, deadline, cancellationToken))).ConfigureAwait(false);
         return written.Count(late => late);
     }
 
-    // Writes an hour's object; returns true if it also wrote the hour's late marker.
-    private async Task<bool> WriteHourAsync(IGrouping<DateTimeOffset, QueuedEvent> hour, string name, DateTimeOffset deadline, CancellationToken cancellationToken)
+    /// <summary>The name of the object that holds <paramref name="lines"/>: 32 hex digits of SHA-256 over them, so a name determines its content.</summary>
+    public static string ObjectName(IEnumerable<byte[]> lines)
     {
-        await PutAsync($"{EventLayout.EventsPrefix(hour.Key)}{name}.jsonl.gz", Gzip(hour), "application/x-ndjson", cancellationToken).ConfigureAwait(false);
+        ArgumentNullException.ThrowIfNull(lines);
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var line in lines)
+        {
+            hash.AppendData(line);
+            hash.AppendData("\n"u8);
+        }
+        return Convert.ToHexStringLower(hash.GetHashAndReset())[..32];
+    }
+
+    // Writes an hour's object; returns true if it also wrote the hour's late marker.
+    private async Task<bool> WriteHourAsync(IGrouping<DateTimeOffset, QueuedEvent> hour, DateTimeOffset deadline, CancellationToken cancellationToken)
+    {
+        var lines = Lines(hour);
+        var name = ObjectName(lines);
+        await PutAsync($"{EventLayout.EventsPrefix(hour.Key)}{name}.jsonl.gz", Gzip(lines), "application/x-ndjson", cancellationToken).ConfigureAwait(false);
         // A window is counted again by every Aggregator run up to the first that starts after its end + settle +
         // look-back; the window of an event ends after the event, so a write that lands before receivedAt + look-back
         // is always counted. A later one is announced, after the object it announces (D10).
@@ -57,15 +67,17 @@ public sealed class EventArchive(IAmazonS3 s3, string bucketName, TimeSpan lookb
         return true;
     }
 
-    // One line per event, ordered by id and then text (SQS does not keep record order), gzip'd: the same events give the same bytes.
-    private static byte[] Gzip(IEnumerable<QueuedEvent> events)
+    // One line per event, ordered by id and then text (SQS does not keep record order): the same events give the same lines.
+    private static List<byte[]> Lines(IEnumerable<QueuedEvent> events) =>
+        [.. events.Select(e => (e.EventId, Line: ArchiveLine.Serialize(e)))
+            .OrderBy(l => l.EventId, StringComparer.Ordinal).ThenBy(l => l.Line, ByteOrder.Instance).Select(l => l.Line)];
+
+    private static byte[] Gzip(List<byte[]> lines)
     {
-        var lines = events.Select(e => (e.EventId, Line: ArchiveLine.Serialize(e)))
-            .OrderBy(l => l.EventId, StringComparer.Ordinal).ThenBy(l => l.Line, ByteOrder.Instance);
         using var body = new MemoryStream();
         using (var gzip = new GZipStream(body, CompressionLevel.Fastest, leaveOpen: true))
         {
-            foreach (var (_, line) in lines)
+            foreach (var line in lines)
             {
                 gzip.Write(line);
                 gzip.WriteByte((byte)'\n');
@@ -74,16 +86,26 @@ public sealed class EventArchive(IAmazonS3 s3, string bucketName, TimeSpan lookb
         return body.ToArray();
     }
 
+    // A PUT that never overwrites: S3 answers 412 if the key exists, which here means it holds these bytes already (an
+    // object or marker is named from its content) or an earlier rejection of the same record: both are done.
     private async Task PutAsync(string key, byte[] body, string contentType, CancellationToken cancellationToken)
     {
         using var stream = new MemoryStream(body, writable: false);
-        await s3.PutObjectAsync(new PutObjectRequest
+        try
         {
-            BucketName = bucketName,
-            Key = key,
-            InputStream = stream,
-            ContentType = contentType,
-        }, cancellationToken).ConfigureAwait(false);
+            await s3.PutObjectAsync(new PutObjectRequest
+            {
+                BucketName = bucketName,
+                Key = key,
+                InputStream = stream,
+                ContentType = contentType,
+                IfNoneMatch = "*",
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == System.Net.HttpStatusCode.PreconditionFailed)
+        {
+            // Already written.
+        }
     }
 
     /// <summary>Writes a record that can never succeed, with its reason; returns the object key.</summary>
@@ -94,13 +116,7 @@ public sealed class EventArchive(IAmazonS3 s3, string bucketName, TimeSpan lookb
         var key = $"{EventLayout.RejectedRoot}{EventLayout.Partition(now)}/{record.Message.MessageId}{(record.Index is { } i ? $"-{i}" : "")}.json";
         var rejection = new Rejection(record.Message.MessageId, record.RejectReason ?? "", now,
             record.Message.Attributes.GetValueOrDefault("ApproximateReceiveCount"), record.Json ?? record.Message.Body, record.Index);
-        await s3.PutObjectAsync(new PutObjectRequest
-        {
-            BucketName = bucketName,
-            Key = key,
-            ContentBody = JsonSerializer.Serialize(rejection, RejectionJsonContext.Default.Rejection),
-            ContentType = "application/json",
-        }, cancellationToken).ConfigureAwait(false);
+        await PutAsync(key, JsonSerializer.SerializeToUtf8Bytes(rejection, RejectionJsonContext.Default.Rejection), "application/json", cancellationToken).ConfigureAwait(false);
         return key;
     }
 

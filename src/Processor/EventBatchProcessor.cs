@@ -84,7 +84,7 @@ public sealed class EventBatchProcessor(EventArchive archive, EventStore store, 
             try
             {
                 // Acknowledged only once archived: an event in the table is always in the archive (docs/architecture.md, D10).
-                late = await archive.WriteAsync([.. archivable.Select(r => r.Event!)], messages.Select(m => m.MessageId), deadline, cancellationToken).ConfigureAwait(false);
+                late = await archive.WriteAsync([.. archivable.Select(r => r.Event!)], deadline, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception e) when (IsFault(e, cancellationToken))
             {

@@ -87,7 +87,7 @@ public sealed class AggregatorHarness : IAsyncDisposable
     /// <summary>Writes events to the archive with the Processor's own code, as one batch (without storing them in the table).</summary>
     public async Task ArchiveAsync(IReadOnlyList<QueuedEvent> events) =>
         await new Pipeline.Processor.EventArchive(Aws.S3, Stack["ArchiveBucket"], TimeSpan.FromDays(7), TimeProvider.System)
-            .WriteAsync(events, [Guid.NewGuid().ToString()], DateTimeOffset.UtcNow, CancellationToken.None);
+            .WriteAsync(events, DateTimeOffset.UtcNow, CancellationToken.None);
 
     /// <summary>The summaries table's window items, oldest first.</summary>
     public async Task<List<Dictionary<string, Amazon.DynamoDBv2.Model.AttributeValue>>> SummaryItemsAsync() =>

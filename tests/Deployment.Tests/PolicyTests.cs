@@ -111,15 +111,15 @@ public sealed class PolicyTests
             ReceivedAt = window.Start,
             RequestId = "r",
         };
-        await new EventArchive(aws.S3, stack["ArchiveBucket"], TimeSpan.Zero, TimeProvider.System).WriteAsync([stored], ["m"], DateTimeOffset.UtcNow, CancellationToken.None);
+        await new EventArchive(aws.S3, stack["ArchiveBucket"], TimeSpan.Zero, TimeProvider.System).WriteAsync([stored], DateTimeOffset.UtcNow, CancellationToken.None);
 
         // And an hour past its look-back: the run compacts it; a late event in it, and the next run compacts it again.
         var old = stored with { EventId = Guid.NewGuid().ToString(), ReceivedAt = window.Start.AddHours(-6), OccurredAt = window.Start.AddHours(-6) };
         var archive = new EventArchive(aws.S3, stack["ArchiveBucket"], TimeSpan.FromDays(1), TimeProvider.System);
-        await archive.WriteAsync([old], ["o"], DateTimeOffset.UtcNow, CancellationToken.None);
+        await archive.WriteAsync([old], DateTimeOffset.UtcNow, CancellationToken.None);
 
         var run = await function.RunAsync(CancellationToken.None);
-        await archive.WriteAsync([old with { EventId = Guid.NewGuid().ToString() }], ["late"], DateTimeOffset.UtcNow, CancellationToken.None);
+        await archive.WriteAsync([old with { EventId = Guid.NewGuid().ToString() }], DateTimeOffset.UtcNow, CancellationToken.None);
         var next = await function.RunAsync(CancellationToken.None);
 
         Assert.Single(run.Published);

@@ -180,7 +180,7 @@ public sealed class PublishedFunctionTests
         var (aws, stack) = await SetUpAsync();
         var window = SummaryWindows.Containing(DateTimeOffset.UtcNow.AddMinutes(-2), TimeSpan.FromMinutes(1));
         await new Pipeline.Processor.EventArchive(aws.S3, stack["ArchiveBucket"], TimeSpan.FromDays(1), TimeProvider.System)
-            .WriteAsync([Event("counted") with { ReceivedAt = window.Start.AddSeconds(1) }], ["m"], DateTimeOffset.UtcNow, CancellationToken.None);
+            .WriteAsync([Event("counted") with { ReceivedAt = window.Start.AddSeconds(1) }], DateTimeOffset.UtcNow, CancellationToken.None);
         var definition = await DefinitionAsync(stack, LocalAggregator.LogicalId, aws.Endpoints, new Dictionary<string, string>
         {
             ["Summaries__WindowMinutes"] = "1",

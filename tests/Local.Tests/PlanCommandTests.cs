@@ -42,7 +42,7 @@ public sealed class PlanCommandTests
         await new Pipeline.Processor.EventArchive(aws.S3, stack["ArchiveBucket"], TimeSpan.FromHours(2), TimeProvider.System).WriteAsync(
             [Event("order.completed", """{"revenue":1}"""), Event("order.completed", """{"revenue":2}"""), Event("order.completed", "{}"),
              Event("page_view", """{"path":"/"}"""), Event("page_view", "{}"), Event("signup", "{}")],
-            ["m"], DateTimeOffset.UtcNow, CancellationToken.None);
+            DateTimeOffset.UtcNow, CancellationToken.None);
         using var checkedOutput = new StringWriter();
         Assert.Equal(0, await LocalCommands.RunAsync(["plan", "check", file, "--stack", stack.StackName, "--fauxqs", aws.Endpoints.Fauxqs.ToString()], checkedOutput, CancellationToken.None));
 
@@ -93,7 +93,7 @@ public sealed class PlanCommandTests
             Event("identify", null, """{"email":"a@example.com","age":30}"""),
         };
         await new Pipeline.Processor.EventArchive(aws.S3, stack["ArchiveBucket"], TimeSpan.FromHours(2), TimeProvider.System)
-            .WriteAsync(events, ["m"], DateTimeOffset.UtcNow, CancellationToken.None);
+            .WriteAsync(events, DateTimeOffset.UtcNow, CancellationToken.None);
         var file = Path.Combine(Path.GetTempPath(), $"inferred-{Guid.NewGuid():N}.json");
 
         Assert.Equal(0, await LocalCommands.RunAsync(["plan", "infer", "--from", at.AddHours(-1).ToString("O"), "--to", DateTimeOffset.UtcNow.ToString("O"), "--output", file,

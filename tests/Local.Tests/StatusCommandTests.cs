@@ -38,7 +38,7 @@ public sealed class StatusCommandTests
                 OccurredAt = now.AddMinutes(-minutesAgo),
                 ReceivedAt = now.AddMinutes(-minutesAgo),
                 RequestId = "r",
-            }], [$"message-{minutesAgo}"], now.AddSeconds(30), CancellationToken.None);
+            }], now.AddSeconds(30), CancellationToken.None);
         }
         var expected = MinutesAgo.Count(m => EventLayout.Hour(now.AddMinutes(-m)) >= EventLayout.Hour(now).AddHours(-1));
         var window = SummaryWindows.Containing(DateTimeOffset.UtcNow.AddHours(-2), TimeSpan.FromHours(1));

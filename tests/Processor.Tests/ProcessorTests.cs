@@ -264,6 +264,53 @@ public sealed class ProcessorTests
     }
 
     [Fact]
+    public async Task A_partly_stored_batch_redelivered_writes_a_new_object_beside_the_first_and_never_over_it()
+    {
+        await using var harness = await ProcessorHarness.StartAsync();
+        var messages = Enumerable.Range(0, 10).Select(i => ProcessorHarness.Message(ProcessorHarness.Event(i))).ToList();
+        using (var faulty = CutOffDynamoDb(harness, healthyRequests: 7))
+        {
+            Assert.NotEmpty(await ProcessorHarness.InvokeAsync(harness.Function(dynamoDb: faulty), messages, TimeSpan.FromSeconds(1.5)));
+        }
+        var first = Assert.Single(await harness.ArchiveKeysAsync("events/"));
+        var firstBytes = await ObjectBytesAsync(harness, first);
+
+        Assert.Empty(await ProcessorHarness.InvokeAsync(harness.Function(), messages));
+
+        // The first object is as it was (a compaction that read it may delete it: it folded exactly those bytes); the
+        // redelivery's object, named from its own content, holds all ten.
+        var keys = await harness.ArchiveKeysAsync("events/");
+        Assert.Equal(2, keys.Count);
+        Assert.Equal(firstBytes, await ObjectBytesAsync(harness, first));
+        var second = (await harness.ReadObjectAsync(keys.Single(k => k != first), gzip: true)).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(messages.Select(ProcessorHarness.EventId).Order(StringComparer.Ordinal), second.Select(l => JsonNode.Parse(l)!["eventId"]!.GetValue<string>()));
+    }
+
+    [Fact]
+    public async Task Every_archive_put_is_conditional_on_the_key_being_new_as_it_crosses_the_wire()
+    {
+        await using var harness = await ProcessorHarness.StartAsync();
+        await using var wire = new TcpProxy(harness.Aws.Endpoints.Fauxqs) { Records = true };
+        using var s3 = new AmazonS3Client(LocalAws.Credentials, new AmazonS3Config
+        {
+            ServiceURL = wire.Address.ToString(),
+            AuthenticationRegion = harness.Aws.Endpoints.Region,
+            ForcePathStyle = true,
+        });
+        var late = ProcessorHarness.Event(1) with { ReceivedAt = DateTimeOffset.UtcNow.AddDays(-2), OccurredAt = DateTimeOffset.UtcNow.AddDays(-2) };
+        IReadOnlyList<SqsMessage> messages = [ProcessorHarness.Message(ProcessorHarness.Event(0)), ProcessorHarness.Message(late), ProcessorHarness.Message("not json")];
+
+        Assert.Empty(await ProcessorHarness.InvokeAsync(harness.Function(s3: s3), messages));
+
+        // An object, a late marker and a rejection: each PUT carries If-None-Match: * (S3 honours it; the emulator does not).
+        var puts = wire.Sent().SelectMany(c => c.Split("\r\n\r\n")).Where(r => r.StartsWith("PUT ", StringComparison.Ordinal)).ToList();
+        Assert.Contains(puts, p => p.Contains("/events/", StringComparison.Ordinal));
+        Assert.Contains(puts, p => p.Contains("/late/", StringComparison.Ordinal));
+        Assert.Contains(puts, p => p.Contains("/rejected/", StringComparison.Ordinal));
+        Assert.All(puts, p => Assert.Contains("\r\nIf-None-Match: *\r\n", p + "\r\n", StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
     public async Task An_s3_failure_reports_the_whole_batch_which_is_archived_on_redelivery()
     {
         await using var harness = await ProcessorHarness.StartAsync();
@@ -376,10 +423,11 @@ public sealed class ProcessorTests
 
         var item = Assert.Single(await harness.ItemsAsync());
         Assert.Equal(EventLayout.FormatTime(first.ReceivedAt), item["receivedAt"].S);
-        // Only the stored copy is archived, by each of its deliveries (twice is harmless: readers count an eventId once).
+        // Only the stored copy is archived, by each of its deliveries: the same content, so the same key (its bytes again).
         // The resend, with its own receive time, would count the event again in another window.
+        Assert.Single(await harness.ArchiveKeysAsync("events/"));
         var archived = await harness.ArchivedEventsAsync();
-        Assert.Equal(2, archived.Count);
+        Assert.Single(archived);
         Assert.All(archived, e => Assert.Equal(first.ReceivedAt, e["receivedAt"]!.GetValue<DateTimeOffset>()));
         Assert.Equal(3, harness.Metrics().Sum(m => m["Processed"]!.GetValue<double>() + m["Duplicates"]!.GetValue<double>()));
     }

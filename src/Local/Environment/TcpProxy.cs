@@ -36,6 +36,20 @@ public sealed class TcpProxy : IAsyncDisposable
     /// </summary>
     public Func<ReadOnlyMemory<byte>, bool>? Hang { get; set; }
 
+    /// <summary>Whether what clients send is kept, for <see cref="Sent"/>.</summary>
+    public bool Records { get; init; }
+
+    /// <summary>What clients sent, one text per connection, if <see cref="Records"/> (requests as they crossed the wire, for a test to read).</summary>
+    public IReadOnlyList<string> Sent()
+    {
+        lock (_sent)
+        {
+            return [.. _sent.Select(s => System.Text.Encoding.Latin1.GetString(s.ToArray()))];
+        }
+    }
+
+    private readonly List<MemoryStream> _sent = [];
+
     /// <summary>Drops every open connection and refuses new ones.</summary>
     public void Cut()
     {
@@ -93,7 +107,12 @@ public sealed class TcpProxy : IAsyncDisposable
                 _connections.Add(client);
                 _connections.Add(server);
             }
-            await Task.WhenAny(CopyAsync(client.GetStream(), server.GetStream(), delayed: true), CopyAsync(server.GetStream(), client.GetStream(), delayed: false)).ConfigureAwait(false);
+            var sent = new MemoryStream();
+            lock (_sent)
+            {
+                _sent.Add(sent);
+            }
+            await Task.WhenAny(CopyAsync(client.GetStream(), server.GetStream(), sent), CopyAsync(server.GetStream(), client.GetStream(), null)).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException)
         {
@@ -110,17 +129,26 @@ public sealed class TcpProxy : IAsyncDisposable
 
     private long _clientBytes;
 
-    private async Task CopyAsync(Stream from, Stream to, bool delayed)
+    // Client to server (sent is where its bytes are recorded) is delayed, held or recorded; server to client is not.
+    private async Task CopyAsync(Stream from, Stream to, MemoryStream? sent)
     {
+        var delayed = sent is not null;
         var buffer = new byte[64 * 1024];
         try
         {
             int read;
             while ((read = await from.ReadAsync(buffer, _stop.Token)) > 0)
             {
-                if (delayed)
+                if (sent is not null)
                 {
                     Interlocked.Add(ref _clientBytes, read);
+                    if (Records)
+                    {
+                        lock (_sent)
+                        {
+                            sent.Write(buffer, 0, read);
+                        }
+                    }
                 }
                 if (delayed && Hang is { } hang && hang(buffer.AsMemory(0, read)))
                 {
