@@ -8,10 +8,18 @@ using DuckDB.NET.Data;
 using Pipeline.Archive;
 using Pipeline.Faults;
 using Pipeline.Lambda;
+using Pipeline.Metrics;
 using Pipeline.Sns;
 using Pipeline.Storage;
 
 namespace Pipeline.Aggregator;
+
+/// <summary>The steps of an Aggregator run, between which a test can stop it.</summary>
+public enum RunStep
+{
+    /// <summary>The late markers are listed; no hour is listed yet.</summary>
+    MarkersListed,
+}
 
 /// <summary>
 /// The function, invoked by the schedule: counts the complete windows since the last one, the windows still within
@@ -34,10 +42,18 @@ public sealed class AggregatorFunction : IDisposable
     private readonly string _root;
     private readonly string _folder;
     private readonly Lazy<DuckDBConnection> _duckDb;
+    private readonly Func<RunStep, CancellationToken, Task>? _runPause;
+    private readonly Func<CompactionStep, CancellationToken, Task>? _compactionPause;
 
-    /// <summary>A function on the given clients; its files go under <paramref name="root"/> (default: the system's temporary folder).</summary>
-    public AggregatorFunction(AggregatorOptions options, IAmazonDynamoDB dynamoDb, IAmazonS3 s3, IAmazonSQS sqs, SnsClient sns, TimeProvider clock, FunctionLog log, string? root = null)
+    /// <summary>
+    /// A function on the given clients; its files go under <paramref name="root"/> (default: the system's temporary
+    /// folder). A test can stop a run between its steps (<paramref name="runPause"/>) and its compactions between theirs.
+    /// </summary>
+    public AggregatorFunction(AggregatorOptions options, IAmazonDynamoDB dynamoDb, IAmazonS3 s3, IAmazonSQS sqs, SnsClient sns, TimeProvider clock, FunctionLog log, string? root = null,
+        Func<RunStep, CancellationToken, Task>? runPause = null, Func<CompactionStep, CancellationToken, Task>? compactionPause = null)
     {
+        _runPause = runPause;
+        _compactionPause = compactionPause;
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
         _s3 = s3;
@@ -83,7 +99,13 @@ public sealed class AggregatorFunction : IDisposable
         DeleteLeftovers();
         using var archive = new ArchiveDownloads(_s3, _options.BucketName, Path.Combine(_folder, $"archive-{Guid.NewGuid():N}"));
         var counted = new Dictionary<DateTimeOffset, Summary>();
+        var failures = new List<string>();
         long read = 0;
+
+        // One snapshot: the late markers first, then the hours. A marker that lands later in the run is left for the next
+        // run, with the object it announces, however this run's listings of the hours saw that object (D10).
+        var markers = await LateMarkersAsync(cancellationToken).ConfigureAwait(false);
+        await Pause(RunStep.MarkersListed, cancellationToken).ConfigureAwait(false);
 
         var lastEnd = await _store.LatestWindowEndAsync(cancellationToken).ConfigureAwait(false);
         // The first run of a deployment looks back as far as revisions do: a first run that failed (an outage) must not
@@ -94,17 +116,25 @@ public sealed class AggregatorFunction : IDisposable
             : [.. SummaryWindows.Due(now, _options.Window, _options.Settle, now - _options.Settle - _options.Lookback, int.MaxValue).TakeLast(_options.MaxWindowsPerRun)];
         foreach (var window in due)
         {
-            var (counts, fingerprint) = await CountAsync(archive, window, null, cancellationToken).ConfigureAwait(false);
-            read += counts!.EventsRead;
-            var summary = await SummaryAsync(window, counts, 0, cancellationToken).ConfigureAwait(false);
-            if (firstSeries && summary.TotalEvents == 0 && window != due[^1])
+            // A window that cannot be counted stops the series here (the next run starts from it); the other steps go on.
+            var stored = await TryAsync(failures, $"count {window.Start:u}", async () =>
             {
-                continue;
-            }
-            firstSeries = false;
-            if (await _store.StoreAsync(summary, fingerprint, cancellationToken).ConfigureAwait(false))
+                var (counts, fingerprint) = await CountAsync(archive, window, null, cancellationToken).ConfigureAwait(false);
+                read += counts!.EventsRead;
+                var summary = await SummaryAsync(window, counts, 0, cancellationToken).ConfigureAwait(false);
+                if (firstSeries && summary.TotalEvents == 0 && window != due[^1])
+                {
+                    return;
+                }
+                firstSeries = false;
+                if (await _store.StoreAsync(summary, fingerprint, cancellationToken).ConfigureAwait(false))
+                {
+                    counted[window.Start] = summary;
+                }
+            }, cancellationToken).ConfigureAwait(false);
+            if (!stored)
             {
-                counted[window.Start] = summary;
+                break;
             }
         }
 
@@ -114,21 +144,35 @@ public sealed class AggregatorFunction : IDisposable
         {
             if (!counted.ContainsKey(stored.Summary.WindowStart) && stored.Summary.WindowEnd + _options.Settle <= now)
             {
-                read += await ReviseAsync(archive, stored, counted, cancellationToken).ConfigureAwait(false);
+                await TryAsync(failures, $"revise {stored.Summary.WindowStart:u}",
+                    async () => read += await ReviseAsync(archive, stored, counted, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
             }
         }
 
-        // Past the look-back: the hours the Processor marked late (a redrive, an S3 outage), then their markers go.
-        var markers = await LateMarkersAsync(cancellationToken).ConfigureAwait(false);
+        // Past the look-back: the hours the Processor marked late (a redrive, an S3 outage); a marker goes once its hour's
+        // windows are counted and published, so a failed one is counted again by the next run.
+        var settled = new List<string>();
         foreach (var (hour, keys) in markers)
         {
+            var whole = true;
             for (var window = SummaryWindows.Containing(hour, _options.Window); window.Start < hour.AddHours(1); window = new(window.End, window.End + _options.Window))
             {
-                if (!counted.ContainsKey(window.Start) && window.End + _options.Settle <= now
-                    && await _store.GetAsync(window.Start, cancellationToken).ConfigureAwait(false) is { } stored)
+                var start = window.Start;
+                if (counted.ContainsKey(start) || window.End + _options.Settle > now)
                 {
-                    read += await ReviseAsync(archive, stored, counted, cancellationToken).ConfigureAwait(false);
+                    continue;
                 }
+                whole &= await TryAsync(failures, $"revise {start:u} (late)", async () =>
+                {
+                    if (await _store.GetAsync(start, cancellationToken).ConfigureAwait(false) is { } stored)
+                    {
+                        read += await ReviseAsync(archive, stored, counted, cancellationToken).ConfigureAwait(false);
+                    }
+                }, cancellationToken).ConfigureAwait(false);
+            }
+            if (whole)
+            {
+                settled.AddRange(keys);
             }
         }
         await _store.RecordRunAsync(now, cancellationToken).ConfigureAwait(false);
@@ -137,23 +181,30 @@ public sealed class AggregatorFunction : IDisposable
         if (all)
         {
             // Only once their revisions are out: a marker left counts its windows again, and publishes what is unpublished.
-            await DeleteAsync([.. markers.SelectMany(m => m.Keys)], cancellationToken).ConfigureAwait(false);
+            await DeleteAsync(settled, cancellationToken).ConfigureAwait(false);
         }
-        var compacted = await CompactAsync(now, cancellationToken).ConfigureAwait(false);
-        _log.Write("INFO", FormattableString.Invariant(
-            $"Aggregator run: counted {counted.Count} window(s) from {read} archived event(s), {markers.Count} late hour(s), published {published.Count} summary(ies), compacted {compacted} hour(s)"));
-        return new AggregatorRun(published, read, markers.Count, compacted);
+        archive.Dispose(); // the counting's downloads, before compaction needs the disk
+        var compacted = await CompactAsync(now, failures, cancellationToken).ConfigureAwait(false);
+        await _store.RecordFailuresAsync(now, failures, cancellationToken).ConfigureAwait(false);
+        EmbeddedMetrics.Write(_log.Output, _clock, "Aggregator", new Dictionary<string, double> { [FailureMetric] = failures.Count });
+        _log.Write(failures.Count == 0 ? "INFO" : "ERROR", FormattableString.Invariant(
+            $"Aggregator run: counted {counted.Count} window(s) from {read} archived event(s), {markers.Count} late hour(s), published {published.Count} summary(ies), compacted {compacted} hour(s), {failures.Count} failure(s){(failures.Count == 0 ? "" : ": " + string.Join("; ", failures))}"));
+        return new AggregatorRun(published, read, markers.Count, compacted, failures);
     }
+
+    /// <summary>The metric counting a run's failed steps (a window not counted, an hour not compacted, a lost lease); an alarm watches it.</summary>
+    public const string FailureMetric = "AggregatorFailures";
 
     /// <summary>
     /// Compacts, oldest first, each hour with raw objects whose every window is past its look-back (a late write into a
-    /// compacted hour leaves raw objects, so it is compacted again). Last in the run, so the deadline stops only this:
-    /// an hour cut short is left as it was, raw, for the next run.
+    /// compacted hour leaves raw objects, so it is compacted again). Last in the run, so the deadline stops it first: an
+    /// hour cut short is left as it was for the next run. An hour that fails is reported and the next one goes on.
     /// </summary>
-    private async Task<int> CompactAsync(DateTimeOffset now, CancellationToken cancellationToken)
+    private async Task<int> CompactAsync(DateTimeOffset now, List<string> failures, CancellationToken cancellationToken)
     {
         var compacted = 0;
-        var compactor = new HourCompactor(_s3, _options.BucketName, _duckDb.Value, new HourLease(_dynamoDb, _options.SummariesTable, _clock), _folder);
+        var compactor = new HourCompactor(_s3, _options.BucketName, _duckDb.Value, new HourLease(_dynamoDb, _options.SummariesTable, _clock), _folder,
+            clock: _clock, pause: _compactionPause);
         try
         {
             foreach (var hour in await ArchiveListing.HoursAsync(_s3, _options.BucketName, EventLayout.EventsRoot, cancellationToken).ConfigureAwait(false))
@@ -164,12 +215,19 @@ public sealed class AggregatorFunction : IDisposable
                     break;
                 }
                 var started = _clock.GetTimestamp();
-                if (await compactor.CompactAsync(hour, cancellationToken).ConfigureAwait(false) is { } done)
+                await TryAsync(failures, $"compact {EventLayout.Partition(hour)}", async () =>
                 {
-                    compacted++;
-                    _log.Write("INFO", FormattableString.Invariant(
-                        $"Compacted {EventLayout.Partition(hour)}: {done.RawObjects} object(s), {done.Events} event(s), {done.Bytes} bytes of Parquet, in {_clock.GetElapsedTime(started).TotalMilliseconds:0} ms"));
-                }
+                    switch (await compactor.CompactAsync(hour, cancellationToken).ConfigureAwait(false))
+                    {
+                        case { LeaseLost: true }:
+                            throw new InvalidOperationException("the lease was lost before the deletes (the run stalled past it); its file is a duplicate the next compaction folds, and nothing was deleted");
+                        case { } done:
+                            compacted++;
+                            _log.Write("INFO", FormattableString.Invariant(
+                                $"Compacted {EventLayout.Partition(hour)}: {done.RawObjects} object(s), {done.Events} event(s), {done.Bytes} bytes of Parquet, in {_clock.GetElapsedTime(started).TotalMilliseconds:0} ms"));
+                            break;
+                    }
+                }, cancellationToken).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -178,6 +236,24 @@ public sealed class AggregatorFunction : IDisposable
         }
         return compacted;
     }
+
+    // Runs one step of the run; a failure (not the deadline) is logged and listed, and the run goes on.
+    private async Task<bool> TryAsync(List<string> failures, string step, Func<Task> action, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await action().ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            _log.Write("ERROR", $"{step} failed; the next run tries again: {e.GetType().Name}: {e.Message}");
+            failures.Add($"{step}: {e.Message}");
+            return false;
+        }
+    }
+
+    private Task Pause(RunStep step, CancellationToken cancellationToken) => _runPause?.Invoke(step, cancellationToken) ?? Task.CompletedTask;
 
     // Counts a stored window again; stores a revision if the count changed, or re-publishes an unpublished one. Returns the lines read.
     private async Task<long> ReviseAsync(ArchiveDownloads archive, StoredSummary stored, Dictionary<DateTimeOffset, Summary> counted, CancellationToken cancellationToken)

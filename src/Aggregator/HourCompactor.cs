@@ -2,6 +2,7 @@ using System.Globalization;
 using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
+using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
 using Amazon.S3.Transfer;
@@ -13,24 +14,41 @@ namespace Pipeline.Aggregator;
 
 /// <summary>What compacting an hour did.</summary>
 /// <param name="Hour">The hour.</param>
-/// <param name="RawObjects">Raw objects folded in, then deleted.</param>
-/// <param name="Events">Events in the hour's Parquet file (each <c>eventId</c> once).</param>
-/// <param name="Bytes">The Parquet file's size.</param>
-public sealed record Compaction(DateTimeOffset Hour, int RawObjects, long Events, long Bytes);
+/// <param name="RawObjects">Raw objects folded in (deleted, unless the lease was lost).</param>
+/// <param name="Events">Events in the new Parquet file (each <c>eventId</c> once).</param>
+/// <param name="Bytes">The new Parquet file's size.</param>
+/// <param name="LeaseLost">True if the lease was lost before the deletes: the new file is a duplicate, and nothing was deleted.</param>
+public sealed record Compaction(DateTimeOffset Hour, int RawObjects, long Events, long Bytes, bool LeaseLost = false);
+
+/// <summary>The steps of a compaction, between which a test can stop it.</summary>
+public enum CompactionStep
+{
+    /// <summary>The hour's objects are listed and downloaded; nothing is written yet.</summary>
+    Downloaded,
+
+    /// <summary>The new Parquet file is uploaded; nothing is deleted yet, and the lease not yet checked.</summary>
+    Uploaded,
+
+    /// <summary>The lease is checked and the deletes are about to start.</summary>
+    Deleting,
+}
 
 /// <summary>
-/// Compacts an hour of the archive into one Parquet file (zstd), <c>parquet/dt=…/hour=…/events.parquet</c>: the hour's
-/// raw objects and its earlier Parquet file, if any (a late event recompacts its hour), each <c>eventId</c> once; then
-/// deletes the raw objects it read. Each step leaves the archive whole: until the upload completes nothing changes, and
-/// a stop between the upload and the deletes leaves an event in both forms, which every reader counts once.
-/// One compaction of an hour at a time (<see cref="HourLease"/>).
+/// Compacts an hour of the archive into one new Parquet file (zstd) of its own name, <c>parquet/dt=…/hour=…/events-ID.parquet</c>:
+/// the hour's raw objects and its earlier Parquet files, if any (a late event recompacts its hour; a stale compactor's
+/// duplicate is folded), each <c>eventId</c> once; then deletes exactly the objects it folded, and only while it holds
+/// the hour's lease (D17). Each step leaves the archive whole: nothing is ever overwritten (every name is new), until
+/// the upload completes nothing changes, and a stop between the upload and the deletes leaves an event in two files,
+/// which every reader counts once. A compactor that lost its lease (renewed while it works, checked with its fencing
+/// token before the deletes) deletes nothing, so a newer compaction's work is never undone.
 /// </summary>
 /// <remarks>
 /// Lines are parsed here, not by DuckDB's JSON reader, which rewrites numbers (<c>1e2</c> becomes <c>100.0</c>): the
 /// JSON columns keep each object's exact text, so every field of a line is restored from its row (<see cref="ArchiveRow"/>).
 /// Strings go to DuckDB as UTF-8 bytes and are decoded in SQL, since the appender would cut a string at a NUL character.
 /// </remarks>
-public sealed class HourCompactor(IAmazonS3 s3, string bucketName, DuckDBConnection duckDb, HourLease lease, string folder, int chunkRows = HourCompactor.ChunkRows)
+public sealed class HourCompactor(IAmazonS3 s3, string bucketName, DuckDBConnection duckDb, HourLease lease, string folder,
+    int chunkRows = HourCompactor.ChunkRows, TimeProvider? clock = null, Func<CompactionStep, CancellationToken, Task>? pause = null)
 {
     /// <summary>Parts of a multipart upload: under the local emulator's 11 MiB limit of one PUT, and S3's 5 MiB minimum.</summary>
     public const long PartSize = 8 << 20;
@@ -40,61 +58,117 @@ public sealed class HourCompactor(IAmazonS3 s3, string bucketName, DuckDBConnect
     /// <summary>Lines staged in DuckDB at once by default (about 1 KB each): what bounds the compaction's memory.</summary>
     public const int ChunkRows = 200_000;
 
-    /// <summary>Compacts the hour; null if another run holds its lease or it has no raw objects.</summary>
+    /// <summary>Compacts the hour; null if another holder has its lease, or it has no raw objects and at most one Parquet file.</summary>
     public async Task<Compaction?> CompactAsync(DateTimeOffset hour, CancellationToken cancellationToken)
     {
         hour = EventLayout.Hour(hour);
-        if (await lease.TryAcquireAsync(hour, cancellationToken).ConfigureAwait(false) is not { } holder)
+        if (await lease.TryAcquireAsync(hour, cancellationToken).ConfigureAwait(false) is not { } hold)
         {
             return null;
         }
         var work = Path.Combine(folder, $"compact-{Guid.NewGuid():N}");
+        using var held = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var renewing = RenewAsync(hold, held);
         try
         {
             using var archive = new ArchiveDownloads(s3, bucketName, work);
-            var listed = await archive.ListAsync(hour, cancellationToken).ConfigureAwait(false);
-            var raw = listed.Where(o => o.Key.StartsWith(EventLayout.EventsRoot, StringComparison.Ordinal)).Select(o => o.Key).ToList();
-            if (raw.Count == 0)
+            var folded = (await archive.ListAsync(hour, held.Token).ConfigureAwait(false)).Select(o => o.Key).ToList();
+            var raw = folded.Count(k => k.StartsWith(EventLayout.EventsRoot, StringComparison.Ordinal));
+            if (raw == 0 && folded.Count < 2)
             {
                 return null;
             }
-            var files = await archive.DownloadAsync(hour, cancellationToken).ConfigureAwait(false);
+            var files = await archive.DownloadAsync(hour, held.Token).ConfigureAwait(false);
+            await Pause(CompactionStep.Downloaded, held.Token).ConfigureAwait(false);
             var output = Path.Combine(work, "events.parquet");
-            var events = Write(files, output, work, cancellationToken);
-            using (var transfer = new TransferUtility(s3, new TransferUtilityConfig { MinSizeBeforePartUpload = PartSize }))
-            {
-                await transfer.UploadAsync(new TransferUtilityUploadRequest
-                {
-                    BucketName = bucketName,
-                    Key = EventLayout.ParquetKey(hour),
-                    FilePath = output,
-                    PartSize = PartSize,
-                    ContentType = "application/vnd.apache.parquet",
-                }, cancellationToken).ConfigureAwait(false);
-            }
+            var events = Write(files, output, work, held.Token);
             var bytes = new FileInfo(output).Length;
-            foreach (var chunk in raw.Chunk(1000))
+            await UploadAsync(output, EventLayout.ParquetKey(hour, Name()), held.Token).ConfigureAwait(false);
+            await Pause(CompactionStep.Uploaded, cancellationToken).ConfigureAwait(false);
+            await held.CancelAsync().ConfigureAwait(false); // the renewals stop: each delete below is fenced itself
+            foreach (var chunk in folded.Chunk(1000))
             {
-                var deleted = await s3.DeleteObjectsAsync(new DeleteObjectsRequest
+                if (!await lease.RenewAsync(hold, cancellationToken).ConfigureAwait(false))
                 {
-                    BucketName = bucketName,
-                    Objects = [.. chunk.Select(k => new KeyVersion { Key = k })],
-                    Quiet = true,
-                }, cancellationToken).ConfigureAwait(false);
-                if (deleted.DeleteErrors is { Count: > 0 } errors)
-                {
-                    throw new IOException($"S3 did not delete {errors.Count} raw object(s) of {EventLayout.Partition(hour)} ({errors[0].Code}); the next compaction deletes them.");
+                    return new Compaction(hour, raw, events, bytes, LeaseLost: true);
                 }
+                await Pause(CompactionStep.Deleting, cancellationToken).ConfigureAwait(false);
+                await DeleteAsync(hour, chunk, cancellationToken).ConfigureAwait(false);
             }
-            return new Compaction(hour, raw.Count, events, bytes);
+            return new Compaction(hour, raw, events, bytes);
+        }
+        catch (OperationCanceledException) when (held.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            // A renewal found the lease lost before the upload: nothing was written.
+            return new Compaction(hour, 0, 0, 0, LeaseLost: true);
         }
         finally
         {
+            await held.CancelAsync().ConfigureAwait(false);
+            await renewing.ConfigureAwait(false);
             if (Directory.Exists(work))
             {
                 Directory.Delete(work, recursive: true);
             }
-            await lease.ReleaseAsync(hour, holder, CancellationToken.None).ConfigureAwait(false);
+            await lease.ReleaseAsync(hold, CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    // Renews the lease every HourLease.RenewEvery while the compaction works; a renewal that finds it lost stops the work.
+    private async Task RenewAsync(LeaseHold hold, CancellationTokenSource held)
+    {
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(HourLease.RenewEvery, clock ?? TimeProvider.System, held.Token).ConfigureAwait(false);
+                if (!await lease.RenewAsync(hold, held.Token).ConfigureAwait(false))
+                {
+                    await held.CancelAsync().ConfigureAwait(false);
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // The compaction ended.
+        }
+        catch (Exception e) when (e is AmazonServiceException or HttpRequestException)
+        {
+            // A renewal that could not run is not a loss; the fenced check before the deletes decides.
+        }
+    }
+
+    private Task Pause(CompactionStep step, CancellationToken cancellationToken) => pause?.Invoke(step, cancellationToken) ?? Task.CompletedTask;
+
+    // A name of its own, never used before: the time of the compaction and a random part.
+    private string Name() => string.Create(CultureInfo.InvariantCulture, $"{(clock ?? TimeProvider.System).GetUtcNow().UtcDateTime:yyyyMMddTHHmmssfff}-{Guid.NewGuid():N}")[..35];
+
+    private async Task UploadAsync(string path, string key, CancellationToken cancellationToken)
+    {
+        using var transfer = new TransferUtility(s3, new TransferUtilityConfig { MinSizeBeforePartUpload = PartSize });
+        await transfer.UploadAsync(new TransferUtilityUploadRequest
+        {
+            BucketName = bucketName,
+            Key = key,
+            FilePath = path,
+            PartSize = PartSize,
+            ContentType = "application/vnd.apache.parquet",
+            IfNoneMatch = "*", // a new name: never overwrites (S3 honours it; the local emulator ignores it)
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task DeleteAsync(DateTimeOffset hour, string[] keys, CancellationToken cancellationToken)
+    {
+        var deleted = await s3.DeleteObjectsAsync(new DeleteObjectsRequest
+        {
+            BucketName = bucketName,
+            Objects = [.. keys.Select(k => new KeyVersion { Key = k })],
+            Quiet = true,
+        }, cancellationToken).ConfigureAwait(false);
+        if (deleted.DeleteErrors is { Count: > 0 } errors)
+        {
+            throw new IOException($"S3 did not delete {errors.Count} object(s) of {EventLayout.Partition(hour)} ({errors[0].Code}); the next compaction folds and deletes them.");
         }
     }
 

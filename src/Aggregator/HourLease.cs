@@ -5,38 +5,53 @@ using Pipeline.Storage;
 
 namespace Pipeline.Aggregator;
 
+/// <summary>A lease held on an hour: who holds it, and its fencing token (one more at each take of the hour).</summary>
+/// <param name="Hour">The hour.</param>
+/// <param name="Holder">This holder's id.</param>
+/// <param name="Fence">The fencing token: every write the holder makes under the lease is conditional on it.</param>
+public sealed record LeaseHold(DateTimeOffset Hour, string Holder, long Fence);
+
 /// <summary>
 /// A lease on compacting one hour: an item of the summaries table (<c>series</c> = "compaction", <c>windowStart</c> =
-/// the hour), written only if there is none or it has expired. So two Aggregator runs, or a run and the <c>compact</c>
-/// command, never compact an hour at once (S3 has conditional PUTs, but the local emulator ignores them; DynamoDB's
-/// conditions hold in both).
+/// the hour), taken only if there is none or it has expired, renewed by its holder while it works, and checked with a
+/// conditional write carrying its fencing token before the holder deletes anything (D17). So two Aggregator runs, or a
+/// run and the <c>compact</c> command, do not compact an hour at once, and a holder that stalled past its lease (a
+/// stopped process, a laptop asleep) deletes nothing. DynamoDB's conditions hold in the local emulator too.
 /// </summary>
 public sealed class HourLease(IAmazonDynamoDB dynamoDb, string tableName, TimeProvider clock)
 {
-    /// <summary>How long a lease lasts: longer than the Aggregator's 15-minute limit, so only a stopped holder's lease expires.</summary>
-    public static readonly TimeSpan Duration = TimeSpan.FromMinutes(20);
+    /// <summary>How long a lease lasts unless renewed: a stopped holder's hour is free again after it.</summary>
+    public static readonly TimeSpan Duration = TimeSpan.FromMinutes(5);
+
+    /// <summary>How often a holder renews its lease while it works.</summary>
+    public static readonly TimeSpan RenewEvery = TimeSpan.FromMinutes(1);
 
     private const string Series = "compaction";
 
     /// <summary>Takes the hour's lease; null if another holder has it.</summary>
-    public async Task<string?> TryAcquireAsync(DateTimeOffset hour, CancellationToken cancellationToken)
+    public async Task<LeaseHold?> TryAcquireAsync(DateTimeOffset hour, CancellationToken cancellationToken)
     {
+        hour = EventLayout.Hour(hour);
         var holder = Guid.NewGuid().ToString("N");
         var now = clock.GetUtcNow();
         try
         {
-            await dynamoDb.PutItemAsync(new PutItemRequest
+            var taken = await dynamoDb.UpdateItemAsync(new UpdateItemRequest
             {
                 TableName = tableName,
-                Item = new Dictionary<string, AttributeValue>(Key(hour))
-                {
-                    ["holder"] = new() { S = holder },
-                    ["expiresAt"] = new() { N = (now + Duration).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture) },
-                },
+                Key = Key(hour),
+                UpdateExpression = "SET holder = :holder, expiresAt = :expires ADD fence :one",
                 ConditionExpression = "attribute_not_exists(series) OR expiresAt < :now",
-                ExpressionAttributeValues = new() { [":now"] = new() { N = now.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture) } },
+                ExpressionAttributeValues = new()
+                {
+                    [":holder"] = new() { S = holder },
+                    [":expires"] = Seconds(now + Duration),
+                    [":now"] = Seconds(now),
+                    [":one"] = new() { N = "1" },
+                },
+                ReturnValues = ReturnValue.UPDATED_NEW,
             }, cancellationToken).ConfigureAwait(false);
-            return holder;
+            return new LeaseHold(hour, holder, long.Parse(taken.Attributes["fence"].N, CultureInfo.InvariantCulture));
         }
         catch (ConditionalCheckFailedException)
         {
@@ -44,17 +59,56 @@ public sealed class HourLease(IAmazonDynamoDB dynamoDb, string tableName, TimePr
         }
     }
 
-    /// <summary>Gives the lease back, if <paramref name="holder"/> still has it.</summary>
-    public async Task ReleaseAsync(DateTimeOffset hour, string holder, CancellationToken cancellationToken)
+    /// <summary>
+    /// Extends the lease by <see cref="Duration"/> if <paramref name="hold"/> still holds it, unexpired; false if it was
+    /// lost. A holder calls it before each step that changes the archive: a conditional write carrying its fencing token.
+    /// </summary>
+    public async Task<bool> RenewAsync(LeaseHold hold, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(hold);
+        var now = clock.GetUtcNow();
         try
         {
-            await dynamoDb.DeleteItemAsync(new DeleteItemRequest
+            await dynamoDb.UpdateItemAsync(new UpdateItemRequest
             {
                 TableName = tableName,
-                Key = Key(hour),
-                ConditionExpression = "holder = :holder",
-                ExpressionAttributeValues = new() { [":holder"] = new() { S = holder } },
+                Key = Key(hold.Hour),
+                UpdateExpression = "SET expiresAt = :expires",
+                ConditionExpression = "holder = :holder AND fence = :fence AND expiresAt >= :now",
+                ExpressionAttributeValues = new()
+                {
+                    [":holder"] = new() { S = hold.Holder },
+                    [":fence"] = new() { N = hold.Fence.ToString(CultureInfo.InvariantCulture) },
+                    [":expires"] = Seconds(now + Duration),
+                    [":now"] = Seconds(now),
+                },
+            }, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (ConditionalCheckFailedException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Gives the lease back, if <paramref name="hold"/> still has it: it expires now, and the fence counter stays.</summary>
+    public async Task ReleaseAsync(LeaseHold hold, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(hold);
+        try
+        {
+            await dynamoDb.UpdateItemAsync(new UpdateItemRequest
+            {
+                TableName = tableName,
+                Key = Key(hold.Hour),
+                UpdateExpression = "SET expiresAt = :expired",
+                ConditionExpression = "holder = :holder AND fence = :fence",
+                ExpressionAttributeValues = new()
+                {
+                    [":holder"] = new() { S = hold.Holder },
+                    [":fence"] = new() { N = hold.Fence.ToString(CultureInfo.InvariantCulture) },
+                    [":expired"] = new() { N = "0" },
+                },
             }, cancellationToken).ConfigureAwait(false);
         }
         catch (ConditionalCheckFailedException)
@@ -62,6 +116,8 @@ public sealed class HourLease(IAmazonDynamoDB dynamoDb, string tableName, TimePr
             // It expired and another holder took it: theirs to release.
         }
     }
+
+    private static AttributeValue Seconds(DateTimeOffset time) => new() { N = time.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture) };
 
     private static Dictionary<string, AttributeValue> Key(DateTimeOffset hour) => new()
     {

@@ -54,7 +54,8 @@ public sealed record Summary
 /// <param name="EventsRead">Archived lines the run read to count its windows (a window whose archive had not changed is not read again).</param>
 /// <param name="LateHours">Hours the Processor marked late that the run counted again.</param>
 /// <param name="CompactedHours">Hours the run compacted into Parquet.</param>
-public sealed record AggregatorRun(IReadOnlyList<DateTimeOffset> Published, long EventsRead, int LateHours, int CompactedHours);
+/// <param name="Failures">The steps the run could not do (a window not counted, an hour not compacted), each with its reason; the next run tries them again.</param>
+public sealed record AggregatorRun(IReadOnlyList<DateTimeOffset> Published, long EventsRead, int LateHours, int CompactedHours, IReadOnlyList<string> Failures);
 
 /// <summary>Source-generated JSON for summaries (camelCase).</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]

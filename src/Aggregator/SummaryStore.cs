@@ -210,6 +210,40 @@ public sealed class SummaryStore(IAmazonDynamoDB dynamoDb, string tableName, Tim
         }
     }
 
+    /// <summary>Records what the run that started at <paramref name="startedAt"/> could not do (at most 20 steps), for <c>status</c>.</summary>
+    public async Task RecordFailuresAsync(DateTimeOffset startedAt, IReadOnlyList<string> failures, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(failures);
+        try
+        {
+            await dynamoDb.UpdateItemAsync(new UpdateItemRequest
+            {
+                TableName = tableName,
+                Key = RunKey,
+                UpdateExpression = "SET failures = :failures",
+                ConditionExpression = "startedAt = :at",
+                ExpressionAttributeValues = new Dictionary<string, AttributeValue>
+                {
+                    [":at"] = new() { S = EventLayout.FormatTime(startedAt) },
+                    [":failures"] = new() { L = [.. failures.Take(20).Select(f => new AttributeValue { S = f.Length > 500 ? f[..500] : f })], IsLSet = true },
+                },
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ConditionalCheckFailedException)
+        {
+            // A later run is recorded.
+        }
+    }
+
+    /// <summary>The last recorded run's start and the steps it could not do; null if no run was recorded.</summary>
+    public async Task<(DateTimeOffset StartedAt, IReadOnlyList<string> Failures)?> LastRunAsync(CancellationToken cancellationToken)
+    {
+        var item = (await dynamoDb.GetItemAsync(new GetItemRequest { TableName = tableName, Key = RunKey, ConsistentRead = true }, cancellationToken).ConfigureAwait(false)).Item;
+        return item is { Count: > 0 } && item.TryGetValue("startedAt", out var at)
+            ? (DateTimeOffset.Parse(at.S, CultureInfo.InvariantCulture), item.TryGetValue("failures", out var f) ? [.. (f.L ?? []).Select(v => v.S)] : [])
+            : null;
+    }
+
     private static Dictionary<string, AttributeValue> RunKey => new()
     {
         ["series"] = new() { S = Runs },

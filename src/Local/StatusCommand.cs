@@ -104,10 +104,14 @@ public static class StatusCommand
             $"{(more ? "over " : "")}{objects} object(s), {bytes / 1048576.0:0.0} MB of events received this hour and the last (raw and compacted)")));
         health.AddRow("late markers", $"{(moreLate ? "over " : "")}{late.Count} (hours the Aggregator's next run counts again)");
         health.AddRow("rejected", $"{await ArchiveListing.RejectedAsync(target.S3, target.Bucket, now.AddDays(-1), now.AddTicks(1), cancellationToken)} records in the last day");
+        var store = new SummaryStore(target.DynamoDb, $"{target.Stack}-summaries", TimeProvider.System);
+        health.AddRow("last Aggregator run", Markup.Escape(await store.LastRunAsync(cancellationToken) is { } run
+            ? FormattableString.Invariant($"{run.StartedAt:yyyy-MM-dd HH:mm:ss} UTC, ") + (run.Failures.Count == 0 ? "no failure" : $"{run.Failures.Count} failure(s): {string.Join("; ", run.Failures)}")
+            : "none yet"));
         parts.Add(health);
 
         var summaries = Terminal.Table("window start (UTC)", "events", "revision").Title("latest summaries");
-        foreach (var s in await new SummaryStore(target.DynamoDb, $"{target.Stack}-summaries", TimeProvider.System).RecentAsync(5, cancellationToken))
+        foreach (var s in await store.RecentAsync(5, cancellationToken))
         {
             summaries.AddRow(FormattableString.Invariant($"{s.WindowStart:yyyy-MM-dd HH:mm}"), s.TotalEvents.ToString(CultureInfo.InvariantCulture), s.Revision.ToString(CultureInfo.InvariantCulture));
         }

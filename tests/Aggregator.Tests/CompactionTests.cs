@@ -37,7 +37,8 @@ public sealed class CompactionTests : IDisposable
         var closing = await harness.Function(options, clock).RunAsync(CancellationToken.None);
 
         Assert.Equal(1, closing.CompactedHours);
-        Assert.Equal([EventLayout.ParquetKey(w.Start)], await harness.KeysAsync(EventLayout.ParquetRoot));
+        var compacted = Assert.Single(await harness.KeysAsync(EventLayout.ParquetRoot));
+        Assert.StartsWith(EventLayout.ParquetPrefix(w.Start) + "events-", compacted, StringComparison.Ordinal);
         Assert.Empty(await harness.KeysAsync(EventLayout.EventsPrefix(w.Start)));
         Assert.Equal(25, await CountAsync(harness, w.Start));
 
@@ -53,7 +54,8 @@ public sealed class CompactionTests : IDisposable
         Assert.Equal(26, summary.GetProperty("totalEvents").GetInt64());
         // Counted from the Parquet file and the late raw object alike: 0, 10, 20 are page views, 5 and 15 signups.
         Assert.Equal("""{"page_view":3,"signup":2}""", summary.GetProperty("planViolations").GetRawText());
-        Assert.Equal([EventLayout.ParquetKey(w.Start)], await harness.KeysAsync(EventLayout.ParquetRoot));
+        var recompacted = Assert.Single(await harness.KeysAsync(EventLayout.ParquetRoot)); // a new file; the first folded and deleted
+        Assert.NotEqual(compacted, recompacted);
         Assert.Empty(await harness.KeysAsync(EventLayout.EventsPrefix(w.Start)));
         Assert.Equal(26, await CountAsync(harness, w.Start));
     }
@@ -101,7 +103,7 @@ public sealed class CompactionTests : IDisposable
         var compaction = await Compactor(harness).CompactAsync(hour, CancellationToken.None);
 
         Assert.Equal(new Compaction(hour, 1, 4, compaction!.Bytes), compaction);
-        var restored = ArchiveRow.Read(_duckDb, [await DownloadAsync(harness, EventLayout.ParquetKey(hour))])
+        var restored = ArchiveRow.Read(_duckDb, [await DownloadAsync(harness, Assert.Single(await harness.KeysAsync(EventLayout.ParquetRoot)))])
             .Select(e => Encoding.UTF8.GetString(ArchiveLine.Serialize(e))).Order(StringComparer.Ordinal).ToList();
         Assert.Equal(lines, restored);
     }
@@ -114,12 +116,12 @@ public sealed class CompactionTests : IDisposable
         var events = Enumerable.Range(0, 12).Select(i => AggregatorHarness.Event(hour.AddMinutes(i), "a", user: "u")).ToList();
         await harness.ArchiveAsync(events);
         var lease = new HourLease(harness.Aws.DynamoDb, harness.Stack["SummariesTable"], TimeProvider.System);
-        var holder = await lease.TryAcquireAsync(hour, CancellationToken.None);
+        var hold = await lease.TryAcquireAsync(hour, CancellationToken.None);
 
-        Assert.NotNull(holder);
+        Assert.NotNull(hold);
         Assert.Null(await Compactor(harness).CompactAsync(hour, CancellationToken.None));
         Assert.Empty(await harness.KeysAsync(EventLayout.ParquetRoot));
-        await lease.ReleaseAsync(hour, holder, CancellationToken.None);
+        await lease.ReleaseAsync(hold, CancellationToken.None);
 
         Assert.NotNull(await Compactor(harness).CompactAsync(hour, CancellationToken.None));
         // As if a compaction had stopped between its upload and its deletes: the same events raw beside the Parquet file.

@@ -123,7 +123,15 @@ public sealed class StructureTests
         // The Api's EMF metric, under the name and dimension its code writes.
         Assert.Contains(alarms, a => a["Namespace"]!.GetValue<string>() == Pipeline.Metrics.EmbeddedMetrics.Namespace
             && a["MetricName"]!.GetValue<string>() == Pipeline.Api.Plans.TrackingPlanCache.FailureMetric && Watched(a) == "\"Api\"");
+        Assert.Contains(alarms, a => a["Namespace"]!.GetValue<string>() == Pipeline.Metrics.EmbeddedMetrics.Namespace
+            && a["MetricName"]!.GetValue<string>() == Pipeline.Aggregator.AggregatorFunction.FailureMetric && Watched(a) == "\"Aggregator\"");
         Assert.All(alarms, a => Assert.Contains("AlarmTopic", a["AlarmActions"]!.ToJsonString(), StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void The_schedules_invocation_is_not_retried_by_lambda_the_next_scheduled_run_is_the_retry()
+    {
+        Assert.Equal(0, Template.Properties("AggregatorFunction")["EventInvokeConfig"]!["MaximumRetryAttempts"]!.GetValue<int>());
     }
 
     [Fact]

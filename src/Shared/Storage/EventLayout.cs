@@ -39,8 +39,11 @@ public static class EventLayout
     /// <summary>The prefix of the compacted hour that contains <paramref name="time"/>.</summary>
     public static string ParquetPrefix(DateTimeOffset time) => $"{ParquetRoot}{Partition(time)}/";
 
-    /// <summary>The key of the one Parquet file of the hour that contains <paramref name="time"/>.</summary>
-    public static string ParquetKey(DateTimeOffset time) => $"{ParquetPrefix(time)}events.parquet";
+    /// <summary>
+    /// The key of a Parquet file of the hour that contains <paramref name="time"/>, written by the compaction
+    /// <paramref name="compaction"/>: each compaction writes a file of its own name, so no key is ever written twice (D17).
+    /// </summary>
+    public static string ParquetKey(DateTimeOffset time, string compaction) => $"{ParquetPrefix(time)}events-{compaction}.parquet";
 
     /// <summary>The hour a key under <see cref="EventsRoot"/>, <see cref="ParquetRoot"/> or <see cref="LateRoot"/> belongs to, from its partition; null if it has none.</summary>
     public static DateTimeOffset? HourOf(string key)
