@@ -50,8 +50,8 @@ public sealed class AggregatorHarness : IAsyncDisposable
 
     public AggregatorFunction Function(TimeSpan window, TimeProvider clock, SnsClient? sns = null) => Function(Options(window), clock, sns);
 
-    public AggregatorFunction Function(AggregatorOptions options, TimeProvider clock, SnsClient? sns = null) =>
-        new(options, Aws.DynamoDb, Aws.S3, Aws.Sqs, sns ?? Aws.Sns, clock, new FunctionLog(TextWriter.Null, "aggregator"));
+    public AggregatorFunction Function(AggregatorOptions options, TimeProvider clock, SnsClient? sns = null, Func<RunStep, CancellationToken, Task>? runPause = null) =>
+        new(options, Aws.DynamoDb, Aws.S3, Aws.Sqs, sns ?? Aws.Sns, clock, new FunctionLog(TextWriter.Null, "aggregator"), runPause: runPause);
 
     public static QueuedEvent Event(DateTimeOffset receivedAt, string type, string? user = null, string? anonymous = null) => new()
     {
