@@ -110,11 +110,11 @@ internal static class FaultSoak
         Note($"load stopped: {client.Accepted.Count} events answered 202");
 
         // Drain before judging: no message visible or in flight in the events queue, five reads in a row (the counts are
-        // approximate); then an Aggregator run that starts past the end + settle + look-back of every window holding a soak
-        // event, so every summary is final. Past DrainTimeout the soak fails, naming what it still waits for.
+        // approximate); then, the schedule stopped, one Aggregator run that starts past the end + settle + look-back of every
+        // window holding a soak event: it counts each a last time, so every summary is final. Past DrainTimeout the soak
+        // fails, naming what it still waits for.
         var deadline = DateTimeOffset.UtcNow + DrainTimeout;
         TimeoutException Timeout(string what) => new(FormattableString.Invariant($"Fault soak: no verdict after {DrainTimeout.TotalMinutes:0} minutes of draining, still waiting for {what}."));
-        Dictionary<string, DateTimeOffset> stored;
         try
         {
             for (var emptyReads = 0; emptyReads < 5;)
@@ -127,26 +127,25 @@ internal static class FaultSoak
                     throw Timeout($"the events queue to empty ({queue.ApproximateNumberOfMessages} visible, {queue.ApproximateNumberOfMessagesNotVisible} in flight)");
                 }
             }
-            stored = await StoredAsync(bench);
-            var dlq = await direct.Sqs.GetQueueAttributesAsync(stack.Resources["EventsDeadLetterQueue"].Ref, ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]);
-            Note($"events queue empty (nothing visible or in flight, 5 reads 2 s apart): {stored.Count} events stored; DLQ: {dlq.ApproximateNumberOfMessages} visible, {dlq.ApproximateNumberOfMessagesNotVisible} in flight");
-
-            var settings = LocalAggregator.Options(stack, Window) with { Lookback = Lookback };
-            var final = stored.Values.DefaultIfEmpty(DateTimeOffset.UtcNow).Max(t => SummaryWindows.Containing(t, Window).End) + settings.Settle + settings.Lookback;
-            if (final > deadline)
-            {
-                throw Timeout($"the look-back of the window ending {final - settings.Settle - settings.Lookback:HH:mm} UTC to pass, at {final:HH:mm:ss} UTC");
-            }
-            Note(FormattableString.Invariant($"waiting until {final:HH:mm:ss} UTC: the last window's end + settle ({settings.Settle.TotalSeconds:0} s) + look-back ({settings.Lookback.TotalMinutes:0} min)"));
-            await Task.Delay(TimeSpan.FromTicks(Math.Max(0, (final - DateTimeOffset.UtcNow).Ticks)));
-            var run = await LocalAggregator.InvokeAsync(aggregator, CancellationToken.None);
-            Note($"final Aggregator run, past every window's look-back: {run.EventsRead} archived events read, {run.Published.Count} summaries published");
         }
         finally
         {
             await stop.CancelAsync();
             await Task.WhenAll(polling, aggregating);
         }
+        var stored = await StoredAsync(bench);
+        var dlq = await direct.Sqs.GetQueueAttributesAsync(stack.Resources["EventsDeadLetterQueue"].Ref, ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]);
+        Note($"events queue empty (nothing visible or in flight, 5 reads 2 s apart): {stored.Count} events stored; DLQ: {dlq.ApproximateNumberOfMessages} visible, {dlq.ApproximateNumberOfMessagesNotVisible} in flight");
+        var settings = LocalAggregator.Options(stack, Window) with { Lookback = Lookback };
+        var final = stored.Values.DefaultIfEmpty(DateTimeOffset.UtcNow).Max(t => SummaryWindows.Containing(t, Window).End) + settings.Settle + settings.Lookback;
+        if (final > deadline)
+        {
+            throw Timeout($"the look-back of the window ending {final - settings.Settle - settings.Lookback:HH:mm} UTC to pass, at {final:HH:mm:ss} UTC");
+        }
+        Note(FormattableString.Invariant($"Aggregator schedule stopped; waiting until {final:HH:mm:ss} UTC: the last window's end + settle ({settings.Settle.TotalSeconds:0} s) + look-back ({settings.Lookback.TotalMinutes:0} min)"));
+        await Task.Delay(TimeSpan.FromTicks(Math.Max(0, (final - DateTimeOffset.UtcNow).Ticks)));
+        var run = await LocalAggregator.InvokeAsync(aggregator, CancellationToken.None);
+        Note($"final Aggregator run, past every window's look-back: {run.EventsRead} archived events read, {run.Published.Count} summaries published");
 
         return await ReportAsync(bench, client.Accepted.Keys.ToHashSet(), load, resent, stored, inbox, notes, seconds, rate, processor.Reports.Count(r => r.ErrorType is not null), processed.Total);
     }
