@@ -13,6 +13,8 @@ public static class PatternRisk
 {
     private static readonly string[] Literal = ["enum", "const", "default", "examples"];
 
+    private static readonly string[] Maps = ["properties", "patternProperties", "$defs", "definitions", "dependentSchemas"];
+
     /// <summary>Each risky <c>pattern</c> or <c>patternProperties</c> key under <paramref name="schema"/>, with its path.</summary>
     public static IEnumerable<PlanViolation> Find(JsonElement schema, string path)
     {
@@ -46,9 +48,16 @@ public static class PatternRisk
                     yield return new PlanViolation($"{at}.{key.Name}", $"'{key.Name}' may backtrack catastrophically: {Why(key.Name)}");
                 }
             }
-            foreach (var warning in Find(member.Value, at))
+            // In a map of schemas (properties, $defs ...) the names are the user's, not keywords: each value is a schema.
+            var values = Maps.Contains(member.Name) && member.Value.ValueKind == JsonValueKind.Object
+                ? member.Value.EnumerateObject().Select(e => (Path: $"{at}.{e.Name}", e.Value))
+                : [(Path: at, member.Value)];
+            foreach (var (valuePath, value) in values)
             {
-                yield return warning;
+                foreach (var warning in Find(value, valuePath))
+                {
+                    yield return warning;
+                }
             }
         }
     }
@@ -109,7 +118,7 @@ public static class PatternRisk
         return null;
     }
 
-    // True if a quantifier that can repeat more than once starts at i: *, +, {n,}, {n,m} with m > 1.
+    // True if a quantifier that can repeat more than once starts at i: *, +, {n} with n > 1, {n,}, {n,m} with m > 1.
     private static bool IsRepetition(string pattern, int i)
     {
         if (i >= pattern.Length)
@@ -130,7 +139,8 @@ public static class PatternRisk
             return false;
         }
         var bounds = pattern[(i + 1)..end].Split(',');
-        return bounds.Length == 2 && (bounds[1].Length == 0 || (int.TryParse(bounds[1], out var most) && most > 1));
+        var most = bounds[^1];
+        return most.Length == 0 ? bounds.Length == 2 : int.TryParse(most, out var times) && times > 1;
     }
 
     private static int ClassEnd(string pattern, int start)

@@ -3,18 +3,24 @@ using System.Diagnostics;
 namespace Pipeline.Api.Plans;
 
 /// <summary>
-/// The time one request may spend on its tracking plan's regular expressions (<c>pattern</c>, <c>patternProperties</c>,
-/// <c>format</c>), so that no client can hold the Api with a value a slow pattern backtracks on (docs/tracking-plan.md).
-/// Each match stops after <see cref="MatchTimeout"/>; once the request has spent <see cref="PerRequest"/>, the checks
-/// that remain are violations ("not checked") rather than work. Both are wall-clock times.
+/// The time a request, and each of its events, may spend on the tracking plan, so that no client can hold the Api with
+/// values a slow pattern backtracks on (docs/tracking-plan.md). Each match stops after <see cref="MatchTimeout"/>; an
+/// event whose regex checks pass <see cref="PerEvent"/> has the rest as violations ("not checked"); the events of a
+/// request that has spent <see cref="PerRequest"/> are accepted unchecked, as when no plan can be read. Wall-clock times.
 /// </summary>
 public sealed class PlanBudget
 {
     /// <summary>Longest one regular expression may run on one value.</summary>
     public static readonly TimeSpan MatchTimeout = TimeSpan.FromMilliseconds(20);
 
-    /// <summary>Longest one request (an event, or a whole batch) may spend evaluating its plan.</summary>
+    /// <summary>Longest one event's regex checks may run before the rest are violations.</summary>
+    public static readonly TimeSpan PerEvent = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Longest one request (an event, or a whole batch) may spend before its remaining events go unchecked.</summary>
     public static readonly TimeSpan PerRequest = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Longest the property names of one event may take to match a plan's <c>patternProperties</c> before they are a violation.</summary>
+    public static readonly TimeSpan PropertyNames = TimeSpan.FromMilliseconds(20);
 
     [ThreadStatic]
     private static PlanBudget? t_current;

@@ -18,9 +18,9 @@ public static class PlanChecks
             return (state.Unreadable ? new PlanCheck { Status = PlanCheck.Unchecked } : null, false, null);
         }
         var verdict = plan.Evaluate(eventType, properties, traits, budget);
-        if (verdict.Failure is not null)
+        if (verdict.Unchecked is not null)
         {
-            return (new PlanCheck { Version = state.Version, Status = PlanCheck.Unchecked }, false, verdict.Failure);
+            return (new PlanCheck { Version = state.Version, Status = PlanCheck.Unchecked }, false, verdict.Failed ? verdict.Unchecked : null);
         }
         var violations = verdict.Violations;
         return (new PlanCheck

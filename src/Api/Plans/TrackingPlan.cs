@@ -31,8 +31,9 @@ public enum UnplannedMode
 /// <summary>What a plan says of one event.</summary>
 /// <param name="Blocked">True if the event is refused.</param>
 /// <param name="Violations">The rules it breaks (empty when it passes).</param>
-/// <param name="Failure">Why the plan could not be evaluated at all (the event is then accepted unchecked), or null.</param>
-public sealed record PlanVerdict(bool Blocked, IReadOnlyList<PlanViolation> Violations, string? Failure = null)
+/// <param name="Unchecked">Why the plan was not evaluated (the event is then accepted unchecked), or null.</param>
+/// <param name="Failed">True if that is a fault (logged and counted), not the request's spent budget.</param>
+public sealed record PlanVerdict(bool Blocked, IReadOnlyList<PlanViolation> Violations, string? Unchecked = null, bool Failed = false)
 {
     /// <summary>The verdict of an event that passes.</summary>
     public static PlanVerdict Pass { get; } = new(false, []);
@@ -59,6 +60,8 @@ public sealed class TrackingPlan
     private static readonly EvaluationOptions Pass = new() { OutputFormat = OutputFormat.Flag, RequireFormatValidation = true };
     private static readonly EvaluationOptions Check = new() { OutputFormat = OutputFormat.List, RequireFormatValidation = true };
     private static readonly EvaluationOptions MetaCheck = new() { OutputFormat = OutputFormat.List };
+
+    private static readonly string[] SchemaFields = ["properties", "traits"];
 
     private readonly Dictionary<string, PlannedEvent> _events;
 
@@ -127,13 +130,16 @@ public sealed class TrackingPlan
         {
             throw new PlanException("events", $"at most {MaxEventTypes} event types");
         }
-        return new TrackingPlan(mode, unplanned, planned, [.. PatternRisk.Find(events, "events")]);
+        var warnings = events.EnumerateObject().SelectMany(type => SchemaFields
+            .Where(field => type.Value.TryGetProperty(field, out _))
+            .SelectMany(field => PatternRisk.Find(type.Value.GetProperty(field), $"events.{type.Name}.{field}")));
+        return new TrackingPlan(mode, unplanned, planned, [.. warnings]);
     }
 
     /// <summary>
     /// What the plan says of an event of <paramref name="eventType"/> with these <c>properties</c> and <c>traits</c>,
     /// within <paramref name="budget"/> (the request's, shared by its events; one of its own if null). Never throws: a plan
-    /// that cannot be evaluated gives a verdict with a <see cref="PlanVerdict.Failure"/>.
+    /// that cannot be evaluated gives a verdict with a <see cref="PlanVerdict.Unchecked"/>.
     /// </summary>
     public PlanVerdict Evaluate(string eventType, JsonElement? properties, JsonElement? traits, PlanBudget? budget = null)
     {
@@ -145,8 +151,12 @@ public sealed class TrackingPlan
                 var u => new PlanVerdict(u == UnplannedMode.Block, [new PlanViolation("eventType", $"'{eventType}' is not in the tracking plan")]),
             };
         }
+        if (budget is { Spent: true })
+        {
+            return new PlanVerdict(false, [], $"the request spent its {PlanBudget.PerRequest.TotalMilliseconds:0} ms for the tracking plan");
+        }
         var violations = new List<PlanViolation>();
-        using ((budget ?? PlanBudget.StartNew()).Enter())
+        using (PlanBudget.StartNew(PlanBudget.PerEvent).Enter())
         {
             try
             {
@@ -156,23 +166,23 @@ public sealed class TrackingPlan
             catch (Exception e) when (e is not OutOfMemoryException)
             {
                 // A library fault must not refuse the event nor answer 5xx (docs/tracking-plan.md): it goes on unchecked.
-                return new PlanVerdict(false, [], $"{e.GetType().Name}: {e.Message}");
+                return new PlanVerdict(false, [], $"{e.GetType().Name}: {e.Message}", Failed: true);
             }
         }
         return violations.Count == 0 ? PlanVerdict.Pass : new PlanVerdict(planned.Mode == PlanMode.Block, violations);
     }
 
-    private static void Evaluate(JsonSchema? schema, JsonElement? value, string field, List<PlanViolation> violations)
+    private static void Evaluate(BoundedSchema? bounded, JsonElement? value, string field, List<PlanViolation> violations)
     {
-        if (schema is null)
+        if (bounded is not var (schema, names))
         {
             return;
         }
         // An absent object is checked as an empty one: a schema that requires a property must see it missing.
         var instance = value is { ValueKind: JsonValueKind.Object } o ? o : EmptyObject;
-        if (PlanBudget.Current is { Spent: true })
+        if (PlanDialect.PropertyNamesProblem(names, instance) is { } problem)
         {
-            violations.Add(new PlanViolation(field, PlanDialect.NotChecked));
+            violations.Add(new PlanViolation(field, problem));
             return;
         }
         try
@@ -205,7 +215,7 @@ public sealed class TrackingPlan
             .Select(s => s.Replace("~1", "/", StringComparison.Ordinal).Replace("~0", "~", StringComparison.Ordinal))
             .Select(s => s.All(char.IsAsciiDigit) ? $"[{s}]" : $".{s}"));
 
-    private static JsonSchema? Schema(JsonElement type, string name, string path)
+    private static BoundedSchema? Schema(JsonElement type, string name, string path)
     {
         if (!type.TryGetProperty(name, out var schema))
         {
@@ -226,6 +236,7 @@ public sealed class TrackingPlan
         {
             throw new PlanException(path, $"'{reference}' refers outside the plan; a plan's schemas may refer only within themselves (#...)");
         }
+        SchemaGraph.Check(schema, path);
         try
         {
             // A registry of its own: the same $id in two plans, or two types, is not a conflict. Every regex bounded.
@@ -270,5 +281,5 @@ public sealed class TrackingPlan
 
     private static string Join(string path, string name) => path.Length == 0 ? name : $"{path}.{name}";
 
-    private sealed record PlannedEvent(PlanMode Mode, JsonSchema? Properties, JsonSchema? Traits);
+    private sealed record PlannedEvent(PlanMode Mode, BoundedSchema? Properties, BoundedSchema? Traits);
 }

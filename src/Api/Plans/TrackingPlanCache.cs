@@ -95,35 +95,45 @@ public sealed class TrackingPlanCache(TrackingPlanStore store, IOptions<PlanOpti
 
     private async Task ReadAsync()
     {
-        await Task.Yield(); // off the request's stack, out of the lock
-        PlanState state;
+        var state = _state;
         try
         {
+            await Task.Yield(); // off the request's stack, out of the lock
             var stored = await store.GetAsync(CancellationToken.None).ConfigureAwait(false); // the SDK's timeouts bound it
             state = stored is null ? PlanState.None
                 : stored.Version == _state.Version && _state.Plan is not null ? _state
                 : new PlanState(TrackingPlan.Parse(stored.Document), stored.Version, false);
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
+        catch (Exception e)
         {
             // Every kind of damage (a fault, a malformed item, a plan this Api cannot use) keeps the plan in force.
-            state = _state;
             Report("read", $"Cannot read the tracking plan ({e.GetType().Name}: {e.Message}); "
                 + (state.Unreadable ? "events are accepted unchecked." : $"version {Version(state)} stays in force."));
         }
-        lock (_gate)
+        finally
         {
-            _state = state;
-            Volatile.Write(ref _nextTicks, clock.GetUtcNow().AddSeconds(options.Value.RefreshSeconds).UtcTicks);
-            _read = true;
-            _reading = null;
+            // Whatever happened, the next read is due after the refresh time and may start then.
+            lock (_gate)
+            {
+                _state = state;
+                Volatile.Write(ref _nextTicks, clock.GetUtcNow().AddSeconds(options.Value.RefreshSeconds).UtcTicks);
+                _read = true;
+                _reading = null;
+            }
         }
     }
 
     private void Report(string stage, string message)
     {
-        logger.LogWarning("{Message}", message);
-        EmbeddedMetrics.Write(Console.Out, clock, "Api", new Dictionary<string, double> { [FailureMetric] = 1 }, properties: new Dictionary<string, string> { ["stage"] = stage });
+        try
+        {
+            logger.LogWarning("{Message}", message);
+            EmbeddedMetrics.Write(Console.Out, clock, "Api", new Dictionary<string, double> { [FailureMetric] = 1 }, properties: new Dictionary<string, string> { ["stage"] = stage });
+        }
+        catch (IOException)
+        {
+            // Reporting never stops ingestion.
+        }
     }
 
     private static string Version(PlanState state) => state.Version?.ToString(CultureInfo.InvariantCulture) ?? "none";
