@@ -98,7 +98,8 @@ public sealed class AggregatorFunction : IDisposable
         var now = _clock.GetUtcNow();
         DeleteLeftovers();
         using var archive = new ArchiveDownloads(_s3, _options.BucketName, Path.Combine(_folder, $"archive-{Guid.NewGuid():N}"));
-        var counted = new Dictionary<DateTimeOffset, Summary>();
+        var counted = new Dictionary<DateTimeOffset, Summary>(); // to publish
+        var recounted = new HashSet<DateTimeOffset>(); // counted by this run, successfully
         var failures = new List<string>();
         long read = 0;
 
@@ -131,6 +132,7 @@ public sealed class AggregatorFunction : IDisposable
                 {
                     counted[window.Start] = summary;
                 }
+                recounted.Add(window.Start);
             }, cancellationToken).ConfigureAwait(false);
             if (!stored)
             {
@@ -142,10 +144,10 @@ public sealed class AggregatorFunction : IDisposable
         var previousRun = await _store.LastRunStartAsync(cancellationToken).ConfigureAwait(false) ?? now;
         foreach (var stored in await _store.EndingAfterAsync(previousRun - _options.Settle - _options.Lookback, cancellationToken).ConfigureAwait(false))
         {
-            if (!counted.ContainsKey(stored.Summary.WindowStart) && stored.Summary.WindowEnd + _options.Settle <= now)
+            if (!recounted.Contains(stored.Summary.WindowStart) && stored.Summary.WindowEnd + _options.Settle <= now)
             {
                 await TryAsync(failures, $"revise {stored.Summary.WindowStart:u}",
-                    async () => read += await ReviseAsync(archive, stored, counted, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+                    async () => read += await ReviseAsync(archive, stored, counted, recounted, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
             }
         }
 
@@ -158,7 +160,7 @@ public sealed class AggregatorFunction : IDisposable
             for (var window = SummaryWindows.Containing(hour, _options.Window); window.Start < hour.AddHours(1); window = new(window.End, window.End + _options.Window))
             {
                 var start = window.Start;
-                if (counted.ContainsKey(start) || window.End + _options.Settle > now)
+                if (recounted.Contains(start) || window.End + _options.Settle > now)
                 {
                     continue;
                 }
@@ -166,7 +168,7 @@ public sealed class AggregatorFunction : IDisposable
                 {
                     if (await _store.GetAsync(start, cancellationToken).ConfigureAwait(false) is { } stored)
                     {
-                        read += await ReviseAsync(archive, stored, counted, cancellationToken).ConfigureAwait(false);
+                        read += await ReviseAsync(archive, stored, counted, recounted, cancellationToken).ConfigureAwait(false);
                     }
                 }, cancellationToken).ConfigureAwait(false);
             }
@@ -175,7 +177,12 @@ public sealed class AggregatorFunction : IDisposable
                 settled.AddRange(keys);
             }
         }
-        await _store.RecordRunAsync(now, cancellationToken).ConfigureAwait(false);
+        if (failures.Count == 0)
+        {
+            // A complete run: the next one revises what this one had within its look-back. A run whose counting failed is
+            // not recorded, so the next one revises, again, every window the last complete run had within its look-back.
+            await _store.RecordRunAsync(now, cancellationToken).ConfigureAwait(false);
+        }
 
         var (published, all) = await PublishPendingAsync(counted.Values, cancellationToken).ConfigureAwait(false);
         if (all)
@@ -185,7 +192,8 @@ public sealed class AggregatorFunction : IDisposable
         }
         archive.Dispose(); // the counting's downloads, before compaction needs the disk
         var compacted = await CompactAsync(now, failures, cancellationToken).ConfigureAwait(false);
-        await _store.RecordFailuresAsync(now, failures, cancellationToken).ConfigureAwait(false);
+        // Past the deadline too (the SDK's time-outs bound it): what status shows, and the metric, must not be lost with it.
+        await _store.RecordFailuresAsync(now, failures, CancellationToken.None).ConfigureAwait(false);
         EmbeddedMetrics.Write(_log.Output, _clock, "Aggregator", new Dictionary<string, double> { [FailureMetric] = failures.Count });
         _log.Write(failures.Count == 0 ? "INFO" : "ERROR", FormattableString.Invariant(
             $"Aggregator run: counted {counted.Count} window(s) from {read} archived event(s), {markers.Count} late hour(s), published {published.Count} summary(ies), compacted {compacted} hour(s), {failures.Count} failure(s){(failures.Count == 0 ? "" : ": " + string.Join("; ", failures))}"));
@@ -207,7 +215,7 @@ public sealed class AggregatorFunction : IDisposable
             clock: _clock, pause: _compactionPause);
         try
         {
-            foreach (var hour in await ArchiveListing.HoursAsync(_s3, _options.BucketName, EventLayout.EventsRoot, cancellationToken).ConfigureAwait(false))
+            foreach (var hour in await compactor.HoursAsync(cancellationToken).ConfigureAwait(false))
             {
                 var lastWindow = SummaryWindows.Containing(hour.AddHours(1).AddTicks(-1), _options.Window);
                 if (lastWindow.End + _options.Settle + _options.Lookback > now)
@@ -245,7 +253,7 @@ public sealed class AggregatorFunction : IDisposable
             await action().ConfigureAwait(false);
             return true;
         }
-        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
         {
             _log.Write("ERROR", $"{step} failed; the next run tries again: {e.GetType().Name}: {e.Message}");
             failures.Add($"{step}: {e.Message}");
@@ -256,7 +264,8 @@ public sealed class AggregatorFunction : IDisposable
     private Task Pause(RunStep step, CancellationToken cancellationToken) => _runPause?.Invoke(step, cancellationToken) ?? Task.CompletedTask;
 
     // Counts a stored window again; stores a revision if the count changed, or re-publishes an unpublished one. Returns the lines read.
-    private async Task<long> ReviseAsync(ArchiveDownloads archive, StoredSummary stored, Dictionary<DateTimeOffset, Summary> counted, CancellationToken cancellationToken)
+    private async Task<long> ReviseAsync(ArchiveDownloads archive, StoredSummary stored, Dictionary<DateTimeOffset, Summary> counted, HashSet<DateTimeOffset> recounted,
+        CancellationToken cancellationToken)
     {
         var previous = stored.Summary;
         if (!stored.Published)
@@ -266,6 +275,7 @@ public sealed class AggregatorFunction : IDisposable
         var (counts, fingerprint) = await CountAsync(archive, new SummaryWindow(previous.WindowStart, previous.WindowEnd), stored.Fingerprint, cancellationToken).ConfigureAwait(false);
         if (counts is null)
         {
+            recounted.Add(previous.WindowStart);
             return 0; // the archive of its hours is as it was when it was counted
         }
         var revised = await SummaryAsync(new SummaryWindow(previous.WindowStart, previous.WindowEnd), counts, previous.Revision + 1, cancellationToken).ConfigureAwait(false);
@@ -278,6 +288,7 @@ public sealed class AggregatorFunction : IDisposable
             _log.Write("INFO", FormattableString.Invariant($"Window {previous.WindowStart:u}: {revised.TotalEvents - previous.TotalEvents} late event(s); revision {revised.Revision}"));
             counted[revised.WindowStart] = revised;
         }
+        recounted.Add(previous.WindowStart);
         return counts.EventsRead;
     }
 

@@ -58,6 +58,14 @@ public sealed class HourCompactor(IAmazonS3 s3, string bucketName, DuckDBConnect
     /// <summary>Lines staged in DuckDB at once by default (about 1 KB each): what bounds the compaction's memory.</summary>
     public const int ChunkRows = 200_000;
 
+    /// <summary>
+    /// The hours a compaction should visit: those with raw objects, and those a compaction that lost its lease left a
+    /// duplicate Parquet file in (<see cref="HourLease.PendingAsync"/>), oldest first.
+    /// </summary>
+    public async Task<List<DateTimeOffset>> HoursAsync(CancellationToken cancellationToken) =>
+        [.. (await ArchiveListing.HoursAsync(s3, bucketName, EventLayout.EventsRoot, cancellationToken).ConfigureAwait(false))
+            .Union(await lease.PendingAsync(cancellationToken).ConfigureAwait(false)).Order()];
+
     /// <summary>Compacts the hour; null if another holder has its lease, or it has no raw objects and at most one Parquet file.</summary>
     public async Task<Compaction?> CompactAsync(DateTimeOffset hour, CancellationToken cancellationToken)
     {
@@ -67,13 +75,14 @@ public sealed class HourCompactor(IAmazonS3 s3, string bucketName, DuckDBConnect
             return null;
         }
         var work = Path.Combine(folder, $"compact-{Guid.NewGuid():N}");
+        var (raw, events, bytes, uploaded) = (0, 0L, 0L, false);
         using var held = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var renewing = RenewAsync(hold, held);
         try
         {
             using var archive = new ArchiveDownloads(s3, bucketName, work);
-            var folded = (await archive.ListAsync(hour, held.Token).ConfigureAwait(false)).Select(o => o.Key).ToList();
-            var raw = folded.Count(k => k.StartsWith(EventLayout.EventsRoot, StringComparison.Ordinal));
+            var folded = await archive.ListAsync(hour, held.Token).ConfigureAwait(false);
+            raw = folded.Count(o => o.Key.StartsWith(EventLayout.EventsRoot, StringComparison.Ordinal));
             if (raw == 0 && folded.Count < 2)
             {
                 return null;
@@ -81,26 +90,33 @@ public sealed class HourCompactor(IAmazonS3 s3, string bucketName, DuckDBConnect
             var files = await archive.DownloadAsync(hour, held.Token).ConfigureAwait(false);
             await Pause(CompactionStep.Downloaded, held.Token).ConfigureAwait(false);
             var output = Path.Combine(work, "events.parquet");
-            var events = Write(files, output, work, held.Token);
-            var bytes = new FileInfo(output).Length;
+            events = Write(files, output, work, held.Token);
+            bytes = new FileInfo(output).Length;
             await UploadAsync(output, EventLayout.ParquetKey(hour, Name()), held.Token).ConfigureAwait(false);
+            uploaded = true;
             await Pause(CompactionStep.Uploaded, cancellationToken).ConfigureAwait(false);
-            await held.CancelAsync().ConfigureAwait(false); // the renewals stop: each delete below is fenced itself
+            await held.CancelAsync().ConfigureAwait(false); // the renewals stop: each batch of deletes below is fenced itself
             foreach (var chunk in folded.Chunk(1000))
             {
                 if (!await lease.RenewAsync(hold, cancellationToken).ConfigureAwait(false))
                 {
+                    // Its file is a duplicate now: the next compaction of the hour folds it, even with no raw object left.
+                    await lease.MarkPendingAsync(hour, cancellationToken).ConfigureAwait(false);
                     return new Compaction(hour, raw, events, bytes, LeaseLost: true);
                 }
                 await Pause(CompactionStep.Deleting, cancellationToken).ConfigureAwait(false);
                 await DeleteAsync(hour, chunk, cancellationToken).ConfigureAwait(false);
             }
+            if (raw == 0)
+            {
+                await lease.ClearPendingAsync(hour, cancellationToken).ConfigureAwait(false); // it was visited for its duplicates
+            }
             return new Compaction(hour, raw, events, bytes);
         }
-        catch (OperationCanceledException) when (held.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (held.IsCancellationRequested && !uploaded && !cancellationToken.IsCancellationRequested)
         {
             // A renewal found the lease lost before the upload: nothing was written.
-            return new Compaction(hour, 0, 0, 0, LeaseLost: true);
+            return new Compaction(hour, raw, 0, 0, LeaseLost: true);
         }
         finally
         {
@@ -110,32 +126,45 @@ public sealed class HourCompactor(IAmazonS3 s3, string bucketName, DuckDBConnect
             {
                 Directory.Delete(work, recursive: true);
             }
-            await lease.ReleaseAsync(hold, CancellationToken.None).ConfigureAwait(false);
+            await ReleaseAsync(hold).ConfigureAwait(false);
         }
     }
 
-    // Renews the lease every HourLease.RenewEvery while the compaction works; a renewal that finds it lost stops the work.
+    // Renews the lease every HourLease.RenewEvery while the compaction works; a renewal that finds it lost stops the
+    // work. A renewal that fails (a throttle, a timeout) is tried again at the next turn: the fenced check decides.
     private async Task RenewAsync(LeaseHold hold, CancellationTokenSource held)
     {
-        try
+        while (!held.IsCancellationRequested)
         {
-            while (true)
+            try
             {
                 await Task.Delay(HourLease.RenewEvery, clock ?? TimeProvider.System, held.Token).ConfigureAwait(false);
                 if (!await lease.RenewAsync(hold, held.Token).ConfigureAwait(false))
                 {
                     await held.CancelAsync().ConfigureAwait(false);
-                    return;
                 }
             }
+            catch (OperationCanceledException) when (held.IsCancellationRequested)
+            {
+                // The compaction ended.
+            }
+            catch (Exception e) when (e is AmazonServiceException or HttpRequestException or OperationCanceledException or IOException)
+            {
+                // Not a loss: the next turn, or the fenced check before the deletes, decides.
+            }
         }
-        catch (OperationCanceledException)
+    }
+
+    // Gives the lease back; if that fails the lease expires by itself, and the compaction's result stands.
+    private async Task ReleaseAsync(LeaseHold hold)
+    {
+        try
         {
-            // The compaction ended.
+            await lease.ReleaseAsync(hold, CancellationToken.None).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is AmazonServiceException or HttpRequestException)
+        catch (Exception e) when (e is AmazonServiceException or HttpRequestException or OperationCanceledException or IOException)
         {
-            // A renewal that could not run is not a loss; the fenced check before the deletes decides.
+            // Expires within HourLease.Duration.
         }
     }
 
@@ -158,15 +187,18 @@ public sealed class HourCompactor(IAmazonS3 s3, string bucketName, DuckDBConnect
         }, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task DeleteAsync(DateTimeOffset hour, string[] keys, CancellationToken cancellationToken)
+    // Deletes the objects it folded, each only if it still holds the bytes that were folded (its ETag): a key an older
+    // version of the code may overwrite (events.parquet, a raw object named from message ids) is left if it was.
+    // S3 honours the condition; the local emulator ignores it.
+    private async Task DeleteAsync(DateTimeOffset hour, S3Object[] objects, CancellationToken cancellationToken)
     {
         var deleted = await s3.DeleteObjectsAsync(new DeleteObjectsRequest
         {
             BucketName = bucketName,
-            Objects = [.. keys.Select(k => new KeyVersion { Key = k })],
+            Objects = [.. objects.Select(o => new KeyVersion { Key = o.Key, ETag = o.ETag })],
             Quiet = true,
         }, cancellationToken).ConfigureAwait(false);
-        if (deleted.DeleteErrors is { Count: > 0 } errors)
+        if (deleted.DeleteErrors?.Where(e => e.Code != "PreconditionFailed").ToList() is { Count: > 0 } errors)
         {
             throw new IOException($"S3 did not delete {errors.Count} object(s) of {EventLayout.Partition(hour)} ({errors[0].Code}); the next compaction folds and deletes them.");
         }

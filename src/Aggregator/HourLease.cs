@@ -117,6 +117,39 @@ public sealed class HourLease(IAmazonDynamoDB dynamoDb, string tableName, TimePr
         }
     }
 
+    /// <summary>
+    /// Records that the hour holds a duplicate Parquet file (a compaction that lost its lease after its upload), so the
+    /// next compaction visits it even if no raw object is left there: one item, <c>windowStart</c> = "pending".
+    /// </summary>
+    public Task MarkPendingAsync(DateTimeOffset hour, CancellationToken cancellationToken) => Pending("ADD", hour, cancellationToken);
+
+    /// <summary>Clears the hour's record once a compaction of it completed.</summary>
+    public Task ClearPendingAsync(DateTimeOffset hour, CancellationToken cancellationToken) => Pending("DELETE", hour, cancellationToken);
+
+    /// <summary>The hours recorded by <see cref="MarkPendingAsync"/>, oldest first.</summary>
+    public async Task<List<DateTimeOffset>> PendingAsync(CancellationToken cancellationToken)
+    {
+        var item = (await dynamoDb.GetItemAsync(new GetItemRequest { TableName = tableName, Key = PendingKey, ConsistentRead = true }, cancellationToken).ConfigureAwait(false)).Item;
+        return item is { Count: > 0 } && item.TryGetValue("hours", out var hours)
+            ? [.. (hours.SS ?? []).Select(h => DateTimeOffset.Parse(h, CultureInfo.InvariantCulture)).Order()]
+            : [];
+    }
+
+    private async Task Pending(string action, DateTimeOffset hour, CancellationToken cancellationToken) =>
+        await dynamoDb.UpdateItemAsync(new UpdateItemRequest
+        {
+            TableName = tableName,
+            Key = PendingKey,
+            UpdateExpression = $"{action} hours :hour",
+            ExpressionAttributeValues = new() { [":hour"] = new() { SS = [EventLayout.FormatTime(EventLayout.Hour(hour))] } },
+        }, cancellationToken).ConfigureAwait(false);
+
+    private static Dictionary<string, AttributeValue> PendingKey => new()
+    {
+        ["series"] = new() { S = Series },
+        ["windowStart"] = new() { S = "pending" },
+    };
+
     private static AttributeValue Seconds(DateTimeOffset time) => new() { N = time.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture) };
 
     private static Dictionary<string, AttributeValue> Key(DateTimeOffset hour) => new()

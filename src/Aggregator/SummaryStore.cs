@@ -214,35 +214,41 @@ public sealed class SummaryStore(IAmazonDynamoDB dynamoDb, string tableName, Tim
     public async Task RecordFailuresAsync(DateTimeOffset startedAt, IReadOnlyList<string> failures, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(failures);
+        var item = new Dictionary<string, AttributeValue>(FailuresKey) { ["startedAt"] = new() { S = EventLayout.FormatTime(startedAt) } };
+        if (failures.Count > 0)
+        {
+            item["failures"] = new() { L = [.. failures.Take(20).Select(f => new AttributeValue { S = f.Length > 500 ? f[..500] : f })] };
+        }
         try
         {
-            await dynamoDb.UpdateItemAsync(new UpdateItemRequest
+            await dynamoDb.PutItemAsync(new PutItemRequest
             {
                 TableName = tableName,
-                Key = RunKey,
-                UpdateExpression = "SET failures = :failures",
-                ConditionExpression = "startedAt = :at",
-                ExpressionAttributeValues = new Dictionary<string, AttributeValue>
-                {
-                    [":at"] = new() { S = EventLayout.FormatTime(startedAt) },
-                    [":failures"] = new() { L = [.. failures.Take(20).Select(f => new AttributeValue { S = f.Length > 500 ? f[..500] : f })], IsLSet = true },
-                },
+                Item = item,
+                ConditionExpression = "attribute_not_exists(startedAt) OR startedAt <= :at",
+                ExpressionAttributeValues = new Dictionary<string, AttributeValue> { [":at"] = new() { S = EventLayout.FormatTime(startedAt) } },
             }, cancellationToken).ConfigureAwait(false);
         }
         catch (ConditionalCheckFailedException)
         {
-            // A later run is recorded.
+            // An overlapping run that started later finished first.
         }
     }
 
-    /// <summary>The last recorded run's start and the steps it could not do; null if no run was recorded.</summary>
+    /// <summary>The last finished run's start and the steps it could not do; null if no run finished.</summary>
     public async Task<(DateTimeOffset StartedAt, IReadOnlyList<string> Failures)?> LastRunAsync(CancellationToken cancellationToken)
     {
-        var item = (await dynamoDb.GetItemAsync(new GetItemRequest { TableName = tableName, Key = RunKey, ConsistentRead = true }, cancellationToken).ConfigureAwait(false)).Item;
+        var item = (await dynamoDb.GetItemAsync(new GetItemRequest { TableName = tableName, Key = FailuresKey, ConsistentRead = true }, cancellationToken).ConfigureAwait(false)).Item;
         return item is { Count: > 0 } && item.TryGetValue("startedAt", out var at)
             ? (DateTimeOffset.Parse(at.S, CultureInfo.InvariantCulture), item.TryGetValue("failures", out var f) ? [.. (f.L ?? []).Select(v => v.S)] : [])
             : null;
     }
+
+    private static Dictionary<string, AttributeValue> FailuresKey => new()
+    {
+        ["series"] = new() { S = Runs },
+        ["windowStart"] = new() { S = "failures" },
+    };
 
     private static Dictionary<string, AttributeValue> RunKey => new()
     {

@@ -20,11 +20,17 @@ public static class ArchiveReader
         }
     }
 
-    /// <summary>The keys of an hour's events: its compacted file, if any, then its raw objects (written since, or left by a compaction stopped before its deletes).</summary>
-    public static async Task<List<string>> HourKeysAsync(IAmazonS3 s3, string bucket, DateTimeOffset hour, CancellationToken cancellationToken) =>
-        [.. (await ArchiveListing.ListAsync(s3, bucket, EventLayout.ParquetPrefix(hour), cancellationToken).ConfigureAwait(false))
-            .Concat(await ArchiveListing.ListAsync(s3, bucket, EventLayout.EventsPrefix(hour), cancellationToken).ConfigureAwait(false))
-            .Select(o => o.Key)];
+    /// <summary>
+    /// The keys of an hour's events: its compacted files, if any, then its raw objects (written since, or left by a
+    /// compaction stopped before its deletes). The raw objects are listed first: a compaction that completes between the
+    /// two listings has uploaded its file before deleting what it folded, so the second listing finds it.
+    /// </summary>
+    public static async Task<List<string>> HourKeysAsync(IAmazonS3 s3, string bucket, DateTimeOffset hour, CancellationToken cancellationToken)
+    {
+        var raw = await ArchiveListing.ListAsync(s3, bucket, EventLayout.EventsPrefix(hour), cancellationToken).ConfigureAwait(false);
+        var compacted = await ArchiveListing.ListAsync(s3, bucket, EventLayout.ParquetPrefix(hour), cancellationToken).ConfigureAwait(false);
+        return [.. compacted.Concat(raw).Select(o => o.Key)];
+    }
 
     /// <summary>The events of one archive object, one JSON document each.</summary>
     public static async Task<List<string>> LinesAsync(IAmazonS3 s3, string bucket, string key, CancellationToken cancellationToken)

@@ -42,19 +42,25 @@ public static class CompactCommand
         {
             using var duckDb = DuckDb.Open(Path.Combine(folder, "duckdb"), DuckDbLimits.ForFunction((int)(GC.GetGCMemoryInfo().TotalAvailableMemoryBytes >> 20)));
             var compactor = new HourCompactor(s3, bucket, duckDb, new HourLease(dynamoDb, summariesTable, TimeProvider.System), folder);
-            var hours = hour is { } one ? [EventLayout.Hour(one)] : await ArchiveListing.HoursAsync(s3, bucket, EventLayout.EventsRoot, cancellationToken);
-            var done = 0;
+            var hours = hour is { } one ? [EventLayout.Hour(one)] : await compactor.HoursAsync(cancellationToken);
+            var (done, lost) = (0, 0);
             foreach (var h in hours)
             {
                 var started = System.Diagnostics.Stopwatch.StartNew();
                 var result = await compactor.CompactAsync(h, cancellationToken);
-                await output.WriteLineAsync(result is { } c
-                    ? string.Create(CultureInfo.InvariantCulture, $"{EventLayout.Partition(h)}: {c.RawObjects} raw object(s) -> {c.Events} event(s), {c.Bytes / 1024.0:0.0} KB of Parquet ({started.Elapsed.TotalSeconds:0.0} s)")
-                    : $"{EventLayout.Partition(h)}: nothing to compact, or another compaction holds the hour");
-                done += result is null ? 0 : 1;
+                await output.WriteLineAsync(result switch
+                {
+                    null => $"{EventLayout.Partition(h)}: nothing to compact, or another compaction holds the hour",
+                    { LeaseLost: true } => $"{EventLayout.Partition(h)}: the lease was lost before the deletes (this command stalled past it); "
+                        + "nothing was deleted, and the next compaction folds the duplicate it wrote",
+                    var c => string.Create(CultureInfo.InvariantCulture,
+                        $"{EventLayout.Partition(h)}: {c.RawObjects} raw object(s) -> {c.Events} event(s), {c.Bytes / 1024.0:0.0} KB of Parquet ({started.Elapsed.TotalSeconds:0.0} s)"),
+                });
+                done += result is { LeaseLost: false } ? 1 : 0;
+                lost += result is { LeaseLost: true } ? 1 : 0;
             }
-            await output.WriteLineAsync($"Compacted {done} hour(s) into {bucket}/{EventLayout.ParquetRoot}.");
-            return 0;
+            await output.WriteLineAsync($"Compacted {done} hour(s) into {bucket}/{EventLayout.ParquetRoot}{(lost > 0 ? $"; {lost} lost their lease" : "")}.");
+            return lost > 0 ? 1 : 0;
         }
         finally
         {

@@ -32,8 +32,12 @@ public sealed class ArchiveInterleavingTests(ITestOutputHelper output) : IDispos
     /// <summary>A compaction of the hour.</summary>
     public sealed record Compact(int Hour) : Op;
 
-    /// <summary>A compaction stopped at <paramref name="At"/> while <paramref name="During"/> happens, then its lease runs out and it goes on.</summary>
-    public sealed record Stalled(int Hour, CompactionStep At, Op During) : Op;
+    /// <summary>
+    /// A batch into the hour, then a compaction of it stopped at <paramref name="At"/> while <paramref name="During"/>
+    /// happens (a compaction during it is of the same hour, on a clock past the stalled one's lease if
+    /// <paramref name="Expired"/>), then it goes on, past its lease if <paramref name="Expired"/>.
+    /// </summary>
+    public sealed record Stalled(int Hour, CompactionStep At, Op During, bool Expired) : Op;
 
     private static readonly Gen<Op> Simple = Gen.OneOf<Op>(
         Gen.Select(Gen.Int[0, 1], Gen.Int[1, 4], Gen.Bool, (hour, count, partial) => (Op)new Batch(hour, count, partial)),
@@ -42,7 +46,7 @@ public sealed class ArchiveInterleavingTests(ITestOutputHelper output) : IDispos
 
     private static readonly Gen<Op[]> Sequence = Gen.Frequency<Op>(
         (3, Simple),
-        (2, Gen.Select(Gen.Int[0, 1], Gen.Enum<CompactionStep>(), Simple, (hour, at, during) => (Op)new Stalled(hour, at, during)))).Array[1, 7];
+        (2, Gen.Select(Gen.Int[0, 1], Gen.Enum<CompactionStep>(), Simple, Gen.Bool, (hour, at, during, expired) => (Op)new Stalled(hour, at, during, expired)))).Array[1, 7];
 
     [Fact]
     public async Task Every_archived_event_stays_archived_and_is_counted_once_whatever_the_interleaving()
@@ -98,23 +102,24 @@ public sealed class ArchiveInterleavingTests(ITestOutputHelper output) : IDispos
             case Compact(var hour):
                 await Compactor(harness, duckDb, TimeProvider.System).CompactAsync(hours[hour], CancellationToken.None);
                 break;
-            case Stalled(var hour, var at, var during):
+            case Stalled(var hour, var at, var during, var expired):
+                await ApplyAsync(harness, duckDb, hours, batches, new Batch(hour, 2, Partial: false)); // something to compact
                 var clock = new TestClock(DateTimeOffset.UtcNow);
                 var gate = new Gate<CompactionStep>(at);
                 using (var stalledDuckDb = DuckDb.Open(Path.Combine(_folder, $"stalled-{Guid.NewGuid():N}"), DuckDbLimits.ForFunction(512)))
                 {
                     var stalled = Task.Run(() => Compactor(harness, stalledDuckDb, clock, gate.Pause).CompactAsync(hours[hour], CancellationToken.None));
-                    if (await Task.WhenAny(gate.Reached, stalled) == stalled)
+                    Assert.NotEqual(stalled, await Task.WhenAny(gate.Reached, stalled)); // it has a batch to compact: it reaches its gate
+                    // Another writer goes on: a compaction of the same hour meanwhile, on a clock past the stalled one's lease
+                    // or within it (then it finds the hour held and does nothing).
+                    await ApplyAsync(harness, duckDb, hours, batches, during is Compact ? (expired ? new LateCompact(hour) : new Compact(hour)) : during);
+                    if (expired)
                     {
-                        await stalled; // nothing to compact: it never reached its pause point
-                        await ApplyAsync(harness, duckDb, hours, batches, during);
-                        break;
+                        clock.Now += HourLease.Duration + TimeSpan.FromMinutes(1);
                     }
-                    // Another writer goes on; a compaction meanwhile runs on a clock past the stalled one's lease.
-                    await ApplyAsync(harness, duckDb, hours, batches, during is Compact c ? new LateCompact(c.Hour) : during);
-                    clock.Now += HourLease.Duration + TimeSpan.FromMinutes(1);
                     gate.Release();
-                    await stalled;
+                    var result = await stalled;
+                    Assert.True(expired || result is { LeaseLost: false }, $"a compaction within its lease lost it: {result}");
                 }
                 break;
             case LateCompact(var hour):

@@ -43,9 +43,13 @@ public sealed class ArchiveRaceTests : IDisposable
         Assert.True(result!.LeaseLost);
         Assert.Equal(2, (await harness.KeysAsync(EventLayout.ParquetPrefix(hour))).Count);
         Assert.Equal(first.Concat(late).Select(e => e.EventId).Order(StringComparer.Ordinal), await EventIdsAsync(harness, hour));
-        // The next compaction folds the duplicate.
-        Assert.Equal(25, (await Compactor(harness, TimeProvider.System).CompactAsync(hour, CancellationToken.None))!.Events);
+        // The hour has no raw object left, but it is recorded as pending: the next compaction visits and folds it.
+        var compactor = Compactor(harness, TimeProvider.System);
+        Assert.Empty(await harness.KeysAsync(EventLayout.EventsPrefix(hour)));
+        Assert.Contains(hour, await compactor.HoursAsync(CancellationToken.None));
+        Assert.Equal(25, (await compactor.CompactAsync(hour, CancellationToken.None))!.Events);
         Assert.Single(await harness.KeysAsync(EventLayout.ParquetPrefix(hour)));
+        Assert.DoesNotContain(hour, await compactor.HoursAsync(CancellationToken.None));
         Assert.Equal(25, (await EventIdsAsync(harness, hour)).Count);
     }
 
@@ -120,6 +124,34 @@ public sealed class ArchiveRaceTests : IDisposable
         Assert.Contains(window.Start, next.Published);
         Assert.Equal(5, (await new SummaryStore(harness.Aws.DynamoDb, harness.Stack["SummariesTable"], TimeProvider.System).GetAsync(window.Start, CancellationToken.None))!.Summary.TotalEvents);
         Assert.DoesNotContain(marker, await harness.KeysAsync(EventLayout.LateRoot));
+    }
+
+    [Fact]
+    public async Task A_window_whose_revision_failed_is_revised_by_the_next_run_once_the_fault_is_gone()
+    {
+        await using var harness = await AggregatorHarness.StartAsync();
+        var window = SummaryWindows.Containing(DateTimeOffset.UtcNow - TimeSpan.FromHours(4), TimeSpan.FromHours(1));
+        var options = harness.Options(TimeSpan.FromHours(1)) with { Lookback = TimeSpan.FromHours(2) };
+        await harness.StoreAsync(Events(window.Start, 4), TimeSpan.FromDays(1));
+        var clock = new TestClock(window.End + TimeSpan.FromMinutes(1));
+        Assert.Equal([window.Start], (await harness.Function(options, clock).RunAsync(CancellationToken.None)).Published); // 4 events
+
+        // Within the look-back, one more event, and an object no reader can read: the run's revision of the window fails.
+        await harness.StoreAsync(Events(window.Start.AddMinutes(9), 1), TimeSpan.FromDays(1));
+        var damaged = $"{EventLayout.EventsPrefix(window.Start)}damaged.jsonl.gz";
+        await harness.Aws.S3.PutObjectAsync(new PutObjectRequest { BucketName = harness.Stack["ArchiveBucket"], Key = damaged, ContentBody = "not gzip" });
+        clock.Now = window.End + options.Settle + options.Lookback + TimeSpan.FromMinutes(1); // its last revision, which fails
+        Assert.Contains((await harness.Function(options, clock).RunAsync(CancellationToken.None)).Failures, f => f.StartsWith($"revise {window.Start:u}", StringComparison.Ordinal));
+
+        // The fault is gone; the window is past the look-back of that failed run's start, but the failed run was not
+        // recorded as complete, so the next run revises it.
+        await harness.Aws.S3.DeleteObjectAsync(harness.Stack["ArchiveBucket"], damaged);
+        clock.Now += TimeSpan.FromMinutes(5);
+        var next = await harness.Function(options, clock).RunAsync(CancellationToken.None);
+
+        Assert.Empty(next.Failures);
+        Assert.Contains(window.Start, next.Published);
+        Assert.Equal(5, (await new SummaryStore(harness.Aws.DynamoDb, harness.Stack["SummariesTable"], TimeProvider.System).GetAsync(window.Start, CancellationToken.None))!.Summary.TotalEvents);
     }
 
     [Fact]

@@ -28,7 +28,8 @@ public sealed partial class QueryCommandTests
         using var compacted = new StringWriter();
         Assert.Equal(0, await LocalCommands.RunAsync(["compact", "--hour", Hour.ToString("O"), .. Endpoints(aws, stack)], compacted, CancellationToken.None));
 
-        Assert.Contains("4 raw object(s) -> 25 event(s)", compacted.ToString(), StringComparison.Ordinal);
+        // The redelivery wrote the same key as the first delivery of those ten: a key is named from its content.
+        Assert.Contains("3 raw object(s) -> 25 event(s)", compacted.ToString(), StringComparison.Ordinal);
         var first = Assert.Single(await ArchiveListing.KeysAsync(aws.S3, stack["ArchiveBucket"], EventLayout.ParquetRoot, CancellationToken.None));
         Assert.StartsWith(EventLayout.ParquetPrefix(Hour), first, StringComparison.Ordinal);
         Assert.Empty(await ArchiveListing.KeysAsync(aws.S3, stack["ArchiveBucket"], EventLayout.EventsRoot, CancellationToken.None));
