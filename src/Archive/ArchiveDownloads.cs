@@ -87,7 +87,8 @@ public sealed class ArchiveDownloads(IAmazonS3 s3, string bucketName, string fol
         var compacted = new List<string>();
         foreach (var o in parquet)
         {
-            var path = Path.Combine(folder, o.Key);
+            // A local name of ours, never the key's (a key could hold "..", "*" or "["): the hour's partition and a number.
+            var path = Path.Combine(folder, EventLayout.ParquetPrefix(hour), $"compacted-{compacted.Count}.parquet");
             using var response = await s3.GetObjectAsync(bucketName, o.Key, cancellationToken).ConfigureAwait(false);
             await response.WriteResponseStreamToFileAsync(path, append: false, cancellationToken).ConfigureAwait(false);
             compacted.Add(path);

@@ -56,6 +56,21 @@ public static class DuckDb
             """);
     }
 
+    /// <summary>
+    /// Locks the connection down for SQL a user writes: no file or network access but to <paramref name="directories"/>
+    /// (the downloaded archive the views read, DuckDB's own spill folder), no extension, and no setting changed after.
+    /// </summary>
+    public static void LockDown(DuckDBConnection connection, IEnumerable<string> directories)
+    {
+        ArgumentNullException.ThrowIfNull(directories);
+        Execute(connection, $"""
+            SET allowed_directories = {List(directories.Select(d => d.EndsWith('/') ? d : d + "/"))};
+            SET enable_external_access = false;
+            SET autoload_known_extensions = false;
+            SET lock_configuration = true;
+            """);
+    }
+
     /// <summary>A DuckDB list literal of file paths.</summary>
     public static string List(IEnumerable<string> paths) => $"[{string.Join(", ", paths.Select(p => $"'{Quote(p)}'"))}]";
 

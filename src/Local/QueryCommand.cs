@@ -25,7 +25,12 @@ public static class QueryCommand
         var format = new Option<Format>("--format") { Description = "table at a terminal; csv or json for programs", DefaultValueFactory = _ => Format.Table };
         var from = TypedOptions.Time("--from", "read the hours from this one's (default a day before --to)");
         var to = TypedOptions.Time("--to", "read the hours up to this time (default now)");
-        var command = new Command("query", "run SQL over the archive's events, whole hours of a range (default the last day)") { sql, format, from, to };
+        var maxBytes = new Option<long>("--max-bytes")
+        {
+            Description = $"refuse to download more than this from the archive (default {DefaultMaxBytes >> 20} MB)",
+            DefaultValueFactory = _ => DefaultMaxBytes,
+        };
+        var command = new Command("query", "run SQL over the archive's events, whole hours of a range (default the last day)") { sql, format, from, to, maxBytes };
         TypedOptions.RequireOrder(command, from, to);
         StackTarget.AddOptions(command, Services.S3);
         command.SetAction(async (r, ct) =>
@@ -40,7 +45,7 @@ public static class QueryCommand
             }
             using var s3 = target.S3();
             return await RunAsync(s3, target.Bucket, r.GetRequiredValue(sql), r.GetValue(format), start, end,
-                r.InvocationConfiguration.Output, r.InvocationConfiguration.Error, ct);
+                r.InvocationConfiguration.Output, r.InvocationConfiguration.Error, ct, r.GetValue(maxBytes));
         });
         return command;
     }
@@ -58,20 +63,38 @@ public static class QueryCommand
         Json,
     }
 
-    /// <summary>Runs the query over [from, to)'s hours; returns the exit code (2 for a query DuckDB refuses, with its message).</summary>
+    /// <summary>Most bytes a query downloads from the archive unless told otherwise.</summary>
+    public const long DefaultMaxBytes = 2L << 30;
+
+    /// <summary>Most rows the table format shows (it lays out every row it holds); csv and json stream every row.</summary>
+    public const int MaxTableRows = 1000;
+
+    /// <summary>
+    /// Runs the query over [from, to)'s hours; returns the exit code (2 for a query DuckDB refuses, with its message, or
+    /// a range over <paramref name="maxBytes"/>). The SQL runs with no file or network access but to the downloaded hours.
+    /// </summary>
     public static async Task<int> RunAsync(IAmazonS3 s3, string bucket, string sql, Format format, DateTimeOffset from, DateTimeOffset to,
-        TextWriter output, TextWriter error, CancellationToken cancellationToken)
+        TextWriter output, TextWriter error, CancellationToken cancellationToken, long maxBytes = DefaultMaxBytes)
     {
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(error);
         var folder = Path.Combine(Path.GetTempPath(), $"pipeline-query-{Guid.NewGuid():N}");
         try
         {
-            using var archive = new ArchiveDownloads(s3, bucket, Path.Combine(folder, "archive"));
+            var downloads = Path.Combine(folder, "archive");
+            using var archive = new ArchiveDownloads(s3, bucket, downloads);
+            var bytes = await SizeAsync(archive, from, to, cancellationToken);
+            if (bytes > maxBytes)
+            {
+                await error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                    $"The range holds {bytes / 1048576.0:0.0} MB of archive, more than --max-bytes ({maxBytes / 1048576.0:0.0} MB); nothing was downloaded. Narrow --from/--to, or raise --max-bytes."));
+                return 2;
+            }
             using var duckDb = await OpenAsync(archive, bucket, from, to, folder, error, cancellationToken);
+            DuckDb.LockDown(duckDb, [downloads, Path.Combine(folder, "duckdb", "temp")]);
             try
             {
-                await WriteAsync(duckDb, sql.Trim().TrimEnd(';'), format, Path.Combine(folder, "result"), output, cancellationToken);
+                await WriteAsync(duckDb, sql.Trim().TrimEnd(';'), format, output, cancellationToken);
             }
             catch (DuckDBException e)
             {
@@ -117,37 +140,44 @@ public static class QueryCommand
         return duckDb;
     }
 
-    private static async Task WriteAsync(DuckDBConnection duckDb, string sql, Format format, string resultPath, TextWriter output, CancellationToken cancellationToken)
+    // The bytes the range's objects hold (listing only; the listings are kept for the download).
+    private static async Task<long> SizeAsync(ArchiveDownloads archive, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
+    {
+        long bytes = 0;
+        foreach (var hour in ArchiveReader.Hours(from, to))
+        {
+            bytes += (await archive.ListAsync(hour, cancellationToken)).Sum(o => o.Size ?? 0);
+        }
+        return bytes;
+    }
+
+    // The user's SQL runs as it is, never inside a statement of ours; rows are written as they are read.
+    private static async Task WriteAsync(DuckDBConnection duckDb, string sql, Format format, TextWriter output, CancellationToken cancellationToken)
     {
         using var command = duckDb.CreateCommand();
-        if (format != Format.Table)
-        {
-            // DuckDB writes CSV and JSON itself (quoting, escapes, types), to a file this command then prints.
-            command.CommandText = $"COPY ({sql}) TO '{resultPath.Replace("'", "''", StringComparison.Ordinal)}' " +
-                (format == Format.Csv ? "(FORMAT csv, HEADER true)" : "(FORMAT json, ARRAY true)");
-            await command.ExecuteNonQueryAsync(cancellationToken);
-            await output.WriteAsync(await File.ReadAllTextAsync(resultPath, cancellationToken));
-            return;
-        }
         command.CommandText = sql;
         await using DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken);
-        var table = Terminal.Table([.. Enumerable.Range(0, reader.FieldCount).Select(reader.GetName)]);
-        var rows = 0;
+        var names = Enumerable.Range(0, reader.FieldCount).Select(reader.GetName).ToArray();
+        switch (format)
+        {
+            case Format.Csv:
+                await ResultWriter.CsvAsync(reader, names, output, cancellationToken);
+                return;
+            case Format.Json:
+                await ResultWriter.JsonAsync(reader, names, output, cancellationToken);
+                return;
+        }
+        var table = Terminal.Table(names);
+        var rows = 0L;
         while (await reader.ReadAsync(cancellationToken))
         {
-            var cells = new string[reader.FieldCount];
-            for (var i = 0; i < cells.Length; i++)
+            if (++rows <= MaxTableRows)
             {
-                cells[i] = reader.IsDBNull(i) ? "NULL" : Markup.Escape(reader.GetValue(i) switch
-                {
-                    DateTime time => time.ToString("yyyy-MM-dd HH:mm:ss.ffffff", CultureInfo.InvariantCulture),
-                    var value => Convert.ToString(value, CultureInfo.InvariantCulture) ?? "",
-                });
+                table.AddRow([.. Enumerable.Range(0, names.Length).Select(i => Markup.Escape(ResultWriter.Text(reader, i) ?? "NULL"))]);
             }
-            table.AddRow(cells);
-            rows++;
         }
         Terminal.For(output).Write(table);
-        await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{rows} row(s)"));
+        await output.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+            $"{rows} row(s){(rows > MaxTableRows ? $"; the first {MaxTableRows} shown (--format csv or json prints every row)" : "")}"));
     }
 }

@@ -99,6 +99,63 @@ public sealed partial class QueryCommandTests
         Assert.Equal(2, await LocalCommands.RunAsync(["query", "SELECT 1", "--from", "yesterday"], TextWriter.Null, CancellationToken.None));
     }
 
+    [Theory]
+    [InlineData("SELECT * FROM read_csv('/etc/passwd')")]
+    [InlineData("COPY (SELECT 1 AS x) TO '/tmp/pipeline-query-escape.csv'")]
+    [InlineData("ATTACH '/tmp/pipeline-query-escape.duckdb'")]
+    [InlineData("SET enable_external_access = true")]
+    [InlineData("INSTALL httpfs")]
+    [InlineData("SELECT * FROM read_csv('http://127.0.0.1:9/x.csv')")]
+    public async Task Query_runs_the_users_sql_with_no_file_or_network_access_beyond_the_downloaded_hours(string sql)
+    {
+        using var aws = await TestEnvironment.CreateClientsAsync();
+        var stack = await TestEnvironment.ProvisionAsync(aws);
+        await ArchiveAsync(aws, stack, Events(3, i => ($"u{i}", "page_view")));
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+
+        var code = await QueryCommand.RunAsync(aws.S3, stack["ArchiveBucket"], sql, QueryCommand.Format.Table, Hour, Hour.AddHours(1), output, error, CancellationToken.None);
+
+        Assert.Equal(2, code);
+        Assert.Contains("The query failed", error.ToString(), StringComparison.Ordinal);
+        Assert.False(File.Exists("/tmp/pipeline-query-escape.csv"));
+        Assert.False(File.Exists("/tmp/pipeline-query-escape.duckdb"));
+        Assert.Equal("n\n3\n", await QueryAsync(aws, stack, "SELECT count(*) AS n FROM events", "csv")); // the views still read
+    }
+
+    [Fact]
+    public async Task Query_refuses_a_range_larger_than_max_bytes_before_downloading_anything()
+    {
+        using var aws = await TestEnvironment.CreateClientsAsync();
+        var stack = await TestEnvironment.ProvisionAsync(aws);
+        await ArchiveAsync(aws, stack, Events(3, i => ($"u{i}", "page_view")));
+        using var error = new StringWriter();
+
+        var code = await QueryCommand.RunAsync(aws.S3, stack["ArchiveBucket"], "SELECT 1", QueryCommand.Format.Csv, Hour, Hour.AddHours(1), TextWriter.Null, error,
+            CancellationToken.None, maxBytes: 10);
+
+        Assert.Equal(2, code);
+        Assert.Contains("more than --max-bytes", error.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_parquet_key_with_glob_characters_is_read_under_a_local_name_of_ours()
+    {
+        using var aws = await TestEnvironment.CreateClientsAsync();
+        var stack = await TestEnvironment.ProvisionAsync(aws);
+        var events = Events(5, i => ($"u{i}", "page_view"));
+        await ArchiveAsync(aws, stack, events);
+        Assert.Equal(0, await LocalCommands.RunAsync(["compact", "--hour", Hour.ToString("O"), .. Endpoints(aws, stack)], TextWriter.Null, CancellationToken.None));
+        var compacted = Assert.Single(await ArchiveListing.KeysAsync(aws.S3, stack["ArchiveBucket"], EventLayout.ParquetRoot, CancellationToken.None));
+        // A copy under a key that, as a local path, DuckDB would expand as a glob: the same events, so still counted once.
+        var hostile = $"{EventLayout.ParquetPrefix(Hour)}*.parquet";
+        await aws.S3.CopyObjectAsync(stack["ArchiveBucket"], compacted, stack["ArchiveBucket"], hostile);
+        Assert.Contains(hostile, await ArchiveListing.KeysAsync(aws.S3, stack["ArchiveBucket"], EventLayout.ParquetPrefix(Hour), CancellationToken.None));
+
+        Assert.Equal("n\n5\n", await QueryAsync(aws, stack, "SELECT count(*) AS n FROM events", "csv"));
+        Assert.Equal("n\n10\n", await QueryAsync(aws, stack, "SELECT count(*) AS n FROM events_parquet", "csv")); // each file read once, none expanded
+    }
+
     private static async Task<string> QueryAsync(LocalAws aws, ProvisionedResources stack, string sql, string format)
     {
         using var output = new StringWriter();
