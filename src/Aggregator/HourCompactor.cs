@@ -256,7 +256,8 @@ public sealed class HourCompactor(IAmazonS3 s3, string bucketName, DuckDBConnect
             {
                 chunks.Add(Flush(work, chunks.Count, cancellationToken));
             }
-            var all = $"read_parquet({DuckDb.List(chunks)}, hive_partitioning = false, filename = true, file_row_number = true)";
+            // The reading rule: an earlier file of an older schema reads its missing columns as NULL.
+            var all = $"({DuckDb.ParquetSelect(duckDb, chunks, columns, ["filename", "file_row_number"], "hive_partitioning = false, filename = true, file_row_number = true")})";
             const string id = "(CAST(regexp_extract(filename, 'chunk-([0-9]+)[.]parquet$', 1) AS BIGINT) << 40) + file_row_number";
             DuckDb.Execute(duckDb, $"""
                 COPY (

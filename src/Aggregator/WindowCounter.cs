@@ -38,8 +38,9 @@ public sealed class WindowCounter(DuckDBConnection connection)
         }
         if (files.Parquet.Count > 0)
         {
-            // union_by_name: a file compacted before the plan column existed reads it as NULL.
-            sources.Add($"SELECT eventId, eventType, userId, anonymousId, receivedAtText, plan FROM read_parquet({DuckDb.List(files.Parquet)}, union_by_name = true)");
+            // The reading rule: a file compacted before the plan column existed reads it as NULL.
+            string[] counted = ["eventId", "eventType", "userId", "anonymousId", "receivedAtText", "plan"];
+            sources.Add(DuckDb.ParquetSelect(connection, files.Parquet, EventColumns.All.Where(c => counted.Contains(c.Name))));
         }
         if (sources.Count == 0)
         {

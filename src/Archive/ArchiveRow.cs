@@ -24,7 +24,7 @@ public static class ArchiveRow
             yield break;
         }
         using var command = duckDb.CreateCommand();
-        command.CommandText = $"SELECT {string.Join(", ", EventColumns.All.Select(c => $"\"{c.Name}\""))} FROM read_parquet({DuckDb.List(parquetFiles)}) ORDER BY \"eventId\"";
+        command.CommandText = $"{DuckDb.ParquetSelect(duckDb, parquetFiles, EventColumns.All)} ORDER BY \"eventId\"";
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {

@@ -43,7 +43,7 @@ public static class DuckDb
         ArgumentNullException.ThrowIfNull(files);
         const string partitions = "hive_partitioning = true, hive_types = {'dt': VARCHAR, 'hour': INTEGER}";
         var parquet = files.Parquet.Count > 0
-            ? $"SELECT {string.Join(", ", EventColumns.All.Select(c => $"\"{c.Name}\"").Concat(["dt", "hour"]))} FROM read_parquet({List(files.Parquet)}, {partitions})"
+            ? ParquetSelect(connection, files.Parquet, EventColumns.All, ["dt", "hour"], partitions)
             : Empty(EventColumns.All.Select(c => (c.Name, c.DuckDbType)));
         var raw = files.Raw.Count > 0
             ? $"SELECT {string.Join(", ", EventColumns.RawFields.Select(c => $"\"{c.Name}\"").Concat(["dt", "hour"]))} FROM read_json({List(files.Raw)}, format = 'newline_delimited', compression = 'gzip', {partitions}, columns = {{{string.Join(", ", EventColumns.RawFields.Select(c => $"\"{c.Name}\": '{c.DuckDbType}'"))}}})"
@@ -69,6 +69,33 @@ public static class DuckDb
             SET autoload_known_extensions = false;
             SET lock_configuration = true;
             """);
+    }
+
+    /// <summary>
+    /// The one reading rule for Parquet files of any schema version (docs/query.md): a <c>SELECT</c> of
+    /// <paramref name="columns"/> (and the <paramref name="extras"/> the reader adds, such as <c>dt</c> or
+    /// <c>filename</c>) from <paramref name="files"/> read by name, where a column no file has reads as NULL of its type,
+    /// and a column some files lack reads as NULL in those (<c>union_by_name</c>).
+    /// </summary>
+    public static string ParquetSelect(DuckDBConnection connection, IReadOnlyList<string> files, IEnumerable<EventColumn> columns,
+        IEnumerable<string>? extras = null, string options = "")
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        ArgumentNullException.ThrowIfNull(columns);
+        var source = $"read_parquet({List(files)}, union_by_name = true{(options.Length == 0 ? "" : ", " + options)})";
+        var present = new HashSet<string>(StringComparer.Ordinal);
+        using (var describe = connection.CreateCommand())
+        {
+            describe.CommandText = $"DESCRIBE SELECT * FROM {source}";
+            using var reader = describe.ExecuteReader();
+            while (reader.Read())
+            {
+                present.Add(reader.GetString(0));
+            }
+        }
+        var select = columns.Select(c => present.Contains(c.Name) ? $"\"{c.Name}\"" : $"CAST(NULL AS {c.DuckDbType}) AS \"{c.Name}\"")
+            .Concat(extras ?? []);
+        return $"SELECT {string.Join(", ", select)} FROM {source}";
     }
 
     /// <summary>A DuckDB list literal of file paths.</summary>
