@@ -89,6 +89,23 @@ public sealed class AggregatorHarness : IAsyncDisposable
         await new Pipeline.Processor.EventArchive(Aws.S3, Stack["ArchiveBucket"], TimeSpan.FromDays(7), TimeProvider.System)
             .WriteAsync(events, DateTimeOffset.UtcNow, CancellationToken.None);
 
+    /// <summary>Each distinct eventId of the hour, raw and compacted, as the events view reads them (DuckDB in <paramref name="folder"/>).</summary>
+    public async Task<List<string>> EventIdsAsync(DateTimeOffset hour, string folder)
+    {
+        using var downloads = new ArchiveDownloads(Aws.S3, Stack["ArchiveBucket"], Path.Combine(folder, $"read-{Guid.NewGuid():N}"));
+        using var duckDb = DuckDb.Open(Path.Combine(folder, $"read-{Guid.NewGuid():N}.duckdb"), DuckDbLimits.ForFunction(512));
+        DuckDb.DefineViews(duckDb, await downloads.DownloadAsync(hour, CancellationToken.None));
+        using var command = duckDb.CreateCommand();
+        command.CommandText = "SELECT \"eventId\" FROM events ORDER BY \"eventId\"";
+        using var reader = command.ExecuteReader();
+        var ids = new List<string>();
+        while (reader.Read())
+        {
+            ids.Add(reader.GetString(0));
+        }
+        return ids;
+    }
+
     /// <summary>The summaries table's window items, oldest first.</summary>
     public async Task<List<Dictionary<string, Amazon.DynamoDBv2.Model.AttributeValue>>> SummaryItemsAsync() =>
         (await Aws.DynamoDb.QueryAsync(new Amazon.DynamoDBv2.Model.QueryRequest

@@ -77,7 +77,7 @@ public sealed class ArchiveInterleavingTests(ITestOutputHelper output) : IDispos
                 Assert.Empty(expected);
                 continue;
             }
-            Assert.Equal(expected, await EventIdsAsync(harness, duckDb, hour));
+            Assert.Equal(expected, await harness.EventIdsAsync(hour, _folder));
             var counted = await new WindowCounter(duckDb).CountAsync(files, new SummaryWindow(hour, hour.AddHours(1)), CancellationToken.None);
             Assert.Equal(expected.Count, counted.Total);
         }
@@ -134,21 +134,6 @@ public sealed class ArchiveInterleavingTests(ITestOutputHelper output) : IDispos
     private HourCompactor Compactor(AggregatorHarness harness, DuckDBConnection duckDb, TimeProvider clock, Func<CompactionStep, CancellationToken, Task>? pause = null) =>
         new(harness.Aws.S3, harness.Stack["ArchiveBucket"], duckDb, new HourLease(harness.Aws.DynamoDb, harness.Stack["SummariesTable"], clock),
             Path.Combine(_folder, Guid.NewGuid().ToString("N")), chunkRows: 3, clock: clock, pause: pause);
-
-    private async Task<List<string>> EventIdsAsync(AggregatorHarness harness, DuckDBConnection duckDb, DateTimeOffset hour)
-    {
-        using var downloads = new ArchiveDownloads(harness.Aws.S3, harness.Stack["ArchiveBucket"], Path.Combine(_folder, $"read-{Guid.NewGuid():N}"));
-        DuckDb.DefineViews(duckDb, await downloads.DownloadAsync(hour, CancellationToken.None));
-        using var command = duckDb.CreateCommand();
-        command.CommandText = "SELECT \"eventId\" FROM events ORDER BY \"eventId\"";
-        using var reader = command.ExecuteReader();
-        var ids = new List<string>();
-        while (reader.Read())
-        {
-            ids.Add(reader.GetString(0));
-        }
-        return ids;
-    }
 
     public void Dispose()
     {

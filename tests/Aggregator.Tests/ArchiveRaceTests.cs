@@ -191,22 +191,7 @@ public sealed class ArchiveRaceTests : IDisposable
     // On a thread of its own: the test goes on while the compaction is stopped at its gate.
     private static Task<Compaction?> Compact(HourCompactor compactor, DateTimeOffset hour) => Task.Run(() => compactor.CompactAsync(hour, CancellationToken.None));
 
-    // Each distinct eventId of the hour, raw and compacted, as the events view reads them.
-    private async Task<List<string>> EventIdsAsync(AggregatorHarness harness, DateTimeOffset hour)
-    {
-        using var downloads = new ArchiveDownloads(harness.Aws.S3, harness.Stack["ArchiveBucket"], Path.Combine(_folder, $"read-{Guid.NewGuid():N}"));
-        using var duckDb = DuckDb.Open(Path.Combine(_folder, $"read-{Guid.NewGuid():N}.duckdb"), DuckDbLimits.ForFunction(512));
-        DuckDb.DefineViews(duckDb, await downloads.DownloadAsync(hour, CancellationToken.None));
-        using var command = duckDb.CreateCommand();
-        command.CommandText = "SELECT \"eventId\" FROM events ORDER BY \"eventId\"";
-        using var reader = command.ExecuteReader();
-        var ids = new List<string>();
-        while (reader.Read())
-        {
-            ids.Add(reader.GetString(0));
-        }
-        return ids;
-    }
+    private Task<List<string>> EventIdsAsync(AggregatorHarness harness, DateTimeOffset hour) => harness.EventIdsAsync(hour, _folder);
 
     public void Dispose()
     {

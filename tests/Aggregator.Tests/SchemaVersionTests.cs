@@ -1,8 +1,8 @@
 using DuckDB.NET.Data;
 using Pipeline.Archive;
 using Pipeline.Events;
-using Pipeline.Storage;
 using Pipeline.Local.Environment;
+using Pipeline.Storage;
 
 namespace Pipeline.Aggregator.Tests;
 

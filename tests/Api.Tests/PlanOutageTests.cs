@@ -177,12 +177,4 @@ public sealed class PlanOutageTests
         compressed.Position = 0;
         return compressed;
     }
-
-    // The system clock, moved on by Shift: the plan's refresh time passes without waiting for it.
-    private sealed class ShiftedClock : TimeProvider
-    {
-        public TimeSpan Shift { get; set; }
-
-        public override DateTimeOffset GetUtcNow() => base.GetUtcNow() + Shift;
-    }
 }

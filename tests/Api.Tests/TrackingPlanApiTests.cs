@@ -168,12 +168,12 @@ public sealed class TrackingPlanApiTests
         Assert.Equal("events.a.properties.type", error.Path);
         Assert.Null(await store.GetAsync(CancellationToken.None));
     }
+}
 
-    // The system clock, moved on by Shift: the plan's refresh time passes without waiting for it.
-    private sealed class ShiftedClock : TimeProvider
-    {
-        public TimeSpan Shift { get; set; }
+/// <summary>The system clock, moved on by <see cref="Shift"/>: the plan's refresh time passes without waiting for it.</summary>
+internal sealed class ShiftedClock : TimeProvider
+{
+    public TimeSpan Shift { get; set; }
 
-        public override DateTimeOffset GetUtcNow() => base.GetUtcNow() + Shift;
-    }
+    public override DateTimeOffset GetUtcNow() => base.GetUtcNow() + Shift;
 }
