@@ -85,6 +85,7 @@ public sealed class HourCompactor(IAmazonS3 s3, string bucketName, DuckDBConnect
             raw = folded.Count(o => o.Key.StartsWith(EventLayout.EventsRoot, StringComparison.Ordinal));
             if (raw == 0 && folded.Count < 2)
             {
+                await lease.ClearPendingAsync(hour, held.Token).ConfigureAwait(false); // nothing left to fold, if it was pending
                 return null;
             }
             var files = await archive.DownloadAsync(hour, held.Token).ConfigureAwait(false);
