@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Amazon.DynamoDBv2.Model;
 using Amazon.SQS.Model;
 using Pipeline.Events;
@@ -46,13 +47,20 @@ public sealed class RedriveCommandTests
         var left = await aws.Sqs.GetQueueAttributesAsync(dlq, ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]);
         Assert.Equal((0, 0), (left.ApproximateNumberOfMessages, left.ApproximateNumberOfMessagesNotVisible)); // moved, not hidden in flight
 
-        await using var processor = LocalProcessor.Start(stack, aws.Endpoints, _ => { });
+        var lines = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        await using var processor = LocalProcessor.Start(stack, aws.Endpoints, lines.Enqueue);
         var source = LocalProcessor.EventSource(aws, stack, processor.InvokeAsync, new EventSourceOptions(), _ => { });
         async Task<List<Dictionary<string, AttributeValue>>> ItemsAsync() =>
             (await aws.DynamoDb.ScanAsync(new ScanRequest { TableName = stack["EventsTable"], ConsistentRead = true })).Items;
-        await Eventually.UntilAsync(async () => (await ItemsAsync()).Count >= 25, TimeSpan.FromSeconds(30), () => source.PollOnceAsync(CancellationToken.None));
+        Assert.True(await Eventually.UntilAsync(async () => (await ItemsAsync()).Count >= 25, TimeSpan.FromSeconds(30), () => source.PollOnceAsync(CancellationToken.None)));
         await Eventually.QuietAsync();
+        await source.PollOnceAsync(CancellationToken.None); // a message moved twice would be delivered by now
         Assert.Equal(ids.Order(), (await ItemsAsync()).Select(i => i["eventId"].S).Order());
+        // Items are keyed by eventId, so a second delivery never shows as an item: the Processor's own counts say whether
+        // any event was delivered twice (a duplicate) or stored twice as new.
+        var metrics = lines.Where(l => l.Contains("\"_aws\"", StringComparison.Ordinal)).Select(l => JsonNode.Parse(l[l.IndexOf('{', StringComparison.Ordinal)..])!).ToList();
+        Assert.Equal(25, metrics.Sum(m => m["Processed"]!.GetValue<double>()));
+        Assert.Equal(0, metrics.Sum(m => m["Duplicates"]!.GetValue<double>()));
         Assert.Equal(0, (await aws.Sqs.GetQueueAttributesAsync(stack.Resources["EventsQueue"].Ref, ["ApproximateNumberOfMessages"])).ApproximateNumberOfMessages);
     }
 }

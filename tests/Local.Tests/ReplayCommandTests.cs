@@ -94,7 +94,7 @@ public sealed class ReplayCommandTests
         await using var processor = LocalProcessor.Start(stack, aws.Endpoints, _ => { });
         var source = LocalProcessor.EventSource(aws, stack, processor.InvokeAsync, new EventSourceOptions(), _ => { });
         // Until the queue is empty and every event is stored.
-        await Eventually.UntilAsync(async () => await source.PollOnceAsync(CancellationToken.None) == 0 && (await ItemsAsync(aws, stack)).Count >= expected, TimeSpan.FromSeconds(30));
+        Assert.True(await Eventually.UntilAsync(async () => await source.PollOnceAsync(CancellationToken.None) == 0 && (await ItemsAsync(aws, stack)).Count >= expected, TimeSpan.FromSeconds(30)));
     }
 
     private static async Task<List<string>> ItemsAsync(LocalAws aws, ProvisionedResources stack) =>

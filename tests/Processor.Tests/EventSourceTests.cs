@@ -55,12 +55,12 @@ public sealed class EventSourceTests
             new EventSourceOptions { BatchingWindow = TimeSpan.FromMilliseconds(300) }, _ => { });
 
         List<Message> dead = [];
-        await Eventually.UntilAsync(async () =>
+        Assert.True(await Eventually.UntilAsync(async () =>
         {
             await source.PollOnceAsync(CancellationToken.None);
             dead = (await aws.Sqs.ReceiveMessageAsync(new ReceiveMessageRequest { QueueUrl = stack.Resources["Dlq"].Ref, WaitTimeSeconds = 0 })).Messages ?? [];
             return dead.Count > 0;
-        }, TimeSpan.FromSeconds(15));
+        }, TimeSpan.FromSeconds(15)));
 
         Assert.Equal("always fails", Assert.Single(dead).Body);
         Assert.All(invocations, e => Assert.InRange(e.Records.Count, 1, 10));
@@ -100,7 +100,7 @@ public sealed class EventSourceTests
 
         await using var processor = LocalProcessor.Start(harness.Stack, harness.Aws.Endpoints, _ => { });
         var source = LocalProcessor.EventSource(harness.Aws, harness.Stack, processor.InvokeAsync, new EventSourceOptions(), _ => { });
-        await Eventually.UntilAsync(async () => (await harness.ItemsAsync()).Count >= ids.Count, TimeSpan.FromSeconds(20), () => source.PollOnceAsync(CancellationToken.None));
+        Assert.True(await Eventually.UntilAsync(async () => (await harness.ItemsAsync()).Count >= ids.Count, TimeSpan.FromSeconds(20), () => source.PollOnceAsync(CancellationToken.None)));
 
         var items = await harness.ItemsAsync();
         Assert.Equal(ids.Order(), items.Select(i => i["eventId"].S).Order());
@@ -134,7 +134,7 @@ public sealed class EventSourceTests
         System.Diagnostics.Process.GetProcessById(killed).Kill();
         slowDynamoDb.Delay = TimeSpan.Zero;
         // Until the redelivered batch is done: the writes the link held may land without it, so the items alone do not tell.
-        await Eventually.UntilAsync(async () => await QueuedAsync(harness) == 0, TimeSpan.FromSeconds(30));
+        Assert.True(await Eventually.UntilAsync(async () => await QueuedAsync(harness) == 0, TimeSpan.FromSeconds(30)));
         await stop.CancelAsync();
         await polling;
 

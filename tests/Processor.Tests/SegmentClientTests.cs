@@ -39,7 +39,7 @@ public sealed class SegmentClientTests
         var run = Guid.NewGuid().ToString("N")[..8];
 
         var clients = NodeScripts.RunAsync("segment-clients.mjs", TimeSpan.FromMinutes(2), url, key, run);
-        await Eventually.UntilAsync(() => answers.Count(a => a.Status == 503) >= 2, TimeSpan.FromSeconds(30));
+        Assert.True(await Eventually.UntilAsync(() => answers.Count(a => a.Status == 503) >= 2, TimeSpan.FromSeconds(30)));
         queueLink.Restore();
         var summary = JsonNode.Parse(await clients)!;
 
@@ -108,7 +108,7 @@ public sealed class SegmentClientTests
         var items = await WaitForItemsAsync(harness, stored.Count);
         if (mode == "block")
         {
-            await Eventually.UntilAsync(async () => (await harness.ArchiveKeysAsync("rejected/")).Count >= 4, TimeSpan.FromSeconds(30)); // two tracks and their resends
+            Assert.True(await Eventually.UntilAsync(async () => (await harness.ArchiveKeysAsync("rejected/")).Count >= 4, TimeSpan.FromSeconds(30))); // two tracks and their resends
         }
         await stop.CancelAsync();
         await polling;
@@ -182,7 +182,7 @@ public sealed class SegmentClientTests
 
     internal static async Task<List<Dictionary<string, AttributeValue>>> WaitForItemsAsync(ProcessorHarness harness, int count)
     {
-        await Eventually.UntilAsync(async () => (await harness.ItemsAsync()).Count >= count, TimeSpan.FromSeconds(30));
+        Assert.True(await Eventually.UntilAsync(async () => (await harness.ItemsAsync()).Count >= count, TimeSpan.FromSeconds(30)));
         await Eventually.QuietAsync(); // anything more (a duplicate) would land by now
         return await harness.ItemsAsync();
     }

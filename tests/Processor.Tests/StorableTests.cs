@@ -125,8 +125,8 @@ public sealed class StorableTests
 
         await using var processor = LocalProcessor.Start(harness.Stack, harness.Aws.Endpoints, _ => { });
         var source = LocalProcessor.EventSource(harness.Aws, harness.Stack, processor.InvokeAsync, new EventSourceOptions(), _ => { });
-        await Eventually.UntilAsync(async () => (await harness.ItemsAsync()).Count + (await harness.ArchiveKeysAsync("rejected/")).Count >= accepted.Count,
-            TimeSpan.FromSeconds(60), () => source.PollOnceAsync(CancellationToken.None));
+        Assert.True(await Eventually.UntilAsync(async () => (await harness.ItemsAsync()).Count + (await harness.ArchiveKeysAsync("rejected/")).Count >= accepted.Count,
+            TimeSpan.FromSeconds(60), () => source.PollOnceAsync(CancellationToken.None)));
 
         Assert.True(accepted.Count > 10 && refused > 10, $"seed {seed}: {accepted.Count} accepted, {refused} refused: the generator should make both");
         // Every event answered 202/200 is stored, or (a call the plan blocked) in rejected/ with its reason: none lost.
