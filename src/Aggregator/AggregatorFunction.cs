@@ -293,7 +293,7 @@ public sealed class AggregatorFunction : IDisposable
     }
 
     private static bool Same(Summary a, Summary b) =>
-        a.TotalEvents == b.TotalEvents && a.UniqueUsers == b.UniqueUsers && a.UniqueAnonymousIds == b.UniqueAnonymousIds && a.EventTypes == b.EventTypes
+        a.TotalEvents == b.TotalEvents && a.Rejected == b.Rejected && a.UniqueUsers == b.UniqueUsers && a.UniqueAnonymousIds == b.UniqueAnonymousIds && a.EventTypes == b.EventTypes
         && a.ByEventType.Count == b.ByEventType.Count && a.ByEventType.All(t => b.ByEventType.TryGetValue(t.Key, out var n) && n == t.Value);
 
     // The window's counts and the fingerprint of the archive they come from; null counts if the fingerprint is unchanged.

@@ -44,8 +44,10 @@ public static class ArchiveListing
     }
 
     /// <summary>
-    /// How many records the Processor rejected in [<paramref name="from"/>, <paramref name="to"/>), by the time each
-    /// rejection was written, from a listing of <c>rejected/</c>'s partitions of those hours.
+    /// How many records the Processor rejected whose messages were sent in [<paramref name="from"/>,
+    /// <paramref name="to"/>), from a listing of <c>rejected/</c>'s partitions of those hours: each record once, however
+    /// often it was delivered and rejected (its key is the same each time). A key of the earlier form, which named no send
+    /// time, counts by when it was written.
     /// </summary>
     public static async Task<long> RejectedAsync(IAmazonS3 s3, string bucket, DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
     {
@@ -53,7 +55,7 @@ public static class ArchiveListing
         foreach (var hour in ArchiveReader.Hours(from, to))
         {
             count += (await ListAsync(s3, bucket, $"{Pipeline.Storage.EventLayout.RejectedRoot}{Pipeline.Storage.EventLayout.Partition(hour)}/", cancellationToken).ConfigureAwait(false))
-                .Count(o => o.LastModified is { } modified && modified.ToUniversalTime() >= from.UtcDateTime && modified.ToUniversalTime() < to.UtcDateTime);
+                .Count(o => (Pipeline.Storage.EventLayout.RejectedSent(o.Key) ?? o.LastModified?.ToUniversalTime()) is { } at && at >= from && at < to);
         }
         return count;
     }

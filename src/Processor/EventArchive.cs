@@ -113,7 +113,10 @@ public sealed class EventArchive(IAmazonS3 s3, string bucketName, TimeSpan lookb
     {
         ArgumentNullException.ThrowIfNull(record);
         var now = clock.GetUtcNow();
-        var key = $"{EventLayout.RejectedRoot}{EventLayout.Partition(now)}/{record.Message.MessageId}{(record.Index is { } i ? $"-{i}" : "")}.json";
+        // SQS gives every delivery of a message the same SentTimestamp; a record without one (none from SQS) is keyed by now.
+        var sent = long.TryParse(record.Message.Attributes.GetValueOrDefault("SentTimestamp"), System.Globalization.NumberStyles.None,
+            System.Globalization.CultureInfo.InvariantCulture, out var ms) ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : now;
+        var key = EventLayout.RejectedKey(sent, record.Message.MessageId, record.Index);
         var rejection = new Rejection(record.Message.MessageId, record.RejectReason ?? "", now,
             record.Message.Attributes.GetValueOrDefault("ApproximateReceiveCount"), record.Json ?? record.Message.Body, record.Index);
         await PutAsync(key, JsonSerializer.SerializeToUtf8Bytes(rejection, RejectionJsonContext.Default.Rejection), "application/json", cancellationToken).ConfigureAwait(false);

@@ -12,14 +12,6 @@ using Pipeline.Tests;
 
 namespace Pipeline.Aggregator.Tests;
 
-/// <summary>A clock the test sets (a double for time only; everything else is real).</summary>
-public sealed class TestClock(DateTimeOffset now) : TimeProvider
-{
-    public DateTimeOffset Now { get; set; } = now;
-
-    public override DateTimeOffset GetUtcNow() => Now;
-}
-
 /// <summary>A provisioned stack with a queue subscribed to the summary topic, and helpers to store events through the real Processor.</summary>
 public sealed class AggregatorHarness : IAsyncDisposable
 {

@@ -164,12 +164,34 @@ public sealed class ProcessorTests
         Assert.Empty(failures);
         Assert.Equal(3, (await harness.ItemsAsync()).Count);
         var key = Assert.Single(await harness.ArchiveKeysAsync("rejected/"));
-        Assert.EndsWith($"/{bad.MessageId}.json", key, StringComparison.Ordinal);
+        Assert.EndsWith($"-{bad.MessageId}.json", key, StringComparison.Ordinal);
         var rejection = JsonNode.Parse(await harness.ReadObjectAsync(key, gzip: false))!;
         Assert.Equal(bad.MessageId, rejection["messageId"]!.GetValue<string>());
         Assert.Equal(poison, rejection["body"]!.GetValue<string>());
         Assert.False(string.IsNullOrWhiteSpace(rejection["reason"]!.GetValue<string>()));
         Assert.Equal(1, harness.Metrics()[0]["Rejected"]!.GetValue<double>());
+    }
+
+    [Fact]
+    public async Task A_record_rejected_again_on_a_later_delivery_is_one_object_counted_once_in_the_window_it_was_sent_in()
+    {
+        await using var harness = await ProcessorHarness.StartAsync();
+        var sent = EventLayout.Hour(DateTimeOffset.UtcNow).AddSeconds(-2); // near now: the function reads its deadline from the clock
+        var sentAt = sent.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var bad = ProcessorHarness.Message("not an event") with { Attributes = new Dictionary<string, string> { ["ApproximateReceiveCount"] = "1", ["SentTimestamp"] = sentAt } };
+        var clock = new TestClock(sent.AddSeconds(1));
+        ProcessorFunction At(TestClock c) => new(LocalProcessor.Options(harness.Stack), harness.Aws.DynamoDb, harness.Aws.S3, c, new FunctionLog(harness.Log, "processor"));
+
+        Assert.Empty(await ProcessorHarness.InvokeAsync(At(clock), [bad]));
+        clock.Now = sent.AddMinutes(5); // delivered again in the next hour (its first delete was lost), rejected again
+        var again = bad with { Attributes = new Dictionary<string, string> { ["ApproximateReceiveCount"] = "2", ["SentTimestamp"] = sentAt } };
+        Assert.Empty(await ProcessorHarness.InvokeAsync(At(clock), [again]));
+
+        var key = Assert.Single(await harness.ArchiveKeysAsync("rejected/"));
+        Assert.StartsWith($"rejected/{EventLayout.Partition(sent)}/", key, StringComparison.Ordinal);
+        var bucket = harness.Stack["ArchiveBucket"];
+        Assert.Equal(1, await Pipeline.Archive.ArchiveListing.RejectedAsync(harness.Aws.S3, bucket, sent.AddMinutes(-1), sent.AddMinutes(1), CancellationToken.None));
+        Assert.Equal(0, await Pipeline.Archive.ArchiveListing.RejectedAsync(harness.Aws.S3, bucket, sent.AddMinutes(1), sent.AddHours(1), CancellationToken.None));
     }
 
     [Fact]

@@ -17,7 +17,7 @@ public static class EventLayout
     /// <summary>Where the Processor leaves a marker when it archives into an hour whose windows may be past their look-back.</summary>
     public const string LateRoot = "late/";
 
-    /// <summary>Where the Processor writes what it rejected (each record with its reason), by the hour it rejected it.</summary>
+    /// <summary>Where the Processor writes what it rejected (each record with its reason), by the hour its message was sent.</summary>
     public const string RejectedRoot = "rejected/";
 
     /// <summary>Where the Aggregator compacts each hour of <see cref="EventsRoot"/> into one Parquet file.</summary>
@@ -54,6 +54,24 @@ public static class EventLayout
             && DateTime.TryParseExact(key.AsSpan(dt + 4, 10), "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var day)
             && int.TryParse(key.AsSpan(dt + 20, 2), NumberStyles.None, CultureInfo.InvariantCulture, out var hour) && hour < 24
             ? new DateTimeOffset(day.AddHours(hour), TimeSpan.Zero)
+            : null;
+    }
+
+    /// <summary>
+    /// The key of a rejected record: under the hour its message was sent to the queue (SQS's <c>SentTimestamp</c>, the
+    /// same at every delivery), named by that time and the message (and the event's position in a batch message). A
+    /// redelivery rejected again writes the same key, so each record is one object, counted once, in one window.
+    /// </summary>
+    public static string RejectedKey(DateTimeOffset sent, string messageId, int? index) => string.Create(CultureInfo.InvariantCulture,
+        $"{RejectedRoot}{Partition(sent)}/{sent.ToUnixTimeMilliseconds():D13}-{messageId}{(index is { } i ? $"-{i}" : "")}.json");
+
+    /// <summary>The send time a <see cref="RejectedKey"/> names; null for a key of another form (written before it named one).</summary>
+    public static DateTimeOffset? RejectedSent(string key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        var name = key.AsSpan(key.LastIndexOf('/') + 1);
+        return name.Length > 14 && name[13] == '-' && long.TryParse(name[..13], NumberStyles.None, CultureInfo.InvariantCulture, out var ms)
+            ? DateTimeOffset.FromUnixTimeMilliseconds(ms)
             : null;
     }
 }
