@@ -96,10 +96,24 @@ public static class EventColumns
     /// share: the deployment's saved Athena query runs it as it is; locally, <c>from_iso8601_timestamp</c> is a macro.
     /// The duplicates are numbered per receive hour, so a filter on <c>dt</c> and <c>hour</c> still prunes partitions.
     /// </summary>
-    public static string ViewSql()
+    public static string ViewSql() => new StringBuilder()
+        .Append("CREATE OR REPLACE VIEW ").Append(View).Append(" AS\n")
+        .Append("SELECT ").Append(Names()).Append('\n')
+        .Append("FROM (\n")
+        .Append("  SELECT *, row_number() OVER (PARTITION BY \"dt\", \"hour\", \"eventId\" ORDER BY \"receivedAtText\") AS \"copy\"\n")
+        .Append("  FROM (\n")
+        .Append(ArchivedSql("    "))
+        .Append("  ) AS archived\n")
+        .Append(") AS numbered\n")
+        .Append("WHERE \"copy\" = 1")
+        .ToString();
+
+    /// <summary>
+    /// Every archived copy of every event in both tables, as the view's columns (raw times parsed, and kept as their
+    /// text): the rows the view numbers, and the rows a reader that wants each copy (to pick one itself) reads.
+    /// </summary>
+    public static string ArchivedSql(string indent = "")
     {
-        static string Q(string name) => $"\"{name}\"";
-        var names = string.Join(", ", All.Select(c => Q(c.Name)).Concat(Partitions.Select(p => Q(p.Name))));
         var raw = string.Join(", ", All.Select(c => c.Kind switch
         {
             ColumnKind.Time => $"CAST(from_iso8601_timestamp({Q(c.Field)}) AS timestamp) AS {Q(c.Name)}",
@@ -107,17 +121,13 @@ public static class EventColumns
             _ => Q(c.Name),
         }).Concat(Partitions.Select(p => Q(p.Name))));
         return new StringBuilder()
-            .Append("CREATE OR REPLACE VIEW ").Append(View).Append(" AS\n")
-            .Append("SELECT ").Append(names).Append('\n')
-            .Append("FROM (\n")
-            .Append("  SELECT *, row_number() OVER (PARTITION BY \"dt\", \"hour\", \"eventId\" ORDER BY \"receivedAtText\") AS \"copy\"\n")
-            .Append("  FROM (\n")
-            .Append("    SELECT ").Append(names).Append(" FROM ").Append(ParquetTable).Append('\n')
-            .Append("    UNION ALL\n")
-            .Append("    SELECT ").Append(raw).Append(" FROM ").Append(RawTable).Append('\n')
-            .Append("  ) AS archived\n")
-            .Append(") AS numbered\n")
-            .Append("WHERE \"copy\" = 1")
+            .Append(indent).Append("SELECT ").Append(Names()).Append(" FROM ").Append(ParquetTable).Append('\n')
+            .Append(indent).Append("UNION ALL\n")
+            .Append(indent).Append("SELECT ").Append(raw).Append(" FROM ").Append(RawTable).Append('\n')
             .ToString();
     }
+
+    private static string Names() => string.Join(", ", All.Select(c => Q(c.Name)).Concat(Partitions.Select(p => Q(p.Name))));
+
+    private static string Q(string name) => $"\"{name}\"";
 }

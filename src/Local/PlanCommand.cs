@@ -94,22 +94,20 @@ public static class PlanCommand
             var byRule = new Dictionary<string, int>(StringComparer.Ordinal);
             foreach (var hour in ArchiveReader.Hours(start, end))
             {
-                foreach (var key in await ArchiveReader.HourKeysAsync(s3, target.Bucket, hour, ct))
+                // Each eventId once, streamed: an hour of any volume in bounded memory.
+                await foreach (var e in HourEvents.ReadAsync(s3, target.Bucket, hour, after: null, ct))
                 {
-                    foreach (var line in await ArchiveReader.LinesAsync(s3, target.Bucket, key, ct))
+                    if (e.ReceivedAt < start || e.ReceivedAt >= end)
                     {
-                        if (ArchiveLine.Parse(line) is not { } e || e.ReceivedAt < start || e.ReceivedAt >= end)
-                        {
-                            continue;
-                        }
-                        var verdict = plan.Evaluate(e.EventType, e.Properties, e.Traits);
-                        var (events, flagged, blocked) = byType.GetValueOrDefault(e.EventType);
-                        var broken = verdict.Violations.Count > 0;
-                        byType[e.EventType] = (events + 1, flagged + (broken && !verdict.Blocked ? 1 : 0), blocked + (verdict.Blocked ? 1 : 0));
-                        foreach (var rule in verdict.Violations.Select(v => $"{e.EventType} | {v.Path} | {v.Message.Split(':')[0]}").Distinct())
-                        {
-                            byRule[rule] = byRule.GetValueOrDefault(rule) + 1;
-                        }
+                        continue;
+                    }
+                    var verdict = plan.Evaluate(e.EventType, e.Properties, e.Traits);
+                    var (events, flagged, blocked) = byType.GetValueOrDefault(e.EventType);
+                    var broken = verdict.Violations.Count > 0;
+                    byType[e.EventType] = (events + 1, flagged + (broken && !verdict.Blocked ? 1 : 0), blocked + (verdict.Blocked ? 1 : 0));
+                    foreach (var rule in verdict.Violations.Select(v => $"{e.EventType} | {v.Path} | {v.Message.Split(':')[0]}").Distinct())
+                    {
+                        byRule[rule] = byRule.GetValueOrDefault(rule) + 1;
                     }
                 }
             }

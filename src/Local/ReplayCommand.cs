@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using Amazon.S3;
 using Amazon.SQS;
@@ -12,11 +13,12 @@ using Pipeline.Storage;
 namespace Pipeline.Local;
 
 /// <summary>
-/// <c>replay --from T --to T [--event-type TYPE]</c>: reads the archive's hourly partitions in the range and puts each
-/// event received in it back on the events queue, unchanged (same <c>eventId</c>: an event already stored is a duplicate,
-/// so nothing is doubled), from raw and compacted hours alike. Resumable: a checkpoint file records, per archive object, how many of its events were sent;
-/// a run stopped halfway and started again with the same arguments sends the rest (at most the last batch of ten again,
-/// which the Processor stores once).
+/// <c>replay --from T --to T [--event-type TYPE] [--dry-run]</c>: reads the archive's hourly partitions in the range and
+/// puts each event received in it back on the events queue, unchanged (same <c>eventId</c>: an event already stored is a
+/// duplicate, so nothing is doubled), from raw and compacted hours alike, each <c>eventId</c> once. Resumable: the hours
+/// are read in <c>eventId</c> order (<see cref="HourEvents"/>), and a checkpoint file records, per hour, the last
+/// <c>eventId</c> sent, so a run stopped halfway and started again with the same arguments sends the rest, whatever a
+/// compaction did to the hour in between (at most the last batch of ten again, which the Processor stores once).
 /// </summary>
 public static class ReplayCommand
 {
@@ -27,12 +29,13 @@ public static class ReplayCommand
         var to = TypedOptions.Time("--to", "the end of the range (events received before it)", required: true);
         var eventType = new Option<string?>("--event-type") { Description = "only events of this type", HelpName = "TYPE" };
         var checkpoint = new Option<string?>("--checkpoint") { Description = "the file recording progress (default .local/replay-STACK-FROM-TO.json)", HelpName = "FILE" };
+        var dryRun = new Option<bool>("--dry-run") { Description = "read the archive and say how many events would be sent; send nothing, write no checkpoint" };
         var command = new Command("replay", """
             put the archived events received in [from, to) back on the events queue (same eventId, so nothing is
             doubled); resumable after an interruption
             """)
         {
-            from, to, eventType, checkpoint,
+            from, to, eventType, checkpoint, dryRun,
         };
         TypedOptions.RequireOrder(command, from, to);
         StackTarget.AddOptions(command, Services.Sqs | Services.S3);
@@ -43,81 +46,137 @@ public static class ReplayCommand
             var checkpointPath = r.GetValue(checkpoint) ?? Path.Combine(Environment.RepositoryPaths.Discover().LocalState,
                 $"replay-{target.Stack}-{start:yyyyMMddTHHmmss}-{end:yyyyMMddTHHmmss}{(type is null ? "" : "-" + type)}.json");
             using var s3 = target.S3();
-            using var sqs = target.Sqs();
+            using var sqs = r.GetValue(dryRun) ? null : target.Sqs();
             var output = r.InvocationConfiguration.Output;
             var result = await Terminal.ProgressAsync(output, "Replaying", progress =>
                 RunAsync(s3, sqs, target.Bucket, $"{target.Stack}-events", start, end, type, checkpointPath, progress, ct));
-            await output.WriteLineAsync($"Replayed {result.Sent} event(s) from {result.Objects} archive object(s) to {target.Stack}-events ({result.Skipped} sent by an earlier run of this replay). Checkpoint: {checkpointPath}");
+            await output.WriteLineAsync(sqs is null
+                ? $"Would replay {result.Sent} event(s) from {result.Hours} hour(s) to {target.Stack}-events ({result.Resumed} hour(s) resumed from the checkpoint {checkpointPath}). Nothing was sent."
+                : $"Replayed {result.Sent} event(s) from {result.Hours} hour(s) to {target.Stack}-events ({result.Resumed} hour(s) resumed after what an earlier run of this replay sent). Checkpoint: {checkpointPath}");
             return 0;
         });
         return command;
     }
 
     /// <summary>What a replay did.</summary>
-    /// <param name="Objects">Archive objects read.</param>
-    /// <param name="Sent">Events sent in this run.</param>
-    /// <param name="Skipped">Events already sent by an earlier run of the same replay (from the checkpoint).</param>
-    public sealed record Result(int Objects, long Sent, long Skipped);
+    /// <param name="Hours">Hours read (an hour an earlier run finished is not read again).</param>
+    /// <param name="Sent">Events sent in this run (with no queue: events it would send).</param>
+    /// <param name="Resumed">Hours an earlier run of the same replay had started or finished (from the checkpoint).</param>
+    public sealed record Result(int Hours, long Sent, int Resumed);
 
-    /// <summary>Replays; <paramref name="progress"/> gets a step after each archive object (null to stay quiet).</summary>
-    public static async Task<Result> RunAsync(IAmazonS3 s3, IAmazonSQS sqs, string bucket, string queueName, DateTimeOffset from, DateTimeOffset to,
+    /// <summary>
+    /// Replays, or with no <paramref name="sqs"/> counts what it would send (reading the checkpoint, writing none);
+    /// <paramref name="progress"/> gets a step after each batch and hour (null to stay quiet).
+    /// </summary>
+    public static async Task<Result> RunAsync(IAmazonS3 s3, IAmazonSQS? sqs, string bucket, string queueName, DateTimeOffset from, DateTimeOffset to,
         string? eventType, string checkpointPath, IProgress<ProgressStep>? progress, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(s3);
-        ArgumentNullException.ThrowIfNull(sqs);
-        var queue = (await sqs.GetQueueUrlAsync(queueName, cancellationToken)).QueueUrl;
-        var checkpoint = File.Exists(checkpointPath)
-            ? JsonSerializer.Deserialize(await File.ReadAllTextAsync(checkpointPath, cancellationToken), ReplayJsonContext.Default.DictionaryStringInt32) ?? []
-            : [];
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(checkpointPath))!);
+        var queue = sqs is null ? null : (await sqs.GetQueueUrlAsync(queueName, cancellationToken)).QueueUrl;
+        var checkpoint = await ReadCheckpointAsync(checkpointPath, cancellationToken);
         var started = System.Diagnostics.Stopwatch.StartNew();
-        long sent = 0, skipped = 0;
-        var objects = 0;
-        var keys = new List<string>();
-        foreach (var hour in ArchiveReader.Hours(from, to))
+        long sent = 0;
+        int read = 0, resumed = 0;
+        var hours = ArchiveReader.Hours(from, to).ToList();
+        for (var h = 0; h < hours.Count; h++)
         {
-            keys.AddRange(await ArchiveReader.HourKeysAsync(s3, bucket, hour, cancellationToken));
-        }
-        foreach (var key in keys)
-        {
-            objects++;
-            var lines = await ArchiveReader.LinesAsync(s3, bucket, key, cancellationToken);
-            var done = checkpoint.GetValueOrDefault(key);
-            skipped += done;
-            for (var i = done; i < lines.Count; i += 10)
+            var partition = EventLayout.Partition(hours[h]);
+            var state = checkpoint.Hours.GetValueOrDefault(partition) ?? new ReplayHour(null, false);
+            resumed += state.After is null && !state.Done ? 0 : 1;
+            if (state.Done)
             {
-                var chunk = lines.Skip(i).Take(10).ToList();
-                var wanted = chunk.Where(line => InRange(line, from, to, eventType)).ToList();
-                if (wanted.Count > 0)
+                continue;
+            }
+            read++;
+            var batch = new List<QueuedEvent>(10);
+            string? last = state.After;
+            async Task SendAsync()
+            {
+                if (batch.Count > 0 && sqs is not null)
                 {
                     var response = await sqs.SendMessageBatchAsync(new SendMessageBatchRequest
                     {
                         QueueUrl = queue,
-                        Entries = [.. wanted.Select((body, n) => new SendMessageBatchRequestEntry(n.ToString(CultureInfo.InvariantCulture), body))],
+                        Entries = [.. batch.Select((e, n) => new SendMessageBatchRequestEntry(n.ToString(CultureInfo.InvariantCulture), Encoding.UTF8.GetString(ArchiveLine.Serialize(e))))],
                     }, cancellationToken);
                     if (response.Failed is { Count: > 0 } failed)
                     {
-                        throw new InvalidOperationException($"SQS refused {failed.Count} message(s) of {key}: {failed[0].Code} {failed[0].Message}. Run the replay again to resume.");
+                        throw new InvalidOperationException($"SQS refused {failed.Count} message(s) of {partition}: {failed[0].Code} {failed[0].Message}. Run the replay again to resume.");
                     }
-                    sent += wanted.Count;
                 }
-                // Checkpoint after the send: stopped in between, the batch is sent again (stored once), never skipped.
-                checkpoint[key] = Math.Min(i + 10, lines.Count);
-                await File.WriteAllTextAsync(checkpointPath, JsonSerializer.Serialize(checkpoint, ReplayJsonContext.Default.DictionaryStringInt32), CancellationToken.None);
+                sent += batch.Count;
+                batch.Clear();
             }
-            progress?.Report(new ProgressStep(objects, keys.Count, string.Create(CultureInfo.InvariantCulture,
-                $"{objects} of {keys.Count} object(s), {sent} event(s) sent ({sent / Math.Max(started.Elapsed.TotalSeconds, 0.001):0}/s), {skipped} already sent before")));
+            await foreach (var e in HourEvents.ReadAsync(s3, bucket, hours[h], state.After, cancellationToken))
+            {
+                if (e.ReceivedAt >= from && e.ReceivedAt < to && (eventType is null || e.EventType == eventType))
+                {
+                    batch.Add(e);
+                }
+                last = e.EventId;
+                if (batch.Count == 10)
+                {
+                    await SendAsync();
+                    // Checkpoint after the send: stopped in between, the batch is sent again (stored once), never skipped.
+                    await SaveAsync(checkpoint, checkpointPath, partition, new ReplayHour(last, false), sqs is null);
+                    progress?.Report(Step(h, hours.Count, sent, started));
+                }
+            }
+            await SendAsync();
+            await SaveAsync(checkpoint, checkpointPath, partition, new ReplayHour(last, true), sqs is null);
+            progress?.Report(Step(h + 1, hours.Count, sent, started));
         }
-        return new Result(objects, sent, skipped);
+        return new Result(read, sent, resumed);
     }
 
-    private static bool InRange(string line, DateTimeOffset from, DateTimeOffset to, string? eventType)
+    private static ProgressStep Step(int hours, int total, long sent, System.Diagnostics.Stopwatch started) => new(hours, total, string.Create(CultureInfo.InvariantCulture,
+        $"{hours} of {total} hour(s), {sent} event(s) ({sent / Math.Max(started.Elapsed.TotalSeconds, 0.001):0}/s)"));
+
+    private static async Task<ReplayCheckpoint> ReadCheckpointAsync(string path, CancellationToken cancellationToken)
     {
-        var queued = JsonSerializer.Deserialize(line, EventJsonContext.Default.QueuedEvent);
-        return queued is not null && queued.ReceivedAt >= from && queued.ReceivedAt < to && (eventType is null || queued.EventType == eventType);
+        if (!File.Exists(path))
+        {
+            return new ReplayCheckpoint(ReplayCheckpoint.CurrentVersion, []);
+        }
+        ReplayCheckpoint? checkpoint = null;
+        try
+        {
+            checkpoint = JsonSerializer.Deserialize(await File.ReadAllTextAsync(path, cancellationToken), ReplayJsonContext.Default.ReplayCheckpoint);
+        }
+        catch (JsonException)
+        {
+        }
+        return checkpoint is { Version: ReplayCheckpoint.CurrentVersion, Hours: not null }
+            ? checkpoint
+            : throw new InvalidDataException($"{path} is not a checkpoint of this version of replay (an earlier version recorded objects, which a compaction replaces). Delete it to replay the range from its start, or pass another --checkpoint.");
+    }
+
+    private static async Task SaveAsync(ReplayCheckpoint checkpoint, string path, string partition, ReplayHour state, bool dryRun)
+    {
+        checkpoint.Hours[partition] = state;
+        if (!dryRun)
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+            await File.WriteAllTextAsync(path, JsonSerializer.Serialize(checkpoint, ReplayJsonContext.Default.ReplayCheckpoint), CancellationToken.None);
+        }
     }
 }
 
+/// <summary>A replay's progress: per hour (its partition), how far it got.</summary>
+/// <param name="Version">The checkpoint's form.</param>
+/// <param name="Hours">Per hour partition, the last <c>eventId</c> read and sent, and whether the hour is done.</param>
+public sealed record ReplayCheckpoint(int Version, Dictionary<string, ReplayHour> Hours)
+{
+    /// <summary>The form this code writes: per hour, by <c>eventId</c>.</summary>
+    public const int CurrentVersion = 2;
+}
+
+/// <summary>How far a replay got in an hour.</summary>
+/// <param name="After">The last <c>eventId</c> read, every event up to it sent (null: none yet).</param>
+/// <param name="Done">Every event of the hour was sent.</param>
+public sealed record ReplayHour(string? After, bool Done);
+
 /// <summary>Source-generated JSON for the replay checkpoint.</summary>
-[System.Text.Json.Serialization.JsonSerializable(typeof(Dictionary<string, int>))]
+[System.Text.Json.Serialization.JsonSourceGenerationOptions(System.Text.Json.JsonSerializerDefaults.Web)]
+[System.Text.Json.Serialization.JsonSerializable(typeof(ReplayCheckpoint))]
 internal sealed partial class ReplayJsonContext : System.Text.Json.Serialization.JsonSerializerContext;

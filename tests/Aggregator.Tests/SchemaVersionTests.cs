@@ -32,8 +32,7 @@ public sealed class SchemaVersionTests : IDisposable
         // Alone: no file of the hour has the column.
         Assert.Equal((3L, 0L), await CountAsync(harness));
         Assert.Equal(3L, await QueryAsync(harness, "SELECT count(*) FROM events WHERE plan IS NULL"));
-        var lines = await ArchiveReader.LinesAsync(harness.Aws.S3, bucket, oldKey, CancellationToken.None);
-        Assert.Equal(["fixture-v3-1", "fixture-v3-2", "fixture-v3-3"], lines.Select(l => ArchiveLine.Parse(l)!.EventId));
+        Assert.Equal(["fixture-v3-1", "fixture-v3-2", "fixture-v3-3"], await EventIdsAsync(harness));
 
         // Beside today's raw objects, one of them flagged by a plan.
         await harness.ArchiveAsync(
@@ -51,8 +50,12 @@ public sealed class SchemaVersionTests : IDisposable
         Assert.Equal((5L, 1L), await CountAsync(harness));
         Assert.Equal(4L, await QueryAsync(harness, "SELECT count(*) FROM events WHERE plan IS NULL"));
         var compacted = Assert.Single(await harness.KeysAsync(EventLayout.ParquetPrefix(Hour)));
-        Assert.Equal(5, (await ArchiveReader.LinesAsync(harness.Aws.S3, bucket, compacted, CancellationToken.None)).Count);
+        Assert.Equal(5, (await EventIdsAsync(harness)).Count);
     }
+
+    // What replay and plan check read of the hour, each event once.
+    private static async Task<List<string>> EventIdsAsync(AggregatorHarness harness) =>
+        await HourEvents.ReadAsync(harness.Aws.S3, harness.Stack["ArchiveBucket"], Hour, after: null, CancellationToken.None).Select(e => e.EventId).ToListAsync();
 
     // The window counter's total and its flagged events, over the hour.
     private async Task<(long Total, long Flagged)> CountAsync(AggregatorHarness harness)

@@ -44,8 +44,8 @@ public sealed partial class QueryCommandTests
         Assert.NotEqual(first, second); // a new file, the first folded into it and deleted
 
         // Readers of the archive read the compacted hour as they read raw ones.
-        var lines = await ArchiveReader.LinesAsync(aws.S3, stack["ArchiveBucket"], second, CancellationToken.None);
-        Assert.Equal(events.Concat(late).Select(e => e.EventId).Order(), lines.Select(l => ArchiveLine.Parse(l)!.EventId).Order());
+        var read = await HourEvents.ReadAsync(aws.S3, stack["ArchiveBucket"], EventLayout.HourOf(second)!.Value, after: null, CancellationToken.None).ToListAsync();
+        Assert.Equal(events.Concat(late).Select(e => e.EventId).Order(), read.Select(e => e.EventId)); // in eventId order, each once
     }
 
     [Fact]
