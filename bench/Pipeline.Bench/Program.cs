@@ -1,7 +1,7 @@
 using System.Globalization;
 using Pipeline.Bench;
 
-// usage: dotnet run -c Release --project bench/Pipeline.Bench -- api|processor|aggregator|query|coldstart|faults|cost [--seconds N] [--rate N] [--connections N] [--events N] [--runs N]
+// usage: dotnet run -c Release --project bench/Pipeline.Bench -- api|processor|aggregator|query|readers|coldstart|faults|cost [--seconds N] [--rate N] [--connections N] [--events N] [--runs N]
 var what = args.FirstOrDefault() ?? "api";
 int Option(string name, int fallback) =>
     Array.IndexOf(args, $"--{name}") is var i and >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
@@ -12,10 +12,11 @@ var report = what switch
     "processor" => await ProcessorBenchmark.RunAsync(Option("events", 5000)),
     "aggregator" => await AggregatorBenchmark.RunAsync(Option("max-events", 10_000_000)),
     "query" => await QueryBenchmark.RunAsync(Option("events", 1_000_000)),
+    "readers" => await ReadersBenchmark.RunAsync(Option("events", 1_000_000)),
     "coldstart" => await ColdStartBenchmark.RunAsync(Option("runs", 5)),
     "faults" => await FaultSoak.RunAsync(Option("seconds", 90), Option("rate", 40)),
     "cost" => await Pipeline.Bench.Cost.CostReport.RunAsync(Option("events", 2000)),
-    _ => throw new ArgumentException($"unknown benchmark '{what}': api, processor, aggregator, query, coldstart, faults or cost"),
+    _ => throw new ArgumentException($"unknown benchmark '{what}': api, processor, aggregator, query, readers, coldstart, faults or cost"),
 };
 Console.WriteLine(report);
 var results = Path.Combine(Pipeline.Local.Environment.RepositoryPaths.Discover().Root, "bench", "results", $"{what}.md");

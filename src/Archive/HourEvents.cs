@@ -16,8 +16,8 @@ namespace Pipeline.Archive;
 /// </summary>
 public static class HourEvents
 {
-    /// <summary>What DuckDB may use while an hour is read: as in a 1,024 MB function.</summary>
-    public static DuckDbLimits Limits { get; } = DuckDbLimits.ForFunction(1024);
+    /// <summary>What DuckDB may use while an hour is read: the memory of a 1,024 MB function, every core (the readers run on an operator's machine).</summary>
+    public static DuckDbLimits Limits { get; } = DuckDbLimits.ForFunction(1024) with { Threads = Environment.ProcessorCount };
 
     /// <summary>The hour's events whose <c>eventId</c> sorts after <paramref name="after"/> (all of them if null), in <c>eventId</c> order.</summary>
     public static async IAsyncEnumerable<QueuedEvent> ReadAsync(IAmazonS3 s3, string bucket, DateTimeOffset hour, string? after,
