@@ -32,7 +32,8 @@ public sealed class SegmentClientTests
         var url = $"http://127.0.0.1:{LocalEmulators.FreePort()}";
         await using var api = await LocalApi.StartAsync(harness.Aws.Endpoints with { Fauxqs = queueLink.Address }, harness.Stack, url, CancellationToken.None,
             services => services.AddSingleton<IStartupFilter>(new AnswerRecorder(answers)));
-        await using var processor = LocalProcessor.Start(harness.Stack, harness.Aws.Endpoints, _ => { });
+        var output = new ConcurrentQueue<string>();
+        await using var processor = LocalProcessor.Start(harness.Stack, harness.Aws.Endpoints, output.Enqueue);
         var source = LocalProcessor.EventSource(harness.Aws, harness.Stack, processor.InvokeAsync, new EventSourceOptions(), _ => { });
         using var stop = new CancellationTokenSource();
         var polling = source.RunAsync(stop.Token);
@@ -55,7 +56,7 @@ public sealed class SegmentClientTests
         Assert.Empty(summary["rudder"]!["errors"]!.AsArray());
 
         var expected = Calls.SelectMany(c => new[] { $"{run}-segment-{c}", $"{run}-rudder-{c}" }).ToHashSet();
-        var items = await WaitForItemsAsync(harness, expected.Count);
+        var items = await WaitForItemsAsync(harness, output, expected.Count, duplicates: 2, rejected: 0); // each library's resend is a duplicate
         await stop.CancelAsync();
         await polling;
 
@@ -97,7 +98,8 @@ public sealed class SegmentClientTests
             """.Replace("MODE", mode, StringComparison.Ordinal), CancellationToken.None);
         var url = $"http://127.0.0.1:{LocalEmulators.FreePort()}";
         await using var api = await LocalApi.StartAsync(harness.Aws.Endpoints, harness.Stack, url, CancellationToken.None);
-        await using var processor = LocalProcessor.Start(harness.Stack, harness.Aws.Endpoints, _ => { });
+        var output = new ConcurrentQueue<string>();
+        await using var processor = LocalProcessor.Start(harness.Stack, harness.Aws.Endpoints, output.Enqueue);
         var source = LocalProcessor.EventSource(harness.Aws, harness.Stack, processor.InvokeAsync, new EventSourceOptions(), _ => { });
         using var stop = new CancellationTokenSource();
         var polling = source.RunAsync(stop.Token);
@@ -105,11 +107,8 @@ public sealed class SegmentClientTests
 
         var summary = JsonNode.Parse(await NodeScripts.RunAsync("segment-clients.mjs", TimeSpan.FromMinutes(2), url, key, run))!;
         var stored = Calls.Where(c => mode == "flag" || c != "track").SelectMany(c => new[] { $"{run}-segment-{c}", $"{run}-rudder-{c}" }).ToHashSet();
-        var items = await WaitForItemsAsync(harness, stored.Count);
-        if (mode == "block")
-        {
-            Assert.True(await Eventually.UntilAsync(async () => (await harness.ArchiveKeysAsync("rejected/")).Count >= 4, TimeSpan.FromSeconds(30))); // two tracks and their resends
-        }
+        // Flagged, each library's resent track is a duplicate; blocked, both tracks and their resends are rejected.
+        var items = await WaitForItemsAsync(harness, output, stored.Count, duplicates: mode == "block" ? 0 : 2, rejected: mode == "block" ? 4 : 0);
         await stop.CancelAsync();
         await polling;
 
@@ -148,13 +147,14 @@ public sealed class SegmentClientTests
         var (key, _) = await new ApiKeyRegistry(harness.Aws.DynamoDb, harness.Stack["ApiKeysTable"]).CreateAsync("browser", CancellationToken.None);
         var url = $"http://127.0.0.1:{LocalEmulators.FreePort()}";
         await using var api = await LocalApi.StartAsync(harness.Aws.Endpoints, harness.Stack, url, CancellationToken.None);
-        await using var processor = LocalProcessor.Start(harness.Stack, harness.Aws.Endpoints, _ => { });
+        var output = new ConcurrentQueue<string>();
+        await using var processor = LocalProcessor.Start(harness.Stack, harness.Aws.Endpoints, output.Enqueue);
         var source = LocalProcessor.EventSource(harness.Aws, harness.Stack, processor.InvokeAsync, new EventSourceOptions(), _ => { });
         using var stop = new CancellationTokenSource();
         var polling = source.RunAsync(stop.Token);
 
         var result = JsonNode.Parse(await NodeScripts.RunAsync("analytics-js.mjs", TimeSpan.FromMinutes(2), url, key))!;
-        var items = await WaitForItemsAsync(harness, 2);
+        var items = await WaitForItemsAsync(harness, output, 2, duplicates: 0, rejected: 0);
         await stop.CancelAsync();
         await polling;
 
@@ -180,10 +180,20 @@ public sealed class SegmentClientTests
         Assert.Equal(items.Select(i => i["messageId"].S).Order(), archived.Order());
     }
 
-    internal static async Task<List<Dictionary<string, AttributeValue>>> WaitForItemsAsync(ProcessorHarness harness, int count)
+    // Waits until the Processor has handled every message the clients' calls made, then holds it to its own counts: items
+    // are keyed by eventId, so a call queued twice never shows as an item, only as a duplicate the Processor counted.
+    internal static async Task<List<Dictionary<string, AttributeValue>>> WaitForItemsAsync(ProcessorHarness harness, ConcurrentQueue<string> output,
+        int stored, int duplicates, int rejected)
     {
-        Assert.True(await Eventually.UntilAsync(async () => (await harness.ItemsAsync()).Count >= count, TimeSpan.FromSeconds(30)));
-        await Eventually.QuietAsync(); // anything more (a duplicate) would land by now
+        (double Processed, double Duplicates, double Rejected) Counts()
+        {
+            var metrics = output.Where(l => l.Contains("\"_aws\"", StringComparison.Ordinal)).Select(l => JsonNode.Parse(l[l.IndexOf('{', StringComparison.Ordinal)..])!).ToList();
+            return (metrics.Sum(m => m["Processed"]!.GetValue<double>()), metrics.Sum(m => m["Duplicates"]!.GetValue<double>()), metrics.Sum(m => m["Rejected"]!.GetValue<double>()));
+        }
+        Assert.True(await Eventually.UntilAsync(() => Task.FromResult(Counts() is var c && c.Processed + c.Duplicates + c.Rejected >= stored + duplicates + rejected),
+            TimeSpan.FromSeconds(30)), $"the Processor handled {Counts()}");
+        await Eventually.QuietAsync(); // a message queued twice would be handled by now, and counted
+        Assert.Equal((stored, duplicates, rejected), Counts());
         return await harness.ItemsAsync();
     }
 
