@@ -16,10 +16,12 @@ using Pipeline.Sns;
 return await LambdaRuntime.RunAsync(() =>
 {
     var options = AggregatorOptions.FromEnvironment();
+    var log = FunctionLog.ForThisProcess("aggregator");
+    log.Write("INFO", $"Aggregator {Pipeline.ProductVersion.Current} starting");
     var region = FallbackRegionFactory.GetRegionEndpoint()
         ?? throw new InvalidOperationException("The environment variable AWS_REGION is required.");
     var function = new Lazy<AggregatorFunction>(() => new AggregatorFunction(options, new AmazonDynamoDBClient(), new AmazonS3Client(), new AmazonSQSClient(),
         SnsClient.Create(DefaultAWSCredentialsIdentityResolver.GetCredentials(), region, SnsClient.EndpointOverride()),
-        TimeProvider.System, FunctionLog.ForThisProcess("aggregator")));
+        TimeProvider.System, log));
     return (payload, context, cancellationToken) => function.Value.HandleAsync(payload, context, cancellationToken);
 }, nativeMegabytes: DuckDbLimits.FromEnvironment().MemoryLimitMegabytes + DuckDbLimits.ProcessReserveMegabytes);

@@ -4,6 +4,7 @@ var builder = WebApplication.CreateBuilder(args);
 builder.AddPipelineApi();
 
 var app = builder.Build();
+app.Logger.LogInformation("Api {Version} starting", Pipeline.ProductVersion.Current);
 app.UsePipelineApi();
 app.Run();
 

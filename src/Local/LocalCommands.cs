@@ -74,7 +74,6 @@ public static class LocalCommands
             CompactCommand.Create(),
             GenerateCommand.Create(),
             PlanCommand.Create(),
-            DrainArchiveQueueCommand.Create(),
         })
         {
             root.Subcommands.Add(command);

@@ -8,6 +8,8 @@ using Pipeline.Processor;
 return await LambdaRuntime.RunAsync(() =>
 {
     var options = ProcessorOptions.FromEnvironment();
-    var function = new ProcessorFunction(options, new AmazonDynamoDBClient(), new AmazonS3Client(), TimeProvider.System, FunctionLog.ForThisProcess("processor"));
+    var log = FunctionLog.ForThisProcess("processor");
+    log.Write("INFO", $"Processor {Pipeline.ProductVersion.Current} starting");
+    var function = new ProcessorFunction(options, new AmazonDynamoDBClient(), new AmazonS3Client(), TimeProvider.System, log);
     return function.HandleAsync;
 });

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text;
+using System.Text.Json.Nodes;
 
 namespace Pipeline.Api.Tests;
 
@@ -58,6 +59,7 @@ public sealed class AuthTests
         var document = await client.GetStringAsync("/swagger/v1/swagger.json");
 
         Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+        Assert.Equal(Pipeline.ProductVersion.Current, JsonNode.Parse(await health.Content.ReadAsStringAsync())!["version"]!.GetValue<string>());
         Assert.Equal(HttpStatusCode.OK, ui.StatusCode);
         Assert.Contains("text/html", ui.Content.Headers.ContentType?.ToString(), StringComparison.Ordinal);
         var json = System.Text.Json.Nodes.JsonNode.Parse(document)!;

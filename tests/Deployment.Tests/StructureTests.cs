@@ -176,7 +176,18 @@ public sealed class StructureTests
     {
         var outputs = Template.Root["Outputs"]!.AsObject().Select(o => o.Key).ToList();
 
-        Assert.Subset(outputs.ToHashSet(), new HashSet<string> { "ApiUrl", "SwaggerUrl", "EventsTableName", "ArchiveBucketName", "SummaryTopicArn", "EventsQueueName" });
+        Assert.Subset(outputs.ToHashSet(), new HashSet<string> { "ApiUrl", "SwaggerUrl", "EventsTableName", "ArchiveBucketName", "SummaryTopicArn", "EventsQueueName", "Version" });
+    }
+
+    [Fact]
+    public void The_version_output_is_the_solutions_version_and_the_changelog_has_its_entry()
+    {
+        var version = Template.Root["Outputs"]!["Version"]!["Value"]!.GetValue<string>();
+        var props = System.Xml.Linq.XDocument.Load(Path.Combine(Pipeline.Local.Environment.RepositoryPaths.Discover().Root, "Directory.Build.props"));
+
+        Assert.Equal(props.Descendants("Version").Single().Value, version);
+        Assert.Equal(version, Pipeline.ProductVersion.Current);
+        Assert.Contains($"## [{version}] - ", File.ReadAllText(Path.Combine(Pipeline.Local.Environment.RepositoryPaths.Discover().Root, "CHANGELOG.md")), StringComparison.Ordinal);
     }
 
     private static readonly string[] StatefulTypes = ["AWS::SQS::Queue", "AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::Logs::LogGroup"];

@@ -110,7 +110,7 @@ public static class ApiHosting
         app.UseCors();
 
         app.UsePipelineOpenApi();
-        app.MapGet("/health", () => TypedResults.Ok(new HealthStatus("ok"))).WithTags("Health").WithSummary("Liveness");
+        app.MapGet("/health", () => TypedResults.Ok(new HealthStatus("ok", ProductVersion.Current))).WithTags("Health").WithSummary("Liveness");
         app.MapEventsApi(app.Services.GetRequiredService<IOptions<EventLimits>>().Value);
         app.MapSegmentApi(app.Services.GetRequiredService<IOptions<EventLimits>>().Value);
         return app;

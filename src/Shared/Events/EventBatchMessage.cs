@@ -5,8 +5,7 @@ namespace Pipeline.Events;
 
 /// <summary>
 /// A message that carries several queued events: <c>{"schemaVersion": 3, "events": [ ... ]}</c>. The Api sends a batch
-/// request's events so on the events queue (and an earlier Processor sent stored events so on an archive queue, which
-/// <c>drain-archive-queue</c> empties). A message of one event may stay the event itself. Batch messages came with schema
+/// request's events so on the events queue. A message of one event may stay the event itself. Batch messages came with schema
 /// version 3 (<see cref="QueuedEvent.CurrentSchemaVersion"/>), so a Processor that predates them retries one instead of
 /// rejecting it.
 /// </summary>
