@@ -16,8 +16,11 @@ namespace Pipeline.Archive;
 /// </summary>
 public static class HourEvents
 {
-    /// <summary>What DuckDB may use while an hour is read: the memory of a 1,024 MB function, every core (the readers run on an operator's machine).</summary>
-    public static DuckDbLimits Limits { get; } = DuckDbLimits.ForFunction(1024) with { Threads = Environment.ProcessorCount };
+    /// <summary>
+    /// What DuckDB may use while an hour is read: as in a 1,024 MB function, one thread (a sort of whole rows at this
+    /// limit runs out of memory with two: each thread keeps its own runs; bench/results/readers.md).
+    /// </summary>
+    public static DuckDbLimits Limits { get; } = DuckDbLimits.ForFunction(1024);
 
     /// <summary>The hour's events whose <c>eventId</c> sorts after <paramref name="after"/> (all of them if null), in <c>eventId</c> order.</summary>
     public static async IAsyncEnumerable<QueuedEvent> ReadAsync(IAmazonS3 s3, string bucket, DateTimeOffset hour, string? after,
@@ -63,6 +66,8 @@ public static class HourEvents
             ORDER BY "eventId", "receivedAtText"
             """;
         command.Parameters.Add(new DuckDBParameter("after", after ?? ""));
+        // Streamed: DuckDB.NET otherwise materializes the whole result, outside DuckDB's memory limit, before the first row.
+        command.UseStreamingMode = true;
         await using DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         string? previous = null;
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))

@@ -156,6 +156,7 @@ public static class QueryCommand
     {
         using var command = duckDb.CreateCommand();
         command.CommandText = sql;
+        command.UseStreamingMode = true; // DuckDB.NET otherwise materializes the whole result before the first row
         await using DbDataReader reader = await command.ExecuteReaderAsync(cancellationToken);
         var names = Enumerable.Range(0, reader.FieldCount).Select(reader.GetName).ToArray();
         switch (format)
