@@ -46,7 +46,7 @@ internal static partial class ApiBenchmark
         // to the Api without a plan measured again just before it, so the two are neighbours in time.
         await Purge(bench, queueUrl);
         results.Add(await Wrk(url + "/events", single, key, seconds, connections) with { Name = "API POST /events, no plan, again (wrk)" });
-        await new Pipeline.Api.Plans.TrackingPlanStore(bench.Aws.DynamoDb, bench.Stack["TrackingPlansTable"]).SetAsync(FiftyTypePlan(), CancellationToken.None);
+        await new Pipeline.Plans.TrackingPlanStore(bench.Aws.DynamoDb, bench.Stack["TrackingPlansTable"]).SetAsync(FiftyTypePlan(), CancellationToken.None);
         var planned = $"http://127.0.0.1:{Pipeline.Local.Environment.LocalEmulators.FreePort()}";
         await using (var withPlan = await LocalApi.StartAsync(bench.Aws.Endpoints, bench.Stack, planned, CancellationToken.None))
         {

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Pipeline.Api.Plans;
+using Pipeline.Plans;
 using Pipeline.Archive;
 using Pipeline.Local.Cli;
 using Pipeline.Storage;

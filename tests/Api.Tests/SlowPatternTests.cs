@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Pipeline.Api.Plans;
+using Pipeline.Plans;
 
 namespace Pipeline.Api.Tests;
 

@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using Amazon.DynamoDBv2.Model;
 using Microsoft.Extensions.DependencyInjection;
 using Pipeline.Api.Plans;
+using Pipeline.Plans;
 
 namespace Pipeline.Api.Tests;
 

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Pipeline.Api.Plans;
+using Pipeline.Plans;
 using Pipeline.Events;
 
 namespace Pipeline.Api.Tests;

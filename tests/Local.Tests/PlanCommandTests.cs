@@ -101,7 +101,7 @@ public sealed class PlanCommandTests
             "--stack", stack.StackName, "--fauxqs", aws.Endpoints.Fauxqs.ToString()], TextWriter.Null, CancellationToken.None));
 
         var text = await File.ReadAllTextAsync(file);
-        var plan = Pipeline.Api.Plans.TrackingPlan.Parse(text);
+        var plan = Pipeline.Plans.TrackingPlan.Parse(text);
         Assert.All(events, e => Assert.Empty(plan.Evaluate(e.EventType, e.Properties, e.Traits).Violations));
         var order = JsonDocument.Parse(text).RootElement.GetProperty("events").GetProperty("order.completed").GetProperty("properties");
         Assert.Equal(["a/b~c", "currency", "revenue"], order.GetProperty("required").EnumerateArray().Select(r => r.GetString()));

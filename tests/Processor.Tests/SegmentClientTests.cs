@@ -91,7 +91,7 @@ public sealed class SegmentClientTests
         await using var harness = await ProcessorHarness.StartAsync();
         var (key, _) = await new ApiKeyRegistry(harness.Aws.DynamoDb, harness.Stack["ApiKeysTable"]).CreateAsync("node", CancellationToken.None);
         // The libraries' track call sends a numeric revenue; this plan wants a string. Their identify call passes.
-        await new Pipeline.Api.Plans.TrackingPlanStore(harness.Aws.DynamoDb, harness.Stack["TrackingPlansTable"]).SetAsync("""
+        await new Pipeline.Plans.TrackingPlanStore(harness.Aws.DynamoDb, harness.Stack["TrackingPlansTable"]).SetAsync("""
             {"mode":"MODE","events":{
               "Order Completed":{"properties":{"type":"object","required":["revenue"],"properties":{"revenue":{"type":"string"}}}},
               "identify":{"traits":{"type":"object","required":["email"]}}}}

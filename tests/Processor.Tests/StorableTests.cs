@@ -85,7 +85,7 @@ public sealed class StorableTests
         await using var harness = await ProcessorHarness.StartAsync();
         if (plan)
         {
-            await new Pipeline.Api.Plans.TrackingPlanStore(harness.Aws.DynamoDb, harness.Stack["TrackingPlansTable"]).SetAsync(
+            await new Pipeline.Plans.TrackingPlanStore(harness.Aws.DynamoDb, harness.Stack["TrackingPlansTable"]).SetAsync(
                 """{"mode":"block","unplanned":"block","events":{"generated":{"properties":{"type":"object","maxProperties":3}}}}""", CancellationToken.None);
         }
         var (key, _) = await new ApiKeyRegistry(harness.Aws.DynamoDb, harness.Stack["ApiKeysTable"]).CreateAsync("generated", CancellationToken.None);

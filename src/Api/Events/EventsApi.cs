@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Mvc;
 using Pipeline.Api.ApiKeys;
 using Pipeline.Api.Hosting;
 using Pipeline.Api.Plans;
+using Pipeline.Plans;
 using Pipeline.Events;
 
 namespace Pipeline.Api.Events;

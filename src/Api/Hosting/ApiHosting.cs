@@ -10,6 +10,7 @@ using Microsoft.Extensions.Options;
 using Pipeline.Api.ApiKeys;
 using Pipeline.Api.Events;
 using Pipeline.Api.Plans;
+using Pipeline.Plans;
 using Pipeline.Api.Segment;
 using Pipeline.ApiKeys;
 

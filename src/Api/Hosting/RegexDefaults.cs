@@ -4,7 +4,7 @@ namespace Pipeline.Api.Hosting;
 
 /// <summary>
 /// A match timeout for every regular expression of the Api process that sets none of its own: a backstop behind the
-/// tracking plan's own bounds (<see cref="Plans.PlanBudget"/>), for a regex a library builds where we cannot reach it.
+/// tracking plan's own bounds (<see cref="Pipeline.Plans.PlanBudget"/>), for a regex a library builds where we cannot reach it.
 /// .NET reads it once, when its Regex type first starts, so it is set as the Api's assembly loads, before Main.
 /// </summary>
 internal static class RegexDefaults

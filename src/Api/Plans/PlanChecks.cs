@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Pipeline.Events;
+using Pipeline.Plans;
 
 namespace Pipeline.Api.Plans;
 

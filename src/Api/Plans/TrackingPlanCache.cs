@@ -3,6 +3,7 @@ using System.Globalization;
 using Microsoft.Extensions.Options;
 using Pipeline.Api.Hosting;
 using Pipeline.Events;
+using Pipeline.Plans;
 using Pipeline.Metrics;
 
 namespace Pipeline.Api.Plans;

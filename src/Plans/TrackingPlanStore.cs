@@ -4,7 +4,7 @@ using System.Text;
 using Amazon.DynamoDBv2;
 using Amazon.DynamoDBv2.Model;
 
-namespace Pipeline.Api.Plans;
+namespace Pipeline.Plans;
 
 /// <summary>A plan as stored: its version (1, 2, ... as it is set), its document, and when it was set.</summary>
 /// <param name="Version">Set by the store, one more than the plan it replaced.</param>
@@ -14,7 +14,7 @@ public sealed record StoredPlan(int Version, string Document, DateTimeOffset Set
 
 /// <summary>
 /// The deployment's tracking plan, in the tracking-plans table (one item, <c>plan</c> = "current"): changed without a
-/// deploy, read by the Api every <see cref="Hosting.PlanOptions.RefreshSeconds"/>. The document is stored gzipped, so a
+/// deploy, read by the Api every <c>Plans__RefreshSeconds</c> (30 s). The document is stored gzipped, so a
 /// plan of a few MB of JSON fits DynamoDB's 400 KB item; a plan that does not is refused when it is set.
 /// </summary>
 public sealed class TrackingPlanStore(IAmazonDynamoDB dynamoDb, string tableName, TimeProvider? time = null)

@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 using Json.Schema;
 using Pipeline.Events;
 
-namespace Pipeline.Api.Plans;
+namespace Pipeline.Plans;
 
 /// <summary>What a plan does with an event that breaks it: keep it with its violations, or refuse it.</summary>
 public enum PlanMode

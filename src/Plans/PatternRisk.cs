@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Pipeline.Events;
 
-namespace Pipeline.Api.Plans;
+namespace Pipeline.Plans;
 
 /// <summary>
 /// Finds the regular expressions of a plan that may backtrack catastrophically: a repeated group that itself holds a

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Pipeline.Api.Plans;
+namespace Pipeline.Plans;
 
 /// <summary>
 /// The time a request, and each of its events, may spend on the tracking plan, so that no client can hold the Api with

@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 using Json.Schema;
 using Json.Schema.Keywords;
 
-namespace Pipeline.Api.Plans;
+namespace Pipeline.Plans;
 
 /// <summary>A built schema with every regex bounded, and the regexes its <c>patternProperties</c> match property names with.</summary>
 /// <param name="Schema">The schema.</param>

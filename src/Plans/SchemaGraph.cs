@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Pipeline.Api.Plans;
+namespace Pipeline.Plans;
 
 /// <summary>
 /// Checks a plan's schema as a graph before it is built, refusing what would make evaluation fail at run time: a
