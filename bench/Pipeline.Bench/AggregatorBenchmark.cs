@@ -7,6 +7,7 @@ using Pipeline.Events;
 using Pipeline.Local.Hosting;
 using Pipeline.Local.Lambda;
 using Pipeline.Processor;
+using Pipeline.Summaries;
 
 namespace Pipeline.Bench;
 

@@ -9,6 +9,7 @@ using Pipeline.Archive;
 using Pipeline.Local;
 using Pipeline.Local.Environment;
 using Pipeline.Local.Hosting;
+using Pipeline.Summaries;
 
 namespace Pipeline.Bench;
 

@@ -8,6 +8,7 @@ using Pipeline.Local.Environment;
 using Pipeline.Local.Hosting;
 using Pipeline.Local.Lambda;
 using Pipeline.Storage;
+using Pipeline.Summaries;
 
 namespace Pipeline.Bench;
 

@@ -4,6 +4,7 @@ using Pipeline.Aggregator;
 using Pipeline.Archive;
 using Pipeline.Local;
 using Pipeline.Storage;
+using Pipeline.Summaries;
 
 namespace Pipeline.Bench;
 

@@ -7,6 +7,8 @@ using Pipeline.Lambda;
 using Pipeline.Metrics;
 using Pipeline.Sns;
 
+using Pipeline.Summaries;
+
 namespace Pipeline.Aggregator;
 
 /// <summary>The steps of an Aggregator run, between which a test can stop it.</summary>

@@ -1,3 +1,5 @@
+using Pipeline.Summaries;
+
 namespace Pipeline.Aggregator;
 
 /// <summary>The Aggregator's settings, from its environment (set by serverless.template).</summary>

@@ -1,7 +1,10 @@
 using Amazon.DynamoDBv2;
 using Amazon.S3;
+using Pipeline.Archive;
 using Pipeline.Lambda;
 using Pipeline.Storage;
+
+using Pipeline.Summaries;
 
 namespace Pipeline.Aggregator;
 

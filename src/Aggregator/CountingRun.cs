@@ -1,6 +1,8 @@
 using Pipeline.Archive;
 using Pipeline.Lambda;
 
+using Pipeline.Summaries;
+
 namespace Pipeline.Aggregator;
 
 /// <summary>

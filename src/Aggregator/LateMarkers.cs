@@ -2,6 +2,8 @@ using Amazon.S3;
 using Pipeline.Archive;
 using Pipeline.Storage;
 
+using Pipeline.Summaries;
+
 namespace Pipeline.Aggregator;
 
 /// <summary>An hour the Processor marked late, and the keys of its markers.</summary>

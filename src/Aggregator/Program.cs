@@ -7,6 +7,7 @@ using Pipeline.Aggregator;
 using Pipeline.Archive;
 using Pipeline.Lambda;
 using Pipeline.Sns;
+using Pipeline.Summaries;
 
 // Built once per execution environment; credentials, region and any endpoint override (AWS_ENDPOINT_URL_*)
 // come from the SDK's default chain, so the same program runs on Lambda and locally. The settings are checked at

@@ -1,5 +1,7 @@
 using Pipeline.Lambda;
 
+using Pipeline.Summaries;
+
 namespace Pipeline.Aggregator;
 
 /// <summary>

@@ -3,6 +3,8 @@ using DuckDB.NET.Data;
 using Pipeline.Archive;
 using Pipeline.Lambda;
 
+using Pipeline.Summaries;
+
 namespace Pipeline.Aggregator;
 
 /// <summary>

@@ -1,3 +1,5 @@
+using Pipeline.Summaries;
+
 namespace Pipeline.Aggregator;
 
 /// <summary>What a summary says, made from a window's counts and the facts fetched beside them, with no I/O; and whether two say the same.</summary>

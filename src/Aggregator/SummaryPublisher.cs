@@ -4,6 +4,8 @@ using Pipeline.Faults;
 using Pipeline.Lambda;
 using Pipeline.Sns;
 
+using Pipeline.Summaries;
+
 namespace Pipeline.Aggregator;
 
 /// <summary>

@@ -4,6 +4,8 @@ using DuckDB.NET.Data;
 using Pipeline.Archive;
 using Pipeline.Storage;
 
+using Pipeline.Summaries;
+
 namespace Pipeline.Aggregator;
 
 /// <summary>The counts of a window, and how many archived lines of it were read to count them.</summary>

@@ -2,6 +2,8 @@ using Amazon.S3;
 using Amazon.SQS;
 using Pipeline.Archive;
 
+using Pipeline.Summaries;
+
 namespace Pipeline.Aggregator;
 
 /// <summary>

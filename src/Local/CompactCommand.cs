@@ -6,6 +6,7 @@ using Pipeline.Aggregator;
 using Pipeline.Archive;
 using Pipeline.Local.Cli;
 using Pipeline.Storage;
+using Pipeline.Summaries;
 
 namespace Pipeline.Local;
 

@@ -1,9 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
 using Pipeline.Api.Plans;
-using Pipeline.Plans;
 using Pipeline.Archive;
 using Pipeline.Local.Cli;
+using Pipeline.Plans;
 using Pipeline.Storage;
 using Spectre.Console;
 

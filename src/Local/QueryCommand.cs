@@ -7,6 +7,7 @@ using Pipeline.Aggregator;
 using Pipeline.Archive;
 using Pipeline.Local.Cli;
 using Pipeline.Storage;
+using Pipeline.Summaries;
 using Spectre.Console;
 
 namespace Pipeline.Local;

@@ -8,6 +8,7 @@ using Pipeline.Aggregator;
 using Pipeline.Archive;
 using Pipeline.Local.Cli;
 using Pipeline.Storage;
+using Pipeline.Summaries;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 

@@ -4,6 +4,7 @@ using Pipeline.Local.Cli;
 using Pipeline.Local.Environment;
 using Pipeline.Local.Hosting;
 using Pipeline.Local.Provisioning;
+using Pipeline.Summaries;
 
 namespace Pipeline.Local;
 
@@ -113,9 +114,9 @@ public static class UpCommand
         await using var aggregator = LocalAggregator.Start(stack, LocalEndpoints.Default, LocalAggregator.Window(), FunctionConsole.For("aggregator", say));
         var run = await LocalAggregator.InvokeAsync(aggregator, cancellationToken);
         say($"Published {run.Published.Count} summary(ies) (counted from {run.EventsRead} archived event(s); {run.LateHours} late hour(s); {run.CompactedHours} hour(s) compacted).");
-        foreach (var summary in await new Pipeline.Aggregator.SummaryStore(aws.DynamoDb, stack["SummariesTable"], TimeProvider.System).RecentAsync(3, cancellationToken))
+        foreach (var summary in await new Pipeline.Summaries.SummaryStore(aws.DynamoDb, stack["SummariesTable"], TimeProvider.System).RecentAsync(3, cancellationToken))
         {
-            say(System.Text.Json.JsonSerializer.Serialize(summary, Pipeline.Aggregator.SummaryJsonContext.Default.Summary));
+            say(System.Text.Json.JsonSerializer.Serialize(summary, Pipeline.Summaries.SummaryJsonContext.Default.Summary));
         }
     }
 

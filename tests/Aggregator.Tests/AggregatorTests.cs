@@ -5,6 +5,7 @@ using Pipeline.Events;
 using Pipeline.Local.Environment;
 using Pipeline.Sns;
 using Pipeline.Storage;
+using Pipeline.Summaries;
 using Pipeline.Tests;
 
 namespace Pipeline.Aggregator.Tests;

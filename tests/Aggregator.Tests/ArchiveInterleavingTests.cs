@@ -3,6 +3,7 @@ using DuckDB.NET.Data;
 using Pipeline.Archive;
 using Pipeline.Events;
 using Pipeline.Storage;
+using Pipeline.Summaries;
 using Pipeline.Tests;
 using Xunit.Abstractions;
 

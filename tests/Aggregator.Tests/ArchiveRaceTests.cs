@@ -2,6 +2,7 @@ using Amazon.S3.Model;
 using DuckDB.NET.Data;
 using Pipeline.Archive;
 using Pipeline.Storage;
+using Pipeline.Summaries;
 using Pipeline.Tests;
 
 namespace Pipeline.Aggregator.Tests;

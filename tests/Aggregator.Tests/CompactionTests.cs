@@ -4,6 +4,7 @@ using DuckDB.NET.Data;
 using Pipeline.Archive;
 using Pipeline.Events;
 using Pipeline.Storage;
+using Pipeline.Summaries;
 using Pipeline.Tests;
 
 namespace Pipeline.Aggregator.Tests;

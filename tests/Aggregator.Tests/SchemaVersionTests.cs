@@ -3,6 +3,7 @@ using Pipeline.Archive;
 using Pipeline.Events;
 using Pipeline.Local.Environment;
 using Pipeline.Storage;
+using Pipeline.Summaries;
 
 namespace Pipeline.Aggregator.Tests;
 

@@ -1,3 +1,5 @@
+using Pipeline.Summaries;
+
 namespace Pipeline.Aggregator.Tests;
 
 public sealed class SummaryWindowsTests

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Pipeline.Api.Plans;
-using Pipeline.Plans;
 using Pipeline.Events;
+using Pipeline.Plans;
 
 namespace Pipeline.Api.Tests;
 

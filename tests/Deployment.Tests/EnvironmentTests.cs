@@ -3,6 +3,7 @@ using System.Reflection;
 using Pipeline.Aggregator;
 using Pipeline.Api.Hosting;
 using Pipeline.Processor;
+using Pipeline.Summaries;
 
 namespace Pipeline.Deployment.Tests;
 

@@ -14,6 +14,7 @@ using Pipeline.Local.Hosting;
 using Pipeline.Local.Provisioning;
 using Pipeline.Processor;
 using Pipeline.Sns;
+using Pipeline.Summaries;
 using Pipeline.Tests;
 
 namespace Pipeline.Deployment.Tests;

@@ -12,6 +12,7 @@ using Pipeline.Local.Environment;
 using Pipeline.Local.Hosting;
 using Pipeline.Local.Lambda;
 using Pipeline.Local.Provisioning;
+using Pipeline.Summaries;
 using Pipeline.Tests;
 
 namespace Pipeline.Deployment.Tests;

@@ -7,6 +7,7 @@ using Pipeline.Aggregator;
 using Pipeline.Events;
 using Pipeline.Local.Hosting;
 using Pipeline.Storage;
+using Pipeline.Summaries;
 using Pipeline.Tests;
 
 namespace Pipeline.Local.Tests;

@@ -10,9 +10,9 @@ using Microsoft.Extensions.Options;
 using Pipeline.Api.ApiKeys;
 using Pipeline.Api.Events;
 using Pipeline.Api.Plans;
-using Pipeline.Plans;
 using Pipeline.Api.Segment;
 using Pipeline.ApiKeys;
+using Pipeline.Plans;
 
 namespace Pipeline.Api.Hosting;
 

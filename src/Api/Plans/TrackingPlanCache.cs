@@ -3,8 +3,8 @@ using System.Globalization;
 using Microsoft.Extensions.Options;
 using Pipeline.Api.Hosting;
 using Pipeline.Events;
-using Pipeline.Plans;
 using Pipeline.Metrics;
+using Pipeline.Plans;
 
 namespace Pipeline.Api.Plans;
 

@@ -4,8 +4,8 @@ using Pipeline.Api.ApiKeys;
 using Pipeline.Api.Events;
 using Pipeline.Api.Hosting;
 using Pipeline.Api.Plans;
-using Pipeline.Plans;
 using Pipeline.Events;
+using Pipeline.Plans;
 
 namespace Pipeline.Api.Segment;
 

@@ -5,6 +5,7 @@ using Pipeline.Lambda;
 using Pipeline.Local.Environment;
 using Pipeline.Local.Lambda;
 using Pipeline.Local.Provisioning;
+using Pipeline.Summaries;
 
 namespace Pipeline.Local.Hosting;
 

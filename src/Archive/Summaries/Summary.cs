@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace Pipeline.Aggregator;
+namespace Pipeline.Summaries;
 
 /// <summary>The summary of one window, as stored and published.</summary>
 public sealed record Summary

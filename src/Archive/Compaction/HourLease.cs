@@ -3,7 +3,7 @@ using Amazon.DynamoDBv2;
 using Amazon.DynamoDBv2.Model;
 using Pipeline.Storage;
 
-namespace Pipeline.Aggregator;
+namespace Pipeline.Archive;
 
 /// <summary>A lease held on an hour: who holds it, and its fencing token (one more at each take of the hour).</summary>
 /// <param name="Hour">The hour.</param>

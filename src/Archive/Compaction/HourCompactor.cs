@@ -7,10 +7,9 @@ using Amazon.S3;
 using Amazon.S3.Model;
 using Amazon.S3.Transfer;
 using DuckDB.NET.Data;
-using Pipeline.Archive;
 using Pipeline.Storage;
 
-namespace Pipeline.Aggregator;
+namespace Pipeline.Archive;
 
 /// <summary>What compacting an hour did.</summary>
 /// <param name="Hour">The hour.</param>

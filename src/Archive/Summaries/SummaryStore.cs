@@ -4,7 +4,7 @@ using Amazon.DynamoDBv2;
 using Amazon.DynamoDBv2.Model;
 using Pipeline.Storage;
 
-namespace Pipeline.Aggregator;
+namespace Pipeline.Summaries;
 
 /// <summary>A window's stored summary, whether it was published, and the fingerprint of the archive it was counted from.</summary>
 public sealed record StoredSummary(Summary Summary, bool Published, string? Fingerprint);

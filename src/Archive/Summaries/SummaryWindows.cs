@@ -1,4 +1,4 @@
-namespace Pipeline.Aggregator;
+namespace Pipeline.Summaries;
 
 /// <summary>A half-open time window [Start, End).</summary>
 public readonly record struct SummaryWindow(DateTimeOffset Start, DateTimeOffset End);
