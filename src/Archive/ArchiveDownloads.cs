@@ -44,14 +44,18 @@ public sealed class ArchiveDownloads(IAmazonS3 s3, string bucketName, string fol
         return _listings[hour] = objects;
     }
 
-    /// <summary>SHA-256 over the hours' keys, sizes and ETags: what a window was counted from (equal fingerprints, equal contents).</summary>
+    /// <summary>
+    /// SHA-256 over the hours' keys, sizes and ETags, events and rejected records: what a window was counted from (equal
+    /// fingerprints, equal contents), so a rejection written after a window was counted makes it count again.
+    /// </summary>
     public async Task<string> FingerprintAsync(IEnumerable<DateTimeOffset> hours, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(hours);
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         foreach (var hour in hours)
         {
-            foreach (var o in await ListAsync(hour, cancellationToken).ConfigureAwait(false))
+            var rejected = await ArchiveListing.ListAsync(s3, bucketName, $"{EventLayout.RejectedRoot}{EventLayout.Partition(hour)}/", cancellationToken).ConfigureAwait(false);
+            foreach (var o in (await ListAsync(hour, cancellationToken).ConfigureAwait(false)).Concat(rejected))
             {
                 hash.AppendData(Encoding.UTF8.GetBytes($"{o.Key}\t{o.Size}\t{o.ETag}\n"));
             }

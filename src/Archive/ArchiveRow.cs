@@ -14,24 +14,6 @@ namespace Pipeline.Archive;
 /// </summary>
 public static class ArchiveRow
 {
-    /// <summary>The events of the Parquet files, by <c>eventId</c> (an order that is the same at every read).</summary>
-    public static IEnumerable<QueuedEvent> Read(DuckDBConnection duckDb, IReadOnlyList<string> parquetFiles)
-    {
-        ArgumentNullException.ThrowIfNull(duckDb);
-        ArgumentNullException.ThrowIfNull(parquetFiles);
-        if (parquetFiles.Count == 0)
-        {
-            yield break;
-        }
-        using var command = duckDb.CreateCommand();
-        command.CommandText = $"{DuckDb.ParquetSelect(duckDb, parquetFiles, EventColumns.All)} ORDER BY \"eventId\"";
-        using var reader = command.ExecuteReader();
-        while (reader.Read())
-        {
-            yield return Restore(reader);
-        }
-    }
-
     /// <summary>The event of the reader's current row, whose columns are <see cref="EventColumns.All"/> in order.</summary>
     public static QueuedEvent Restore(DbDataReader row)
     {

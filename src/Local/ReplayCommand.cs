@@ -73,7 +73,7 @@ public static class ReplayCommand
     {
         ArgumentNullException.ThrowIfNull(s3);
         var queue = sqs is null ? null : (await sqs.GetQueueUrlAsync(queueName, cancellationToken)).QueueUrl;
-        var checkpoint = await ReadCheckpointAsync(checkpointPath, cancellationToken);
+        var checkpoint = await ReadCheckpointAsync(checkpointPath, new ReplayRange(from, to, eventType), cancellationToken);
         var started = System.Diagnostics.Stopwatch.StartNew();
         long sent = 0;
         int read = 0, resumed = 0;
@@ -132,11 +132,11 @@ public static class ReplayCommand
     private static ProgressStep Step(int hours, int total, long sent, System.Diagnostics.Stopwatch started) => new(hours, total, string.Create(CultureInfo.InvariantCulture,
         $"{hours} of {total} hour(s), {sent} event(s) ({sent / Math.Max(started.Elapsed.TotalSeconds, 0.001):0}/s)"));
 
-    private static async Task<ReplayCheckpoint> ReadCheckpointAsync(string path, CancellationToken cancellationToken)
+    private static async Task<ReplayCheckpoint> ReadCheckpointAsync(string path, ReplayRange range, CancellationToken cancellationToken)
     {
         if (!File.Exists(path))
         {
-            return new ReplayCheckpoint(ReplayCheckpoint.CurrentVersion, []);
+            return new ReplayCheckpoint(ReplayCheckpoint.CurrentVersion, range, []);
         }
         ReplayCheckpoint? checkpoint = null;
         try
@@ -146,9 +146,14 @@ public static class ReplayCommand
         catch (JsonException)
         {
         }
-        return checkpoint is { Version: ReplayCheckpoint.CurrentVersion, Hours: not null }
+        if (checkpoint is not { Version: ReplayCheckpoint.CurrentVersion, Hours: not null, Range: not null })
+        {
+            throw new InvalidDataException($"{path} is not a checkpoint of this version of replay (an earlier version recorded objects, which a compaction replaces). Delete it to replay the range from its start, or pass another --checkpoint.");
+        }
+        // Hours another range finished are not this range's: resuming from them would skip events silently.
+        return checkpoint.Range == range
             ? checkpoint
-            : throw new InvalidDataException($"{path} is not a checkpoint of this version of replay (an earlier version recorded objects, which a compaction replaces). Delete it to replay the range from its start, or pass another --checkpoint.");
+            : throw new InvalidDataException($"{path} is the checkpoint of another replay ({checkpoint.Range.From:O} to {checkpoint.Range.To:O}{(checkpoint.Range.EventType is { } t ? ", " + t : "")}). Pass another --checkpoint, or delete it.");
     }
 
     private static async Task SaveAsync(ReplayCheckpoint checkpoint, string path, string partition, ReplayHour state, bool dryRun)
@@ -162,10 +167,17 @@ public static class ReplayCommand
     }
 }
 
+/// <summary>What a replay replays: the range and the event type, if one was given.</summary>
+/// <param name="From">The first time of the range.</param>
+/// <param name="To">The end of the range.</param>
+/// <param name="EventType">Only events of this type, if not null.</param>
+public sealed record ReplayRange(DateTimeOffset From, DateTimeOffset To, string? EventType);
+
 /// <summary>A replay's progress: per hour (its partition), how far it got.</summary>
 /// <param name="Version">The checkpoint's form.</param>
+/// <param name="Range">The replay it is the progress of (another replay's checkpoint is refused).</param>
 /// <param name="Hours">Per hour partition, the last <c>eventId</c> read and sent, and whether the hour is done.</param>
-public sealed record ReplayCheckpoint(int Version, Dictionary<string, ReplayHour> Hours)
+public sealed record ReplayCheckpoint(int Version, ReplayRange Range, Dictionary<string, ReplayHour> Hours)
 {
     /// <summary>The form this code writes: per hour, by <c>eventId</c>.</summary>
     public const int CurrentVersion = 2;

@@ -113,13 +113,22 @@ public sealed class EventArchive(IAmazonS3 s3, string bucketName, TimeSpan lookb
     {
         ArgumentNullException.ThrowIfNull(record);
         var now = clock.GetUtcNow();
-        // SQS gives every delivery of a message the same SentTimestamp; a record without one (none from SQS) is keyed by now.
-        var sent = long.TryParse(record.Message.Attributes.GetValueOrDefault("SentTimestamp"), System.Globalization.NumberStyles.None,
-            System.Globalization.CultureInfo.InvariantCulture, out var ms) ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : now;
-        var key = EventLayout.RejectedKey(sent, record.Message.MessageId, record.Index);
+        // SQS gives every delivery of a message the same SentTimestamp. A record without one (not from SQS) is keyed by the
+        // hour it is rejected in, with no time in its name: counted by when it was written, as keys were before.
+        var key = long.TryParse(record.Message.Attributes.GetValueOrDefault("SentTimestamp"), System.Globalization.NumberStyles.None,
+            System.Globalization.CultureInfo.InvariantCulture, out var ms)
+            ? EventLayout.RejectedKey(DateTimeOffset.FromUnixTimeMilliseconds(ms), record.Message.MessageId, record.Index)
+            : $"{EventLayout.RejectedRoot}{EventLayout.Partition(now)}/{record.Message.MessageId}{(record.Index is { } i ? $"-{i}" : "")}.json";
         var rejection = new Rejection(record.Message.MessageId, record.RejectReason ?? "", now,
             record.Message.Attributes.GetValueOrDefault("ApproximateReceiveCount"), record.Json ?? record.Message.Body, record.Index);
         await PutAsync(key, JsonSerializer.SerializeToUtf8Bytes(rejection, RejectionJsonContext.Default.Rejection), "application/json", cancellationToken).ConfigureAwait(false);
+        // A rejection counts in the window its message was sent in; one written past that window's look-back is announced
+        // with a late marker, as a late event is, so the window is counted again.
+        if (EventLayout.RejectedSent(key) is { } sent && now >= sent + lookback)
+        {
+            await PutAsync($"{EventLayout.LateRoot}{EventLayout.Partition(sent)}/rejected-{EventArchive.ObjectName([System.Text.Encoding.UTF8.GetBytes(key)])}", [],
+                "application/octet-stream", cancellationToken).ConfigureAwait(false);
+        }
         return key;
     }
 

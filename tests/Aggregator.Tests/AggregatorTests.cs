@@ -335,6 +335,29 @@ public sealed class AggregatorTests
     }
 
     [Fact]
+    public async Task A_rejection_written_after_its_window_was_counted_but_within_the_lookback_revises_it()
+    {
+        await using var harness = await AggregatorHarness.StartAsync();
+        var w = SummaryWindows.Containing(DateTimeOffset.UtcNow - TimeSpan.FromHours(2), Hour);
+        var options = harness.Options(Hour) with { Lookback = TimeSpan.FromMinutes(60) };
+        await harness.StoreAsync([AggregatorHarness.Event(w.Start.AddMinutes(1), "page_view", user: "a")], TimeSpan.FromDays(1));
+        var clock = new TestClock(w.End.AddMinutes(1));
+        await harness.Function(options, clock).RunAsync(CancellationToken.None);
+        Assert.Single(await harness.ReceivedAsync());
+
+        // The Processor rejects, after the window was counted, a message sent in its last second (a backlog of a minute).
+        var sent = w.End.AddSeconds(-1);
+        await harness.Aws.S3.PutObjectAsync(new Amazon.S3.Model.PutObjectRequest { BucketName = options.BucketName, Key = EventLayout.RejectedKey(sent, "m-1", null), ContentBody = "{}" });
+        clock.Now = w.End.AddMinutes(20); // within the look-back
+        var revised = await harness.Function(options, clock).RunAsync(CancellationToken.None);
+
+        Assert.Equal([w.Start], revised.Published);
+        var summary = JsonNode.Parse(Assert.Single(await harness.ReceivedAsync())["Message"]!.GetValue<string>())!;
+        Assert.Equal(1, summary["rejected"]!.GetValue<long>());
+        Assert.Equal(1, summary["revision"]!.GetValue<int>());
+    }
+
+    [Fact]
     public async Task Rejected_records_and_the_dead_letter_depth_are_reported()
     {
         await using var harness = await AggregatorHarness.StartAsync();

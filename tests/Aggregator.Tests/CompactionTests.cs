@@ -105,7 +105,10 @@ public sealed class CompactionTests : IDisposable
         var compaction = await Compactor(harness).CompactAsync(hour, CancellationToken.None);
 
         Assert.Equal(new Compaction(hour, 1, 4, compaction!.Bytes), compaction);
-        var restored = ArchiveRow.Read(_duckDb, [await DownloadAsync(harness, Assert.Single(await harness.KeysAsync(EventLayout.ParquetRoot)))])
+        Assert.Single(await harness.KeysAsync(EventLayout.ParquetRoot));
+        Assert.Empty(await harness.KeysAsync(EventLayout.EventsRoot));
+        // As replay and plan check read it: each row restored to the line it was archived as.
+        var restored = (await HourEvents.ReadAsync(harness.Aws.S3, harness.Stack["ArchiveBucket"], hour, after: null, CancellationToken.None).ToListAsync())
             .Select(e => Encoding.UTF8.GetString(ArchiveLine.Serialize(e))).Order(StringComparer.Ordinal).ToList();
         Assert.Equal(lines, restored);
     }

@@ -105,6 +105,15 @@ public sealed class ReplayCommandTests
         var e = await Assert.ThrowsAsync<InvalidDataException>(() => ReplayCommand.RunAsync(aws.S3, aws.Sqs, source["ArchiveBucket"], $"{source.StackName}-events",
             Hour, Hour.AddHours(1), null, checkpoint, null, CancellationToken.None));
         Assert.Contains("Delete it", e.Message, StringComparison.Ordinal);
+
+        // A checkpoint of another range is refused too: its finished hours are not this range's.
+        File.Delete(checkpoint);
+        await ReplayCommand.RunAsync(aws.S3, null, source["ArchiveBucket"], $"{source.StackName}-events", Hour, Hour.AddHours(1), null, checkpoint, null, CancellationToken.None);
+        Assert.False(File.Exists(checkpoint)); // a dry run writes none
+        await ReplayCommand.RunAsync(aws.S3, aws.Sqs, source["ArchiveBucket"], $"{source.StackName}-events", Hour, Hour.AddHours(1), null, checkpoint, null, CancellationToken.None);
+        var other = await Assert.ThrowsAsync<InvalidDataException>(() => ReplayCommand.RunAsync(aws.S3, aws.Sqs, source["ArchiveBucket"], $"{source.StackName}-events",
+            Hour, Hour.AddHours(2), null, checkpoint, null, CancellationToken.None));
+        Assert.Contains("the checkpoint of another replay", other.Message, StringComparison.Ordinal);
     }
 
     // Events received in the hour, stored and archived by the real Processor code in batches of ten: an object per batch.

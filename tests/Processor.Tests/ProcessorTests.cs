@@ -192,6 +192,20 @@ public sealed class ProcessorTests
         var bucket = harness.Stack["ArchiveBucket"];
         Assert.Equal(1, await Pipeline.Archive.ArchiveListing.RejectedAsync(harness.Aws.S3, bucket, sent.AddMinutes(-1), sent.AddMinutes(1), CancellationToken.None));
         Assert.Equal(0, await Pipeline.Archive.ArchiveListing.RejectedAsync(harness.Aws.S3, bucket, sent.AddMinutes(1), sent.AddHours(1), CancellationToken.None));
+        Assert.Empty(await harness.ArchiveKeysAsync(EventLayout.LateRoot)); // within the look-back: no marker
+
+        // A message sent past the look-back (a backlog), rejected now: its window is announced for counting again.
+        var old = sent.AddHours(-3);
+        var late = ProcessorHarness.Message("not an event either") with
+        {
+            Attributes = new Dictionary<string, string>
+            {
+                ["ApproximateReceiveCount"] = "1",
+                ["SentTimestamp"] = old.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            }
+        };
+        Assert.Empty(await ProcessorHarness.InvokeAsync(At(clock), [late]));
+        Assert.StartsWith($"{EventLayout.LateRoot}{EventLayout.Partition(old)}/rejected-", Assert.Single(await harness.ArchiveKeysAsync(EventLayout.LateRoot)), StringComparison.Ordinal);
     }
 
     [Fact]
