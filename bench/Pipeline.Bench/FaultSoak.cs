@@ -6,6 +6,7 @@ using Amazon.DynamoDBv2.Model;
 using Pipeline.Aggregator;
 using Pipeline.ApiKeys;
 using Pipeline.Archive;
+using Pipeline.Cli.Commands;
 using Pipeline.Local;
 using Pipeline.Local.Environment;
 using Pipeline.Local.Hosting;

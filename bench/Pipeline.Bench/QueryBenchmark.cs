@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using Pipeline.Aggregator;
 using Pipeline.Archive;
+using Pipeline.Cli.Commands;
 using Pipeline.Local;
 using Pipeline.Local.Environment;
 using Pipeline.Local.Hosting;
@@ -158,6 +159,6 @@ internal static partial class QueryBenchmark
         [.. File.ReadLines(Path.Combine(RepositoryPaths.Discover().Root, "README.md"))
             .Select(line => QueryLine().Match(line)).Where(m => m.Success).Select(m => m.Groups[1].Value)];
 
-    [GeneratedRegex("""^dotnet run --project src/Local -- query "([^"]+)"$""")]
+    [GeneratedRegex("""^pipeline query "([^"]+)"$""")]
     private static partial Regex QueryLine();
 }

@@ -33,7 +33,7 @@ internal static class ReadersBenchmark
         try
         {
             var cli = Path.Combine(folder, "cli");
-            await RunAsync("dotnet", ["publish", "src/Local", "-c", "Release", "-o", cli, "--nologo", "-v", "q"], TimeSpan.FromMinutes(10));
+            await RunAsync("dotnet", ["publish", "src/Cli", "-c", "Release", "-o", cli, "--nologo", "-v", "q"], TimeSpan.FromMinutes(10));
             var plan = Path.Combine(folder, "plan.json");
             await File.WriteAllTextAsync(plan, Plan);
             await using var bench = await BenchStack.StartAsync();
@@ -51,7 +51,7 @@ internal static class ReadersBenchmark
                 if (form == "compacted")
                 {
                     var watch = Stopwatch.StartNew();
-                    await RunAsync("dotnet", [Path.Combine(cli, "Pipeline.Local.dll"), "compact", "--hour", window.Start.ToString("O"), .. stack,
+                    await RunAsync("dotnet", [Path.Combine(cli, "Pipeline.Cli.dll"), "compact", "--hour", window.Start.ToString("O"), .. stack,
                         "--endpoint", bench.Aws.Endpoints.DynamoDb.ToString()], TimeSpan.FromMinutes(30));
                     Console.WriteLine(FormattableString.Invariant($"  compacted in {watch.Elapsed.TotalSeconds:0} s"));
                 }
@@ -94,7 +94,7 @@ internal static class ReadersBenchmark
     private static async Task<(string Output, long PeakKb, double Seconds)> MeasureAsync(string cli, string[] args)
     {
         var report = Path.GetTempFileName();
-        var output = await RunAsync("/usr/bin/time", ["-f", "%M %e", "-o", report, "dotnet", Path.Combine(cli, "Pipeline.Local.dll"), .. args], TimeSpan.FromMinutes(60));
+        var output = await RunAsync("/usr/bin/time", ["-f", "%M %e", "-o", report, "dotnet", Path.Combine(cli, "Pipeline.Cli.dll"), .. args], TimeSpan.FromMinutes(60));
         var measured = (await File.ReadAllTextAsync(report)).Trim().Split('\n')[^1].Split(' ');
         File.Delete(report);
         return (output, long.Parse(measured[0], CultureInfo.InvariantCulture), double.Parse(measured[1], CultureInfo.InvariantCulture));

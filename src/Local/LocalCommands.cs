@@ -1,5 +1,4 @@
 using System.CommandLine;
-using Pipeline.Local.Cli;
 using Pipeline.Local.Provisioning;
 
 namespace Pipeline.Local;
@@ -36,11 +35,6 @@ public static class LocalCommands
             await error.WriteLineAsync($"The function failed: {e.Message}");
             return 1;
         }
-        catch (Exception e) when (e is HttpRequestException or Amazon.Runtime.AmazonClientException && StackTarget.Reaches(parsed.CommandResult.Command))
-        {
-            await error.WriteLineAsync($"Cannot reach the stack's services ({e.Message}). For the local environment, start it first: dotnet run --project src/Local");
-            return 1;
-        }
         catch (Exception e) when (e is InvalidOperationException or IOException && !cancellationToken.IsCancellationRequested)
         {
             // Start-up failures (a missing tool, a port in use, a bad setting) need their message, not a stack trace.
@@ -52,8 +46,8 @@ public static class LocalCommands
     private static RootCommand Root()
     {
         var root = new RootCommand("""
-            The event pipeline on this machine: emulators, the template provisioned on them, the three functions, and the
-            commands that operate a stack, local or deployed (--profile/--region; credentials from the AWS default chain).
+            The event pipeline on this machine: emulators standing in for AWS, the template's resources provisioned on
+            them, the Api and the two functions run as their own processes. Operate it with the CLI (src/Cli: pipeline).
 
             Environment: PIPELINE_STACK (default pipeline-local); PIPELINE_API_KEY (a key `up` registers, for scripts;
             without it, `up` creates one and prints it); PIPELINE_SUMMARY_WINDOW (the local summary window, default 00:01:00).
@@ -66,14 +60,6 @@ public static class LocalCommands
             UpCommand.Create(),
             UpCommand.Provision(),
             UpCommand.Aggregate(),
-            KeysCommand.Create(),
-            RedriveCommand.Create(),
-            ReplayCommand.Create(),
-            StatusCommand.Create(),
-            QueryCommand.Create(),
-            CompactCommand.Create(),
-            GenerateCommand.Create(),
-            PlanCommand.Create(),
         })
         {
             root.Subcommands.Add(command);

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Pipeline.ApiKeys;
-using Pipeline.Local.Cli;
 using Pipeline.Local.Environment;
 using Pipeline.Local.Hosting;
 using Pipeline.Local.Provisioning;
@@ -60,7 +59,7 @@ public static class UpCommand
         return command;
     }
 
-    private static string StackName => StackTarget.LocalStack;
+    private static string StackName => LocalEndpoints.Stack;
 
     private static async Task UpAsync(string stackName, Action<string> say, CancellationToken cancellationToken)
     {

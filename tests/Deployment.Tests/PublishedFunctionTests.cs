@@ -213,7 +213,7 @@ public sealed class PublishedFunctionTests
         Assert.Empty(Directory.GetFiles(root, "*.jsonl.gz", SearchOption.AllDirectories));
     }
 
-    private static async Task<FunctionDefinition> DefinitionAsync(ProvisionedResources stack, string function, Pipeline.Local.Environment.LocalEndpoints endpoints,
+    private static async Task<FunctionDefinition> DefinitionAsync(ProvisionedResources stack, string function, Pipeline.Local.LocalEndpoints endpoints,
         IReadOnlyDictionary<string, string>? overrides = null) =>
         LocalLambda.Definition(stack, function, endpoints, overrides, await PublishedFunctions.FolderAsync(function, "linux-x64"));
 

@@ -49,14 +49,20 @@ public sealed partial class DocsTests
     [Fact]
     public async Task Every_command_the_docs_show_is_one_help_lists()
     {
-        using var help = new StringWriter();
-        Assert.Equal(0, await LocalCommands.RunAsync(["help"], help, CancellationToken.None));
-        var listed = help.ToString().Split('\n').Select(l => l.TrimStart().Split(' ')[0]).Where(w => w.Length > 0).ToHashSet();
+        async Task<HashSet<string>> Listed(Func<string[], TextWriter, CancellationToken, Task<int>> run)
+        {
+            using var help = new StringWriter();
+            Assert.Equal(0, await run(["help"], help, CancellationToken.None));
+            return [.. help.ToString().Split('\n').Select(l => l.TrimStart().Split(' ')[0]).Where(w => w.Length > 0)];
+        }
+        var local = await Listed(LocalCommands.RunAsync);
+        var cli = await Listed(Pipeline.Cli.CliCommands.RunAsync);
 
-        var shown = Pages().SelectMany(page => LocalCommand().Matches(File.ReadAllText(Path.Combine(Root, page))).Select(m => (page, m.Groups[1].Value))).ToList();
+        var shown = Pages().SelectMany(page => ShownCommand().Matches(File.ReadAllText(Path.Combine(Root, page)))
+            .Select(m => (page, Program: m.Groups[1].Value, Command: m.Groups[2].Value))).ToList();
 
-        Assert.NotEmpty(shown);
-        Assert.DoesNotContain(shown, s => !listed.Contains(s.Value));
+        Assert.Contains(shown, s => s.Program == "pipeline");
+        Assert.DoesNotContain(shown, s => !(s.Program.EndsWith("Local --", StringComparison.Ordinal) ? local : cli).Contains(s.Command));
     }
 
     // GitHub's heading anchors: lower case, punctuation other than '-' and '_' dropped, spaces to '-'.
@@ -71,6 +77,7 @@ public sealed partial class DocsTests
     [GeneratedRegex(@"\]\(([^)\s]+)\)")]
     private static partial Regex Link();
 
-    [GeneratedRegex(@"dotnet run --project src/Local -- ([a-z-]+)")]
-    private static partial Regex LocalCommand();
+    // `pipeline X`, or its contributors' form `dotnet run --project src/Cli -- X`, and the local environment's `dotnet run --project src/Local -- X`.
+    [GeneratedRegex(@"(dotnet run --project src/Local --|dotnet run --project src/Cli --|(?<=^|`)pipeline) ([a-z][a-z-]+)", RegexOptions.Multiline)]
+    private static partial Regex ShownCommand();
 }

@@ -18,7 +18,7 @@ public sealed partial class GenerateCommandTests
         await using var api = await LocalApi.StartAsync(aws.Endpoints, stack, url, CancellationToken.None);
 
         using var output = new StringWriter();
-        Assert.Equal(0, await LocalCommands.RunAsync(["generate", "--rate", "100", "--duration", "1.5", "--url", url, "--key", key,
+        Assert.Equal(0, await Pipeline.Cli.CliCommands.RunAsync(["generate", "--rate", "100", "--duration", "1.5", "--url", url, "--key", key,
             "--invalid", "0.2", "--duplicates", "0.1", "--batch", "5", "--seed", "7"], output, CancellationToken.None));
 
         var report = Report().Match(output.ToString());

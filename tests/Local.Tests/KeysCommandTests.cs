@@ -1,4 +1,5 @@
 using Pipeline.ApiKeys;
+using Pipeline.Cli.Commands;
 using Pipeline.Tests;
 
 namespace Pipeline.Local.Tests;
@@ -14,7 +15,7 @@ public sealed class KeysCommandTests
         string[] Args(params string[] command) => ["keys", .. command, "--stack", stack.StackName, "--endpoint", endpoint];
 
         using var created = new StringWriter();
-        Assert.Equal(0, await LocalCommands.RunAsync(Args("create", "--name", "mobile"), created, CancellationToken.None));
+        Assert.Equal(0, await Pipeline.Cli.CliCommands.RunAsync(Args("create", "--name", "mobile"), created, CancellationToken.None));
         var key = created.ToString().Trim().Split('\n')[^1];
         var registry = new ApiKeyRegistry(aws.DynamoDb, stack["ApiKeysTable"]);
         var record = await registry.FindAsync(key, CancellationToken.None);
@@ -22,14 +23,14 @@ public sealed class KeysCommandTests
         Assert.True(record.IsActive);
 
         using var listed = new StringWriter();
-        Assert.Equal(0, await LocalCommands.RunAsync(Args("list"), listed, CancellationToken.None));
+        Assert.Equal(0, await Pipeline.Cli.CliCommands.RunAsync(Args("list"), listed, CancellationToken.None));
         Assert.Contains(record.KeyId, listed.ToString(), StringComparison.Ordinal);
         Assert.Contains("mobile", listed.ToString(), StringComparison.Ordinal);
         Assert.DoesNotContain(key, listed.ToString(), StringComparison.Ordinal);
 
-        Assert.Equal(0, await LocalCommands.RunAsync(Args("revoke", record.KeyId), TextWriter.Null, CancellationToken.None));
+        Assert.Equal(0, await Pipeline.Cli.CliCommands.RunAsync(Args("revoke", record.KeyId), TextWriter.Null, CancellationToken.None));
         Assert.False((await registry.FindAsync(key, CancellationToken.None))!.IsActive);
-        Assert.Equal(1, await LocalCommands.RunAsync(Args("revoke", "000000000000"), TextWriter.Null, CancellationToken.None));
-        Assert.Equal(2, await LocalCommands.RunAsync(Args("create"), TextWriter.Null, CancellationToken.None));
+        Assert.Equal(1, await Pipeline.Cli.CliCommands.RunAsync(Args("revoke", "000000000000"), TextWriter.Null, CancellationToken.None));
+        Assert.Equal(2, await Pipeline.Cli.CliCommands.RunAsync(Args("create"), TextWriter.Null, CancellationToken.None));
     }
 }

@@ -29,11 +29,11 @@ public sealed class PlanCommandTests
         await File.WriteAllTextAsync(broken, """{"events":{"a":{"properties":{"type":"numbr"}}}}""");
 
         using var set = new StringWriter();
-        Assert.Equal(0, await LocalCommands.RunAsync(Local("plan", "set", file), set, CancellationToken.None));
+        Assert.Equal(0, await Pipeline.Cli.CliCommands.RunAsync(Local("plan", "set", file), set, CancellationToken.None));
         Assert.Contains("version 1 set", set.ToString(), StringComparison.Ordinal);
-        Assert.Equal(2, await LocalCommands.RunAsync(Local("plan", "set", broken), TextWriter.Null, CancellationToken.None));
+        Assert.Equal(2, await Pipeline.Cli.CliCommands.RunAsync(Local("plan", "set", broken), TextWriter.Null, CancellationToken.None));
         using var shown = new StringWriter();
-        Assert.Equal(0, await LocalCommands.RunAsync(Local("plan", "show"), shown, CancellationToken.None));
+        Assert.Equal(0, await Pipeline.Cli.CliCommands.RunAsync(Local("plan", "show"), shown, CancellationToken.None));
         Assert.Equal(Plan, shown.ToString().TrimEnd('\n')); // the broken plan changed nothing
 
         // The last hour's archive: 3 orders (1 without revenue), 2 page views (1 without path), 1 unplanned type.
@@ -45,7 +45,7 @@ public sealed class PlanCommandTests
         await archive.WriteAsync(hour, DateTimeOffset.UtcNow, CancellationToken.None);
         await archive.WriteAsync([hour[2], hour[4]], DateTimeOffset.UtcNow, CancellationToken.None); // archived twice (a batch redelivered with others): counted once
         using var checkedOutput = new StringWriter();
-        Assert.Equal(0, await LocalCommands.RunAsync(["plan", "check", file, "--stack", stack.StackName, "--fauxqs", aws.Endpoints.Fauxqs.ToString()], checkedOutput, CancellationToken.None));
+        Assert.Equal(0, await Pipeline.Cli.CliCommands.RunAsync(["plan", "check", file, "--stack", stack.StackName, "--fauxqs", aws.Endpoints.Fauxqs.ToString()], checkedOutput, CancellationToken.None));
 
         var text = checkedOutput.ToString();
         Assert.Matches(Row("order.completed", "3", "2", "0", "1"), text);
@@ -65,9 +65,9 @@ public sealed class PlanCommandTests
             """);
 
         using var set = new StringWriter();
-        Assert.Equal(0, await LocalCommands.RunAsync(["plan", "set", file, "--stack", stack.StackName, "--endpoint", aws.Endpoints.DynamoDb.ToString()], set, CancellationToken.None));
+        Assert.Equal(0, await Pipeline.Cli.CliCommands.RunAsync(["plan", "set", file, "--stack", stack.StackName, "--endpoint", aws.Endpoints.DynamoDb.ToString()], set, CancellationToken.None));
         using var check = new StringWriter();
-        Assert.Equal(0, await LocalCommands.RunAsync(["plan", "check", file, "--stack", stack.StackName, "--fauxqs", aws.Endpoints.Fauxqs.ToString()], check, CancellationToken.None));
+        Assert.Equal(0, await Pipeline.Cli.CliCommands.RunAsync(["plan", "check", file, "--stack", stack.StackName, "--fauxqs", aws.Endpoints.Fauxqs.ToString()], check, CancellationToken.None));
 
         foreach (var output in new[] { set.ToString(), check.ToString() })
         {
@@ -97,7 +97,7 @@ public sealed class PlanCommandTests
             .WriteAsync(events, DateTimeOffset.UtcNow, CancellationToken.None);
         var file = Path.Combine(Path.GetTempPath(), $"inferred-{Guid.NewGuid():N}.json");
 
-        Assert.Equal(0, await LocalCommands.RunAsync(["plan", "infer", "--from", at.AddHours(-1).ToString("O"), "--to", DateTimeOffset.UtcNow.ToString("O"), "--output", file,
+        Assert.Equal(0, await Pipeline.Cli.CliCommands.RunAsync(["plan", "infer", "--from", at.AddHours(-1).ToString("O"), "--to", DateTimeOffset.UtcNow.ToString("O"), "--output", file,
             "--stack", stack.StackName, "--fauxqs", aws.Endpoints.Fauxqs.ToString()], TextWriter.Null, CancellationToken.None));
 
         var text = await File.ReadAllTextAsync(file);

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Pipeline.Archive;
+using Pipeline.Cli.Commands;
 using Pipeline.Events;
 using Pipeline.Lambda;
 using Pipeline.Local.Environment;
@@ -26,7 +27,7 @@ public sealed partial class QueryCommandTests
 
         Assert.Equal("n\n25\n", await QueryAsync(aws, stack, "SELECT count(*) AS n FROM events", "csv"));
         using var compacted = new StringWriter();
-        Assert.Equal(0, await LocalCommands.RunAsync(["compact", "--hour", Hour.ToString("O"), .. Endpoints(aws, stack)], compacted, CancellationToken.None));
+        Assert.Equal(0, await Pipeline.Cli.CliCommands.RunAsync(["compact", "--hour", Hour.ToString("O"), .. Endpoints(aws, stack)], compacted, CancellationToken.None));
 
         // The redelivery wrote the same key as the first delivery of those ten: a key is named from its content.
         Assert.Contains("3 raw object(s) -> 25 event(s)", compacted.ToString(), StringComparison.Ordinal);
@@ -38,7 +39,7 @@ public sealed partial class QueryCommandTests
         var late = Events(1, _ => ("late", "purchase"));
         await ArchiveAsync(aws, stack, late);
         Assert.Equal("n\n26\n", await QueryAsync(aws, stack, "SELECT count(*) AS n FROM events", "csv"));
-        Assert.Equal(0, await LocalCommands.RunAsync(["compact", .. Endpoints(aws, stack)], TextWriter.Null, CancellationToken.None));
+        Assert.Equal(0, await Pipeline.Cli.CliCommands.RunAsync(["compact", .. Endpoints(aws, stack)], TextWriter.Null, CancellationToken.None));
         Assert.Equal("n\n26\n", await QueryAsync(aws, stack, "SELECT count(*) AS n FROM events", "csv"));
         var second = Assert.Single(await ArchiveListing.KeysAsync(aws.S3, stack["ArchiveBucket"], EventLayout.ParquetRoot, CancellationToken.None));
         Assert.NotEqual(first, second); // a new file, the first folded into it and deleted
@@ -68,7 +69,7 @@ public sealed partial class QueryCommandTests
         ];
 
         Assert.Equal(expected, await Task.WhenAll(queries.Select(q => QueryAsync(aws, stack, q, "csv"))));
-        Assert.Equal(0, await LocalCommands.RunAsync(["compact", .. Endpoints(aws, stack)], TextWriter.Null, CancellationToken.None));
+        Assert.Equal(0, await Pipeline.Cli.CliCommands.RunAsync(["compact", .. Endpoints(aws, stack)], TextWriter.Null, CancellationToken.None));
         Assert.Equal(expected, await Task.WhenAll(queries.Select(q => QueryAsync(aws, stack, q, "csv"))));
 
         var json = JsonDocument.Parse(await QueryAsync(aws, stack, queries[1], "json")).RootElement;
@@ -94,9 +95,9 @@ public sealed partial class QueryCommandTests
         Assert.Contains("The query failed: Binder Error: Referenced column \"no_such_column\" not found", error.ToString(), StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", error.ToString(), StringComparison.Ordinal);
         Assert.StartsWith("Reading 1 object(s)", error.ToString(), StringComparison.Ordinal); // said before it read them
-        Assert.Equal(2, await LocalCommands.RunAsync(["query"], TextWriter.Null, CancellationToken.None));
-        Assert.Equal(2, await LocalCommands.RunAsync(["query", "SELECT 1", "--format", "xml"], TextWriter.Null, CancellationToken.None));
-        Assert.Equal(2, await LocalCommands.RunAsync(["query", "SELECT 1", "--from", "yesterday"], TextWriter.Null, CancellationToken.None));
+        Assert.Equal(2, await Pipeline.Cli.CliCommands.RunAsync(["query"], TextWriter.Null, CancellationToken.None));
+        Assert.Equal(2, await Pipeline.Cli.CliCommands.RunAsync(["query", "SELECT 1", "--format", "xml"], TextWriter.Null, CancellationToken.None));
+        Assert.Equal(2, await Pipeline.Cli.CliCommands.RunAsync(["query", "SELECT 1", "--from", "yesterday"], TextWriter.Null, CancellationToken.None));
     }
 
     [Theory]
@@ -145,7 +146,7 @@ public sealed partial class QueryCommandTests
         var stack = await TestEnvironment.ProvisionAsync(aws);
         var events = Events(5, i => ($"u{i}", "page_view"));
         await ArchiveAsync(aws, stack, events);
-        Assert.Equal(0, await LocalCommands.RunAsync(["compact", "--hour", Hour.ToString("O"), .. Endpoints(aws, stack)], TextWriter.Null, CancellationToken.None));
+        Assert.Equal(0, await Pipeline.Cli.CliCommands.RunAsync(["compact", "--hour", Hour.ToString("O"), .. Endpoints(aws, stack)], TextWriter.Null, CancellationToken.None));
         var compacted = Assert.Single(await ArchiveListing.KeysAsync(aws.S3, stack["ArchiveBucket"], EventLayout.ParquetRoot, CancellationToken.None));
         // A copy under a key that, as a local path, DuckDB would expand as a glob: the same events, so still counted once.
         var hostile = $"{EventLayout.ParquetPrefix(Hour)}*.parquet";
@@ -159,7 +160,7 @@ public sealed partial class QueryCommandTests
     private static async Task<string> QueryAsync(LocalAws aws, ProvisionedResources stack, string sql, string format)
     {
         using var output = new StringWriter();
-        var code = await LocalCommands.RunAsync(["query", sql, "--format", format, "--from", Hour.ToString("O"), "--to", Hour.AddHours(1).ToString("O"), .. Endpoints(aws, stack)[..4]],
+        var code = await Pipeline.Cli.CliCommands.RunAsync(["query", sql, "--format", format, "--from", Hour.ToString("O"), "--to", Hour.AddHours(1).ToString("O"), .. Endpoints(aws, stack)[..4]],
             output, CancellationToken.None);
         Assert.Equal(0, code);
         return output.ToString();

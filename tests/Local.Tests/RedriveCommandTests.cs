@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Amazon.DynamoDBv2.Model;
 using Amazon.SQS.Model;
+using Pipeline.Cli.Commands;
 using Pipeline.Events;
 using Pipeline.Local.Hosting;
 using Pipeline.Tests;
@@ -35,13 +36,13 @@ public sealed class RedriveCommandTests
         string[] Args(params string[] extra) => ["redrive", "--stack", stack.StackName, "--fauxqs", aws.Endpoints.Fauxqs.ToString(), .. extra];
 
         using var dryRun = new StringWriter();
-        Assert.Equal(0, await LocalCommands.RunAsync(Args("--dry-run"), dryRun, CancellationToken.None));
+        Assert.Equal(0, await Pipeline.Cli.CliCommands.RunAsync(Args("--dry-run"), dryRun, CancellationToken.None));
         Assert.Contains("25 message(s)", dryRun.ToString(), StringComparison.Ordinal);
         Assert.Contains(ids[0][..10], dryRun.ToString(), StringComparison.Ordinal); // the sample names events
         Assert.Equal(25, (await aws.Sqs.GetQueueAttributesAsync(dlq, ["ApproximateNumberOfMessages"])).ApproximateNumberOfMessages);
 
         using var moved = new StringWriter();
-        Assert.Equal(0, await LocalCommands.RunAsync(Args(), moved, CancellationToken.None));
+        Assert.Equal(0, await Pipeline.Cli.CliCommands.RunAsync(Args(), moved, CancellationToken.None));
         Assert.Contains("Moved 25 message(s)", moved.ToString(), StringComparison.Ordinal);
         Assert.Contains("moving message by message", moved.ToString(), StringComparison.Ordinal); // fauxqs has no StartMessageMoveTask; AWS's SQS has
         var left = await aws.Sqs.GetQueueAttributesAsync(dlq, ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]);

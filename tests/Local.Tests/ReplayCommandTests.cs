@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Amazon.DynamoDBv2.Model;
 using Pipeline.Archive;
+using Pipeline.Cli.Commands;
 using Pipeline.Events;
 using Pipeline.Lambda;
 using Pipeline.Local.Environment;
@@ -24,7 +25,7 @@ public sealed class ReplayCommandTests
         await ArchiveAsync(aws, source, Hour, 2);
         await ArchiveAsync(aws, source, Hour.AddHours(2), 2);
         // The range's hour is compacted: replay reads it as it reads a raw hour.
-        Assert.Equal(0, await LocalCommands.RunAsync(["compact", "--hour", Hour.AddHours(1).ToString("O"), "--stack", source.StackName,
+        Assert.Equal(0, await Pipeline.Cli.CliCommands.RunAsync(["compact", "--hour", Hour.AddHours(1).ToString("O"), "--stack", source.StackName,
             "--fauxqs", aws.Endpoints.Fauxqs.ToString(), "--endpoint", aws.Endpoints.DynamoDb.ToString()], TextWriter.Null, CancellationToken.None));
         Assert.Single(await ArchiveListing.KeysAsync(aws.S3, source["ArchiveBucket"], EventLayout.ParquetPrefix(Hour.AddHours(1)), CancellationToken.None));
         var fresh = await TestEnvironment.ProvisionAsync(aws);
@@ -33,17 +34,17 @@ public sealed class ReplayCommandTests
             "--stack", fresh.StackName, "--bucket", source["ArchiveBucket"], "--fauxqs", aws.Endpoints.Fauxqs.ToString(), "--checkpoint", checkpointFile];
 
         using var first = new StringWriter();
-        Assert.Equal(0, await LocalCommands.RunAsync(Args(checkpoint), first, CancellationToken.None));
+        Assert.Equal(0, await Pipeline.Cli.CliCommands.RunAsync(Args(checkpoint), first, CancellationToken.None));
         await DrainAsync(aws, fresh, 3);
         using var again = new StringWriter();
-        Assert.Equal(0, await LocalCommands.RunAsync(Args(checkpoint), again, CancellationToken.None));
-        Assert.Equal(0, await LocalCommands.RunAsync(Args(checkpoint + ".other"), TextWriter.Null, CancellationToken.None)); // a second replay, from scratch
+        Assert.Equal(0, await Pipeline.Cli.CliCommands.RunAsync(Args(checkpoint), again, CancellationToken.None));
+        Assert.Equal(0, await Pipeline.Cli.CliCommands.RunAsync(Args(checkpoint + ".other"), TextWriter.Null, CancellationToken.None)); // a second replay, from scratch
         await DrainAsync(aws, fresh, 3);
 
         Assert.StartsWith("Replayed 3 event(s)", first.ToString(), StringComparison.Ordinal);
         Assert.StartsWith("Replayed 0 event(s)", again.ToString(), StringComparison.Ordinal);
         Assert.Equal(inRange.Order(), (await ItemsAsync(aws, fresh)).Order()); // exactly the range, each once
-        Assert.Equal(2, await LocalCommands.RunAsync(["replay", "--stack", fresh.StackName], TextWriter.Null, CancellationToken.None)); // refuses without a range
+        Assert.Equal(2, await Pipeline.Cli.CliCommands.RunAsync(["replay", "--stack", fresh.StackName], TextWriter.Null, CancellationToken.None)); // refuses without a range
     }
 
     [Fact]
@@ -55,12 +56,12 @@ public sealed class ReplayCommandTests
         var target = await TestEnvironment.ProvisionAsync(aws);
         var checkpoint = Path.Combine(Path.GetTempPath(), $"replay-{Guid.NewGuid():N}.json");
         using var stop = new CancellationTokenSource();
-        Task<ReplayCommand.Result> Replay(CancellationToken token, IProgress<Pipeline.Local.Cli.ProgressStep>? progress) =>
+        Task<ReplayCommand.Result> Replay(CancellationToken token, IProgress<Pipeline.Cli.ProgressStep>? progress) =>
             ReplayCommand.RunAsync(aws.S3, aws.Sqs, source["ArchiveBucket"], $"{target.StackName}-events", Hour, Hour.AddHours(1), null, checkpoint, progress, token);
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Replay(stop.Token, new Pipeline.Local.Cli.Reporter(_ => stop.Cancel()))); // stopped after its first batch
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Replay(stop.Token, new Pipeline.Cli.Reporter(_ => stop.Cancel()))); // stopped after its first batch
         // The hour's raw objects are folded into a Parquet file of another key, and deleted, before the replay resumes.
-        Assert.Equal(0, await LocalCommands.RunAsync(["compact", "--hour", Hour.ToString("O"), "--stack", source.StackName,
+        Assert.Equal(0, await Pipeline.Cli.CliCommands.RunAsync(["compact", "--hour", Hour.ToString("O"), "--stack", source.StackName,
             "--fauxqs", aws.Endpoints.Fauxqs.ToString(), "--endpoint", aws.Endpoints.DynamoDb.ToString()], TextWriter.Null, CancellationToken.None));
         Assert.Empty(await ArchiveListing.KeysAsync(aws.S3, source["ArchiveBucket"], EventLayout.EventsPrefix(Hour), CancellationToken.None));
         var resumed = await Replay(CancellationToken.None, null);
@@ -85,7 +86,7 @@ public sealed class ReplayCommandTests
         var checkpoint = Path.Combine(Path.GetTempPath(), $"replay-{Guid.NewGuid():N}.json");
         using var output = new StringWriter();
 
-        Assert.Equal(0, await LocalCommands.RunAsync(["replay", "--from", Hour.ToString("O"), "--to", Hour.AddHours(1).ToString("O"), "--dry-run", "--stack", source.StackName,
+        Assert.Equal(0, await Pipeline.Cli.CliCommands.RunAsync(["replay", "--from", Hour.ToString("O"), "--to", Hour.AddHours(1).ToString("O"), "--dry-run", "--stack", source.StackName,
             "--fauxqs", aws.Endpoints.Fauxqs.ToString(), "--checkpoint", checkpoint], output, CancellationToken.None));
 
         Assert.StartsWith("Would replay 12 event(s) from 1 hour(s)", output.ToString(), StringComparison.Ordinal);

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Pipeline.Aggregator;
+using Pipeline.Cli.Commands;
 using Pipeline.Events;
 using Pipeline.Local.Hosting;
 using Pipeline.Storage;
@@ -57,7 +58,7 @@ public sealed class StatusCommandTests
         }, "", CancellationToken.None);
 
         using var output = new StringWriter();
-        Assert.Equal(0, await LocalCommands.RunAsync(["status", "--stack", stack.StackName, "--fauxqs", aws.Endpoints.Fauxqs.ToString(),
+        Assert.Equal(0, await Pipeline.Cli.CliCommands.RunAsync(["status", "--stack", stack.StackName, "--fauxqs", aws.Endpoints.Fauxqs.ToString(),
             "--endpoint", aws.Endpoints.DynamoDb.ToString()], output, CancellationToken.None));
 
         var screen = output.ToString();
@@ -90,7 +91,7 @@ public sealed class StatusCommandTests
         await cloudWatch.StartAsync();
         var reader = CloudWatchReader.Create(Pipeline.Local.Environment.LocalAws.Credentials, Amazon.RegionEndpoint.EUWest1, new Uri(cloudWatch.Urls.Single()));
 
-        var screen = Pipeline.Local.Cli.Terminal.Text(await StatusCommand.ScreenAsync(new StatusCommand.Target(aws.Sqs, aws.DynamoDb, aws.S3, stack.StackName, stack["ArchiveBucket"], false, reader),
+        var screen = Pipeline.Cli.Terminal.Text(await StatusCommand.ScreenAsync(new StatusCommand.Target(aws.Sqs, aws.DynamoDb, aws.S3, stack.StackName, stack["ArchiveBucket"], false, reader),
             DateTimeOffset.UtcNow, CancellationToken.None));
 
         Assert.Matches(Row("oldest message", "42 s"), screen); // the latest datapoint

@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Pipeline.ApiKeys;
+using Pipeline.Cli.Commands;
 using Pipeline.Local;
 using Pipeline.Local.Environment;
 using Pipeline.Local.Hosting;

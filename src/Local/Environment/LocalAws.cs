@@ -11,7 +11,7 @@ namespace Pipeline.Local.Environment;
 public sealed class LocalAws : IDisposable
 {
     /// <summary>The dummy credentials of local runs; never real ones.</summary>
-    public static AWSCredentials Credentials { get; } = new BasicAWSCredentials("local", "local");
+    public static AWSCredentials Credentials => LocalEndpoints.Credentials;
 
     /// <summary>
     /// Makes this process's AWS default credential chain yield the dummy credentials, so code that

@@ -11,7 +11,7 @@ namespace Pipeline.Local.Hosting;
 public static class LocalApi
 {
     /// <summary>The API's local address (the README's contract).</summary>
-    public const string DefaultUrl = "http://127.0.0.1:5080";
+    public static readonly string DefaultUrl = LocalEndpoints.Api.ToString().TrimEnd('/');
 
     /// <summary>Starts the API on <paramref name="url"/>; dispose the result to stop it.</summary>
     /// <param name="endpoints">The emulators.</param>

@@ -1,7 +1,8 @@
 using System.CommandLine;
-using Pipeline.Local.Cli;
+using Pipeline.Cli;
+using Pipeline.Local;
 
-namespace Pipeline.Local;
+namespace Pipeline.Cli.Commands;
 
 /// <summary><c>generate</c>: realistic load through the public API (see <see cref="LoadGenerator"/>), with a report at the end.</summary>
 public static class GenerateCommand
@@ -22,7 +23,7 @@ public static class GenerateCommand
         duplicates.Validators.Add(r => Between(r, r.GetValueOrDefault<double>(), 0, 1));
         var invalid = new Option<double>("--invalid") { Description = "the share of events the API must refuse", HelpName = "0.05", DefaultValueFactory = _ => defaults.InvalidShare };
         invalid.Validators.Add(r => Between(r, r.GetValueOrDefault<double>(), 0, 1));
-        var url = TypedOptions.Url("--url", "the API (a deployed stack's ApiUrl output)", new Uri(Hosting.LocalApi.DefaultUrl));
+        var url = TypedOptions.Url("--url", "the API (a deployed stack's ApiUrl output)", LocalEndpoints.Api);
         var key = new Option<string?>("--key") { Description = "the API key (default PIPELINE_API_KEY)", HelpName = "KEY", DefaultValueFactory = _ => System.Environment.GetEnvironmentVariable("PIPELINE_API_KEY") };
         var seed = new Option<int?>("--seed") { Description = "the random seed, to send the same events again", HelpName = "N" };
 

@@ -3,14 +3,13 @@ using System.Data.Common;
 using System.Globalization;
 using Amazon.S3;
 using DuckDB.NET.Data;
-using Pipeline.Aggregator;
 using Pipeline.Archive;
-using Pipeline.Local.Cli;
+using Pipeline.Cli;
 using Pipeline.Storage;
 using Pipeline.Summaries;
 using Spectre.Console;
 
-namespace Pipeline.Local;
+namespace Pipeline.Cli.Commands;
 
 /// <summary>
 /// <c>query "SQL"</c>: runs SQL with DuckDB over the archive's hours in a range, through the <c>events</c> view the

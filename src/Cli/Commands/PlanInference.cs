@@ -5,7 +5,7 @@ using Amazon.S3;
 using DuckDB.NET.Data;
 using Pipeline.Archive;
 
-namespace Pipeline.Local;
+namespace Pipeline.Cli.Commands;
 
 /// <summary>
 /// <c>plan infer</c>: a starting tracking plan from what was sent, with the <c>query</c> engine (DuckDB over the

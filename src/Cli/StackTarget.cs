@@ -4,9 +4,10 @@ using Amazon.DynamoDBv2;
 using Amazon.Runtime.Credentials;
 using Amazon.S3;
 using Amazon.SQS;
-using Pipeline.Local.Environment;
+using Pipeline.Cli.Commands;
+using Pipeline.Local;
 
-namespace Pipeline.Local.Cli;
+namespace Pipeline.Cli;
 
 /// <summary>The AWS services a command reaches, so it takes only the options that apply to it.</summary>
 [Flags]
@@ -28,14 +29,11 @@ public enum Services
 /// </summary>
 public sealed class StackTarget(ParseResult result)
 {
-    /// <summary>The stack name local resources are named after, unless PIPELINE_STACK says otherwise.</summary>
-    public const string DefaultStackName = "pipeline-local";
-
     private static readonly Option<string> StackOption = new("--stack")
     {
         Description = "the stack the queues, tables and bucket are named after (default PIPELINE_STACK or pipeline-local)",
         HelpName = "NAME",
-        DefaultValueFactory = _ => LocalStack,
+        DefaultValueFactory = _ => LocalEndpoints.Stack,
     };
 
     private static readonly Option<string?> ProfileOption = new("--profile") { Description = "a deployed stack: the AWS profile to read credentials with", HelpName = "PROFILE" };
@@ -44,9 +42,6 @@ public sealed class StackTarget(ParseResult result)
     private static readonly Option<Uri?> FauxqsOption = TypedOptions.Url("--fauxqs", "fauxqs elsewhere than http://127.0.0.1:4566");
     private static readonly Option<Uri?> DynamoDbOption = TypedOptions.Url("--endpoint", "DynamoDB Local elsewhere than http://127.0.0.1:8000");
     private static readonly Option<Uri?> CloudWatchOption = TypedOptions.Url("--cloudwatch-endpoint", "a deployed stack: CloudWatch elsewhere than its region's endpoint");
-
-    /// <summary>The local stack's name: PIPELINE_STACK, or <see cref="DefaultStackName"/>.</summary>
-    public static string LocalStack => System.Environment.GetEnvironmentVariable("PIPELINE_STACK") is { Length: > 0 } s ? s : DefaultStackName;
 
     /// <summary>Adds the options of a command that reaches <paramref name="services"/> of a stack.</summary>
     public static void AddOptions(Command command, Services services, bool cloudWatch = false)
@@ -96,7 +91,7 @@ public sealed class StackTarget(ParseResult result)
     /// <summary>A DynamoDB client: DynamoDB Local or AWS.</summary>
     public AmazonDynamoDBClient DynamoDb() => Deployed
         ? new AmazonDynamoDBClient(Credentials(), new AmazonDynamoDBConfig { RegionEndpoint = Region() })
-        : new AmazonDynamoDBClient(LocalAws.Credentials, new AmazonDynamoDBConfig
+        : new AmazonDynamoDBClient(LocalEndpoints.Credentials, new AmazonDynamoDBConfig
         {
             ServiceURL = (result.GetValue(DynamoDbOption) ?? LocalEndpoints.Default.DynamoDb).ToString(),
             AuthenticationRegion = LocalEndpoints.Default.Region,
@@ -105,12 +100,12 @@ public sealed class StackTarget(ParseResult result)
     /// <summary>An SQS client: fauxqs or AWS.</summary>
     public AmazonSQSClient Sqs() => Deployed
         ? new AmazonSQSClient(Credentials(), new AmazonSQSConfig { RegionEndpoint = Region() })
-        : new AmazonSQSClient(LocalAws.Credentials, new AmazonSQSConfig { ServiceURL = Fauxqs, AuthenticationRegion = LocalEndpoints.Default.Region });
+        : new AmazonSQSClient(LocalEndpoints.Credentials, new AmazonSQSConfig { ServiceURL = Fauxqs, AuthenticationRegion = LocalEndpoints.Default.Region });
 
     /// <summary>An S3 client: fauxqs or AWS.</summary>
     public AmazonS3Client S3() => Deployed
         ? new AmazonS3Client(Credentials(), new AmazonS3Config { RegionEndpoint = Region() })
-        : new AmazonS3Client(LocalAws.Credentials, new AmazonS3Config { ServiceURL = Fauxqs, AuthenticationRegion = LocalEndpoints.Default.Region, ForcePathStyle = true });
+        : new AmazonS3Client(LocalEndpoints.Credentials, new AmazonS3Config { ServiceURL = Fauxqs, AuthenticationRegion = LocalEndpoints.Default.Region, ForcePathStyle = true });
 
     /// <summary>A CloudWatch reader for the deployed stack's region.</summary>
     public CloudWatchReader CloudWatch() => CloudWatchReader.Create(Credentials(),

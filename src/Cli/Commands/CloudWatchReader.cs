@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Xml.Linq;
 using Amazon.Runtime.Signing;
 
-namespace Pipeline.Local;
+namespace Pipeline.Cli.Commands;
 
 /// <summary>
 /// What <c>status</c> reads of a deployed stack from CloudWatch's Query API (<c>DescribeAlarms</c>,

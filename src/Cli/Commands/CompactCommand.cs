@@ -2,13 +2,12 @@ using System.CommandLine;
 using System.Globalization;
 using Amazon.DynamoDBv2;
 using Amazon.S3;
-using Pipeline.Aggregator;
 using Pipeline.Archive;
-using Pipeline.Local.Cli;
+using Pipeline.Cli;
 using Pipeline.Storage;
 using Pipeline.Summaries;
 
-namespace Pipeline.Local;
+namespace Pipeline.Cli.Commands;
 
 /// <summary>
 /// <c>compact [--hour TIME]</c>: compacts now, without waiting for the look-back, every hour of the archive that has

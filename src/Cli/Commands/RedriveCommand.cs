@@ -3,9 +3,9 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Amazon.SQS;
 using Amazon.SQS.Model;
-using Pipeline.Local.Cli;
+using Pipeline.Cli;
 
-namespace Pipeline.Local;
+namespace Pipeline.Cli.Commands;
 
 /// <summary>
 /// <c>redrive [--dry-run]</c>: moves the messages of the dead-letter queue back to the events queue, after the cause

@@ -2,7 +2,7 @@ using System.Data.Common;
 using System.Globalization;
 using System.Text.Json;
 
-namespace Pipeline.Local;
+namespace Pipeline.Cli.Commands;
 
 /// <summary>
 /// Writes a query's rows as they are read, in CSV (RFC 4180, a header row) or as a JSON array of objects, so a result

@@ -4,15 +4,14 @@ using Amazon.DynamoDBv2;
 using Amazon.S3;
 using Amazon.S3.Model;
 using Amazon.SQS;
-using Pipeline.Aggregator;
 using Pipeline.Archive;
-using Pipeline.Local.Cli;
+using Pipeline.Cli;
 using Pipeline.Storage;
 using Pipeline.Summaries;
 using Spectre.Console;
 using Spectre.Console.Rendering;
 
-namespace Pipeline.Local;
+namespace Pipeline.Cli.Commands;
 
 /// <summary>
 /// <c>status [--watch]</c>: one screen of how the pipeline is doing: the queue and the DLQ, what was archived in the last hour,

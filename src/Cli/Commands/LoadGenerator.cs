@@ -5,7 +5,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 
-namespace Pipeline.Local;
+namespace Pipeline.Cli.Commands;
 
 /// <summary>What the load generator sends.</summary>
 public sealed record LoadOptions

@@ -1,13 +1,12 @@
 using System.CommandLine;
 using System.Globalization;
-using Pipeline.Api.Plans;
 using Pipeline.Archive;
-using Pipeline.Local.Cli;
+using Pipeline.Cli;
 using Pipeline.Plans;
 using Pipeline.Storage;
 using Spectre.Console;
 
-namespace Pipeline.Local;
+namespace Pipeline.Cli.Commands;
 
 /// <summary>
 /// <c>plan set|show|check</c>: the deployment's tracking plan (docs/tracking-plan.md), in its tracking-plans table, of

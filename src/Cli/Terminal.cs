@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using Spectre.Console;
 
-namespace Pipeline.Local.Cli;
+namespace Pipeline.Cli;
 
 /// <summary>A step of a long command: how far it is, of how much, and a line saying so.</summary>
 /// <param name="Done">Work done, in the unit of <paramref name="Total"/>.</param>

@@ -6,11 +6,11 @@ using Amazon.S3;
 using Amazon.SQS;
 using Amazon.SQS.Model;
 using Pipeline.Archive;
+using Pipeline.Cli;
 using Pipeline.Events;
-using Pipeline.Local.Cli;
 using Pipeline.Storage;
 
-namespace Pipeline.Local;
+namespace Pipeline.Cli.Commands;
 
 /// <summary>
 /// <c>replay --from T --to T [--event-type TYPE] [--dry-run]</c>: reads the archive's hourly partitions in the range and
@@ -28,7 +28,7 @@ public static class ReplayCommand
         var from = TypedOptions.Time("--from", "the first time of the range (events received at or after it)", required: true);
         var to = TypedOptions.Time("--to", "the end of the range (events received before it)", required: true);
         var eventType = new Option<string?>("--event-type") { Description = "only events of this type", HelpName = "TYPE" };
-        var checkpoint = new Option<string?>("--checkpoint") { Description = "the file recording progress (default .local/replay-STACK-FROM-TO.json)", HelpName = "FILE" };
+        var checkpoint = new Option<string?>("--checkpoint") { Description = "the file recording progress (default ~/.local/share/pipeline/replay-STACK-FROM-TO.json)", HelpName = "FILE" };
         var dryRun = new Option<bool>("--dry-run") { Description = "read the archive and say how many events would be sent; send nothing, write no checkpoint" };
         var command = new Command("replay", """
             put the archived events received in [from, to) back on the events queue (same eventId, so nothing is
@@ -43,7 +43,7 @@ public static class ReplayCommand
         {
             var target = new StackTarget(r);
             var (start, end, type) = (r.GetValue(from)!.Value, r.GetValue(to)!.Value, r.GetValue(eventType));
-            var checkpointPath = r.GetValue(checkpoint) ?? Path.Combine(Environment.RepositoryPaths.Discover().LocalState,
+            var checkpointPath = r.GetValue(checkpoint) ?? Path.Combine(System.Environment.GetFolderPath(System.Environment.SpecialFolder.LocalApplicationData), "pipeline",
                 $"replay-{target.Stack}-{start:yyyyMMddTHHmmss}-{end:yyyyMMddTHHmmss}{(type is null ? "" : "-" + type)}.json");
             using var s3 = target.S3();
             using var sqs = r.GetValue(dryRun) ? null : target.Sqs();

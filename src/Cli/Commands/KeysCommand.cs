@@ -1,10 +1,10 @@
 using System.CommandLine;
 using System.Globalization;
 using Pipeline.ApiKeys;
-using Pipeline.Local.Cli;
+using Pipeline.Cli;
 using Spectre.Console;
 
-namespace Pipeline.Local;
+namespace Pipeline.Cli.Commands;
 
 /// <summary>
 /// <c>keys create|list|revoke</c>: manages API keys in the API-keys table, of the local environment by

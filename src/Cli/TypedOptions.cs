@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 
-namespace Pipeline.Local.Cli;
+namespace Pipeline.Cli;
 
 /// <summary>Options of the types System.CommandLine does not parse itself, with an error naming the option.</summary>
 public static class TypedOptions
