@@ -175,7 +175,7 @@ public sealed partial class QueryCommandTests
         [.. File.ReadLines(Path.Combine(RepositoryPaths.Discover().Root, "README.md"))
             .Select(line => QueryLine().Match(line)).Where(m => m.Success).Select(m => m.Groups[1].Value)];
 
-    [GeneratedRegex("""^dotnet run --project src/Local -- query "([^"]+)"$""")]
+    [GeneratedRegex("""^pipeline query "([^"]+)"$""")]
     private static partial Regex QueryLine();
 
     private static QueuedEvent Event(int i) => new()
