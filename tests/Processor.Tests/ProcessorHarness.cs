@@ -58,7 +58,12 @@ public sealed class ProcessorHarness : IAsyncDisposable
         MessageId = messageId ?? Guid.NewGuid().ToString(),
         ReceiptHandle = "handle",
         Body = body,
-        Attributes = new Dictionary<string, string> { ["ApproximateReceiveCount"] = "1" },
+        // As SQS sends them: the send time is what a rejection is keyed by.
+        Attributes = new Dictionary<string, string>
+        {
+            ["ApproximateReceiveCount"] = "1",
+            ["SentTimestamp"] = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture),
+        },
         EventSource = "aws:sqs",
     };
 
