@@ -143,12 +143,7 @@ internal static class AggregatorBenchmark
     internal static async Task<Result> CountAsync(BenchStack bench, FunctionDefinition definition, string folder, Shape shape, SummaryWindow window)
     {
         using var cgroup = Cgroup.Create(definition.MemorySize);
-        var launcher = Path.Combine(folder, $"launch-{Guid.NewGuid():N}.sh");
-        await File.WriteAllTextAsync(launcher, $"#!/bin/sh\n{cgroup.JoinCommand}\nexec dotnet \"$@\"\n");
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(launcher, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
+        var launcher = await cgroup.LauncherAsync(folder);
         var output = new List<string>();
         {
             await using var function = new LocalFunction(definition with { Host = launcher }, 1, line => { lock (output) { output.Add(line); } });
@@ -176,50 +171,4 @@ internal static class AggregatorBenchmark
     private static long PeakRss(int pid) =>
         File.ReadLines($"/proc/{pid}/status").Where(l => l.StartsWith("VmHWM:", StringComparison.Ordinal))
             .Select(l => long.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024).Single();
-
-    /// <summary>A cgroup (v1) with a memory limit and a CPU quota in proportion to it, as Lambda sizes a function.</summary>
-    private sealed class Cgroup : IDisposable
-    {
-        private readonly string _memory;
-        private readonly string _cpu;
-
-        private Cgroup(string name, int memorySizeMegabytes)
-        {
-            _memory = $"/sys/fs/cgroup/memory/{name}";
-            _cpu = $"/sys/fs/cgroup/cpu/{name}";
-            Directory.CreateDirectory(_memory);
-            Directory.CreateDirectory(_cpu);
-            File.WriteAllText($"{_memory}/memory.limit_in_bytes", $"{(long)memorySizeMegabytes * 1048576}");
-            File.WriteAllText($"{_cpu}/cpu.cfs_period_us", "100000");
-            File.WriteAllText($"{_cpu}/cpu.cfs_quota_us", $"{(long)memorySizeMegabytes * 100000 / 1769}");
-        }
-
-        public string JoinCommand => $"echo $$ > {_memory}/cgroup.procs && echo $$ > {_cpu}/cgroup.procs || exit 70";
-
-        public long PeakBytes => long.Parse(File.ReadAllText($"{_memory}/memory.max_usage_in_bytes").Trim(), CultureInfo.InvariantCulture);
-
-        public static Cgroup Create(int memorySizeMegabytes)
-        {
-            if (!Directory.Exists("/sys/fs/cgroup/memory") || !Directory.Exists("/sys/fs/cgroup/cpu"))
-            {
-                throw new InvalidOperationException("The aggregator benchmark needs cgroup v1's memory and cpu controllers (/sys/fs/cgroup/memory, /sys/fs/cgroup/cpu), writable (root).");
-            }
-            return new Cgroup($"pipeline-bench-{Guid.NewGuid():N}", memorySizeMegabytes);
-        }
-
-        public void Dispose()
-        {
-            foreach (var path in new[] { _memory, _cpu })
-            {
-                try
-                {
-                    Directory.Delete(path);
-                }
-                catch (IOException)
-                {
-                    // a process still in it; the next boot clears it
-                }
-            }
-        }
-    }
 }

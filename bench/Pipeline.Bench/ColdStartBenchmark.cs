@@ -1,59 +1,109 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using Pipeline.ApiKeys;
 using Pipeline.Events;
 using Pipeline.Lambda;
+using Pipeline.Local.Environment;
 using Pipeline.Local.Hosting;
 using Pipeline.Local.Lambda;
 
 namespace Pipeline.Bench;
 
 /// <summary>
-/// Cold starts of the published functions, with and without ReadyToRun, on this machine (linux-x64: an arm64 image cannot
-/// run here, so the arm64 publish is only checked to build). For the Processor and the Aggregator: process start to the
-/// first GET /next (Lambda's Init Duration) and the first invocation's duration, under the local Runtime API. For the Api:
-/// process start to the first 202 of POST /events. Medians of several fresh processes each.
+/// Cold starts as deployed: every function of serverless.template, published as `dotnet lambda deploy-serverless`
+/// publishes it (Release, ReadyToRun, framework-dependent; linux-x64 here, as an arm64 image cannot run on this machine),
+/// each start in a fresh <see cref="Cgroup"/> of the function's MemorySize (its memory, and MemorySize/1,769 of a core).
+/// Each run starts the baseline and then the function under the same share, so a ratio compares two starts a moment
+/// apart: the functions to an empty Runtime API program, the Api to an empty Minimal API, to its first 202.
 /// </summary>
 internal static class ColdStartBenchmark
 {
-    private sealed record Sample(double InitMs, double FirstInvocationMs);
+    // The baselines are the ratios' denominators: changing them would move every ratio. Their content is frozen here.
+    private const string BaselinesHash = "5433451f87f479c8458cf0b509f792b58bfd4bfcf5069177557b0bf684139747";
+
+    private static readonly int[] ApiMemorySizes = [512, 1024, 1769];
+
+    private sealed record Start(double BaselineMs, double FunctionMs)
+    {
+        public double Ratio => FunctionMs / BaselineMs;
+    }
 
     public static async Task<string> RunAsync(int runs)
     {
+        VerifyBaselines();
         await using var bench = await BenchStack.StartAsync();
         var (key, _) = await new ApiKeyRegistry(bench.Aws.DynamoDb, bench.Stack["ApiKeysTable"]).CreateAsync("bench", CancellationToken.None);
         var folder = Path.Combine(Path.GetTempPath(), $"pipeline-coldstart-{Guid.NewGuid():N}");
         var lines = new List<string>
         {
-            FormattableString.Invariant($"{runs} fresh processes per row, medians, one run, {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, linux-x64 (Release, framework-dependent, as deployed)."),
-            "Ratios are to the baselines of the same run and ReadyToRun setting: an empty Runtime API program (bench/Baselines/EmptyFunction) for the functions, an empty Minimal API (bench/Baselines/EmptyApi) for the Api.",
+            FormattableString.Invariant($"{runs} paired runs per row, one run of the benchmark, {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, linux-x64, Release, ReadyToRun, framework-dependent (as deployed)."),
+            "Each start runs in a fresh cgroup of the function's MemorySize: that memory limit, and a CPU quota of MemorySize/1,769 of a core (Lambda gives one vCPU at 1,769 MB).",
+            "**This is a model**: Lambda's init phase may not be limited exactly so (it is known to burst), so the absolute times are an estimate; the ratios compare like with like.",
+            "A function's start → first answer is its process start → its first invocation's response (Init Duration + the first Duration); the Api's is its process start → the first 202 of POST /events.",
+            "Each run starts the baseline, then the function, under the same share: an empty Runtime API program (bench/Baselines/EmptyFunction) for a function, an empty Minimal API (bench/Baselines/EmptyApi, to its first 200) for the Api.",
+            "Medians, with the range of the runs in brackets.",
             "",
-            "| function | ReadyToRun | process start → first GET /next (Init Duration) | vs empty program | first invocation | process start → first 202 (200 for the baseline) | vs empty Minimal API |",
-            "|---|---|---:|---:|---:|---:|---:|",
+            "| function | MemorySize (CPU share) | start → first answer | baseline | ratio to the baseline | of which init (start → first GET /next) |",
+            "|---|---:|---:|---:|---:|---:|",
         };
         try
         {
-            foreach (var readyToRun in new[] { false, true })
+            var emptyFunction = await PublishAsync("bench/Baselines/EmptyFunction", folder);
+            var emptyApi = await PublishAsync("bench/Baselines/EmptyApi", folder);
+            foreach (var logicalId in bench.Stack.Functions.Keys.Order(StringComparer.Ordinal))
             {
-                var empty = await MeasureFunctionAsync(bench, LocalProcessor.LogicalId, "bench/Baselines/EmptyFunction", readyToRun, runs, folder, ProcessorEvent, "EmptyFunction");
-                var baseline = Median(empty.Select(s => s.InitMs));
-                lines.Add(Row("empty Runtime API program (baseline)", readyToRun, empty, baseline));
-                var processor = await MeasureFunctionAsync(bench, LocalProcessor.LogicalId, "src/Processor", readyToRun, runs, folder, ProcessorEvent);
-                lines.Add(Row("Processor (10 events)", readyToRun, processor, baseline));
-                var aggregator = await MeasureFunctionAsync(bench, LocalAggregator.LogicalId, "src/Aggregator", readyToRun, runs, folder, _ => ScheduledEvent());
-                lines.Add(Row("Aggregator (scheduled run)", readyToRun, aggregator, baseline));
-                var emptyApi = await MeasureApiAsync(bench, null, readyToRun, runs, folder);
-                lines.Add(FormattableString.Invariant($"| empty Minimal API (baseline) | {(readyToRun ? "yes" : "no")} | - | - | - | {emptyApi:0} ms | 1.00× |"));
-                var api = await MeasureApiAsync(bench, key, readyToRun, runs, folder);
-                lines.Add(FormattableString.Invariant($"| Api (Kestrel, as the Web Adapter starts it) | {(readyToRun ? "yes" : "no")} | - | - | - | {api:0} ms | {api / emptyApi:0.00}× |"));
+                var definition = LocalLambda.Definition(bench.Stack, logicalId, bench.Aws.Endpoints, taskRoot: await PublishAsync(bench.Stack.FunctionSetting(logicalId, "CodeUri")!, folder));
+                if (IsWebApp(bench, logicalId))
+                {
+                    var starts = await MeasureApiAsync(bench, definition, emptyApi, key, definition.MemorySize, runs, folder);
+                    lines.Add(Row(logicalId, definition.MemorySize, starts, "-"));
+                    continue;
+                }
+                var payload = Payload(logicalId);
+                var inits = new List<double>();
+                var measured = new List<Start>();
+                for (var run = 0; run < runs; run++)
+                {
+                    var (baseline, _) = await StartFunctionAsync(definition with { TaskRoot = emptyFunction, Handler = "EmptyFunction" }, payload(run), folder);
+                    var (function, init) = await StartFunctionAsync(definition, payload(run), folder);
+                    measured.Add(new Start(baseline, function));
+                    inits.Add(init);
+                }
+                lines.Add(Row(logicalId, definition.MemorySize, measured, Spread(inits)));
             }
-            var arm64 = await LocalLambda.PublishAsync("src/Processor", "linux-arm64", Path.Combine(folder, "arm64"), readyToRun: true);
-            lines.Add("");
-            lines.Add(FormattableString.Invariant($"- An arm64 ReadyToRun publish (what deploys) builds here: `Pipeline.Processor.dll` is {new FileInfo(Path.Combine(arm64, "Pipeline.Processor.dll")).Length / 1024} KB."));
-            lines.Add("- The Aggregator loads DuckDB at its first count, not at start: its first invocation includes that.");
+
+            lines.AddRange(
+            [
+                "",
+                "## The Api's MemorySize",
+                "",
+                "The Api started at each size (paired with the empty Minimal API at the same size), then 300 sequential POST /events, one at a time as one Lambda instance serves them.",
+                "Cost per million requests: the Lambda part only (Arm list price, duration rounded up to the millisecond per request, plus Lambda's request charge; API Gateway, SQS and the rest do not depend on the size); a request's time is its round trip here, an over-estimate of its billed duration. Since August 2025 the init phase is billed too: a cold start costs its init time at the size's rate.",
+                "",
+                "| MemorySize (CPU share) | start → first 202 | ratio to the empty Minimal API | warm p50 | warm p99 | Lambda cost per million warm requests | Lambda cost per million cold starts |",
+                "|---:|---:|---:|---:|---:|---:|---:|",
+            ]);
+            var prices = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(RepositoryPaths.Discover().Root, "bench", "prices.json"))).RootElement;
+            var perGbSecond = prices.GetProperty("lambdaArmPerGbSecond").GetDouble();
+            var perMillionRequests = prices.GetProperty("lambdaRequestsPerMillion").GetDouble();
+            var api = LocalLambda.Definition(bench.Stack, LocalApi.LogicalId, bench.Aws.Endpoints, taskRoot: await PublishAsync(bench.Stack.FunctionSetting(LocalApi.LogicalId, "CodeUri")!, folder));
+            foreach (var memory in ApiMemorySizes)
+            {
+                var warm = new List<double>();
+                var starts = await MeasureApiAsync(bench, api, emptyApi, key, memory, runs, folder, warm);
+                warm.Sort();
+                var gb = memory / 1024.0;
+                var billedSeconds = warm.Average(ms => Math.Ceiling(ms)) / 1000;
+                var perMillion = (1_000_000 * gb * billedSeconds * perGbSecond) + perMillionRequests;
+                var coldStart = gb * (Median(starts.Select(s => s.FunctionMs)) / 1000) * perGbSecond;
+                lines.Add(FormattableString.Invariant(
+                    $"| {memory} MB ({Cgroup.CpuShare(memory):0.00}) | {Spread(starts.Select(s => s.FunctionMs))} | {Spread(starts.Select(s => s.Ratio), "×", "0.00")} | {warm[warm.Count / 2]:0.0} ms | {warm[(int)(warm.Count * 0.99)]:0.0} ms | ${perMillion:0.00} | ${coldStart * 1_000_000:0.0} |"));
+            }
         }
         finally
         {
@@ -62,8 +112,15 @@ internal static class ColdStartBenchmark
         return string.Join('\n', lines) + "\n";
     }
 
-    private static string Row(string name, bool readyToRun, List<Sample> samples, double baselineInitMs) => FormattableString.Invariant(
-        $"| {name} | {(readyToRun ? "yes" : "no")} | {Median(samples.Select(s => s.InitMs)):0} ms | {Median(samples.Select(s => s.InitMs)) / baselineInitMs:0.00}× | {Median(samples.Select(s => s.FirstInvocationMs)):0} ms | - | - |");
+    private static string Row(string logicalId, int memory, List<Start> starts, string init) => FormattableString.Invariant(
+        $"| {logicalId} | {memory} MB ({Cgroup.CpuShare(memory):0.00}) | {Spread(starts.Select(s => s.FunctionMs))} | {Spread(starts.Select(s => s.BaselineMs))} | {Spread(starts.Select(s => s.Ratio), "×", "0.00")} | {init} |");
+
+    private static string Spread(IEnumerable<double> values, string unit = " ms", string format = "0")
+    {
+        var sorted = values.Order().ToList();
+        string Text(double v) => v.ToString(format, CultureInfo.InvariantCulture) + unit;
+        return $"{Text(sorted[sorted.Count / 2])} [{Text(sorted[0])}–{Text(sorted[^1])}]";
+    }
 
     private static double Median(IEnumerable<double> values)
     {
@@ -71,92 +128,156 @@ internal static class ColdStartBenchmark
         return sorted[sorted.Count / 2];
     }
 
-    // A function's cold starts; with a handler, another program in the function's place (the baseline).
-    private static async Task<List<Sample>> MeasureFunctionAsync(BenchStack bench, string logicalId, string codeUri, bool readyToRun, int runs, string folder, Func<int, byte[]> payload,
-        string? handler = null)
+    // The baselines' files (not their build output), hashed in a fixed order.
+    private static void VerifyBaselines()
     {
-        var taskRoot = await LocalLambda.PublishAsync(codeUri, "linux-x64", Path.Combine(folder, $"{logicalId}-{handler}-{readyToRun}"), readyToRun);
-        var definition = LocalLambda.Definition(bench.Stack, logicalId, bench.Aws.Endpoints, taskRoot: taskRoot);
-        definition = handler is null ? definition : definition with { Handler = handler };
-        var samples = new List<Sample>();
-        for (var i = 0; i < runs; i++)
+        var root = Path.Combine(RepositoryPaths.Discover().Root, "bench", "Baselines");
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        foreach (var file in Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories)
+            .Select(f => Path.GetRelativePath(root, f).Replace('\\', '/'))
+            .Where(f => !f.Split('/').Any(part => part is "bin" or "obj"))
+            .Order(StringComparer.Ordinal))
         {
-            await using var function = new LocalFunction(definition, 1, _ => { });
-            await function.InvokeAsync(payload(i), CancellationToken.None);
-            var report = function.Reports.Single();
-            samples.Add(new Sample(report.InitDuration!.Value.TotalMilliseconds, report.Duration.TotalMilliseconds));
+            hash.AppendData(Encoding.UTF8.GetBytes(file + "\n"));
+            hash.AppendData(Encoding.UTF8.GetBytes(File.ReadAllText(Path.Combine(root, file)).ReplaceLineEndings("\n")));
         }
-        Console.WriteLine($"{logicalId}, ReadyToRun {readyToRun}: {string.Join(", ", samples)}");
-        return samples;
+        var actual = Convert.ToHexStringLower(hash.GetHashAndReset());
+        if (actual != BaselinesHash)
+        {
+            throw new InvalidOperationException(
+                $"bench/Baselines changed (its hash is {actual}, frozen as {BaselinesHash}): every cold-start ratio's denominator would move. "
+                + "Restore them; or, if the change is meant, freeze the new hash in ColdStartBenchmark and say why in bench/results/coldstart.md.");
+        }
     }
 
-    // The Api's cold starts to its first 202; without a key, the empty Minimal API's to its first 200 (the baseline).
-    private static async Task<double> MeasureApiAsync(BenchStack bench, string? key, bool readyToRun, int runs, string folder)
+    private static Task<string> PublishAsync(string codeUri, string folder) =>
+        LocalLambda.PublishAsync(codeUri, "linux-x64", Path.Combine(folder, codeUri.Replace('/', '-').Trim('.', '-')), readyToRun: true);
+
+    // A web app behind the Lambda Web Adapter (the template's AWS_LWA_ variables) answers HTTP, not the Runtime API.
+    private static bool IsWebApp(BenchStack bench, string logicalId) =>
+        bench.Stack.FunctionEnvironment(logicalId).Keys.Any(k => k.StartsWith("AWS_LWA_", StringComparison.Ordinal));
+
+    // The first invocation each function gets, by the kind of event its template wires to it: a function added with
+    // another kind of event needs its payload here before this benchmark measures it.
+    private static Func<int, byte[]> Payload(string logicalId)
     {
-        var (codeUri, program) = key is null ? ("bench/Baselines/EmptyApi", "EmptyApi.dll") : ("src/Api", "Pipeline.Api.dll");
-        var taskRoot = await LocalLambda.PublishAsync(codeUri, "linux-x64", Path.Combine(folder, $"{program}-{readyToRun}"), readyToRun);
-        var settings = LocalApi.Settings(bench.Aws.Endpoints, bench.Stack);
-        using var http = new HttpClient();
-        var times = new List<double>();
-        for (var i = 0; i < runs; i++)
+        var template = JsonNode.Parse(File.ReadAllText(RepositoryPaths.Discover().Template))!;
+        var events = template["Resources"]![logicalId]!["Properties"]!["Events"]?.AsObject().Select(e => e.Value?["Type"]?.ToString()).ToList() ?? [];
+        return events switch
         {
-            var url = $"http://127.0.0.1:{Pipeline.Local.Environment.LocalEmulators.FreePort()}";
-            var start = new ProcessStartInfo("dotnet") { WorkingDirectory = taskRoot, RedirectStandardOutput = true, RedirectStandardError = true };
-            start.ArgumentList.Add("exec");
-            start.ArgumentList.Add(Path.Combine(taskRoot, program));
-            foreach (var (name, value) in settings)
+            _ when events.Contains("SQS") => SqsBatch,
+            _ when events.Contains("Schedule") || events.Contains("ScheduleV2") => _ => Encoding.UTF8.GetBytes("""{"version":"0","detail-type":"Scheduled Event","source":"aws.events","detail":{}}"""),
+            _ => throw new InvalidOperationException($"The cold-start benchmark has no first invocation for {logicalId} (events: {string.Join(", ", events)}): add one to ColdStartBenchmark.Payload."),
+        };
+    }
+
+    // One fresh process of the function in its own cgroup: start → first answer, and of it the init.
+    private static async Task<(double FirstAnswerMs, double InitMs)> StartFunctionAsync(FunctionDefinition definition, byte[] payload, string folder)
+    {
+        using var cgroup = Cgroup.Create(definition.MemorySize);
+        await using var function = new LocalFunction(definition with { Host = await cgroup.LauncherAsync(folder) }, 1, _ => { });
+        await function.InvokeAsync(payload, CancellationToken.None);
+        var report = function.Reports.Single();
+        var init = report.InitDuration!.Value.TotalMilliseconds;
+        return (init + report.Duration.TotalMilliseconds, init);
+    }
+
+    // The Api's cold starts to the first 202, each after the empty Minimal API's to its first 200, both at memory; with
+    // warm, the Api then serves 300 requests one at a time, and their round trips are added to it.
+    private static async Task<List<Start>> MeasureApiAsync(BenchStack bench, FunctionDefinition api, string emptyApi, string key, int memory, int runs, string folder,
+        List<double>? warm = null)
+    {
+        var settings = LocalApi.Settings(bench.Aws.Endpoints, bench.Stack);
+        var starts = new List<Start>();
+        for (var run = 0; run < runs; run++)
+        {
+            var baseline = await StartApiAsync(emptyApi, "EmptyApi.dll", settings, null, memory, folder, null);
+            var function = await StartApiAsync(api.TaskRoot, api.Handler + ".dll", settings, key, memory, folder, run == 0 ? warm : null);
+            starts.Add(new Start(baseline, function));
+        }
+        Console.WriteLine($"{api.Name} at {memory} MB: {string.Join(", ", starts)}");
+        return starts;
+    }
+
+    private static async Task<double> StartApiAsync(string taskRoot, string program, Dictionary<string, string?> settings, string? key, int memory, string folder, List<double>? warm)
+    {
+        using var cgroup = Cgroup.Create(memory);
+        using var http = new HttpClient();
+        var url = $"http://127.0.0.1:{LocalEmulators.FreePort()}";
+        var start = new ProcessStartInfo(await cgroup.LauncherAsync(folder)) { WorkingDirectory = taskRoot, RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add("exec");
+        start.ArgumentList.Add(Path.Combine(taskRoot, program));
+        foreach (var (name, value) in settings)
+        {
+            start.Environment[name.Replace(":", "__", StringComparison.Ordinal)] = value;
+        }
+        foreach (var (name, value) in LocalLambda.Credentials)
+        {
+            start.Environment[name] = value;
+        }
+        start.Environment["ASPNETCORE_URLS"] = url;
+        start.Environment["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = memory.ToString(CultureInfo.InvariantCulture);
+        var watch = Stopwatch.StartNew();
+        using var process = Process.Start(start)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            double? first = null;
+            while (first is null)
             {
-                start.Environment[name.Replace(":", "__", StringComparison.Ordinal)] = value;
-            }
-            foreach (var (name, value) in LocalLambda.Credentials)
-            {
-                start.Environment[name] = value;
-            }
-            start.Environment["ASPNETCORE_URLS"] = url;
-            var watch = Stopwatch.StartNew();
-            using var process = Process.Start(start)!;
-            process.OutputDataReceived += (_, _) => { };
-            process.ErrorDataReceived += (_, _) => { };
-            process.BeginOutputReadLine();
-            process.BeginErrorReadLine();
-            try
-            {
-                while (watch.Elapsed < TimeSpan.FromSeconds(30))
+                if (watch.Elapsed > TimeSpan.FromSeconds(30) || process.HasExited)
                 {
-                    try
+                    throw new InvalidOperationException($"{program} gave no first answer within {watch.Elapsed.TotalSeconds:0} s (exited: {process.HasExited}).");
+                }
+                try
+                {
+                    if (await SendAsync(http, url, key))
                     {
-                        using var request = key is null ? new HttpRequestMessage(HttpMethod.Get, url + "/") : new HttpRequestMessage(HttpMethod.Post, url + "/events")
-                        {
-                            Content = new StringContent("""{"eventType":"page_view","userId":"u-1"}""", Encoding.UTF8, "application/json"),
-                        };
-                        if (key is not null)
-                        {
-                            request.Headers.Add("x-api-key", key);
-                        }
-                        using var response = await http.SendAsync(request);
-                        if (response.StatusCode == (key is null ? HttpStatusCode.OK : HttpStatusCode.Accepted))
-                        {
-                            times.Add(watch.Elapsed.TotalMilliseconds);
-                            break;
-                        }
-                    }
-                    catch (HttpRequestException)
-                    {
-                        await Task.Delay(5);
+                        first = watch.Elapsed.TotalMilliseconds;
                     }
                 }
+                catch (HttpRequestException)
+                {
+                    await Task.Delay(5);
+                }
             }
-            finally
+            for (var i = 0; warm is not null && i < 300; i++)
             {
-                process.Kill();
-                await process.WaitForExitAsync();
+                var request = Stopwatch.StartNew();
+                if (!await SendAsync(http, url, key))
+                {
+                    throw new InvalidOperationException($"{program} refused a warm request.");
+                }
+                warm.Add(request.Elapsed.TotalMilliseconds);
             }
+            return first.Value;
         }
-        Console.WriteLine($"{program}, ReadyToRun {readyToRun}: {string.Join(", ", times.Select(t => t.ToString("0", CultureInfo.InvariantCulture)))} ms");
-        return Median(times);
+        finally
+        {
+            process.Kill();
+            await process.WaitForExitAsync();
+        }
     }
 
-    private static byte[] ProcessorEvent(int run) => JsonSerializer.SerializeToUtf8Bytes(new SqsEvent
+    // A POST /events with the key (202), or the empty Minimal API's GET / (200).
+    private static async Task<bool> SendAsync(HttpClient http, string url, string? key)
+    {
+        using var request = key is null ? new HttpRequestMessage(HttpMethod.Get, url + "/") : new HttpRequestMessage(HttpMethod.Post, url + "/events")
+        {
+            Content = new StringContent("""{"eventType":"page_view","userId":"u-1"}""", Encoding.UTF8, "application/json"),
+        };
+        if (key is not null)
+        {
+            request.Headers.Add("x-api-key", key);
+        }
+        using var response = await http.SendAsync(request);
+        return response.StatusCode == (key is null ? HttpStatusCode.OK : HttpStatusCode.Accepted);
+    }
+
+    private static byte[] SqsBatch(int run) => JsonSerializer.SerializeToUtf8Bytes(new SqsEvent
     {
         Records = [.. Enumerable.Range(0, 10).Select(i => new SqsMessage
         {
@@ -176,6 +297,4 @@ internal static class ColdStartBenchmark
             }, EventJsonContext.Default.QueuedEvent),
         })],
     }, LambdaJsonContext.Default.SqsEvent);
-
-    private static byte[] ScheduledEvent() => Encoding.UTF8.GetBytes("""{"version":"0","detail-type":"Scheduled Event","source":"aws.events","detail":{}}""");
 }

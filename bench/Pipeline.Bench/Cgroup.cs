@@ -1,0 +1,73 @@
+using System.Globalization;
+
+namespace Pipeline.Bench;
+
+/// <summary>
+/// A cgroup (v1) sized as Lambda sizes a function: a memory limit of MemorySize and a CPU quota of MemorySize/1,769 of a
+/// core (Lambda gives one vCPU at 1,769 MB, and CPU in proportion to memory). A model of the deployed share: Lambda's
+/// own limits (its init phase in particular) may not be applied exactly so.
+/// </summary>
+internal sealed class Cgroup : IDisposable
+{
+    private readonly string _memory;
+    private readonly string _cpu;
+
+    private Cgroup(string name, int memorySizeMegabytes)
+    {
+        _memory = $"/sys/fs/cgroup/memory/{name}";
+        _cpu = $"/sys/fs/cgroup/cpu/{name}";
+        Directory.CreateDirectory(_memory);
+        Directory.CreateDirectory(_cpu);
+        File.WriteAllText($"{_memory}/memory.limit_in_bytes", $"{(long)memorySizeMegabytes * 1048576}");
+        File.WriteAllText($"{_cpu}/cpu.cfs_period_us", "100000");
+        File.WriteAllText($"{_cpu}/cpu.cfs_quota_us", $"{CpuShare(memorySizeMegabytes) * 100000:0}");
+    }
+
+    /// <summary>The share of a core Lambda gives a function of <paramref name="memorySizeMegabytes"/>.</summary>
+    public static double CpuShare(int memorySizeMegabytes) => memorySizeMegabytes / 1769.0;
+
+    /// <summary>The process's peak memory use, page cache included.</summary>
+    public long PeakBytes => long.Parse(File.ReadAllText($"{_memory}/memory.max_usage_in_bytes").Trim(), CultureInfo.InvariantCulture);
+
+    /// <summary>A cgroup for a function of <paramref name="memorySizeMegabytes"/>; needs cgroup v1's memory and cpu controllers, writable (root).</summary>
+    public static Cgroup Create(int memorySizeMegabytes)
+    {
+        if (!Directory.Exists("/sys/fs/cgroup/memory") || !Directory.Exists("/sys/fs/cgroup/cpu"))
+        {
+            throw new InvalidOperationException("This benchmark needs cgroup v1's memory and cpu controllers (/sys/fs/cgroup/memory, /sys/fs/cgroup/cpu), writable (root).");
+        }
+        return new Cgroup($"pipeline-bench-{Guid.NewGuid():N}", memorySizeMegabytes);
+    }
+
+    /// <summary>
+    /// A script that joins this cgroup and then runs <c>dotnet</c> with its arguments: the process is held from its first
+    /// instruction, before the runtime starts.
+    /// </summary>
+    public async Task<string> LauncherAsync(string folder)
+    {
+        Directory.CreateDirectory(folder);
+        var launcher = Path.Combine(folder, $"launch-{Guid.NewGuid():N}.sh");
+        var join = $"echo $$ > {_memory}/cgroup.procs && echo $$ > {_cpu}/cgroup.procs || exit 70";
+        await File.WriteAllTextAsync(launcher, $"#!/bin/sh\n{join}\nexec dotnet \"$@\"\n");
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(launcher, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+        return launcher;
+    }
+
+    public void Dispose()
+    {
+        foreach (var path in new[] { _memory, _cpu })
+        {
+            try
+            {
+                Directory.Delete(path);
+            }
+            catch (IOException)
+            {
+                // a process still in it; the next boot clears it
+            }
+        }
+    }
+}
