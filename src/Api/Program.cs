@@ -1,6 +1,7 @@
 using Pipeline.Api.Hosting;
 
-var builder = WebApplication.CreateBuilder(args);
+// The slim builder: what an API behind API Gateway needs (no HTTPS, no IIS, no host filtering), and a shorter start.
+var builder = WebApplication.CreateSlimBuilder(args);
 builder.AddPipelineApi();
 
 var app = builder.Build();

@@ -46,12 +46,19 @@ public static class ApiHosting
         });
 
         var services = builder.Services;
-        services.AddOptions<QueueOptions>().BindConfiguration(OptionSections[typeof(QueueOptions)]).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<ApiKeyOptions>().BindConfiguration(OptionSections[typeof(ApiKeyOptions)]).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<PlanOptions>().BindConfiguration(OptionSections[typeof(PlanOptions)]).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<EventLimits>().BindConfiguration(OptionSections[typeof(EventLimits)]).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<ProxyOptions>().BindConfiguration(OptionSections[typeof(ProxyOptions)]).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<TrackingOptions>().BindConfiguration(OptionSections[typeof(TrackingOptions)]).ValidateDataAnnotations().ValidateOnStart();
+        // Checked at start, by validators generated at build time (OptionsValidators.cs): no reflection on the first request.
+        services.AddOptions<QueueOptions>().BindConfiguration(OptionSections[typeof(QueueOptions)]).ValidateOnStart();
+        services.AddOptions<ApiKeyOptions>().BindConfiguration(OptionSections[typeof(ApiKeyOptions)]).ValidateOnStart();
+        services.AddOptions<PlanOptions>().BindConfiguration(OptionSections[typeof(PlanOptions)]).ValidateOnStart();
+        services.AddOptions<EventLimits>().BindConfiguration(OptionSections[typeof(EventLimits)]).ValidateOnStart();
+        services.AddOptions<ProxyOptions>().BindConfiguration(OptionSections[typeof(ProxyOptions)]).ValidateOnStart();
+        services.AddOptions<TrackingOptions>().BindConfiguration(OptionSections[typeof(TrackingOptions)]).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<QueueOptions>, QueueOptionsValidator>();
+        services.AddSingleton<IValidateOptions<ApiKeyOptions>, ApiKeyOptionsValidator>();
+        services.AddSingleton<IValidateOptions<PlanOptions>, PlanOptionsValidator>();
+        services.AddSingleton<IValidateOptions<EventLimits>, EventLimitsValidator>();
+        services.AddSingleton<IValidateOptions<ProxyOptions>, ProxyOptionsValidator>();
+        services.AddSingleton<IValidateOptions<TrackingOptions>, TrackingOptionsValidator>();
 
         // The endpoint (local emulator or AWS) is configuration: AWS:SQS:ServiceURL, AWS:DynamoDB:ServiceURL.
         // Credentials come from the SDK's default chain only.

@@ -39,15 +39,28 @@ public static class OpenApiSetup
         return services;
     }
 
-    /// <summary>Serves /swagger/v1/swagger.json and the UI at /swagger.</summary>
+    /// <summary>
+    /// Serves /swagger/v1/swagger.json and the UI at /swagger. Swashbuckle's middleware (its embedded files, the
+    /// document generator) is built at the first request under /swagger, not at start: an event never waits for it
+    /// (docs/benchmarks.md, cold starts).
+    /// </summary>
     public static WebApplication UsePipelineOpenApi(this WebApplication app)
     {
-        app.UseSwagger();
-        app.UseSwaggerUI(o =>
+        var swagger = new Lazy<RequestDelegate>(() =>
         {
-            o.SwaggerEndpoint("/swagger/v1/swagger.json", "Event pipeline API v1");
-            o.EnablePersistAuthorization();
+            var branch = ((IApplicationBuilder)app).New();
+            branch.UseSwagger();
+            branch.UseSwaggerUI(o =>
+            {
+                o.SwaggerEndpoint("/swagger/v1/swagger.json", "Event pipeline API v1");
+                o.EnablePersistAuthorization();
+            });
+            return branch.Build();
         });
+        // No endpoint lives under /swagger: what Swashbuckle does not serve there is a 404 (a problem, by the status code pages).
+        app.Use((context, next) => context.Request.Path.StartsWithSegments("/swagger", StringComparison.OrdinalIgnoreCase)
+            ? swagger.Value(context)
+            : next(context));
         return app;
     }
 
