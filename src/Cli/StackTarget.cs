@@ -3,6 +3,7 @@ using Amazon;
 using Amazon.DynamoDBv2;
 using Amazon.Runtime.Credentials;
 using Amazon.S3;
+using Amazon.SimpleSystemsManagement;
 using Amazon.SQS;
 using Pipeline.Cli.Commands;
 using Pipeline.Local;
@@ -29,6 +30,8 @@ public enum Services
 /// </summary>
 public sealed class StackTarget(ParseResult result)
 {
+    private StackResources? _resources;
+
     private static readonly Option<string> StackOption = new("--stack")
     {
         Description = "the stack the queues, tables and bucket are named after (default PIPELINE_STACK or pipeline-local)",
@@ -38,7 +41,7 @@ public sealed class StackTarget(ParseResult result)
 
     private static readonly Option<string?> ProfileOption = new("--profile") { Description = "a deployed stack: the AWS profile to read credentials with", HelpName = "PROFILE" };
     private static readonly Option<string?> RegionOption = new("--region") { Description = "a deployed stack: its AWS region", HelpName = "REGION" };
-    private static readonly Option<string?> BucketOption = new("--bucket") { Description = "the archive bucket (a deployed stack's ArchiveBucketName output)", HelpName = "BUCKET" };
+    private static readonly Option<string?> BucketOption = new("--bucket") { Description = "another archive bucket than the stack's own (another stack's ArchiveBucketName output)", HelpName = "BUCKET" };
     private static readonly Option<Uri?> FauxqsOption = TypedOptions.Url("--fauxqs", "fauxqs elsewhere than http://127.0.0.1:4566");
     private static readonly Option<Uri?> DynamoDbOption = TypedOptions.Url("--endpoint", "DynamoDB Local elsewhere than http://127.0.0.1:8000");
     private static readonly Option<Uri?> CloudWatchOption = TypedOptions.Url("--cloudwatch-endpoint", "a deployed stack: CloudWatch elsewhere than its region's endpoint");
@@ -53,14 +56,6 @@ public sealed class StackTarget(ParseResult result)
         if (services.HasFlag(Services.S3))
         {
             command.Options.Add(BucketOption);
-            // Locally the bucket is named after the stack; a deployed bucket's name has a random suffix.
-            command.Validators.Add(r =>
-            {
-                if ((r.GetResult(ProfileOption) is not null || r.GetResult(RegionOption) is not null) && r.GetResult(BucketOption) is null)
-                {
-                    r.AddError($"{command.Name} of a deployed stack needs --bucket (its ArchiveBucketName output).");
-                }
-            });
         }
         if (services.HasFlag(Services.Sqs) || services.HasFlag(Services.S3))
         {
@@ -85,8 +80,23 @@ public sealed class StackTarget(ParseResult result)
     /// <summary>True when the command targets AWS rather than the local environment.</summary>
     public bool Deployed => result.GetResult(ProfileOption) is not null || result.GetResult(RegionOption) is not null;
 
-    /// <summary>The archive bucket: <c>--bucket</c>, or the one the local provisioner names after the stack and the logical id.</summary>
-    public string Bucket => result.GetValue(BucketOption) ?? $"{Stack}-archivebucket";
+    /// <summary>
+    /// The names of the stack's queues, tables and bucket: a deployed stack's from its parameter (read once), the local
+    /// environment's after the stack.
+    /// </summary>
+    public async Task<StackResources> ResourcesAsync(CancellationToken cancellationToken)
+    {
+        if (_resources is null && Deployed)
+        {
+            using var ssm = new AmazonSimpleSystemsManagementClient(Credentials(), new AmazonSimpleSystemsManagementConfig { RegionEndpoint = Region() });
+            _resources = await StackResources.ReadAsync(ssm, Stack, cancellationToken);
+        }
+        return _resources ??= StackResources.Local(Stack);
+    }
+
+    /// <summary>The archive bucket: <c>--bucket</c>, or the stack's own.</summary>
+    public async Task<string> BucketAsync(CancellationToken cancellationToken) =>
+        result.GetValue(BucketOption) ?? (await ResourcesAsync(cancellationToken)).ArchiveBucket;
 
     /// <summary>A DynamoDB client: DynamoDB Local or AWS.</summary>
     public AmazonDynamoDBClient DynamoDb() => Deployed

@@ -91,9 +91,10 @@ public sealed class StatusCommandTests
         await cloudWatch.StartAsync();
         var reader = CloudWatchReader.Create(Pipeline.Local.Environment.LocalAws.Credentials, Amazon.RegionEndpoint.EUWest1, new Uri(cloudWatch.Urls.Single()));
 
-        var screen = Pipeline.Cli.Terminal.Text(await StatusCommand.ScreenAsync(new StatusCommand.Target(aws.Sqs, aws.DynamoDb, aws.S3, stack.StackName, stack["ArchiveBucket"], false, reader),
+        var screen = Pipeline.Cli.Terminal.Text(await StatusCommand.ScreenAsync(new StatusCommand.Target(aws.Sqs, aws.DynamoDb, aws.S3, stack.StackName, Pipeline.Cli.StackResources.Local(stack.StackName) with { Version = "0.0.1" }, false, reader),
             DateTimeOffset.UtcNow, CancellationToken.None));
 
+        Assert.Contains($"warning: the stack runs 0.0.1, this tool is {Pipeline.ProductVersion.Current}", screen, StringComparison.Ordinal);
         Assert.Matches(Row("oldest message", "42 s"), screen); // the latest datapoint
         Assert.Matches(Row($"{stack.StackName}-prod-dlq", "Threshold Crossed: 1 datapoint [3.0] was greater than 0.0"), screen);
         Assert.DoesNotContain("local processes", screen, StringComparison.Ordinal);

@@ -27,7 +27,7 @@ public static class CompactCommand
             var target = new StackTarget(r);
             using var s3 = target.S3();
             using var dynamoDb = target.DynamoDb();
-            return await RunAsync(s3, dynamoDb, target.Bucket, $"{target.Stack}-summaries", r.GetValue(hour), r.InvocationConfiguration.Output, ct);
+            return await RunAsync(s3, dynamoDb, await target.BucketAsync(ct), (await target.ResourcesAsync(ct)).SummariesTable, r.GetValue(hour), r.InvocationConfiguration.Output, ct);
         });
         return command;
     }

@@ -15,7 +15,7 @@ public static class KeysCommand
     /// <summary>The command and its subcommands.</summary>
     public static Command Create()
     {
-        var table = new Option<string?>("--table") { Description = "the API-keys table (default STACK-api-keys)", HelpName = "TABLE" };
+        var table = new Option<string?>("--table") { Description = "another API-keys table than the stack's", HelpName = "TABLE" };
         var name = new Option<string>("--name") { Description = "what the key is for (shown by keys list)", HelpName = "NAME", Required = true };
         var keyId = new Argument<string>("KEY_ID") { Description = "the key's id, as keys list shows it" };
 
@@ -65,7 +65,7 @@ public static class KeysCommand
     private static async Task<int> WithRegistryAsync(ParseResult result, Option<string?> table, Func<ApiKeyRegistry, string, Task<int>> action)
     {
         var target = new StackTarget(result);
-        var tableName = result.GetValue(table) ?? $"{target.Stack}-api-keys";
+        var tableName = result.GetValue(table) ?? (await target.ResourcesAsync(CancellationToken.None)).ApiKeysTable;
         using var dynamoDb = target.DynamoDb();
         return await action(new ApiKeyRegistry(dynamoDb, tableName), tableName);
     }

@@ -32,13 +32,14 @@ public static class PlanCommand
         {
             var target = new StackTarget(r);
             using var dynamoDb = target.DynamoDb();
-            var store = new TrackingPlanStore(dynamoDb, Table(target));
+            var table = (await target.ResourcesAsync(ct)).TrackingPlansTable;
+            var store = new TrackingPlanStore(dynamoDb, table);
             var path = r.GetRequiredValue(file).FullName;
             try
             {
                 var document = await File.ReadAllTextAsync(path, ct);
                 var plan = await store.SetAsync(document, ct);
-                await r.InvocationConfiguration.Output.WriteLineAsync($"Tracking plan version {plan.Version} set in {Table(target)}; the Api applies it within 30 s.");
+                await r.InvocationConfiguration.Output.WriteLineAsync($"Tracking plan version {plan.Version} set in {table}; the Api applies it within 30 s.");
                 await WarnAsync(r.InvocationConfiguration.Output, path, TrackingPlan.Parse(document));
                 return 0;
             }
@@ -56,9 +57,10 @@ public static class PlanCommand
             var target = new StackTarget(r);
             using var dynamoDb = target.DynamoDb();
             var output = r.InvocationConfiguration.Output;
-            if (await new TrackingPlanStore(dynamoDb, Table(target)).GetAsync(ct) is not { } plan)
+            var table = (await target.ResourcesAsync(ct)).TrackingPlansTable;
+            if (await new TrackingPlanStore(dynamoDb, table).GetAsync(ct) is not { } plan)
             {
-                await output.WriteLineAsync($"No tracking plan is set in {Table(target)}: events are accepted as they are.");
+                await output.WriteLineAsync($"No tracking plan is set in {table}: events are accepted as they are.");
                 return 0;
             }
             // The document alone on stdout, so `plan show > plan.json` gives a file `plan set` takes back.
@@ -90,12 +92,13 @@ public static class PlanCommand
             var end = r.GetValue(to) ?? TimeProvider.System.GetUtcNow();
             var start = r.GetValue(from) ?? end.AddHours(-1);
             using var s3 = target.S3();
+            var bucket = await target.BucketAsync(ct);
             var byType = new SortedDictionary<string, (int Events, int Flagged, int Blocked)>(StringComparer.Ordinal);
             var byRule = new Dictionary<string, int>(StringComparer.Ordinal);
             foreach (var hour in ArchiveReader.Hours(start, end))
             {
                 // Each eventId once, streamed: an hour of any volume in bounded memory.
-                await foreach (var e in HourEvents.ReadAsync(s3, target.Bucket, hour, after: null, ct))
+                await foreach (var e in HourEvents.ReadAsync(s3, bucket, hour, after: null, ct))
                 {
                     if (e.ReceivedAt < start || e.ReceivedAt >= end)
                     {
@@ -143,7 +146,7 @@ public static class PlanCommand
             var end = r.GetValue(inferTo) ?? TimeProvider.System.GetUtcNow();
             var start = r.GetValue(inferFrom) ?? end.AddDays(-1);
             using var s3 = target.S3();
-            var plan = await PlanInference.InferAsync(s3, target.Bucket, start, end, r.InvocationConfiguration.Error, ct);
+            var plan = await PlanInference.InferAsync(s3, await target.BucketAsync(ct), start, end, r.InvocationConfiguration.Error, ct);
             if (r.GetValue(output) is { } file)
             {
                 await File.WriteAllTextAsync(file.FullName, plan, ct);
@@ -169,8 +172,6 @@ public static class PlanCommand
         }
     }
 
-    // Locally the provisioner, and on AWS the template, name the table after the stack.
-    private static string Table(StackTarget target) => $"{target.Stack}-tracking-plans";
 
     private static string N(int value) => value.ToString(CultureInfo.InvariantCulture);
 }

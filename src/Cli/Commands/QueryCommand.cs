@@ -44,7 +44,7 @@ public static class QueryCommand
                 return 2;
             }
             using var s3 = target.S3();
-            return await RunAsync(s3, target.Bucket, r.GetRequiredValue(sql), r.GetValue(format), start, end,
+            return await RunAsync(s3, await target.BucketAsync(ct), r.GetRequiredValue(sql), r.GetValue(format), start, end,
                 r.InvocationConfiguration.Output, r.InvocationConfiguration.Error, ct, r.GetValue(maxBytes));
         });
         return command;

@@ -26,20 +26,21 @@ public static class RedriveCommand
         {
             var target = new StackTarget(r);
             using var sqs = target.Sqs();
-            return await RunAsync(sqs, target.Stack, r.GetValue(dryRun), r.InvocationConfiguration.Output, ct);
+            return await RunAsync(sqs, await target.ResourcesAsync(ct), r.GetValue(dryRun), r.InvocationConfiguration.Output, ct);
         });
         return command;
     }
 
-    /// <summary>Runs the command on the queues <c>&lt;stack&gt;-events-dlq</c> and <c>&lt;stack&gt;-events</c>; returns the exit code.</summary>
-    public static async Task<int> RunAsync(IAmazonSQS sqs, string stackName, bool dryRun, TextWriter output, CancellationToken cancellationToken)
+    /// <summary>Runs the command on the stack's dead-letter and events queues; returns the exit code.</summary>
+    public static async Task<int> RunAsync(IAmazonSQS sqs, StackResources stack, bool dryRun, TextWriter output, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(sqs);
+        ArgumentNullException.ThrowIfNull(stack);
         ArgumentNullException.ThrowIfNull(output);
-        var dlq = (await sqs.GetQueueUrlAsync($"{stackName}-events-dlq", cancellationToken)).QueueUrl;
-        var events = (await sqs.GetQueueUrlAsync($"{stackName}-events", cancellationToken)).QueueUrl;
+        var dlq = (await sqs.GetQueueUrlAsync(stack.DeadLetterQueue, cancellationToken)).QueueUrl;
+        var events = (await sqs.GetQueueUrlAsync(stack.EventsQueue, cancellationToken)).QueueUrl;
         var waiting = (await sqs.GetQueueAttributesAsync(dlq, ["ApproximateNumberOfMessages"], cancellationToken)).ApproximateNumberOfMessages;
-        await output.WriteLineAsync($"{waiting} message(s) in {stackName}-events-dlq.");
+        await output.WriteLineAsync($"{waiting} message(s) in {stack.DeadLetterQueue}.");
         if (dryRun)
         {
             await SampleAsync(sqs, dlq, output, cancellationToken);
@@ -49,7 +50,7 @@ public static class RedriveCommand
         var moved = await Terminal.ProgressAsync(output, "Moving", progress => MoveAsync(sqs, dlq, events, waiting, progress, output, cancellationToken));
         if (moved is { } count)
         {
-            await output.WriteLineAsync($"Moved {count} message(s) to {stackName}-events.");
+            await output.WriteLineAsync($"Moved {count} message(s) to {stack.EventsQueue}.");
         }
         return 0;
     }

@@ -48,11 +48,12 @@ public static class ReplayCommand
             using var s3 = target.S3();
             using var sqs = r.GetValue(dryRun) ? null : target.Sqs();
             var output = r.InvocationConfiguration.Output;
+            var (bucket, queue) = (await target.BucketAsync(ct), (await target.ResourcesAsync(ct)).EventsQueue);
             var result = await Terminal.ProgressAsync(output, "Replaying", progress =>
-                RunAsync(s3, sqs, target.Bucket, $"{target.Stack}-events", start, end, type, checkpointPath, progress, ct));
+                RunAsync(s3, sqs, bucket, queue, start, end, type, checkpointPath, progress, ct));
             await output.WriteLineAsync(sqs is null
-                ? $"Would replay {result.Sent} event(s) from {result.Hours} hour(s) to {target.Stack}-events ({result.Resumed} hour(s) resumed from the checkpoint {checkpointPath}). Nothing was sent."
-                : $"Replayed {result.Sent} event(s) from {result.Hours} hour(s) to {target.Stack}-events ({result.Resumed} hour(s) resumed after what an earlier run of this replay sent). Checkpoint: {checkpointPath}");
+                ? $"Would replay {result.Sent} event(s) from {result.Hours} hour(s) to {queue} ({result.Resumed} hour(s) resumed from the checkpoint {checkpointPath}). Nothing was sent."
+                : $"Replayed {result.Sent} event(s) from {result.Hours} hour(s) to {queue} ({result.Resumed} hour(s) resumed after what an earlier run of this replay sent). Checkpoint: {checkpointPath}");
             return 0;
         });
         return command;

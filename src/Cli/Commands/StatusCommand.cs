@@ -45,7 +45,7 @@ public static class StatusCommand
             using var sqs = stack.Sqs();
             using var dynamoDb = stack.DynamoDb();
             using var s3 = stack.S3();
-            var target = new Target(sqs, dynamoDb, s3, stack.Stack, stack.Bucket, !stack.Deployed, stack.Deployed ? stack.CloudWatch() : null);
+            var target = new Target(sqs, dynamoDb, s3, stack.Stack, await stack.ResourcesAsync(ct), !stack.Deployed, stack.Deployed ? stack.CloudWatch() : null);
             return await RunAsync(target, r.GetValue(watch), TimeSpan.FromSeconds(r.GetValue(interval)), r.InvocationConfiguration.Output, ct);
         });
         return command;
@@ -55,11 +55,11 @@ public static class StatusCommand
     /// <param name="Sqs">SQS.</param>
     /// <param name="DynamoDb">DynamoDB.</param>
     /// <param name="S3">S3.</param>
-    /// <param name="Stack">The stack name the queues and tables are named after.</param>
-    /// <param name="Bucket">The archive bucket.</param>
+    /// <param name="Stack">The stack's name.</param>
+    /// <param name="Resources">Its queues, tables and bucket, and the release it runs.</param>
     /// <param name="Local">True for the local environment (then the processes are listed).</param>
     /// <param name="CloudWatch">For a deployed stack: its queue metrics and alarms.</param>
-    public sealed record Target(IAmazonSQS Sqs, IAmazonDynamoDB DynamoDb, IAmazonS3 S3, string Stack, string Bucket, bool Local, CloudWatchReader? CloudWatch = null);
+    public sealed record Target(IAmazonSQS Sqs, IAmazonDynamoDB DynamoDb, IAmazonS3 S3, string Stack, StackResources Resources, bool Local, CloudWatchReader? CloudWatch = null);
 
     /// <summary>Prints the screen once, or every interval until cancelled with <paramref name="watch"/>.</summary>
     public static async Task<int> RunAsync(Target target, bool watch, TimeSpan interval, TextWriter output, CancellationToken cancellationToken)
@@ -88,10 +88,14 @@ public static class StatusCommand
     {
         ArgumentNullException.ThrowIfNull(target);
         var parts = new List<IRenderable> { new Text($"Event pipeline '{target.Stack}' at {now:yyyy-MM-dd HH:mm:ss} UTC") };
-        var queue = await DepthAsync(target.Sqs, $"{target.Stack}-events", cancellationToken);
-        var dlq = await DepthAsync(target.Sqs, $"{target.Stack}-events-dlq", cancellationToken);
+        if (target.Resources.Version is { } deployed && deployed != ProductVersion.Current)
+        {
+            parts.Add(new Text($"warning: the stack runs {deployed}, this tool is {ProductVersion.Current}: upgrade one of them (docs/deploy.md)."));
+        }
+        var queue = await DepthAsync(target.Sqs, target.Resources.EventsQueue, cancellationToken);
+        var dlq = await DepthAsync(target.Sqs, target.Resources.DeadLetterQueue, cancellationToken);
         var oldest = target.CloudWatch is { } cloudWatch
-            ? await cloudWatch.LatestQueueMaximumAsync($"{target.Stack}-events", "ApproximateAgeOfOldestMessage", now, cancellationToken) is { } age
+            ? await cloudWatch.LatestQueueMaximumAsync(target.Resources.EventsQueue, "ApproximateAgeOfOldestMessage", now, cancellationToken) is { } age
                 ? string.Create(CultureInfo.InvariantCulture, $"{age:0} s") : "no data in the last 15 minutes"
             : "n/a locally (a CloudWatch metric of the deployed queue)";
         var (objects, bytes, more) = await ArchivedAsync(target, now, cancellationToken);
@@ -103,8 +107,8 @@ public static class StatusCommand
         health.AddRow("archived", Markup.Escape(string.Create(CultureInfo.InvariantCulture,
             $"{(more ? "over " : "")}{objects} object(s), {bytes / 1048576.0:0.0} MB of events received this hour and the last (raw and compacted)")));
         health.AddRow("late markers", $"{(moreLate ? "over " : "")}{late.Count} (hours the Aggregator's next run counts again)");
-        health.AddRow("rejected", $"{await ArchiveListing.RejectedAsync(target.S3, target.Bucket, now.AddDays(-1), now.AddTicks(1), cancellationToken)} records in the last day");
-        var store = new SummaryStore(target.DynamoDb, $"{target.Stack}-summaries", TimeProvider.System);
+        health.AddRow("rejected", $"{await ArchiveListing.RejectedAsync(target.S3, target.Resources.ArchiveBucket, now.AddDays(-1), now.AddTicks(1), cancellationToken)} records in the last day");
+        var store = new SummaryStore(target.DynamoDb, target.Resources.SummariesTable, TimeProvider.System);
         health.AddRow("last Aggregator run", Markup.Escape(await store.LastRunAsync(cancellationToken) is { } run
             ? FormattableString.Invariant($"{run.StartedAt:yyyy-MM-dd HH:mm:ss} UTC, ") + (run.Failures.Count == 0 ? "no failure" : $"{run.Failures.Count} failure(s): {string.Join("; ", run.Failures)}")
             : "none yet"));
@@ -165,7 +169,7 @@ public static class StatusCommand
         string? token = null;
         do
         {
-            var page = await target.S3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = target.Bucket, Prefix = prefix, ContinuationToken = token }, cancellationToken);
+            var page = await target.S3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = target.Resources.ArchiveBucket, Prefix = prefix, ContinuationToken = token }, cancellationToken);
             objects.AddRange(page.S3Objects ?? []);
             token = page.IsTruncated == true ? page.NextContinuationToken : null;
         }
