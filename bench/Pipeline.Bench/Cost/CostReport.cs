@@ -48,7 +48,7 @@ internal static class CostReport
 
     private sealed record PathCounts(int Events, List<MeteredCall> Calls, long ApiRequests, double ApiBilledMs, double ApiLogBytes,
         IReadOnlyCollection<InvocationReport> Processor, double ProcessorLogBytes, IReadOnlyCollection<InvocationReport> Aggregator,
-        double AggregatorLogBytes, List<MeteredCall> AggregatorCalls, int MemoryMb, int AggregatorMemoryMb, string ApiSystemLogLevel, string ProcessorSystemLogLevel);
+        double AggregatorLogBytes, List<MeteredCall> AggregatorCalls, int ApiMemoryMb, int MemoryMb, int AggregatorMemoryMb, string ApiSystemLogLevel, string ProcessorSystemLogLevel);
 
     private static async Task<PathCounts> MeasureAsync(LocalEndpoints direct, int events, int batchSize, int concurrency, int rate)
     {
@@ -116,6 +116,7 @@ internal static class CostReport
 
         return new PathCounts(events, pipelineCalls, apiTimes.Count, apiTimes.Sum(Math.Ceiling), apiLog.Bytes,
             processor.Reports, processorLog, aggregator.Reports, aggregatorLog, aggregatorCalls,
+            int.Parse(stack.FunctionSetting("ApiFunction", "MemorySize") ?? "128", CultureInfo.InvariantCulture),
             int.Parse(stack.FunctionSetting("ProcessorFunction", "MemorySize") ?? "128", CultureInfo.InvariantCulture),
             int.Parse(stack.FunctionSetting("AggregatorFunction", "MemorySize") ?? "128", CultureInfo.InvariantCulture),
             stack.FunctionSetting("ApiFunction", "SystemLogLevel") ?? "INFO", stack.FunctionSetting("ProcessorFunction", "SystemLogLevel") ?? "INFO");
@@ -155,7 +156,7 @@ internal static class CostReport
 
         Add("API Gateway (HTTP API) requests", "requests", p => Scale(p, p.ApiRequests), P("apiGatewayHttpRequestsPerMillion") / 1e6);
         Add("Api: Lambda requests", "requests", p => Scale(p, p.ApiRequests), P("lambdaRequestsPerMillion") / 1e6);
-        Add("Api: Lambda duration", "GB-s", p => Scale(p, GbSeconds(p.ApiBilledMs, p.MemoryMb)), P("lambdaArmPerGbSecond"));
+        Add("Api: Lambda duration", "GB-s", p => Scale(p, GbSeconds(p.ApiBilledMs, p.ApiMemoryMb)), P("lambdaArmPerGbSecond"));
         Add("SQS requests (64 KB each)", "requests", p => Requests(p, "sqs"), P("sqsRequestsPerMillion") / 1e6);
         Add("Processor: Lambda requests", "requests", p => Scale(p, p.Processor.Count), P("lambdaRequestsPerMillion") / 1e6);
         Add("Processor: Lambda duration", "GB-s", p => Scale(p, GbSeconds(BilledMs(p.Processor), p.MemoryMb)), P("lambdaArmPerGbSecond"));
@@ -184,7 +185,7 @@ internal static class CostReport
 
         var text = new StringBuilder();
         var inv = CultureInfo.InvariantCulture;
-        text.AppendLine(inv, $"Cost per **1,000,000 events**, {prices.GetProperty("region").GetString()} list prices of {prices.GetProperty("date").GetString()} (`bench/prices.json`), Arm Lambda at {batch.MemoryMb} MB (the Aggregator at {batch.AggregatorMemoryMb} MB).");
+        text.AppendLine(inv, $"Cost per **1,000,000 events**, {prices.GetProperty("region").GetString()} list prices of {prices.GetProperty("date").GetString()} (`bench/prices.json`), Arm Lambda: the Api at {batch.ApiMemoryMb} MB, the Processor at {batch.MemoryMb} MB, the Aggregator at {batch.AggregatorMemoryMb} MB.");
         text.AppendLine(inv, $"Counted from {paths[0].Counts.Events:N0} events sent in batches of 100 (4 requests at a time), {paths[1].Counts.Events:N0} sent one per request, one request at a time");
         text.AppendLine(inv, $"(as one Lambda instance of the Api serves them), and {paths[2].Counts.Events:N0} sent one a second, then scaled to a million.");
         text.AppendLine();
