@@ -36,9 +36,11 @@ internal static class ProcessorBenchmark
         await PutAllAsync(raw[..events]);
         raw = raw[events..];
         next = -1;
+        var cpu = CpuAccount.Sample();
         var rawWatch = Stopwatch.StartNew();
         await PutAllAsync(raw);
         var rawRate = events / rawWatch.Elapsed.TotalSeconds;
+        var rawCpu = CpuAccount.Sample().Since(cpu);
         Console.WriteLine($"raw: {rawRate:0} puts/s");
 
         async Task PutAllAsync(List<Dictionary<string, AttributeValue>> items) =>
@@ -58,9 +60,11 @@ internal static class ProcessorBenchmark
         var bucket = bench.Stack["ArchiveBucket"];
         var floorEvents = Enumerable.Range(0, 2 * events).Select(i => Event(-1 - (2 * events) - i)).ToList();
         await FloorAsync(floorEvents[..events]);
+        cpu = CpuAccount.Sample();
         var floorWatch = Stopwatch.StartNew();
         await FloorAsync(floorEvents[events..]);
         var floorRate = events / floorWatch.Elapsed.TotalSeconds;
+        var floorCpu = CpuAccount.Sample().Since(cpu);
         Console.WriteLine($"floor: {floorRate:0} events/s");
 
         async Task FloorAsync(List<QueuedEvent> batchEvents)
@@ -138,12 +142,16 @@ internal static class ProcessorBenchmark
         await DrainAsync(events);
         metrics.Reset();
         await PreloadAsync(2 * events);
+        cpu = CpuAccount.Sample();
         var elapsed = await DrainAsync(events);
+        var processorCpu = CpuAccount.Sample().Since(cpu);
         var rate = metrics.Processed / elapsed.TotalSeconds;
         var (batches, failed, mean) = (metrics.Batches, metrics.Failed, metrics.MeanBatchMilliseconds);
         metrics.Reset();
         await PreloadAsync(3 * events, batched: true);
+        cpu = CpuAccount.Sample();
         var batchedElapsed = await DrainAsync(events);
+        var batchedCpu = CpuAccount.Sample().Since(cpu);
         var batchedRate = metrics.Processed / batchedElapsed.TotalSeconds;
         await stop.CancelAsync();
         await running;
@@ -163,7 +171,28 @@ internal static class ProcessorBenchmark
             FormattableString.Invariant($"- A message per event, the Processor reaches **{rate / floorRate:0.00}×** its floor (target 0.9×) and **{rate / rawRate:0.00}×** the raw conditional-put rate."),
             FormattableString.Invariant($"- With batch messages: **{batchedRate / floorRate:0.00}×** the floor and **{batchedRate / rawRate:0.00}×** the raw rate (a batch of 10 messages holds up to 1,000 events here, so it writes more than one archive object's worth per invocation of the floor's)."),
             FormattableString.Invariant($"- The floor is the Processor's own storage work at the event source's shape: {options.BatchSize} conditional PutItem at once per batch, {options.Concurrency} batches at once ({writeConcurrency} writes in flight at most), and after each batch's puts one S3 PutObject of its gzip JSON lines with If-None-Match: *, from one process (the benchmark's) with the same SDK clients. It excludes what the pipeline adds around that work: SQS ReceiveMessage and DeleteMessageBatch (fauxqs), the batching window, the Lambda Runtime API (next, response) and its JSON event, the Processor's parsing and validation of each record, the ALL_OLD return on a failed condition, the EMF metric line, and a second process per invocation slot."),
+            "",
+            "Where the cores went in each measured phase: CPU milliseconds per event, by process (the benchmark's own process",
+            "holds the load client, the local event source and the local Runtime API; `machine busy` is every process on the",
+            "machine, others' included, and its share of the 2 cores).",
+            "",
+            CpuTable(events, [("raw puts", rawCpu), ("floor", floorCpu), ("Processor, a message per event", processorCpu), ("Processor, batch messages", batchedCpu)]),
             "") + "\n";
+    }
+
+    private static string CpuTable(int events, (string Name, (Dictionary<string, double> Seconds, TimeSpan Wall) Cpu)[] phases)
+    {
+        string[] roles = ["bench", "DynamoDB Local", "fauxqs", "Processor processes", "machine busy"];
+        var lines = new List<string>
+        {
+            $"| phase | {string.Join(" | ", roles)} | machine busy, of {Environment.ProcessorCount} cores |",
+            $"|---|{string.Concat(Enumerable.Repeat("---:|", roles.Length + 1))}",
+        };
+        foreach (var (name, (seconds, wall)) in phases)
+        {
+            lines.Add(FormattableString.Invariant($"| {name} | {string.Join(" | ", roles.Select(r => seconds.TryGetValue(r, out var s) ? (1000 * s / events).ToString("0.00", CultureInfo.InvariantCulture) : "-"))} | {seconds.GetValueOrDefault("machine busy") / wall.TotalSeconds / Environment.ProcessorCount:P0} |"));
+        }
+        return string.Join('\n', lines);
     }
 
     private static QueuedEvent Event(int i) => new()
