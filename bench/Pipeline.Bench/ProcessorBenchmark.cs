@@ -5,7 +5,7 @@ using System.Text.Json.Nodes;
 using Amazon.DynamoDBv2.Model;
 using Amazon.SQS.Model;
 using Pipeline.Events;
-using Pipeline.Local.Hosting;
+using Pipeline.Local.EventSourceMapping;
 using Pipeline.Processor;
 
 namespace Pipeline.Bench;
