@@ -4,7 +4,7 @@ using System.Text.Json.Nodes;
 namespace Pipeline.Local.Lambda;
 
 /// <summary>
-/// A function's or the Api's process output, for a person at a terminal: each Embedded Metric Format line (which CloudWatch would
+/// A function's or the Api's process output, for a person at a terminal: each Processor batch's Embedded Metric Format line (which CloudWatch would
 /// turn into metrics) becomes one short line, warnings and errors are shown with the function's name, and the rest
 /// (information lines, successful REPORT lines) is left out.
 /// </summary>
@@ -46,6 +46,10 @@ public static class FunctionConsole
         }
         if (json.ContainsKey("_aws"))
         {
+            if (!json.ContainsKey("Processed"))
+            {
+                return null; // not a Processor batch's: the Aggregator's run, which the schedule reports itself
+            }
             return FormattableString.Invariant(
                 $"{function}: batch stored {json["Processed"]}, duplicates {json["Duplicates"]}, rejected {json["Rejected"]}, failed {json["Failed"]} ({json["BatchDuration"]} ms)");
         }
