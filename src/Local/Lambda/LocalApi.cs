@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
 using Pipeline.Local.CloudFormation;
 
 namespace Pipeline.Local.Lambda;
@@ -21,6 +23,7 @@ public sealed class LocalApi : IAsyncDisposable
     private static readonly string[] AdapterVariables = ["AWS_LAMBDA_EXEC_WRAPPER", "AWS_LWA_PORT", "AWS_LWA_READINESS_CHECK_PATH", "AWS_LWA_READINESS_CHECK_PROTOCOL"];
 
     private readonly Process _process;
+    private int _disposed;
 
     private LocalApi(FunctionDefinition definition, string url, Process process)
     {
@@ -34,6 +37,9 @@ public sealed class LocalApi : IAsyncDisposable
 
     /// <summary>Where the API answers.</summary>
     public string Url { get; }
+
+    /// <summary>The Api process's id.</summary>
+    public int ProcessId => _process.Id;
 
     /// <summary>
     /// The environment the template gives the Api function (resolved locally, as configuration keys), with the local endpoints:
@@ -60,13 +66,20 @@ public sealed class LocalApi : IAsyncDisposable
     /// <param name="output">Where each line the process writes goes.</param>
     /// <param name="cancellationToken">Stops the start.</param>
     /// <param name="taskRoot">The built program's folder, if not the build output of the template's CodeUri.</param>
-    /// <exception cref="InvalidOperationException">The program exited, or did not answer within <see cref="FunctionDefinition.InitTimeout"/>.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// Something already listens on <paramref name="url"/>; or the program exited, or did not answer within <see cref="FunctionDefinition.InitTimeout"/>.
+    /// </exception>
     public static async Task<LocalApi> StartAsync(ProvisionedResources stack, LocalEndpoints endpoints, string url, Action<string> output,
         CancellationToken cancellationToken, string? taskRoot = null)
     {
         ArgumentNullException.ThrowIfNull(stack);
         ArgumentNullException.ThrowIfNull(output);
         var definition = LocalLambda.Definition(stack, LogicalId, endpoints, new Dictionary<string, string> { ["ASPNETCORE_URLS"] = url }, taskRoot);
+        // Else the readiness check could be answered by whatever listens there (an Api a killed run left behind).
+        if (!IsFree(new Uri(url)))
+        {
+            throw new InvalidOperationException($"{url} is in use: stop what listens there (another local pipeline, or an Api process an earlier run left) first.");
+        }
         var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
         {
             WorkingDirectory = definition.TaskRoot,
@@ -140,6 +153,10 @@ public sealed class LocalApi : IAsyncDisposable
     /// <summary>Stops the process.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
         try
         {
             _process.Kill(entireProcessTree: true);
@@ -150,6 +167,21 @@ public sealed class LocalApi : IAsyncDisposable
         }
         await _process.WaitForExitAsync().ConfigureAwait(false);
         _process.Dispose();
+    }
+
+    private static bool IsFree(Uri url)
+    {
+        try
+        {
+            var listener = new TcpListener(IPAddress.Loopback, url.Port);
+            listener.Start();
+            listener.Stop();
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
     }
 
     // As the adapter does before it passes on the first request: poll the readiness path until it answers below 500.
