@@ -4,8 +4,8 @@ using System.Text.Json;
 using Pipeline.Aggregator;
 using Pipeline.Archive;
 using Pipeline.Events;
-using Pipeline.Local.Hosting;
 using Pipeline.Local.Lambda;
+using Pipeline.Local.Schedule;
 using Pipeline.Processor;
 using Pipeline.Summaries;
 

@@ -3,7 +3,8 @@ using System.Globalization;
 using System.Text.RegularExpressions;
 using Amazon.SQS.Model;
 using Pipeline.ApiKeys;
-using Pipeline.Local.Hosting;
+using Pipeline.Local.Emulators;
+using Pipeline.Tests;
 
 namespace Pipeline.Bench;
 
@@ -20,8 +21,8 @@ internal static partial class ApiBenchmark
     {
         await using var bench = await BenchStack.StartAsync();
         var (key, _) = await new ApiKeyRegistry(bench.Aws.DynamoDb, bench.Stack["ApiKeysTable"]).CreateAsync("bench", CancellationToken.None);
-        var url = $"http://127.0.0.1:{Pipeline.Local.Environment.LocalEmulators.FreePort()}";
-        await using var api = await LocalApi.StartAsync(bench.Aws.Endpoints, bench.Stack, url, CancellationToken.None);
+        var url = $"http://127.0.0.1:{Pipeline.Local.Emulators.LocalEmulators.FreePort()}";
+        await using var api = await InProcess.StartApiAsync(bench.Aws.Endpoints, bench.Stack, url, CancellationToken.None);
         var queueUrl = bench.Stack.Resources["EventsQueue"].Ref;
         var single = Event.Replace("__NOW__", DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture), StringComparison.Ordinal);
         var batch = $$"""{"events":[{{string.Join(",", Enumerable.Repeat(single, 100))}}]}""";
@@ -47,8 +48,8 @@ internal static partial class ApiBenchmark
         await Purge(bench, queueUrl);
         results.Add(await Wrk(url + "/events", single, key, seconds, connections) with { Name = "API POST /events, no plan, again (wrk)" });
         await new Pipeline.Plans.TrackingPlanStore(bench.Aws.DynamoDb, bench.Stack["TrackingPlansTable"]).SetAsync(FiftyTypePlan(), CancellationToken.None);
-        var planned = $"http://127.0.0.1:{Pipeline.Local.Environment.LocalEmulators.FreePort()}";
-        await using (var withPlan = await LocalApi.StartAsync(bench.Aws.Endpoints, bench.Stack, planned, CancellationToken.None))
+        var planned = $"http://127.0.0.1:{Pipeline.Local.Emulators.LocalEmulators.FreePort()}";
+        await using (var withPlan = await InProcess.StartApiAsync(bench.Aws.Endpoints, bench.Stack, planned, CancellationToken.None))
         {
             await Wrk(planned + "/events", single, key, 2, connections);
             await Purge(bench, queueUrl);

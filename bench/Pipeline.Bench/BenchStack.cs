@@ -1,5 +1,5 @@
-using Pipeline.Local.Environment;
-using Pipeline.Local.Provisioning;
+using Pipeline.Local.CloudFormation;
+using Pipeline.Local.Emulators;
 
 namespace Pipeline.Bench;
 

@@ -8,8 +8,8 @@ using System.Text.Json.Nodes;
 using Pipeline.ApiKeys;
 using Pipeline.Events;
 using Pipeline.Lambda;
-using Pipeline.Local.Environment;
-using Pipeline.Local.Hosting;
+using Pipeline.Local;
+using Pipeline.Local.Emulators;
 using Pipeline.Local.Lambda;
 
 namespace Pipeline.Bench;

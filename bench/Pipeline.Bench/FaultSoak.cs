@@ -8,9 +8,11 @@ using Pipeline.ApiKeys;
 using Pipeline.Archive;
 using Pipeline.Cli.Commands;
 using Pipeline.Local;
-using Pipeline.Local.Environment;
-using Pipeline.Local.Hosting;
+using Pipeline.Local.Emulators;
+using Pipeline.Local.EventSourceMapping;
+using Pipeline.Local.Schedule;
 using Pipeline.Summaries;
+using Pipeline.Tests;
 
 namespace Pipeline.Bench;
 
@@ -58,7 +60,7 @@ internal static class FaultSoak
         await direct.Sns.SubscribeAsync(stack["SummaryTopic"], "sqs", inboxArn, new Dictionary<string, string>(), CancellationToken.None);
 
         var url = $"http://127.0.0.1:{LocalEmulators.FreePort()}";
-        await using var api = await LocalApi.StartAsync(faulty, stack, url, CancellationToken.None);
+        await using var api = await InProcess.StartApiAsync(faulty, stack, url, CancellationToken.None);
         var notes = new ConcurrentQueue<string>();
         var clock = Stopwatch.StartNew();
         void Note(string what) => notes.Enqueue(FormattableString.Invariant($"| {clock.Elapsed.TotalSeconds:0.0} s | {what} |"));
@@ -138,7 +140,7 @@ internal static class FaultSoak
         var stored = await StoredAsync(bench);
         var dlq = await direct.Sqs.GetQueueAttributesAsync(stack.Resources["EventsDeadLetterQueue"].Ref, ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]);
         Note($"events queue empty (nothing visible or in flight, 5 reads 2 s apart): {stored.Count} events stored; DLQ: {dlq.ApproximateNumberOfMessages} visible, {dlq.ApproximateNumberOfMessagesNotVisible} in flight");
-        var settings = LocalAggregator.Options(stack, Window) with { Lookback = Lookback };
+        var settings = InProcess.AggregatorOptions(stack, Window) with { Lookback = Lookback };
         var final = stored.Values.DefaultIfEmpty(DateTimeOffset.UtcNow).Max(t => SummaryWindows.Containing(t, Window).End) + settings.Settle + settings.Lookback;
         if (final > deadline)
         {

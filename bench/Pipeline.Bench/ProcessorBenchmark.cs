@@ -7,7 +7,7 @@ using Amazon.DynamoDBv2.Model;
 using Amazon.S3.Model;
 using Amazon.SQS.Model;
 using Pipeline.Events;
-using Pipeline.Local.Hosting;
+using Pipeline.Local.EventSourceMapping;
 using Pipeline.Processor;
 using Pipeline.Storage;
 

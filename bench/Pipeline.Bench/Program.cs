@@ -19,14 +19,14 @@ var report = what switch
     _ => throw new ArgumentException($"unknown benchmark '{what}': api, processor, aggregator, query, readers, coldstart, faults or cost"),
 };
 Console.WriteLine(report);
-var results = Path.Combine(Pipeline.Local.Environment.RepositoryPaths.Discover().Root, "bench", "results", $"{what}.md");
+var results = Path.Combine(Pipeline.Local.RepositoryPaths.Discover().Root, "bench", "results", $"{what}.md");
 var command = $"bench/run.sh {string.Join(' ', args)}";
 await File.WriteAllTextAsync(results, $"# {what} benchmark\n\nProduced by `{command}`.\n\n{report}");
 Console.WriteLine($"written to {results}");
 if (what == "cost")
 {
     // docs/cost.md's table is this report, never written by hand.
-    var readme = Path.Combine(Pipeline.Local.Environment.RepositoryPaths.Discover().Root, "docs", "cost.md");
+    var readme = Path.Combine(Pipeline.Local.RepositoryPaths.Discover().Root, "docs", "cost.md");
     var text = await File.ReadAllTextAsync(readme);
     const string begin = "<!-- cost:begin -->", end = "<!-- cost:end -->";
     var from = text.IndexOf(begin, StringComparison.Ordinal) + begin.Length;

@@ -5,9 +5,8 @@ using Pipeline.Aggregator;
 using Pipeline.Archive;
 using Pipeline.Cli.Commands;
 using Pipeline.Local;
-using Pipeline.Local.Environment;
-using Pipeline.Local.Hosting;
 using Pipeline.Local.Lambda;
+using Pipeline.Local.Schedule;
 using Pipeline.Storage;
 using Pipeline.Summaries;
 

@@ -106,7 +106,7 @@ internal static class ReadersBenchmark
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
-            WorkingDirectory = Pipeline.Local.Environment.RepositoryPaths.Discover().Root,
+            WorkingDirectory = Pipeline.Local.RepositoryPaths.Discover().Root,
         };
         start.Environment["COLUMNS"] = "200";
         using var process = Process.Start(start)!;

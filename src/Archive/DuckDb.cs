@@ -116,7 +116,12 @@ public static class DuckDb
     private static string Empty(IEnumerable<(string Name, string Type)> columns) =>
         $"SELECT {string.Join(", ", columns.Concat(EventColumns.Partitions.Select(p => (p.Name, Type: p.DuckDbType))).Select(c => $"CAST(NULL AS {c.Type}) AS \"{c.Name}\""))} WHERE false";
 
-    private static string Quote(string text) => text.Replace("'", "''", StringComparison.Ordinal);
+    /// <summary>Text as the inside of a SQL string literal (<c>'…'</c>): each quote doubled. The one quoting of the archive's SQL.</summary>
+    public static string Quote(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return text.Replace("'", "''", StringComparison.Ordinal);
+    }
 }
 
 /// <summary>

@@ -1,5 +1,5 @@
 using System.CommandLine;
-using Pipeline.Local.Provisioning;
+using Pipeline.Local.CloudFormation;
 
 namespace Pipeline.Local;
 

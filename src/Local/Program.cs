@@ -2,7 +2,10 @@ using System.Runtime.InteropServices;
 
 namespace Pipeline.Local;
 
-/// <summary>The entry point of <c>dotnet run --project src/Local</c> (not top-level statements: the API's Program would clash with it in tests).</summary>
+/// <summary>
+/// The entry point of <c>dotnet run --project src/Local</c> (not top-level statements: the Api's Program would clash with it in
+/// the tests, which reference both).
+/// </summary>
 public static class LocalProgram
 {
     /// <summary>Runs a command until it ends or Ctrl-C/SIGTERM stops it.</summary>

@@ -1,8 +1,10 @@
 using System.CommandLine;
 using Pipeline.ApiKeys;
-using Pipeline.Local.Environment;
-using Pipeline.Local.Hosting;
-using Pipeline.Local.Provisioning;
+using Pipeline.Local.CloudFormation;
+using Pipeline.Local.Emulators;
+using Pipeline.Local.EventSourceMapping;
+using Pipeline.Local.Lambda;
+using Pipeline.Local.Schedule;
 using Pipeline.Summaries;
 
 namespace Pipeline.Local;
@@ -14,14 +16,14 @@ public static class UpCommand
     public static Command Create()
     {
         var command = new Command("up", """
-            (the default) install and start the emulators, provision serverless.template, run the API on
-            http://127.0.0.1:5080 (Swagger UI at /swagger), the Processor on the queue and the Aggregator every window,
-            each function in its own process under a local Lambda Runtime API, until Ctrl-C or SIGTERM
+            (the default) install and start the emulators, provision serverless.template, build the Api and the functions,
+            run the API on http://127.0.0.1:5080 (Swagger UI at /swagger), the Processor on the queue and the Aggregator
+            every window, each in its own process (the functions under a local Lambda Runtime API), until Ctrl-C or SIGTERM
             """);
         command.Validators.Add(r =>
         {
             // Checked before anything starts: the registry would refuse it once the emulators are up.
-            if (System.Environment.GetEnvironmentVariable("PIPELINE_API_KEY") is { Length: > 0 and < ApiKeyRegistry.MinimumKeyLength })
+            if (Environment.GetEnvironmentVariable("PIPELINE_API_KEY") is { Length: > 0 and < ApiKeyRegistry.MinimumKeyLength })
             {
                 r.AddError($"PIPELINE_API_KEY is too short: an API key has at least {ApiKeyRegistry.MinimumKeyLength} characters. Set a longer one, or unset it and `up` creates a key.");
             }
@@ -70,7 +72,10 @@ public static class UpCommand
         var stack = await new TemplateProvisioner(aws, say).ProvisionAsync(stackName, cancellationToken);
         var apiKey = await ApiKeyAsync(new ApiKeyRegistry(aws.DynamoDb, stack["ApiKeysTable"]), say, cancellationToken);
 
-        await using var api = await LocalApi.StartAsync(emulators.Endpoints, stack, LocalApi.DefaultUrl, cancellationToken);
+        var codeUris = new[] { LocalApi.LogicalId, LocalProcessor.LogicalId, LocalAggregator.LogicalId }.Select(f => stack.FunctionSetting(f, "CodeUri")!).ToList();
+        say($"Building {string.Join(", ", codeUris.Select(c => c.TrimStart('.', '/')))} (dotnet build)...");
+        await LocalLambda.BuildAsync(codeUris, cancellationToken);
+        await using var api = await LocalApi.StartAsync(stack, emulators.Endpoints, LocalApi.DefaultUrl, FunctionConsole.For("api", say), cancellationToken);
         await using var processor = LocalProcessor.Start(stack, emulators.Endpoints, FunctionConsole.For("processor", say));
         var processing = LocalProcessor.EventSource(aws, stack, processor.InvokeAsync, LocalProcessor.EventSourceOptions(stack), say).RunAsync(cancellationToken);
         var window = LocalAggregator.Window();
@@ -79,7 +84,7 @@ public static class UpCommand
 
         say("");
         say("Local pipeline is up:");
-        say($"  API                    {LocalApi.DefaultUrl}  (Swagger UI: {LocalApi.DefaultUrl}/swagger)");
+        say($"  API                    {api.Url}  (Swagger UI: {api.Url}/swagger; {api.Definition.Program}, as the Lambda Web Adapter runs it)");
         say($"  Processor              {processor.Definition.Program} on {stack["EventsQueue"]} (batches of up to 10, local Lambda Runtime API)");
         say($"  Aggregator             {aggregator.Definition.Program} every {window} window (PIPELINE_SUMMARY_WINDOW), publishing to {stack["SummaryTopic"]}");
         say($"  SQS, SNS, S3 (fauxqs)  {emulators.Endpoints.Fauxqs}");
@@ -91,7 +96,7 @@ public static class UpCommand
         }
         say("");
         say("Try it:");
-        say($"  curl -i {LocalApi.DefaultUrl}/events -H 'content-type: application/json' -H 'x-api-key: {apiKey}' \\");
+        say($"  curl -i {api.Url}/events -H 'content-type: application/json' -H 'x-api-key: {apiKey}' \\");
         say("    -d '{\"eventType\":\"page_view\",\"userId\":\"u-1\"}'");
         say("Press Ctrl-C to stop.");
         try
@@ -110,18 +115,19 @@ public static class UpCommand
         LocalAws.UseDummyCredentialsInThisProcess();
         using var aws = new LocalAws(LocalEndpoints.Default);
         var stack = await new TemplateProvisioner(aws).ProvisionAsync(stackName, cancellationToken);
+        await LocalLambda.BuildAsync([stack.FunctionSetting(LocalAggregator.LogicalId, "CodeUri")!], cancellationToken);
         await using var aggregator = LocalAggregator.Start(stack, LocalEndpoints.Default, LocalAggregator.Window(), FunctionConsole.For("aggregator", say));
         var run = await LocalAggregator.InvokeAsync(aggregator, cancellationToken);
         say($"Published {run.Published.Count} summary(ies) (counted from {run.EventsRead} archived event(s); {run.LateHours} late hour(s); {run.CompactedHours} hour(s) compacted).");
-        foreach (var summary in await new Pipeline.Summaries.SummaryStore(aws.DynamoDb, stack["SummariesTable"], TimeProvider.System).RecentAsync(3, cancellationToken))
+        foreach (var summary in await new SummaryStore(aws.DynamoDb, stack["SummariesTable"], TimeProvider.System).RecentAsync(3, cancellationToken))
         {
-            say(System.Text.Json.JsonSerializer.Serialize(summary, Pipeline.Summaries.SummaryJsonContext.Default.Summary));
+            say(System.Text.Json.JsonSerializer.Serialize(summary, SummaryJsonContext.Default.Summary));
         }
     }
 
     private static async Task<string> ApiKeyAsync(ApiKeyRegistry registry, Action<string> say, CancellationToken cancellationToken)
     {
-        if (System.Environment.GetEnvironmentVariable("PIPELINE_API_KEY") is { Length: > 0 } given)
+        if (Environment.GetEnvironmentVariable("PIPELINE_API_KEY") is { Length: > 0 } given)
         {
             var record = await registry.RegisterAsync(given, "PIPELINE_API_KEY", cancellationToken);
             say($"API key from PIPELINE_API_KEY registered (id {record.KeyId}).");

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using Pipeline.Events;
 using Pipeline.Lambda;
 using Pipeline.Storage;
@@ -61,7 +60,7 @@ public sealed partial record EventRecord(SqsMessage Message, QueuedEvent? Event,
                 null => "The body is JSON null.",
                 { SchemaVersion: < 1 } => $"Unknown schemaVersion {queued.SchemaVersion}.",
                 { EventId: null } or { EventType: null } or { RequestId: null } => "eventId, eventType or requestId is null.",
-                _ when !IdPattern().IsMatch(queued.EventId) => "eventId is empty or malformed.",
+                _ when !EventIds.Pattern().IsMatch(queued.EventId) => "eventId is empty or malformed.",
                 _ when string.IsNullOrWhiteSpace(queued.EventType) => "eventType is empty.",
                 { ReceivedAt.Year: < 2000 } => "receivedAt is missing.",
                 { Plan.Status: PlanCheck.Blocked } => $"The tracking plan (version {queued.Plan.Version}) refuses it: {string.Join("; ", queued.Plan.Violations ?? [])}",
@@ -94,7 +93,4 @@ public sealed partial record EventRecord(SqsMessage Message, QueuedEvent? Event,
     }
 
     private static EventRecord Reject(SqsMessage message, string reason, int? index, string? json) => new(message, null, reason, null, index, json);
-
-    [GeneratedRegex("^[A-Za-z0-9_.:-]{1,128}$")]
-    private static partial Regex IdPattern();
 }

@@ -4,9 +4,8 @@ using Amazon.SQS.Model;
 using Pipeline.Archive;
 using Pipeline.Events;
 using Pipeline.Lambda;
-using Pipeline.Local.Environment;
-using Pipeline.Local.Hosting;
-using Pipeline.Local.Provisioning;
+using Pipeline.Local.CloudFormation;
+using Pipeline.Local.Emulators;
 using Pipeline.Sns;
 using Pipeline.Tests;
 
@@ -38,7 +37,7 @@ public sealed class AggregatorHarness : IAsyncDisposable
         return new AggregatorHarness(aws, stack, inbox);
     }
 
-    public AggregatorOptions Options(TimeSpan window) => LocalAggregator.Options(Stack, window) with { Settle = TimeSpan.FromSeconds(30) };
+    public AggregatorOptions Options(TimeSpan window) => InProcess.AggregatorOptions(Stack, window) with { Settle = TimeSpan.FromSeconds(30) };
 
     public AggregatorFunction Function(TimeSpan window, TimeProvider clock, SnsClient? sns = null) => Function(Options(window), clock, sns);
 
@@ -66,7 +65,7 @@ public sealed class AggregatorHarness : IAsyncDisposable
 
     public async Task StoreRawAsync(IEnumerable<string> bodies, TimeSpan? processorLookback = null)
     {
-        var options = LocalProcessor.Options(Stack);
+        var options = InProcess.ProcessorOptions(Stack);
         var function = new Pipeline.Processor.ProcessorFunction(options with { Lookback = processorLookback ?? options.Lookback },
             Aws.DynamoDb, Aws.S3, TimeProvider.System, new FunctionLog(TextWriter.Null, "processor"));
         var messages = bodies.Select(b => new SqsMessage { MessageId = Guid.NewGuid().ToString(), Body = b }).ToList();

@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Amazon.DynamoDBv2.Model;
 using Pipeline.Events;
-using Pipeline.Local.Environment;
+using Pipeline.Local.Emulators;
 using Pipeline.Sns;
 using Pipeline.Storage;
 using Pipeline.Summaries;

@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 using DuckDB.NET.Data;
 using Pipeline.Archive;
 using Pipeline.Events;
-using Pipeline.Local.Environment;
+using Pipeline.Local;
 using Pipeline.Storage;
 
 namespace Pipeline.Aggregator.Tests;

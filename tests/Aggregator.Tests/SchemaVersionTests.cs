@@ -1,7 +1,7 @@
 using DuckDB.NET.Data;
 using Pipeline.Archive;
 using Pipeline.Events;
-using Pipeline.Local.Environment;
+using Pipeline.Local;
 using Pipeline.Storage;
 using Pipeline.Summaries;
 

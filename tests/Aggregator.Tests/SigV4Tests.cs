@@ -3,7 +3,7 @@ using System.Text;
 using Amazon;
 using Amazon.Runtime;
 using Amazon.Runtime.Signing;
-using Pipeline.Local.Environment;
+using Pipeline.Local;
 using Pipeline.Sns;
 
 namespace Pipeline.Aggregator.Tests;

@@ -1,5 +1,4 @@
 using System.Net;
-using Pipeline.Local.Environment;
 using Pipeline.Sns;
 using Pipeline.Tests;
 

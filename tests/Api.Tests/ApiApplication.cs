@@ -4,9 +4,9 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Pipeline.ApiKeys;
-using Pipeline.Local.Environment;
-using Pipeline.Local.Hosting;
-using Pipeline.Local.Provisioning;
+using Pipeline.Local.CloudFormation;
+using Pipeline.Local.Emulators;
+using Pipeline.Local.Lambda;
 using Pipeline.Tests;
 
 namespace Pipeline.Api.Tests;

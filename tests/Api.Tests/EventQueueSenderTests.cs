@@ -5,7 +5,7 @@ using System.Text.Json.Nodes;
 using Amazon.Runtime;
 using Amazon.SQS;
 using Microsoft.Extensions.DependencyInjection;
-using Pipeline.Local.Environment;
+using Pipeline.Local.Emulators;
 
 namespace Pipeline.Api.Tests;
 

@@ -1,5 +1,5 @@
 using System.Net.Http.Headers;
-using Pipeline.Local.Environment;
+using Pipeline.Local;
 
 namespace Pipeline.Api.Tests;
 

@@ -8,7 +8,6 @@ using System.Text.Json.Nodes;
 using Amazon.DynamoDBv2.Model;
 using Microsoft.Extensions.DependencyInjection;
 using Pipeline.Api.Plans;
-using Pipeline.Local.Environment;
 using Pipeline.Plans;
 using Pipeline.Tests;
 

@@ -1,7 +1,6 @@
 using System.Text.Json.Nodes;
 using Pipeline.ApiKeys;
-using Pipeline.Local.Environment;
-using Pipeline.Local.Hosting;
+using Pipeline.Local.Emulators;
 using Pipeline.Tests;
 
 namespace Pipeline.Api.Tests;
@@ -17,7 +16,7 @@ public sealed class SwaggerUiTests
         var stack = await TestEnvironment.ProvisionAsync(aws);
         var (key, _) = await new ApiKeyRegistry(aws.DynamoDb, stack["ApiKeysTable"]).CreateAsync("swagger", CancellationToken.None);
         var url = $"http://127.0.0.1:{LocalEmulators.FreePort()}";
-        await using var api = await LocalApi.StartAsync(aws.Endpoints, stack, url, CancellationToken.None);
+        await using var api = await InProcess.StartApiAsync(aws.Endpoints, stack, url, CancellationToken.None);
 
         var result = JsonNode.Parse(await NodeScripts.RunAsync("swagger-ui.mjs", TimeSpan.FromMinutes(2), url, key))!;
 

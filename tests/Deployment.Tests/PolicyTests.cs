@@ -9,9 +9,9 @@ using Pipeline.Aggregator;
 using Pipeline.ApiKeys;
 using Pipeline.Events;
 using Pipeline.Lambda;
-using Pipeline.Local.Environment;
-using Pipeline.Local.Hosting;
-using Pipeline.Local.Provisioning;
+using Pipeline.Local.CloudFormation;
+using Pipeline.Local.Emulators;
+using Pipeline.Local.EventSourceMapping;
 using Pipeline.Processor;
 using Pipeline.Sns;
 using Pipeline.Summaries;
@@ -46,7 +46,7 @@ public sealed class PolicyTests
         var (aws, stack, network) = await SetUpAsync();
         var (key, _) = await new ApiKeyRegistry(aws.DynamoDb, stack["ApiKeysTable"]).CreateAsync("policy", CancellationToken.None);
         var url = $"http://127.0.0.1:{LocalEmulators.FreePort()}";
-        await using (var api = await LocalApi.StartAsync(aws.Endpoints, stack, url, CancellationToken.None, services =>
+        await using (var api = await InProcess.StartApiAsync(aws.Endpoints, stack, url, CancellationToken.None, services =>
         {
             services.AddSingleton<IAmazonSQS>(new AmazonSQSClient(LocalAws.Credentials, new AmazonSQSConfig { ServiceURL = aws.Endpoints.Fauxqs.ToString(), AuthenticationRegion = "us-east-1", HttpClientFactory = network }));
             services.AddSingleton<IAmazonDynamoDB>(new AmazonDynamoDBClient(LocalAws.Credentials, new AmazonDynamoDBConfig { ServiceURL = aws.Endpoints.DynamoDb.ToString(), AuthenticationRegion = "us-east-1", HttpClientFactory = network }));
@@ -65,7 +65,7 @@ public sealed class PolicyTests
     public async Task The_processor_role_allows_exactly_what_the_processor_calls()
     {
         var (aws, stack, network) = await SetUpAsync();
-        var function = new ProcessorFunction(LocalProcessor.Options(stack), DynamoDb(aws, network), S3(aws, network), TimeProvider.System, new FunctionLog(TextWriter.Null, "processor"));
+        var function = new ProcessorFunction(InProcess.ProcessorOptions(stack), DynamoDb(aws, network), S3(aws, network), TimeProvider.System, new FunctionLog(TextWriter.Null, "processor"));
         var queued = new QueuedEvent
         {
             SchemaVersion = 1,
@@ -96,7 +96,7 @@ public sealed class PolicyTests
     {
         var (aws, stack, network) = await SetUpAsync();
         var sns = new SnsClient(new HttpClient(new SigV4SigningHandler(LocalAws.Credentials, Amazon.RegionEndpoint.USEast1, "sns", network.Handler())), aws.Endpoints.Fauxqs);
-        var options = LocalAggregator.Options(stack, TimeSpan.FromHours(1));
+        var options = InProcess.AggregatorOptions(stack, TimeSpan.FromHours(1));
         var function = new AggregatorFunction(options, DynamoDb(aws, network), S3(aws, network), Sqs(aws, network),
             sns, TimeProvider.System, new FunctionLog(TextWriter.Null, "aggregator"));
         // A stored event of the window the run will summarize, archived as the Processor archives it, late (with a marker).

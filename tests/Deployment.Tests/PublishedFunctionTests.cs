@@ -8,10 +8,11 @@ using Pipeline.Aggregator;
 using Pipeline.Archive;
 using Pipeline.Events;
 using Pipeline.Lambda;
-using Pipeline.Local.Environment;
-using Pipeline.Local.Hosting;
+using Pipeline.Local.CloudFormation;
+using Pipeline.Local.Emulators;
+using Pipeline.Local.EventSourceMapping;
 using Pipeline.Local.Lambda;
-using Pipeline.Local.Provisioning;
+using Pipeline.Local.Schedule;
 using Pipeline.Summaries;
 using Pipeline.Tests;
 
@@ -168,7 +169,7 @@ public sealed class PublishedFunctionTests
         long.Parse(File.ReadLines($"/proc/{processId}/status").Single(l => l.StartsWith("VmHWM:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1],
             System.Globalization.CultureInfo.InvariantCulture) / 1024;
 
-    private static async Task<(Pipeline.Local.Environment.LocalAws Aws, ProvisionedResources Stack)> SetUpAsync()
+    private static async Task<(Pipeline.Local.Emulators.LocalAws Aws, ProvisionedResources Stack)> SetUpAsync()
     {
         var aws = await TestEnvironment.CreateClientsAsync();
         return (aws, await TestEnvironment.ProvisionAsync(aws));

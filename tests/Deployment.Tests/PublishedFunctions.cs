@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Xml.Linq;
-using Pipeline.Local.Environment;
+using Pipeline.Local;
 using Pipeline.Local.Lambda;
 
 namespace Pipeline.Deployment.Tests;

@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using System.Xml.Linq;
 
 namespace Pipeline.Deployment.Tests;
 
@@ -183,11 +184,11 @@ public sealed class StructureTests
     public void The_version_output_is_the_solutions_version_and_the_changelog_has_its_entry()
     {
         var version = Template.Root["Outputs"]!["Version"]!["Value"]!.GetValue<string>();
-        var props = System.Xml.Linq.XDocument.Load(Path.Combine(Pipeline.Local.Environment.RepositoryPaths.Discover().Root, "Directory.Build.props"));
+        var props = System.Xml.Linq.XDocument.Load(Path.Combine(Pipeline.Local.RepositoryPaths.Discover().Root, "Directory.Build.props"));
 
         Assert.Equal(props.Descendants("Version").Single().Value, version);
         Assert.Equal(version, Pipeline.ProductVersion.Current);
-        Assert.Contains($"## [{version}] - ", File.ReadAllText(Path.Combine(Pipeline.Local.Environment.RepositoryPaths.Discover().Root, "CHANGELOG.md")), StringComparison.Ordinal);
+        Assert.Contains($"## [{version}] - ", File.ReadAllText(Path.Combine(Pipeline.Local.RepositoryPaths.Discover().Root, "CHANGELOG.md")), StringComparison.Ordinal);
     }
 
     private static readonly string[] StatefulTypes = ["AWS::SQS::Queue", "AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::Logs::LogGroup"];
@@ -219,7 +220,7 @@ public sealed class StructureTests
     [Fact]
     public void The_deploy_defaults_name_the_template_and_hold_no_secret()
     {
-        var path = Path.Combine(Pipeline.Local.Environment.RepositoryPaths.Discover().Root, "aws-lambda-tools-defaults.json");
+        var path = Path.Combine(Pipeline.Local.RepositoryPaths.Discover().Root, "aws-lambda-tools-defaults.json");
         var defaults = JsonNode.Parse(File.ReadAllText(path))!;
 
         Assert.Equal("serverless.template", defaults["template"]!.GetValue<string>());
@@ -236,7 +237,7 @@ public sealed class StructureTests
     [Fact]
     public void The_cost_page_is_the_cost_reports_output_not_written_by_hand()
     {
-        var root = Pipeline.Local.Environment.RepositoryPaths.Discover().Root;
+        var root = Pipeline.Local.RepositoryPaths.Discover().Root;
         var readme = File.ReadAllText(Path.Combine(root, "docs", "cost.md"));
         const string begin = "<!-- cost:begin -->", end = "<!-- cost:end -->";
         var from = readme.IndexOf(begin, StringComparison.Ordinal) + begin.Length;
@@ -246,12 +247,74 @@ public sealed class StructureTests
         Assert.Contains(section, File.ReadAllText(Path.Combine(root, "bench", "results", "cost.md")), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void No_project_but_the_tests_and_the_benchmarks_references_an_executable_project()
+    {
+        // Every project file of the repository, read as MSBuild reads it: its own references, and those of each
+        // Directory.Build.props above it (tests/Directory.Build.props gives every test project the executables under test).
+        var root = Pipeline.Local.RepositoryPaths.Discover().Root;
+        var projects = Directory.EnumerateFiles(root, "*.csproj", SearchOption.AllDirectories)
+            .Where(p => !Path.GetRelativePath(root, p).Split(Path.DirectorySeparatorChar).Any(d => d is "bin" or "obj" or "node_modules" || d.StartsWith('.')))
+            .Select(Path.GetFullPath)
+            .ToList();
+        var executables = projects.Where(p => IsExecutable(XDocument.Load(p))).ToHashSet();
+        // What the rule is about is found, not listed: the Api (Web SDK), the functions, the local environment, the CLI.
+        foreach (var project in new[] { "src/Api/Pipeline.Api.csproj", "src/Processor/Pipeline.Processor.csproj", "src/Aggregator/Pipeline.Aggregator.csproj",
+            "src/Local/Pipeline.Local.csproj", "src/Cli/Pipeline.Cli.csproj" })
+        {
+            Assert.Contains(Path.GetFullPath(Path.Combine(root, project)), executables);
+        }
+        Assert.DoesNotContain(Path.GetFullPath(Path.Combine(root, "src/Shared/Pipeline.Shared.csproj")), executables);
+
+        var offending = (
+            from project in projects
+            where !IsTestProject(project, root) && !IsBenchmark(project, root)
+            from reference in ProjectReferences(project, root)
+            where executables.Contains(reference)
+            select $"{Path.GetRelativePath(root, project)} references {Path.GetRelativePath(root, reference)}").ToList();
+        Assert.Empty(offending);
+        // The rule has something to hold: the tests do reference the executables, through the same reading.
+        Assert.Contains(ProjectReferences(Path.GetFullPath(Path.Combine(root, "tests/Local.Tests/Local.Tests.csproj")), root), executables.Contains);
+    }
+
+    private static bool IsExecutable(XDocument project) =>
+        project.Root!.Attribute("Sdk")?.Value.Split(';').Contains("Microsoft.NET.Sdk.Web") == true
+        || project.Descendants("OutputType").Any(o => o.Value.Trim().Equals("Exe", StringComparison.OrdinalIgnoreCase));
+
+    // A test project says so, in its file or in a Directory.Build.props above it (tests/Directory.Build.props: IsTestProject).
+    private static bool IsTestProject(string project, string root) =>
+        BuildFiles(project, root).Any(f => XDocument.Load(f).Descendants("IsTestProject").Any(p => p.Value.Trim() == "true"));
+
+    // The benchmarks run the executables in their own process, as the tests do, to measure them.
+    private static bool IsBenchmark(string project, string root) =>
+        Path.GetRelativePath(root, project).StartsWith("bench" + Path.DirectorySeparatorChar, StringComparison.Ordinal);
+
+    private static IEnumerable<string> ProjectReferences(string project, string root) =>
+        from file in BuildFiles(project, root)
+        from reference in XDocument.Load(file).Descendants("ProjectReference")
+        let include = reference.Attribute("Include")!.Value.Replace("$(MSBuildThisFileDirectory)", "", StringComparison.Ordinal)
+        select Path.GetFullPath(Path.Combine(Path.GetDirectoryName(file)!, include));
+
+    // The project file and each Directory.Build.props from its folder up to the repository's root.
+    private static IEnumerable<string> BuildFiles(string project, string root)
+    {
+        yield return project;
+        for (var folder = new DirectoryInfo(Path.GetDirectoryName(project)!); folder is not null && folder.FullName.Length >= root.Length; folder = folder.Parent)
+        {
+            var props = Path.Combine(folder.FullName, "Directory.Build.props");
+            if (File.Exists(props))
+            {
+                yield return props;
+            }
+        }
+    }
+
     [Theory]
     [InlineData("src/Api/Pipeline.Api.csproj")]
     [InlineData("src/Processor/Pipeline.Processor.csproj")]
     public void DuckDB_never_ships_in_the_api_or_the_processor(string project)
     {
-        var root = Pipeline.Local.Environment.RepositoryPaths.Discover().Root;
+        var root = Pipeline.Local.RepositoryPaths.Discover().Root;
         var closure = new List<string>();
         var pending = new Queue<string>([Path.GetFullPath(Path.Combine(root, project))]);
         while (pending.TryDequeue(out var path))

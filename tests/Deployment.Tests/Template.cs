@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using Pipeline.Local.Environment;
+using Pipeline.Local;
 
 namespace Pipeline.Deployment.Tests;
 

@@ -2,7 +2,7 @@ using Amazon.DynamoDBv2;
 using Amazon.DynamoDBv2.Model;
 using Amazon.Runtime;
 using Pipeline.ApiKeys;
-using Pipeline.Local.Environment;
+using Pipeline.Local.Emulators;
 using Pipeline.Tests;
 
 namespace Pipeline.Local.Tests;

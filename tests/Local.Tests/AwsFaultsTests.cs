@@ -8,7 +8,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Pipeline.Faults;
-using Pipeline.Local.Environment;
+using Pipeline.Local.Emulators;
 using Pipeline.Sns;
 using Pipeline.Tests;
 

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Pipeline.Local.Environment;
 using Pipeline.Tests;
 
 namespace Pipeline.Local.Tests;

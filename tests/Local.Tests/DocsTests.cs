@@ -1,5 +1,4 @@
 using System.Text.RegularExpressions;
-using Pipeline.Local.Environment;
 
 namespace Pipeline.Local.Tests;
 

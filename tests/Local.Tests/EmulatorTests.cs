@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Pipeline.Local.Environment;
+using Pipeline.Local.Emulators;
 
 namespace Pipeline.Local.Tests;
 

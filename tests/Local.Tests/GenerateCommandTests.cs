@@ -1,7 +1,6 @@
 using System.Text.RegularExpressions;
 using Pipeline.ApiKeys;
-using Pipeline.Local.Environment;
-using Pipeline.Local.Hosting;
+using Pipeline.Local.Emulators;
 using Pipeline.Tests;
 
 namespace Pipeline.Local.Tests;
@@ -15,7 +14,7 @@ public sealed partial class GenerateCommandTests
         var stack = await TestEnvironment.ProvisionAsync(aws);
         var (key, _) = await new ApiKeyRegistry(aws.DynamoDb, stack["ApiKeysTable"]).CreateAsync("load", CancellationToken.None);
         var url = $"http://127.0.0.1:{LocalEmulators.FreePort()}";
-        await using var api = await LocalApi.StartAsync(aws.Endpoints, stack, url, CancellationToken.None);
+        await using var api = await InProcess.StartApiAsync(aws.Endpoints, stack, url, CancellationToken.None);
 
         using var output = new StringWriter();
         Assert.Equal(0, await Pipeline.Cli.CliCommands.RunAsync(["generate", "--rate", "100", "--duration", "1.5", "--url", url, "--key", key,

@@ -1,8 +1,7 @@
 using System.Text.Json.Nodes;
 using Amazon.DynamoDBv2.Model;
 using Amazon.SQS.Model;
-using Pipeline.Local.Environment;
-using Pipeline.Local.Provisioning;
+using Pipeline.Local.CloudFormation;
 using Pipeline.Tests;
 
 namespace Pipeline.Local.Tests;

@@ -4,9 +4,8 @@ using Pipeline.Archive;
 using Pipeline.Cli.Commands;
 using Pipeline.Events;
 using Pipeline.Lambda;
-using Pipeline.Local.Environment;
-using Pipeline.Local.Hosting;
-using Pipeline.Local.Provisioning;
+using Pipeline.Local.CloudFormation;
+using Pipeline.Local.Emulators;
 using Pipeline.Storage;
 using Pipeline.Tests;
 
@@ -194,7 +193,7 @@ public sealed partial class QueryCommandTests
     // Stored and archived by the real Processor code in batches of ten: an object per batch.
     private static async Task ArchiveAsync(LocalAws aws, ProvisionedResources stack, IReadOnlyList<QueuedEvent> events)
     {
-        var function = LocalProcessor.Function(aws, stack, new FunctionLog(TextWriter.Null, "processor"));
+        var function = InProcess.Processor(aws, stack, new FunctionLog(TextWriter.Null, "processor"));
         foreach (var batch in events.Chunk(10))
         {
             Assert.Empty(await TestLambda.InvokeAsync(function.HandleAsync,

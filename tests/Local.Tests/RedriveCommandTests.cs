@@ -4,7 +4,7 @@ using Amazon.DynamoDBv2.Model;
 using Amazon.SQS.Model;
 using Pipeline.Cli.Commands;
 using Pipeline.Events;
-using Pipeline.Local.Hosting;
+using Pipeline.Local.EventSourceMapping;
 using Pipeline.Tests;
 
 namespace Pipeline.Local.Tests;

@@ -4,9 +4,9 @@ using Pipeline.Archive;
 using Pipeline.Cli.Commands;
 using Pipeline.Events;
 using Pipeline.Lambda;
-using Pipeline.Local.Environment;
-using Pipeline.Local.Hosting;
-using Pipeline.Local.Provisioning;
+using Pipeline.Local.CloudFormation;
+using Pipeline.Local.Emulators;
+using Pipeline.Local.EventSourceMapping;
 using Pipeline.Storage;
 using Pipeline.Tests;
 
@@ -120,7 +120,7 @@ public sealed class ReplayCommandTests
     // Events received in the hour, stored and archived by the real Processor code in batches of ten: an object per batch.
     private static async Task<List<string>> ArchiveAsync(LocalAws aws, ProvisionedResources stack, DateTimeOffset hour, int count)
     {
-        var function = LocalProcessor.Function(aws, stack, new FunctionLog(TextWriter.Null, "processor"));
+        var function = InProcess.Processor(aws, stack, new FunctionLog(TextWriter.Null, "processor"));
         var events = Enumerable.Range(0, count).Select(i => new QueuedEvent
         {
             SchemaVersion = QueuedEvent.CurrentSchemaVersion,

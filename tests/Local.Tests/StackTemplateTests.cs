@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using Pipeline.Local.Provisioning;
+using Pipeline.Local.CloudFormation;
 
 namespace Pipeline.Local.Tests;
 

@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Http;
 using Pipeline.Aggregator;
 using Pipeline.Cli.Commands;
 using Pipeline.Events;
-using Pipeline.Local.Hosting;
+using Pipeline.Local.Emulators;
 using Pipeline.Storage;
 using Pipeline.Summaries;
 using Pipeline.Tests;
@@ -89,7 +89,7 @@ public sealed class StatusCommandTests
                 : """<GetMetricStatisticsResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/"><GetMetricStatisticsResult><Datapoints><member><Timestamp>2026-11-24T10:00:00Z</Timestamp><Maximum>17.0</Maximum><Unit>Seconds</Unit></member><member><Timestamp>2026-11-24T10:01:00Z</Timestamp><Maximum>42.0</Maximum><Unit>Seconds</Unit></member></Datapoints><Label>ApproximateAgeOfOldestMessage</Label></GetMetricStatisticsResult></GetMetricStatisticsResponse>""");
         });
         await cloudWatch.StartAsync();
-        var reader = CloudWatchReader.Create(Pipeline.Local.Environment.LocalAws.Credentials, Amazon.RegionEndpoint.EUWest1, new Uri(cloudWatch.Urls.Single()));
+        var reader = CloudWatchReader.Create(Pipeline.Local.Emulators.LocalAws.Credentials, Amazon.RegionEndpoint.EUWest1, new Uri(cloudWatch.Urls.Single()));
 
         var screen = Pipeline.Cli.Terminal.Text(await StatusCommand.ScreenAsync(new StatusCommand.Target(aws.Sqs, aws.DynamoDb, aws.S3, stack.StackName, Pipeline.Cli.StackResources.Local(stack.StackName) with { Version = "0.0.1" }, false, reader),
             DateTimeOffset.UtcNow, CancellationToken.None));

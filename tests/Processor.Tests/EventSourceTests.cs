@@ -5,9 +5,9 @@ using System.Text.Json.Nodes;
 using Amazon.SQS.Model;
 using Pipeline.ApiKeys;
 using Pipeline.Lambda;
-using Pipeline.Local.Environment;
-using Pipeline.Local.Hosting;
-using Pipeline.Local.Provisioning;
+using Pipeline.Local.CloudFormation;
+using Pipeline.Local.Emulators;
+using Pipeline.Local.EventSourceMapping;
 using Pipeline.Tests;
 
 namespace Pipeline.Processor.Tests;
@@ -83,7 +83,7 @@ public sealed class EventSourceTests
         await using var harness = await ProcessorHarness.StartAsync();
         var (key, _) = await new ApiKeyRegistry(harness.Aws.DynamoDb, harness.Stack["ApiKeysTable"]).CreateAsync("e2e", CancellationToken.None);
         var url = $"http://127.0.0.1:{LocalEmulators.FreePort()}";
-        await using var api = await LocalApi.StartAsync(harness.Aws.Endpoints, harness.Stack, url, CancellationToken.None);
+        await using var api = await InProcess.StartApiAsync(harness.Aws.Endpoints, harness.Stack, url, CancellationToken.None);
         using var client = new HttpClient { BaseAddress = new Uri(url) };
         client.DefaultRequestHeaders.Add("x-api-key", key);
 

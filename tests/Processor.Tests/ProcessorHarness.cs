@@ -8,9 +8,8 @@ using Amazon.S3;
 using Amazon.S3.Model;
 using Pipeline.Events;
 using Pipeline.Lambda;
-using Pipeline.Local.Environment;
-using Pipeline.Local.Hosting;
-using Pipeline.Local.Provisioning;
+using Pipeline.Local.CloudFormation;
+using Pipeline.Local.Emulators;
 using Pipeline.Tests;
 
 namespace Pipeline.Processor.Tests;
@@ -37,7 +36,7 @@ public sealed class ProcessorHarness : IAsyncDisposable
     }
 
     public ProcessorFunction Function(IAmazonDynamoDB? dynamoDb = null, IAmazonS3? s3 = null) =>
-        new(LocalProcessor.Options(Stack), dynamoDb ?? Aws.DynamoDb, s3 ?? Aws.S3, TimeProvider.System, new FunctionLog(Log, "processor"));
+        new(InProcess.ProcessorOptions(Stack), dynamoDb ?? Aws.DynamoDb, s3 ?? Aws.S3, TimeProvider.System, new FunctionLog(Log, "processor"));
 
     public static QueuedEvent Event(int i, string? id = null) => new()
     {

@@ -4,8 +4,7 @@ using Amazon.DynamoDBv2;
 using Amazon.S3;
 using Pipeline.Events;
 using Pipeline.Lambda;
-using Pipeline.Local.Environment;
-using Pipeline.Local.Hosting;
+using Pipeline.Local.Emulators;
 using Pipeline.Storage;
 using Pipeline.Tests;
 
@@ -59,7 +58,7 @@ public sealed class ProcessorTests
     public async Task An_event_archived_after_its_windows_look_back_leaves_a_late_marker_for_its_hour()
     {
         await using var harness = await ProcessorHarness.StartAsync();
-        var lookback = LocalProcessor.Options(harness.Stack).Lookback;
+        var lookback = InProcess.ProcessorOptions(harness.Stack).Lookback;
         var old = ProcessorHarness.Event(1) with { ReceivedAt = DateTimeOffset.UtcNow - lookback - TimeSpan.FromMinutes(90) };
         var recent = ProcessorHarness.Event(2);
 
@@ -180,7 +179,7 @@ public sealed class ProcessorTests
         var sentAt = sent.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
         var bad = ProcessorHarness.Message("not an event") with { Attributes = new Dictionary<string, string> { ["ApproximateReceiveCount"] = "1", ["SentTimestamp"] = sentAt } };
         var clock = new TestClock(sent.AddSeconds(1));
-        ProcessorFunction At(TestClock c) => new(LocalProcessor.Options(harness.Stack), harness.Aws.DynamoDb, harness.Aws.S3, c, new FunctionLog(harness.Log, "processor"));
+        ProcessorFunction At(TestClock c) => new(InProcess.ProcessorOptions(harness.Stack), harness.Aws.DynamoDb, harness.Aws.S3, c, new FunctionLog(harness.Log, "processor"));
 
         Assert.Empty(await ProcessorHarness.InvokeAsync(At(clock), [bad]));
         clock.Now = sent.AddMinutes(5); // delivered again in the next hour (its first delete was lost), rejected again
@@ -248,7 +247,7 @@ public sealed class ProcessorTests
     {
         await using var harness = await ProcessorHarness.StartAsync();
         var messages = Enumerable.Range(0, 3).Select(i => ProcessorHarness.Message(ProcessorHarness.Event(i))).ToList();
-        var misconfigured = new ProcessorFunction(LocalProcessor.Options(harness.Stack) with { TableName = "no-such-table" },
+        var misconfigured = new ProcessorFunction(InProcess.ProcessorOptions(harness.Stack) with { TableName = "no-such-table" },
             harness.Aws.DynamoDb, harness.Aws.S3, TimeProvider.System, new FunctionLog(harness.Log, "processor"));
 
         var failures = await ProcessorHarness.InvokeAsync(misconfigured, messages);

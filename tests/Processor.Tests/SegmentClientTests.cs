@@ -5,8 +5,8 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Pipeline.ApiKeys;
-using Pipeline.Local.Environment;
-using Pipeline.Local.Hosting;
+using Pipeline.Local.Emulators;
+using Pipeline.Local.EventSourceMapping;
 using Pipeline.Tests;
 
 namespace Pipeline.Processor.Tests;
@@ -30,7 +30,7 @@ public sealed class SegmentClientTests
         queueLink.Cut();
         var answers = new ConcurrentQueue<(string Agent, string Path, int Status)>();
         var url = $"http://127.0.0.1:{LocalEmulators.FreePort()}";
-        await using var api = await LocalApi.StartAsync(harness.Aws.Endpoints with { Fauxqs = queueLink.Address }, harness.Stack, url, CancellationToken.None,
+        await using var api = await InProcess.StartApiAsync(harness.Aws.Endpoints with { Fauxqs = queueLink.Address }, harness.Stack, url, CancellationToken.None,
             services => services.AddSingleton<IStartupFilter>(new AnswerRecorder(answers)));
         var output = new ConcurrentQueue<string>();
         await using var processor = LocalProcessor.Start(harness.Stack, harness.Aws.Endpoints, output.Enqueue);
@@ -97,7 +97,7 @@ public sealed class SegmentClientTests
               "identify":{"traits":{"type":"object","required":["email"]}}}}
             """.Replace("MODE", mode, StringComparison.Ordinal), CancellationToken.None);
         var url = $"http://127.0.0.1:{LocalEmulators.FreePort()}";
-        await using var api = await LocalApi.StartAsync(harness.Aws.Endpoints, harness.Stack, url, CancellationToken.None);
+        await using var api = await InProcess.StartApiAsync(harness.Aws.Endpoints, harness.Stack, url, CancellationToken.None);
         var output = new ConcurrentQueue<string>();
         await using var processor = LocalProcessor.Start(harness.Stack, harness.Aws.Endpoints, output.Enqueue);
         var source = LocalProcessor.EventSource(harness.Aws, harness.Stack, processor.InvokeAsync, new EventSourceOptions(), _ => { });
@@ -146,7 +146,7 @@ public sealed class SegmentClientTests
         await using var harness = await ProcessorHarness.StartAsync();
         var (key, _) = await new ApiKeyRegistry(harness.Aws.DynamoDb, harness.Stack["ApiKeysTable"]).CreateAsync("browser", CancellationToken.None);
         var url = $"http://127.0.0.1:{LocalEmulators.FreePort()}";
-        await using var api = await LocalApi.StartAsync(harness.Aws.Endpoints, harness.Stack, url, CancellationToken.None);
+        await using var api = await InProcess.StartApiAsync(harness.Aws.Endpoints, harness.Stack, url, CancellationToken.None);
         var output = new ConcurrentQueue<string>();
         await using var processor = LocalProcessor.Start(harness.Stack, harness.Aws.Endpoints, output.Enqueue);
         var source = LocalProcessor.EventSource(harness.Aws, harness.Stack, processor.InvokeAsync, new EventSourceOptions(), _ => { });

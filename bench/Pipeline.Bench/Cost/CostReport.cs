@@ -11,10 +11,12 @@ using Microsoft.Extensions.Logging;
 using Pipeline.ApiKeys;
 using Pipeline.Cli.Commands;
 using Pipeline.Local;
-using Pipeline.Local.Environment;
-using Pipeline.Local.Hosting;
+using Pipeline.Local.CloudFormation;
+using Pipeline.Local.Emulators;
+using Pipeline.Local.EventSourceMapping;
 using Pipeline.Local.Lambda;
-using Pipeline.Local.Provisioning;
+using Pipeline.Local.Schedule;
+using Pipeline.Tests;
 
 namespace Pipeline.Bench.Cost;
 
@@ -68,7 +70,7 @@ internal static class CostReport
         var apiTimes = new ConcurrentQueue<double>();
         var apiLog = new CountingLoggerProvider();
         var url = $"http://127.0.0.1:{LocalEmulators.FreePort()}";
-        await using var api = await LocalApi.StartAsync(metered, stack, url, CancellationToken.None, services =>
+        await using var api = await InProcess.StartApiAsync(metered, stack, url, CancellationToken.None, services =>
         {
             services.AddSingleton<IStartupFilter>(new RequestTimer(apiTimes));
             services.AddSingleton<ILoggerProvider>(apiLog);

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using System.Text.RegularExpressions;
 using Pipeline.Api.Hosting;
 using Pipeline.Storage;
 
@@ -13,10 +12,6 @@ public static partial class EventRules
 {
     /// <summary>Most characters of a User-Agent kept with an event; the rest is cut.</summary>
     public const int MaxUserAgent = 512;
-
-    /// <summary>An event id or idempotency key: 1 to 128 of <c>A-Z a-z 0-9 _ . : -</c>.</summary>
-    [GeneratedRegex("^[A-Za-z0-9_.:-]{1,128}$")]
-    public static partial Regex IdPattern();
 
     /// <summary>Why an event's time cannot be accepted at <paramref name="now"/> (too far ahead, or too old), naming it <paramref name="subject"/>; or null.</summary>
     public static string? TimeProblem(DateTimeOffset at, DateTimeOffset now, EventLimits limits, string subject)

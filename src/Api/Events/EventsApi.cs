@@ -60,7 +60,7 @@ public static class EventsApi
     {
         if (idempotencyKey is not null)
         {
-            if (!EventRules.IdPattern().IsMatch(idempotencyKey))
+            if (!EventIds.Pattern().IsMatch(idempotencyKey))
             {
                 return TypedResults.ValidationProblem(new Dictionary<string, string[]>
                 {

@@ -3,6 +3,7 @@ using System.Text;
 using FluentValidation;
 using Microsoft.Extensions.Options;
 using Pipeline.Api.Hosting;
+using Pipeline.Events;
 
 namespace Pipeline.Api.Events;
 
@@ -23,7 +24,7 @@ public sealed partial class IncomingEventValidator : AbstractValidator<IncomingE
         Text(e => e.UserId, "userId", 128);
         Text(e => e.AnonymousId, "anonymousId", 128);
 
-        RuleFor(e => e.EventId!).Matches(EventRules.IdPattern()).When(e => e.EventId is not null)
+        RuleFor(e => e.EventId!).Matches(EventIds.Pattern()).When(e => e.EventId is not null)
             .WithMessage("'eventId' must be 1 to 128 of the characters A-Z a-z 0-9 _ . : -");
 
         RuleFor(e => e.OccurredAt!).Custom((value, context) =>

@@ -265,10 +265,10 @@ public sealed class HourCompactor(IAmazonS3 s3, string bucketName, DuckDBConnect
                     FROM {all} AS c
                     SEMI JOIN (SELECT min({id}) AS first FROM {all} GROUP BY "eventId") AS k
                         ON {id.Replace("filename", "c.filename", StringComparison.Ordinal).Replace("file_row_number", "c.file_row_number", StringComparison.Ordinal)} = k.first
-                ) TO '{Quote(output)}' (FORMAT parquet, COMPRESSION zstd)
+                ) TO '{DuckDb.Quote(output)}' (FORMAT parquet, COMPRESSION zstd)
                 """, cancellationToken);
             using var command = duckDb.CreateCommand();
-            command.CommandText = $"SELECT count(*) FROM read_parquet('{Quote(output)}')"; // from the file's footer
+            command.CommandText = $"SELECT count(*) FROM read_parquet('{DuckDb.Quote(output)}')"; // from the file's footer
             return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture);
         }
         finally
@@ -285,13 +285,11 @@ public sealed class HourCompactor(IAmazonS3 s3, string bucketName, DuckDBConnect
             COPY (
                 SELECT {string.Join(", ", EventColumns.All.Select(c => c.DuckDbType == "VARCHAR" ? $"decode(\"{c.Name}\") AS \"{c.Name}\"" : $"\"{c.Name}\""))}
                 FROM {Stage} ORDER BY "receivedAt"
-            ) TO '{Quote(path)}' (FORMAT parquet, COMPRESSION zstd);
+            ) TO '{DuckDb.Quote(path)}' (FORMAT parquet, COMPRESSION zstd);
             DELETE FROM {Stage};
             """, cancellationToken);
         return path;
     }
-
-    private static string Quote(string text) => text.Replace("'", "''", StringComparison.Ordinal);
 
     private static string StageType(EventColumn column) => column.DuckDbType == "VARCHAR" ? "BLOB" : column.DuckDbType;
 

@@ -191,7 +191,7 @@ public static class StatusCommand
             {
                 continue;
             }
-            foreach (var program in new[] { "Pipeline.Processor.dll", "Pipeline.Aggregator.dll" })
+            foreach (var program in new[] { "Pipeline.Api.dll", "Pipeline.Processor.dll", "Pipeline.Aggregator.dll" })
             {
                 if (commandLine.Contains(program, StringComparison.Ordinal))
                 {

@@ -152,7 +152,7 @@ public sealed class ExecutionEnvironment : IAsyncDisposable
 
     private void StartProcess()
     {
-        var start = new ProcessStartInfo(_function.Host ?? (System.Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet"))
+        var start = new ProcessStartInfo(_function.Host ?? (Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet"))
         {
             WorkingDirectory = _function.TaskRoot,
             RedirectStandardOutput = true,
@@ -165,7 +165,7 @@ public sealed class ExecutionEnvironment : IAsyncDisposable
         start.Environment.Clear();
         foreach (var name in new[] { "PATH", "HOME", "DOTNET_ROOT", "TMPDIR" })
         {
-            if (System.Environment.GetEnvironmentVariable(name) is { } value)
+            if (Environment.GetEnvironmentVariable(name) is { } value)
             {
                 start.Environment[name] = value;
             }

@@ -1,11 +1,10 @@
 using System.Globalization;
 using System.Reflection;
-using Pipeline.Local.Environment;
-using Pipeline.Local.Provisioning;
+using Pipeline.Local.CloudFormation;
 
 namespace Pipeline.Local.Lambda;
 
-/// <summary>The functions of a local stack, defined from serverless.template as Lambda would run them.</summary>
+/// <summary>The functions of a local stack (the Api too), defined from serverless.template as Lambda would run them, and built or published as a deploy would.</summary>
 public static class LocalLambda
 {
     /// <summary>The dummy session credentials of local functions (Lambda gives every function a session token).</summary>
@@ -102,15 +101,44 @@ public static class LocalLambda
     }
 
     /// <summary>
-    /// The build output of the project in <paramref name="codeUri"/>, in the configuration this program was built in:
-    /// <c>dotnet run --project src/Local</c> and <c>dotnet test</c> build it first, as they build every referenced project.
+    /// Builds the projects in <paramref name="codeUris"/> (one after the other: they share libraries), in the configuration this
+    /// program was built in, into the folders <see cref="BuildOutput"/> names. `up` does this first, as a deploy builds the code:
+    /// the local environment references no function's project, so nothing else builds them for it.
+    /// </summary>
+    public static async Task BuildAsync(IEnumerable<string> codeUris, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(codeUris);
+        foreach (var codeUri in codeUris.Distinct())
+        {
+            var project = Path.GetFullPath(Path.Combine(RepositoryPaths.Discover().Root, codeUri));
+            var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var argument in new[] { "build", project, "-c", Configuration, "-nologo", "-v", "q" })
+            {
+                start.ArgumentList.Add(argument);
+            }
+            using var build = System.Diagnostics.Process.Start(start)!;
+            var log = build.StandardOutput.ReadToEndAsync(cancellationToken);
+            var errors = build.StandardError.ReadToEndAsync(cancellationToken);
+            await build.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+            if (build.ExitCode != 0)
+            {
+                throw new InvalidOperationException($"dotnet build {codeUri} -c {Configuration} failed:\n{await log.ConfigureAwait(false)}{await errors.ConfigureAwait(false)}");
+            }
+        }
+    }
+
+    /// <summary>
+    /// The build output of the project in <paramref name="codeUri"/>, in the configuration this program was built in: `up` builds it
+    /// first (<see cref="BuildAsync"/>), and <c>dotnet test</c> builds it as a project the tests reference.
     /// </summary>
     public static string BuildOutput(string codeUri)
     {
-        var configuration = typeof(LocalLambda).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
-        var folder = Path.GetFullPath(Path.Combine(RepositoryPaths.Discover().Root, codeUri, "bin", configuration, "net10.0"));
+        var folder = Path.GetFullPath(Path.Combine(RepositoryPaths.Discover().Root, codeUri, "bin", Configuration, "net10.0"));
         return Directory.Exists(folder)
             ? folder
             : throw new InvalidOperationException($"The function in {codeUri} is not built ({folder} is missing): run `dotnet build`.");
     }
+
+    private static string Configuration =>
+        typeof(LocalLambda).Assembly.GetCustomAttribute<AssemblyConfigurationAttribute>()?.Configuration ?? "Debug";
 }

@@ -3,7 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 
-namespace Pipeline.Local.Provisioning;
+namespace Pipeline.Local.CloudFormation;
 
 /// <summary>A template error: malformed JSON, an unknown resource type or intrinsic, a dangling reference.</summary>
 public sealed class TemplateException(string message) : Exception(message);

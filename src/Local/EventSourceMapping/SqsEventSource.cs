@@ -3,7 +3,7 @@ using Amazon.SQS;
 using Amazon.SQS.Model;
 using Pipeline.Lambda;
 
-namespace Pipeline.Local.Hosting;
+namespace Pipeline.Local.EventSourceMapping;
 
 /// <summary>How the local event source polls; the defaults are the template's.</summary>
 public sealed record EventSourceOptions

@@ -1,4 +1,4 @@
-namespace Pipeline.Local.Environment;
+namespace Pipeline.Local;
 
 /// <summary>Where things are in a clone of the repository.</summary>
 public sealed record RepositoryPaths(string Root)
@@ -7,7 +7,7 @@ public sealed record RepositoryPaths(string Root)
     public string Template => Path.Combine(Root, "serverless.template");
 
     /// <summary>The committed launcher and pinned npm manifest of the emulators.</summary>
-    public string EmulatorSources => Path.Combine(Root, "src", "Local", "emulators");
+    public string EmulatorSources => Path.Combine(Root, "src", "Local", "Emulators");
 
     /// <summary>The git-ignored folder for downloads and emulator state.</summary>
     public string LocalState => Path.Combine(Root, ".local");

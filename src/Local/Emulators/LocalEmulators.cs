@@ -4,7 +4,7 @@ using System.Net.Sockets;
 using Amazon.DynamoDBv2.Model;
 using Amazon.SQS.Model;
 
-namespace Pipeline.Local.Environment;
+namespace Pipeline.Local.Emulators;
 
 /// <summary>How to bring the emulators up.</summary>
 public sealed record EmulatorOptions

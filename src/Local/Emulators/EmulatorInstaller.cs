@@ -3,7 +3,7 @@ using System.Formats.Tar;
 using System.IO.Compression;
 using System.Security.Cryptography;
 
-namespace Pipeline.Local.Environment;
+namespace Pipeline.Local.Emulators;
 
 /// <summary>
 /// Installs the pinned emulators on first use, into git-ignored folders:
@@ -43,7 +43,7 @@ public static class EmulatorInstaller
         {
             return;
         }
-        progress("Installing fauxqs (npm ci, pinned by src/Local/emulators/package-lock.json)...");
+        progress("Installing fauxqs (npm ci, pinned by src/Local/Emulators/package-lock.json)...");
         await RunAsync("npm", ["ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"], paths.EmulatorSources, cancellationToken);
         await File.WriteAllTextAsync(stamp, wanted, cancellationToken);
     }

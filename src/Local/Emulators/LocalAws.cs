@@ -5,7 +5,7 @@ using Amazon.S3;
 using Amazon.SQS;
 using Pipeline.Sns;
 
-namespace Pipeline.Local.Environment;
+namespace Pipeline.Local.Emulators;
 
 /// <summary>SDK clients pointed at the local endpoints, with dummy credentials (the emulators accept any).</summary>
 public sealed class LocalAws : IDisposable
@@ -19,11 +19,11 @@ public sealed class LocalAws : IDisposable
     /// </summary>
     public static void UseDummyCredentialsInThisProcess(string region = "us-east-1")
     {
-        System.Environment.SetEnvironmentVariable("AWS_ACCESS_KEY_ID", "local");
-        System.Environment.SetEnvironmentVariable("AWS_SECRET_ACCESS_KEY", "local");
-        System.Environment.SetEnvironmentVariable("AWS_SESSION_TOKEN", null);
-        System.Environment.SetEnvironmentVariable("AWS_PROFILE", null);
-        System.Environment.SetEnvironmentVariable("AWS_REGION", region);
+        Environment.SetEnvironmentVariable("AWS_ACCESS_KEY_ID", "local");
+        Environment.SetEnvironmentVariable("AWS_SECRET_ACCESS_KEY", "local");
+        Environment.SetEnvironmentVariable("AWS_SESSION_TOKEN", null);
+        Environment.SetEnvironmentVariable("AWS_PROFILE", null);
+        Environment.SetEnvironmentVariable("AWS_REGION", region);
     }
 
     /// <summary>Creates clients for <paramref name="endpoints"/>.</summary>

@@ -1,25 +1,15 @@
 using System.Text.Json.Nodes;
-using Pipeline.Lambda;
-using Pipeline.Local.Environment;
+using Pipeline.Local.CloudFormation;
+using Pipeline.Local.Emulators;
 using Pipeline.Local.Lambda;
-using Pipeline.Local.Provisioning;
-using Pipeline.Processor;
 
-namespace Pipeline.Local.Hosting;
+namespace Pipeline.Local.EventSourceMapping;
 
-/// <summary>The Processor function on the local stack, fed by the local SQS event source.</summary>
+/// <summary>The Processor function on the local Lambda, and the SQS event source mapping that feeds it, as the template defines them.</summary>
 public static class LocalProcessor
 {
     /// <summary>The function's logical id in serverless.template.</summary>
     public const string LogicalId = "ProcessorFunction";
-
-    /// <summary>The Processor's settings: the environment the template gives the function, resolved locally.</summary>
-    public static ProcessorOptions Options(ProvisionedResources stack)
-    {
-        ArgumentNullException.ThrowIfNull(stack);
-        var environment = stack.FunctionEnvironment(LogicalId);
-        return ProcessorOptions.FromEnvironment(name => environment.GetValueOrDefault(name));
-    }
 
     /// <summary>The event source settings of the function's SQS event in the template.</summary>
     public static EventSourceOptions EventSourceOptions(ProvisionedResources stack)
@@ -54,12 +44,5 @@ public static class LocalProcessor
         ArgumentNullException.ThrowIfNull(stack);
         var queue = stack.Resources["EventsQueue"];
         return new SqsEventSource(aws.Sqs, queue.Ref, queue.Attributes["Arn"], aws.Endpoints.Region, invoke, options, log);
-    }
-
-    /// <summary>The Processor's code in this process, on the local stack's clients (for tests of its logic).</summary>
-    public static ProcessorFunction Function(LocalAws aws, ProvisionedResources stack, FunctionLog log)
-    {
-        ArgumentNullException.ThrowIfNull(aws);
-        return new(Options(stack), aws.DynamoDb, aws.S3, TimeProvider.System, log);
     }
 }

@@ -1,10 +1,10 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace Pipeline.Local.Hosting;
+namespace Pipeline.Local.Lambda;
 
 /// <summary>
-/// A function process's output for a person at a terminal: each Embedded Metric Format line (which CloudWatch would
+/// A function's or the Api's process output, for a person at a terminal: each Processor batch's Embedded Metric Format line (which CloudWatch would
 /// turn into metrics) becomes one short line, warnings and errors are shown with the function's name, and the rest
 /// (information lines, successful REPORT lines) is left out.
 /// </summary>
@@ -46,9 +46,18 @@ public static class FunctionConsole
         }
         if (json.ContainsKey("_aws"))
         {
+            if (!json.ContainsKey("Processed"))
+            {
+                return null; // not a Processor batch's: the Aggregator's run, which the schedule reports itself
+            }
             return FormattableString.Invariant(
                 $"{function}: batch stored {json["Processed"]}, duplicates {json["Duplicates"]}, rejected {json["Rejected"]}, failed {json["Failed"]} ({json["BatchDuration"]} ms)");
         }
-        return json["level"]?.ToString() is "WARN" or "ERROR" or "FATAL" ? $"{function} {json["level"]}: {json["message"]}" : null;
+        if (json["level"]?.ToString() is "WARN" or "ERROR" or "FATAL")
+        {
+            return $"{function} {json["level"]}: {json["message"]}";
+        }
+        // ASP.NET Core's JSON console (the Api): LogLevel and Message.
+        return json["LogLevel"]?.ToString() is "Warning" or "Error" or "Critical" ? $"{function} {json["LogLevel"]}: {json["Message"]}" : null;
     }
 }

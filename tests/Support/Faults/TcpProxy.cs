@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace Pipeline.Local.Environment;
+namespace Pipeline.Tests;
 
 /// <summary>
 /// A loopback TCP proxy in front of a real server, for faults a test or the fault soak injects on the wire: each request chunk can be

@@ -1,27 +1,24 @@
 using System.Globalization;
 using System.Text.Json;
-using Pipeline.Aggregator;
-using Pipeline.Lambda;
-using Pipeline.Local.Environment;
+using Pipeline.Local.CloudFormation;
 using Pipeline.Local.Lambda;
-using Pipeline.Local.Provisioning;
 using Pipeline.Summaries;
 
-namespace Pipeline.Local.Hosting;
+namespace Pipeline.Local.Schedule;
 
-/// <summary>The Aggregator function on the local stack, invoked at the window's cadence as the schedule would invoke it.</summary>
+/// <summary>The Aggregator function on the local Lambda, invoked at the window's cadence as its EventBridge schedule would invoke it.</summary>
 public static class LocalAggregator
 {
     /// <summary>The function's logical id in serverless.template.</summary>
     public const string LogicalId = "AggregatorFunction";
 
-    // Locally the Processor lags the API by about a second, so a short settle time is enough.
-    private static readonly TimeSpan LocalSettle = TimeSpan.FromSeconds(5);
+    /// <summary>How long after a window ends it is counted locally: the Processor lags the API by about a second here, so a short settle time is enough.</summary>
+    public static readonly TimeSpan Settle = TimeSpan.FromSeconds(5);
 
     /// <summary>The local window length: <c>PIPELINE_SUMMARY_WINDOW</c> (whole minutes as a TimeSpan, such as 00:05:00), default one minute.</summary>
     public static TimeSpan Window(Func<string, string?>? read = null)
     {
-        var text = (read ?? System.Environment.GetEnvironmentVariable)("PIPELINE_SUMMARY_WINDOW");
+        var text = (read ?? Environment.GetEnvironmentVariable)("PIPELINE_SUMMARY_WINDOW");
         if (string.IsNullOrEmpty(text))
         {
             return TimeSpan.FromMinutes(1);
@@ -31,29 +28,14 @@ public static class LocalAggregator
             : throw new InvalidOperationException($"PIPELINE_SUMMARY_WINDOW must be whole minutes from 00:01:00 to 1.00:00:00, such as 00:05:00; not '{text}'.");
     }
 
-    /// <summary>The Aggregator's settings: the template's environment for the function, resolved locally, with the local window.</summary>
-    public static AggregatorOptions Options(ProvisionedResources stack, TimeSpan window)
-    {
-        ArgumentNullException.ThrowIfNull(stack);
-        var environment = stack.FunctionEnvironment(LogicalId);
-        return AggregatorOptions.FromEnvironment(name => environment.GetValueOrDefault(name)) with { Window = window, Settle = LocalSettle };
-    }
-
     /// <summary>The Aggregator as Lambda runs it (one process), with the local window and settle time, and any <paramref name="overrides"/> of its variables.</summary>
     public static LocalFunction Start(ProvisionedResources stack, LocalEndpoints endpoints, TimeSpan window, Action<string> output, string? taskRoot = null,
         IReadOnlyDictionary<string, string>? overrides = null) =>
         new(LocalLambda.Definition(stack, LogicalId, endpoints, new Dictionary<string, string>(overrides ?? new Dictionary<string, string>())
         {
             ["Summaries__WindowMinutes"] = ((int)window.TotalMinutes).ToString(CultureInfo.InvariantCulture),
-            ["Summaries__SettleSeconds"] = ((int)LocalSettle.TotalSeconds).ToString(CultureInfo.InvariantCulture),
+            ["Summaries__SettleSeconds"] = ((int)Settle.TotalSeconds).ToString(CultureInfo.InvariantCulture),
         }, taskRoot), 1, output);
-
-    /// <summary>The Aggregator's code in this process, on the local stack's clients (for tests of its logic).</summary>
-    public static AggregatorFunction Function(LocalAws aws, AggregatorOptions options, TimeProvider clock, FunctionLog log)
-    {
-        ArgumentNullException.ThrowIfNull(aws);
-        return new AggregatorFunction(options, aws.DynamoDb, aws.S3, aws.Sqs, aws.Sns, clock, log);
-    }
 
     /// <summary>Invokes the function once with the event EventBridge's schedule sends; returns what the run did.</summary>
     public static async Task<AggregatorRun> InvokeAsync(LocalFunction function, CancellationToken cancellationToken)
@@ -84,7 +66,7 @@ public static class LocalAggregator
         while (!cancellationToken.IsCancellationRequested)
         {
             var now = TimeProvider.System.GetUtcNow();
-            var next = SummaryWindows.Containing(now - LocalSettle, window).End + LocalSettle;
+            var next = SummaryWindows.Containing(now - Settle, window).End + Settle;
             try
             {
                 await Task.Delay(next - now, cancellationToken);

@@ -4,9 +4,9 @@ using Amazon.DynamoDBv2;
 using Amazon.DynamoDBv2.Model;
 using Amazon.S3.Util;
 using Amazon.SQS.Model;
-using Pipeline.Local.Environment;
+using Pipeline.Local.Emulators;
 
-namespace Pipeline.Local.Provisioning;
+namespace Pipeline.Local.CloudFormation;
 
 /// <summary>What provisioning did to a resource.</summary>
 public enum ProvisionOutcome
