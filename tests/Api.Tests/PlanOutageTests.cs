@@ -108,6 +108,11 @@ public sealed class PlanOutageTests
         var slow = JsonSerializer.Serialize(new { eventType = "signup", userId = "u", properties = new { slug = new string('a', 34) + "!" } });
         var hundred = JsonSerializer.Serialize(new { events = Enumerable.Repeat(JsonNode.Parse(slow), 100) });
 
+        // A value the pattern matches at once first: the plan's first read and the first evaluation's JIT are not what is timed.
+        using var warm = await PostAsync(client, JsonSerializer.Serialize(new { eventType = "signup", userId = "u", properties = new { slug = "aaa" } }));
+        Assert.Equal(HttpStatusCode.Accepted, warm.StatusCode);
+        Assert.Single(await app.DrainEventsAsync(waitSeconds: 0));
+
         var clock = Stopwatch.StartNew();
         using var refused = await PostAsync(client, slow);
         var one = clock.Elapsed;
@@ -116,8 +121,9 @@ public sealed class PlanOutageTests
 
         Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
         var error = (await refused.Content.ReadFromJsonAsync<JsonObject>())!["errors"]!["properties.slug"]![0]!.GetValue<string>();
-        Assert.Contains("'^(a+)+$' did not finish within 20 ms", error, StringComparison.Ordinal);
-        Assert.True(one < TimeSpan.FromSeconds(2), $"{one.TotalMilliseconds:0} ms"); // the first request also reads the plan and starts the Api
+        // The match stops at its timeout; on a loaded machine the event's own budget may run out first: refused either way.
+        Assert.Matches(@"'\^\(a\+\)\+\$' did not finish within 20 ms|not checked: this event spent it", error);
+        Assert.True(one < TimeSpan.FromSeconds(2), $"{one.TotalMilliseconds:0} ms"); // no wait for the pattern
         Assert.True(all - one < TimeSpan.FromSeconds(1), $"a batch of 100 in {(all - one).TotalMilliseconds:0} ms");
         // The first items are refused for the pattern that timed out; once the request's budget is spent, the others are
         // accepted unchecked, as when no plan can be read.

@@ -142,9 +142,12 @@ public sealed class EventSourceTests
         Assert.DoesNotContain(killed, processor.ProcessIds); // a new process took the redelivered batch
         var items = await harness.ItemsAsync();
         Assert.Equal(events.Select(e => e.EventId).Order(), items.Select(i => i["eventId"].S).Order());
-        // Each event was stored by exactly one invocation: the killed one wrote no metric line, the redelivery stored all ten.
+        // The killed invocation wrote no metric line; each redelivery accounts for all ten (stored, or found stored), and no
+        // event is stored twice. On a loaded machine a redelivery can outrun the 3 s visibility timeout: then two do.
         var metrics = output.Where(l => l.Contains("\"_aws\"", StringComparison.Ordinal)).Select(l => JsonNode.Parse(l)!).ToList();
-        Assert.Equal(events.Count, metrics.Sum(m => m["Processed"]!.GetValue<double>() + m["Duplicates"]!.GetValue<double>()));
+        Assert.NotEmpty(metrics);
+        Assert.All(metrics, m => Assert.Equal(events.Count, m["Processed"]!.GetValue<double>() + m["Duplicates"]!.GetValue<double>()));
+        Assert.InRange(metrics.Sum(m => m["Processed"]!.GetValue<double>()), 0, events.Count);
         var left = await harness.Aws.Sqs.GetQueueAttributesAsync(queue.Ref, ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]);
         Assert.Equal(0, left.ApproximateNumberOfMessages + left.ApproximateNumberOfMessagesNotVisible);
         // Every event archived; a batch processed again (its redelivery outran the visibility timeout on the slow link) may
