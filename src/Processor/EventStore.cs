@@ -147,7 +147,10 @@ public sealed class EventStore(IAmazonDynamoDB dynamoDb, string tableName, TimeS
         }
         if (plan.Violations is { Count: > 0 } violations)
         {
-            map["violations"] = new() { L = [.. violations.Select(v => new AttributeValue { M = new() { ["path"] = new() { S = v.Path }, ["message"] = new() { S = v.Message } } })] };
+            map["violations"] = new()
+            {
+                L = [.. violations.Select(v => new AttributeValue { M = new() { ["path"] = new() { S = v.Path }, ["message"] = new() { S = v.Message } } })],
+            };
         }
         return new AttributeValue { M = map };
     }

@@ -129,7 +129,8 @@ public sealed class HourLease(IAmazonDynamoDB dynamoDb, string tableName, TimePr
     /// <summary>The hours recorded by <see cref="MarkPendingAsync"/>, oldest first.</summary>
     public async Task<List<DateTimeOffset>> PendingAsync(CancellationToken cancellationToken)
     {
-        var item = (await dynamoDb.GetItemAsync(new GetItemRequest { TableName = tableName, Key = PendingKey, ConsistentRead = true }, cancellationToken).ConfigureAwait(false)).Item;
+        var request = new GetItemRequest { TableName = tableName, Key = PendingKey, ConsistentRead = true };
+        var item = (await dynamoDb.GetItemAsync(request, cancellationToken).ConfigureAwait(false)).Item;
         return item is { Count: > 0 } && item.TryGetValue("hours", out var hours)
             ? [.. (hours.SS ?? []).Select(h => DateTimeOffset.Parse(h, CultureInfo.InvariantCulture)).Order()]
             : [];
