@@ -115,7 +115,8 @@ public static class PlanCommand
                 }
             }
             var console = Terminal.For(r.InvocationConfiguration.Output);
-            var types = Terminal.Table("event type", "events", "would pass", "flagged", "blocked").Title(Markup.Escape($"received {start:yyyy-MM-dd HH:mm} to {end:yyyy-MM-dd HH:mm} UTC"));
+            var types = Terminal.Table("event type", "events", "would pass", "flagged", "blocked")
+                .Title(Markup.Escape($"received {start:yyyy-MM-dd HH:mm} to {end:yyyy-MM-dd HH:mm} UTC"));
             foreach (var (type, (events, flagged, blocked)) in byType)
             {
                 types.AddRow(Markup.Escape(type), N(events), N(events - flagged - blocked), N(flagged), N(blocked));

@@ -87,7 +87,8 @@ public static class QueryCommand
             if (bytes > maxBytes)
             {
                 await error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                    $"The range holds {bytes / 1048576.0:0.0} MB of archive, more than --max-bytes ({maxBytes / 1048576.0:0.0} MB); nothing was downloaded. Narrow --from/--to, or raise --max-bytes."));
+                    $"The range holds {bytes / 1048576.0:0.0} MB of archive, "
+                    + $"more than --max-bytes ({maxBytes / 1048576.0:0.0} MB); nothing was downloaded. Narrow --from/--to, or raise --max-bytes."));
                 return 2;
             }
             using var duckDb = await OpenAsync(archive, bucket, from, to, folder, error, cancellationToken);
