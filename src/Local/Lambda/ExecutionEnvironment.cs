@@ -152,18 +152,21 @@ public sealed class ExecutionEnvironment : IAsyncDisposable
         await _server.StartAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private void StartProcess()
+    /// <summary>
+    /// How a function's (or the Api's) program starts: <c>dotnet exec</c> in its task root, its output read, and only what
+    /// Lambda gives in its environment (and what the dotnet host needs to be found): nothing of this process leaks in.
+    /// </summary>
+    internal static ProcessStartInfo StartInfo(string? host, string taskRoot, string program)
     {
-        var start = new ProcessStartInfo(_function.Host ?? (Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet"))
+        var start = new ProcessStartInfo(host ?? (Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } dotnet ? dotnet : "dotnet"))
         {
-            WorkingDirectory = _function.TaskRoot,
+            WorkingDirectory = taskRoot,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
         start.ArgumentList.Add("exec");
-        start.ArgumentList.Add(_function.Program);
-        // Only what Lambda gives (and what the dotnet host needs to be found): nothing of this process leaks in.
+        start.ArgumentList.Add(program);
         start.Environment.Clear();
         foreach (var name in new[] { "PATH", "HOME", "DOTNET_ROOT", "TMPDIR" })
         {
@@ -172,6 +175,12 @@ public sealed class ExecutionEnvironment : IAsyncDisposable
                 start.Environment[name] = value;
             }
         }
+        return start;
+    }
+
+    private void StartProcess()
+    {
+        var start = StartInfo(_function.Host, _function.TaskRoot, _function.Program);
         foreach (var (name, value) in _function.Environment)
         {
             start.Environment[name] = value;
