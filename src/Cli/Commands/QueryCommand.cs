@@ -36,8 +36,7 @@ public static class QueryCommand
         command.SetAction(async (r, ct) =>
         {
             var target = new StackTarget(r);
-            var end = r.GetValue(to) ?? TimeProvider.System.GetUtcNow();
-            var start = r.GetValue(from) ?? end.AddDays(-1);
+            var (start, end) = TypedOptions.Range(r, from, to, TimeSpan.FromDays(1));
             if (start >= end)
             {
                 await r.InvocationConfiguration.Error.WriteLineAsync("--from must be before --to.");
