@@ -21,7 +21,8 @@ internal static class AggregatorBenchmark
 {
     internal sealed record Shape(string Path, int PerObject, int Events);
 
-    internal sealed record Result(Shape Shape, long Objects, long Bytes, TimeSpan Load, double InitMs, double RunMs, long PeakRssBytes, long PeakCgroupBytes, long Counted, string? Error)
+    internal sealed record Result(
+        Shape Shape, long Objects, long Bytes, TimeSpan Load, double InitMs, double RunMs, long PeakRssBytes, long PeakCgroupBytes, long Counted, string? Error)
     {
         /// <summary>The function's output lines.</summary>
         public IReadOnlyList<string> Log { get; init; } = [];
@@ -39,7 +40,8 @@ internal static class AggregatorBenchmark
         var taskRoot = await LocalLambda.PublishAsync("src/Aggregator", "linux-x64", Path.Combine(folder, "publish"));
         var results = new List<Result>();
         int memorySize = 0, timeout = 0, storage = 0;
-        var eventBytes = Enumerable.Range(0, 997).Average(i => Pipeline.Storage.ArchiveLine.Serialize(Event(SummaryWindows.Containing(DateTimeOffset.UtcNow, TimeSpan.FromHours(1)), TimeSpan.Zero, i, Properties(i))).Length + 1);
+        var sampleWindow = SummaryWindows.Containing(DateTimeOffset.UtcNow, TimeSpan.FromHours(1));
+        var eventBytes = Enumerable.Range(0, 997).Average(i => Pipeline.Storage.ArchiveLine.Serialize(Event(sampleWindow, TimeSpan.Zero, i, Properties(i))).Length + 1);
         try
         {
             foreach (var shape in Shapes.Where(s => s.Events <= maxEvents))
@@ -68,15 +70,21 @@ internal static class AggregatorBenchmark
 
         var lines = new List<string>
         {
-            FormattableString.Invariant($"One 60-minute window per row, one run each, {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, linux-x64, Release publish (ReadyToRun) run as deployed:"),
-            FormattableString.Invariant($"MemorySize {memorySize} MB as a cgroup memory limit, a CPU quota of {memorySize / 1769.0:0.00} core (MemorySize/1,769), Timeout {timeout} s, EphemeralStorage {storage} MB."),
-            FormattableString.Invariant($"Events of {eventBytes:N0} bytes on average as archive lines (the load generator's shapes, with a user agent and page context), written with the Processor's archive code."),
+            string.Create(CultureInfo.InvariantCulture, $"One 60-minute window per row, one run each, {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, "
+                + $"{Environment.ProcessorCount} cores, linux-x64, Release publish (ReadyToRun) run as deployed:"),
+            string.Create(CultureInfo.InvariantCulture, $"MemorySize {memorySize} MB as a cgroup memory limit, "
+                + $"a CPU quota of {memorySize / 1769.0:0.00} core (MemorySize/1,769), Timeout {timeout} s, EphemeralStorage {storage} MB."),
+            string.Create(CultureInfo.InvariantCulture, $"Events of {eventBytes:N0} bytes on average as archive lines (the load generator's shapes, "
+                + $"with a user agent and page context), written with the Processor's archive code."),
             "",
-            "| path (events an object) | events | objects | gzip MB | init (start → first GET /next) | first invocation (the run) | events/s | peak RSS | cgroup peak (with page cache) | counted |",
+            "| path (events an object) | events | objects | gzip MB | init (start → first GET /next) | first invocation (the run) | events/s | peak RSS | "
+                + "cgroup peak (with page cache) | counted |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
         };
-        lines.AddRange(results.Select(r => FormattableString.Invariant(
-            $"| {r.Shape.Path} ({r.Shape.PerObject}) | {r.Shape.Events:N0} | {r.Objects:N0} | {r.Bytes / 1048576.0:0} | {r.InitMs:0} ms | {r.RunMs / 1000:0.0} s | {r.Shape.Events / (r.RunMs / 1000):N0} | {r.PeakRssBytes / 1048576.0:0} MB | {r.PeakCgroupBytes / 1048576.0:0} MB | {(r.Error ?? (r.Counted == r.Shape.Events ? "exact" : $"{r.Counted:N0}: WRONG"))} |")));
+        lines.AddRange(results.Select(r => string.Create(CultureInfo.InvariantCulture,
+            $"| {r.Shape.Path} ({r.Shape.PerObject}) | {r.Shape.Events:N0} | {r.Objects:N0} | {r.Bytes / 1048576.0:0} | {r.InitMs:0} ms | {r.RunMs / 1000:0.0} s | "
+                + $"{r.Shape.Events / (r.RunMs / 1000):N0} | {r.PeakRssBytes / 1048576.0:0} MB | {r.PeakCgroupBytes / 1048576.0:0} MB | "
+                + $"{(r.Error ?? (r.Counted == r.Shape.Events ? "exact" : $"{r.Counted:N0}: WRONG"))} |")));
         lines.Add("");
         lines.Add("The run lists the window's hour, downloads its objects to /tmp (32 at once, appended into a few files), and counts them");
         lines.Add("with DuckDB, each eventId once. Peak RSS is the process's (VmHWM); the cgroup peak also holds the page cache of the");
@@ -135,7 +143,12 @@ internal static class AggregatorBenchmark
             2 => $"\"query\":\"q {random.Next(1000)}\",\"results\":{random.Next(100)},\"filters\":{{\"inStock\":true}}",
             _ => "\"empty\":true",
         };
-        var page = $"\"page\":{{\"url\":\"https://shop.example.com/catalog/{random.Next(5000)}/item-{Convert.ToHexStringLower(random.GetItems<byte>(new byte[256], 12))}?utm_source=newsletter&utm_medium=email&utm_campaign=winter-{random.Next(40)}\",\"title\":\"Item {random.Next(5000)} – winter collection, free delivery over 50 EUR\",\"width\":{random.Next(320, 2560)},\"height\":{random.Next(480, 1440)},\"locale\":\"de-DE\",\"timezone\":\"Europe/Berlin\"}},\"session\":{{\"id\":\"{Convert.ToHexStringLower(random.GetItems<byte>(new byte[256], 16))}\",\"start\":{random.Next()},\"pages\":{random.Next(1, 40)}}},\"experiment\":{{\"name\":\"checkout-redesign-{random.Next(9)}\",\"variant\":\"{(random.Next(2) == 0 ? "control" : "treatment")}\"}}";
+        var page = $"\"page\":{{\"url\":\"https://shop.example.com/catalog/{random.Next(5000)}/item-{Convert.ToHexStringLower(random.GetItems<byte>(new byte[256], 12))}"
+            + $"?utm_source=newsletter&utm_medium=email&utm_campaign=winter-{random.Next(40)}\","
+            + $"\"title\":\"Item {random.Next(5000)} – winter collection, free delivery over 50 EUR\","
+            + $"\"width\":{random.Next(320, 2560)},\"height\":{random.Next(480, 1440)},\"locale\":\"de-DE\",\"timezone\":\"Europe/Berlin\"}},"
+            + $"\"session\":{{\"id\":\"{Convert.ToHexStringLower(random.GetItems<byte>(new byte[256], 16))}\",\"start\":{random.Next()},\"pages\":{random.Next(1, 40)}}},"
+            + $"\"experiment\":{{\"name\":\"checkout-redesign-{random.Next(9)}\",\"variant\":\"{(random.Next(2) == 0 ? "control" : "treatment")}\"}}";
         return JsonDocument.Parse($"{{{shape},{page}}}").RootElement.Clone();
     }
 
@@ -160,8 +173,10 @@ internal static class AggregatorBenchmark
                 Console.WriteLine(string.Join('\n', output.TakeLast(20)));
             }
             var report = function.Reports.Single();
-            var summary = (await new SummaryStore(bench.Aws.DynamoDb, bench.Stack["SummariesTable"], TimeProvider.System).GetAsync(window.Start, CancellationToken.None))?.Summary;
-            return new Result(shape, 0, 0, TimeSpan.Zero, report.InitDuration?.TotalMilliseconds ?? 0, report.Duration.TotalMilliseconds, rss, cgroup.PeakBytes, summary?.TotalEvents ?? -1, error)
+            var store = new SummaryStore(bench.Aws.DynamoDb, bench.Stack["SummariesTable"], TimeProvider.System);
+            var summary = (await store.GetAsync(window.Start, CancellationToken.None))?.Summary;
+            var initMs = report.InitDuration?.TotalMilliseconds ?? 0;
+            return new Result(shape, 0, 0, TimeSpan.Zero, initMs, report.Duration.TotalMilliseconds, rss, cgroup.PeakBytes, summary?.TotalEvents ?? -1, error)
             {
                 Log = [.. output],
             };

@@ -41,11 +41,15 @@ internal static class ColdStartBenchmark
         var folder = Path.Combine(Path.GetTempPath(), $"pipeline-coldstart-{Guid.NewGuid():N}");
         var lines = new List<string>
         {
-            FormattableString.Invariant($"{runs} paired runs per row, one run of the benchmark, {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, linux-x64, Release, ReadyToRun, framework-dependent (as deployed)."),
+            string.Create(CultureInfo.InvariantCulture, $"{runs} paired runs per row, one run of the benchmark, {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, "
+                + $"{Environment.ProcessorCount} cores, linux-x64, Release, ReadyToRun, framework-dependent (as deployed)."),
             "Each start runs in a fresh cgroup of the function's MemorySize: that memory limit, and a CPU quota of MemorySize/1,769 of a core (Lambda gives one vCPU at 1,769 MB).",
-            "**This is a model**: Lambda's init phase may not be limited exactly so (it is known to burst), so the absolute times are an estimate; the ratios compare like with like.",
-            "A function's start → first answer is its process start → its first invocation's response (Init Duration + the first Duration); the Api's is its process start → the first 202 of POST /events.",
-            "Each run starts the baseline, then the function, under the same share: an empty Runtime API program (bench/Baselines/EmptyFunction) for a function, an empty Minimal API (bench/Baselines/EmptyApi, to its first 200) for the Api.",
+            "**This is a model**: Lambda's init phase may not be limited exactly so (it is known to burst), so the absolute times are an estimate; "
+                + "the ratios compare like with like.",
+            "A function's start → first answer is its process start → its first invocation's response (Init Duration + the first Duration); "
+                + "the Api's is its process start → the first 202 of POST /events.",
+            "Each run starts the baseline, then the function, under the same share: an empty Runtime API program (bench/Baselines/EmptyFunction) for a function, "
+                + "an empty Minimal API (bench/Baselines/EmptyApi, to its first 200) for the Api.",
             "Medians, with the range of the runs in brackets.",
             "",
             "| function | MemorySize (CPU share) | start → first answer | baseline | ratio to the baseline | of which init (start → first GET /next) |",
@@ -57,7 +61,7 @@ internal static class ColdStartBenchmark
             var emptyApi = await PublishAsync("bench/Baselines/EmptyApi", folder);
             foreach (var logicalId in bench.Stack.Functions.Keys.Order(StringComparer.Ordinal))
             {
-                var definition = LocalLambda.Definition(bench.Stack, logicalId, bench.Aws.Endpoints, taskRoot: await PublishAsync(bench.Stack.FunctionSetting(logicalId, "CodeUri")!, folder));
+                var definition = await PublishedDefinitionAsync(bench, logicalId, folder);
                 if (IsWebApp(bench, logicalId))
                 {
                     var starts = await MeasureApiAsync(bench, definition, emptyApi, key, definition.MemorySize, runs, folder);
@@ -82,16 +86,20 @@ internal static class ColdStartBenchmark
                 "",
                 "## The Api's MemorySize",
                 "",
-                "The Api started at each size (paired with the empty Minimal API at the same size), then 300 sequential POST /events, one at a time as one Lambda instance serves them.",
-                "Cost per million requests: the Lambda part only (Arm list price, duration rounded up to the millisecond per request, plus Lambda's request charge; API Gateway, SQS and the rest do not depend on the size); a request's time is its round trip here, an over-estimate of its billed duration. Since August 2025 the init phase is billed too: a cold start costs its init time at the size's rate.",
+                "The Api started at each size (paired with the empty Minimal API at the same size), then 300 sequential POST /events, "
+                    + "one at a time as one Lambda instance serves them.",
+                "Cost per million requests: the Lambda part only (Arm list price, duration rounded up to the millisecond per request, plus Lambda's request charge; "
+                    + "API Gateway, SQS and the rest do not depend on the size); a request's time is its round trip here, an over-estimate of its billed duration. "
+                    + "Since August 2025 the init phase is billed too: a cold start costs its init time at the size's rate.",
                 "",
-                "| MemorySize (CPU share) | start → first 202 | ratio to the empty Minimal API | warm p50 | warm p99 | Lambda cost per million warm requests | Lambda cost per million cold starts |",
+                "| MemorySize (CPU share) | start → first 202 | ratio to the empty Minimal API | warm p50 | warm p99 | Lambda cost per million warm requests | "
+                    + "Lambda cost per million cold starts |",
                 "|---:|---:|---:|---:|---:|---:|---:|",
             ]);
             var prices = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(RepositoryPaths.Discover().Root, "bench", "prices.json"))).RootElement;
             var perGbSecond = prices.GetProperty("lambdaArmPerGbSecond").GetDouble();
             var perMillionRequests = prices.GetProperty("lambdaRequestsPerMillion").GetDouble();
-            var api = LocalLambda.Definition(bench.Stack, LocalApi.LogicalId, bench.Aws.Endpoints, taskRoot: await PublishAsync(bench.Stack.FunctionSetting(LocalApi.LogicalId, "CodeUri")!, folder));
+            var api = await PublishedDefinitionAsync(bench, LocalApi.LogicalId, folder);
             foreach (var memory in ApiMemorySizes)
             {
                 var warm = new List<double>();
@@ -101,8 +109,9 @@ internal static class ColdStartBenchmark
                 var billedSeconds = warm.Average(ms => Math.Ceiling(ms)) / 1000;
                 var perMillion = (1_000_000 * gb * billedSeconds * perGbSecond) + perMillionRequests;
                 var coldStart = gb * (Median(starts.Select(s => s.FunctionMs)) / 1000) * perGbSecond;
-                lines.Add(FormattableString.Invariant(
-                    $"| {memory} MB ({Cgroup.CpuShare(memory):0.00}) | {Spread(starts.Select(s => s.FunctionMs))} | {Spread(starts.Select(s => s.Ratio), "×", "0.00")} | {warm[warm.Count / 2]:0.0} ms | {warm[(int)(warm.Count * 0.99)]:0.0} ms | ${perMillion:0.00} | ${coldStart * 1_000_000:0.0} |"));
+                lines.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"| {memory} MB ({Cgroup.CpuShare(memory):0.00}) | {Spread(starts.Select(s => s.FunctionMs))} | {Spread(starts.Select(s => s.Ratio), "×", "0.00")} | "
+                        + $"{warm[warm.Count / 2]:0.0} ms | {warm[(int)(warm.Count * 0.99)]:0.0} ms | ${perMillion:0.00} | ${coldStart * 1_000_000:0.0} |"));
             }
         }
         finally
@@ -112,8 +121,9 @@ internal static class ColdStartBenchmark
         return string.Join('\n', lines) + "\n";
     }
 
-    private static string Row(string logicalId, int memory, List<Start> starts, string init) => FormattableString.Invariant(
-        $"| {logicalId} | {memory} MB ({Cgroup.CpuShare(memory):0.00}) | {Spread(starts.Select(s => s.FunctionMs))} | {Spread(starts.Select(s => s.BaselineMs))} | {Spread(starts.Select(s => s.Ratio), "×", "0.00")} | {init} |");
+    private static string Row(string logicalId, int memory, List<Start> starts, string init) => string.Create(CultureInfo.InvariantCulture,
+        $"| {logicalId} | {memory} MB ({Cgroup.CpuShare(memory):0.00}) | {Spread(starts.Select(s => s.FunctionMs))} | {Spread(starts.Select(s => s.BaselineMs))} | "
+            + $"{Spread(starts.Select(s => s.Ratio), "×", "0.00")} | {init} |");
 
     private static string Spread(IEnumerable<double> values, string unit = " ms", string format = "0")
     {
@@ -154,6 +164,10 @@ internal static class ColdStartBenchmark
         LocalLambda.PublishAsync(codeUri, "linux-x64", Path.Combine(folder, codeUri.Replace('/', '-').Trim('.', '-')), readyToRun: true);
 
     // A web app behind the Lambda Web Adapter (the template's AWS_LWA_ variables) answers HTTP, not the Runtime API.
+    // The template's definition of the function, run from its program published into the folder.
+    private static async Task<FunctionDefinition> PublishedDefinitionAsync(BenchStack bench, string logicalId, string folder) =>
+        LocalLambda.Definition(bench.Stack, logicalId, bench.Aws.Endpoints, taskRoot: await PublishAsync(bench.Stack.FunctionSetting(logicalId, "CodeUri")!, folder));
+
     private static bool IsWebApp(BenchStack bench, string logicalId) =>
         bench.Stack.FunctionEnvironment(logicalId).Keys.Any(k => k.StartsWith("AWS_LWA_", StringComparison.Ordinal));
 
@@ -166,8 +180,10 @@ internal static class ColdStartBenchmark
         return events switch
         {
             _ when events.Contains("SQS") => SqsBatch,
-            _ when events.Contains("Schedule") || events.Contains("ScheduleV2") => _ => Encoding.UTF8.GetBytes("""{"version":"0","detail-type":"Scheduled Event","source":"aws.events","detail":{}}"""),
-            _ => throw new InvalidOperationException($"The cold-start benchmark has no first invocation for {logicalId} (events: {string.Join(", ", events)}): add one to ColdStartBenchmark.Payload."),
+            _ when events.Contains("Schedule") || events.Contains("ScheduleV2") =>
+                _ => Encoding.UTF8.GetBytes("""{"version":"0","detail-type":"Scheduled Event","source":"aws.events","detail":{}}"""),
+            _ => throw new InvalidOperationException($"The cold-start benchmark has no first invocation for {logicalId} (events: {string.Join(", ", events)}): "
+                + $"add one to ColdStartBenchmark.Payload."),
         };
     }
 
@@ -199,7 +215,8 @@ internal static class ColdStartBenchmark
         return starts;
     }
 
-    private static async Task<double> StartApiAsync(string taskRoot, string program, Dictionary<string, string?> settings, string? key, int memory, string folder, List<double>? warm)
+    private static async Task<double> StartApiAsync(
+        string taskRoot, string program, Dictionary<string, string?> settings, string? key, int memory, string folder, List<double>? warm)
     {
         using var cgroup = Cgroup.Create(memory);
         using var http = new HttpClient();

@@ -58,7 +58,8 @@ internal sealed class CpuAccount
             var role = pid == self ? "bench" : Role(pid);
             seconds[role] = seconds.GetValueOrDefault(role) + cpu;
         }
-        var total = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries)[1..].Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray();
+        var machine = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        var total = machine[1..].Select(v => double.Parse(v, CultureInfo.InvariantCulture)).ToArray();
         seconds["machine busy"] = (total.Sum() - total[3] - total[4]) / TicksPerSecond; // all but idle and iowait
         return new CpuAccount(seconds, DateTimeOffset.UtcNow);
 

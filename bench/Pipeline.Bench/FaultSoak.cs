@@ -118,7 +118,8 @@ internal static class FaultSoak
         // window holding a soak event: it counts each a last time, so every summary is final. Past DrainTimeout the soak
         // fails, naming what it still waits for.
         var deadline = DateTimeOffset.UtcNow + DrainTimeout;
-        TimeoutException Timeout(string what) => new(FormattableString.Invariant($"Fault soak: no verdict after {DrainTimeout.TotalMinutes:0} minutes of draining, still waiting for {what}."));
+        TimeoutException Timeout(string what) => new(string.Create(CultureInfo.InvariantCulture,
+            $"Fault soak: no verdict after {DrainTimeout.TotalMinutes:0} minutes of draining, still waiting for {what}."));
         try
         {
             for (var emptyReads = 0; emptyReads < 5;)
@@ -139,19 +140,22 @@ internal static class FaultSoak
         }
         var stored = await StoredAsync(bench);
         var dlq = await direct.Sqs.GetQueueAttributesAsync(stack.Resources["EventsDeadLetterQueue"].Ref, ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]);
-        Note($"events queue empty (nothing visible or in flight, 5 reads 2 s apart): {stored.Count} events stored; DLQ: {dlq.ApproximateNumberOfMessages} visible, {dlq.ApproximateNumberOfMessagesNotVisible} in flight");
+        Note($"events queue empty (nothing visible or in flight, 5 reads 2 s apart): {stored.Count} events stored; DLQ: {dlq.ApproximateNumberOfMessages} visible, "
+            + $"{dlq.ApproximateNumberOfMessagesNotVisible} in flight");
         var settings = InProcess.AggregatorOptions(stack, Window) with { Lookback = Lookback };
         var final = stored.Values.DefaultIfEmpty(DateTimeOffset.UtcNow).Max(t => SummaryWindows.Containing(t, Window).End) + settings.Settle + settings.Lookback;
         if (final > deadline)
         {
             throw Timeout($"the look-back of the window ending {final - settings.Settle - settings.Lookback:HH:mm} UTC to pass, at {final:HH:mm:ss} UTC");
         }
-        Note(FormattableString.Invariant($"Aggregator schedule stopped; waiting until {final:HH:mm:ss} UTC: the last window's end + settle ({settings.Settle.TotalSeconds:0} s) + look-back ({settings.Lookback.TotalMinutes:0} min)"));
+        Note(string.Create(CultureInfo.InvariantCulture, $"Aggregator schedule stopped; waiting until {final:HH:mm:ss} UTC: "
+            + $"the last window's end + settle ({settings.Settle.TotalSeconds:0} s) + look-back ({settings.Lookback.TotalMinutes:0} min)"));
         await Task.Delay(TimeSpan.FromTicks(Math.Max(0, (final - DateTimeOffset.UtcNow).Ticks)));
         var run = await LocalAggregator.InvokeAsync(aggregator, CancellationToken.None);
         Note($"final Aggregator run, past every window's look-back: {run.EventsRead} archived events read, {run.Published.Count} summaries published");
 
-        return await ReportAsync(bench, client.Accepted.Keys.ToHashSet(), load, resent, stored, inbox, notes, seconds, rate, processor.Reports.Count(r => r.ErrorType is not null), processed.Total);
+        var failedInvocations = processor.Reports.Count(r => r.ErrorType is not null);
+        return await ReportAsync(bench, client.Accepted.Keys.ToHashSet(), load, resent, stored, inbox, notes, seconds, rate, failedInvocations, processed.Total);
     }
 
     private static async Task<Dictionary<string, DateTimeOffset>> StoredAsync(BenchStack bench)
@@ -195,7 +199,8 @@ internal static class FaultSoak
         }
         // The latest revision of each window's summary, as a subscriber keeps them.
         var latest = new Dictionary<DateTimeOffset, JsonNode>();
-        while ((await bench.Aws.Sqs.ReceiveMessageAsync(new Amazon.SQS.Model.ReceiveMessageRequest { QueueUrl = inbox, MaxNumberOfMessages = 10, WaitTimeSeconds = 1 })).Messages is { Count: > 0 } messages)
+        var receive = new Amazon.SQS.Model.ReceiveMessageRequest { QueueUrl = inbox, MaxNumberOfMessages = 10, WaitTimeSeconds = 1 };
+        while ((await bench.Aws.Sqs.ReceiveMessageAsync(receive)).Messages is { Count: > 0 } messages)
         {
             foreach (var message in messages)
             {
@@ -220,8 +225,10 @@ internal static class FaultSoak
 
         List<string> lines =
         [
-            FormattableString.Invariant($"{seconds} s of load at {rate} events/s (POST /events, one event each, client-chosen eventId), one run, {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores."),
-            "The Api, the Processor processes (local Runtime API) and the Aggregator reach DynamoDB Local and fauxqs through proxies that the soak cuts (S3 through a proxy of its own); summary windows of 1 minute, a look-back of 3 minutes.",
+            string.Create(CultureInfo.InvariantCulture, $"{seconds} s of load at {rate} events/s (POST /events, one event each, client-chosen eventId), one run, "
+                + $"{DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores."),
+            "The Api, the Processor processes (local Runtime API) and the Aggregator reach DynamoDB Local and fauxqs through proxies that the soak cuts "
+                + "(S3 through a proxy of its own); summary windows of 1 minute, a look-back of 3 minutes.",
             "",
             "| when | what |",
             "|---:|---|",

@@ -158,19 +158,32 @@ internal static class ProcessorBenchmark
 
         return string.Join('\n',
             FormattableString.Invariant($"{events} events each way, one run, {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores."),
-            FormattableString.Invariant($"Event source as in serverless.template: batch {options.BatchSize}, window {options.BatchingWindow.TotalSeconds:0.#} s, concurrency {options.Concurrency}; raw puts at the same write concurrency ({writeConcurrency})."),
-            "The Processor is the published program (Release, ReadyToRun, linux-x64), in its own processes under the local Runtime API, as Lambda runs it; every row measured after a warm-up of the same size.",
+            string.Create(CultureInfo.InvariantCulture, $"Event source as in serverless.template: batch {options.BatchSize}, "
+                + $"window {options.BatchingWindow.TotalSeconds:0.#} s, concurrency {options.Concurrency}; raw puts at the same write concurrency ({writeConcurrency})."),
+            "The Processor is the published program (Release, ReadyToRun, linux-x64), in its own processes under the local Runtime API, as Lambda runs it; "
+                + "every row measured after a warm-up of the same size.",
             "",
             "| measurement | events/s | batches | failed | mean batch in the function |",
             "|---|---:|---:|---:|---:|",
             FormattableString.Invariant($"| raw DynamoDB Local conditional PutItem, {writeConcurrency} at once | {rawRate:0} | - | - | - |"),
-            FormattableString.Invariant($"| floor: the same conditional puts in batches of {options.BatchSize}, {options.Concurrency} batches at once, each batch then one S3 PUT (gzip JSON lines, If-None-Match: *) | {floorRate:0} | {(events + options.BatchSize - 1) / options.BatchSize} | - | - |"),
-            FormattableString.Invariant($"| SQS → local event source → Processor processes via the local Runtime API (conditional puts + S3 archive object), a message per event | {rate:0} | {batches} | {failed} | {mean:0.0} ms |"),
-            FormattableString.Invariant($"| the same, batch messages of up to 100 events (as POST /events/batch sends them) | {batchedRate:0} | {metrics.Batches} | {metrics.Failed} | {metrics.MeanBatchMilliseconds:0.0} ms |"),
+            string.Create(CultureInfo.InvariantCulture, $"| floor: the same conditional puts in batches of {options.BatchSize}, {options.Concurrency} batches at once, "
+                + $"each batch then one S3 PUT (gzip JSON lines, If-None-Match: *) | {floorRate:0} | {(events + options.BatchSize - 1) / options.BatchSize} | - | - |"),
+            string.Create(CultureInfo.InvariantCulture, $"| SQS → local event source → Processor processes via the local Runtime API (conditional puts + S3 archive object), "
+                + $"a message per event | {rate:0} | {batches} | {failed} | {mean:0.0} ms |"),
+            string.Create(CultureInfo.InvariantCulture, $"| the same, batch messages of up to 100 events (as POST /events/batch sends them) | {batchedRate:0} | "
+                + $"{metrics.Batches} | {metrics.Failed} | {metrics.MeanBatchMilliseconds:0.0} ms |"),
             "",
-            FormattableString.Invariant($"- A message per event, the Processor reaches **{rate / floorRate:0.00}×** its floor (target 0.9×) and **{rate / rawRate:0.00}×** the raw conditional-put rate."),
-            FormattableString.Invariant($"- With batch messages: **{batchedRate / floorRate:0.00}×** the floor and **{batchedRate / rawRate:0.00}×** the raw rate (not a like-for-like ratio: a batch message carries up to 100 events, so an invocation stores up to 1,000 events and writes one archive object for them, where the floor writes one per 10 events)."),
-            FormattableString.Invariant($"- The floor is the Processor's own storage work at the event source's shape: {options.BatchSize} conditional PutItem at once per batch, {options.Concurrency} batches at once ({writeConcurrency} writes in flight at most), and after each batch's puts one S3 PutObject of its gzip JSON lines with If-None-Match: *, from one process (the benchmark's) with the same SDK clients. It excludes what the pipeline adds around that work: SQS ReceiveMessage and DeleteMessageBatch (fauxqs), the batching window, the Lambda Runtime API (next, response) and its JSON event, the Processor's parsing and validation of each record, the ALL_OLD return on a failed condition, the EMF metric line, and a second process per invocation slot."),
+            string.Create(CultureInfo.InvariantCulture, $"- A message per event, the Processor reaches **{rate / floorRate:0.00}×** its floor (target 0.9×) "
+                + $"and **{rate / rawRate:0.00}×** the raw conditional-put rate."),
+            string.Create(CultureInfo.InvariantCulture, $"- With batch messages: **{batchedRate / floorRate:0.00}×** the floor and **{batchedRate / rawRate:0.00}×** the raw "
+                + $"rate (not a like-for-like ratio: a batch message carries up to 100 events, so an invocation stores up to 1,000 events and writes one archive object for them, "
+                + $"where the floor writes one per 10 events)."),
+            string.Create(CultureInfo.InvariantCulture, $"- The floor is the Processor's own storage work at the event source's shape: "
+                + $"{options.BatchSize} conditional PutItem at once per batch, {options.Concurrency} batches at once ({writeConcurrency} writes in flight at most), "
+                + $"and after each batch's puts one S3 PutObject of its gzip JSON lines with If-None-Match: *, from one process (the benchmark's) with the same SDK clients. "
+                + $"It excludes what the pipeline adds around that work: SQS ReceiveMessage and DeleteMessageBatch (fauxqs), the batching window, "
+                + $"the Lambda Runtime API (next, response) and its JSON event, the Processor's parsing and validation of each record, "
+                + $"the ALL_OLD return on a failed condition, the EMF metric line, and a second process per invocation slot."),
             "",
             "Where the cores went in each measured phase: CPU milliseconds per event, by process (the benchmark's own process",
             "holds the load client, the local event source and the local Runtime API; `machine busy` is every process on the",
@@ -190,7 +203,9 @@ internal static class ProcessorBenchmark
         };
         foreach (var (name, (seconds, wall)) in phases)
         {
-            lines.Add(FormattableString.Invariant($"| {name} | {string.Join(" | ", roles.Select(r => seconds.TryGetValue(r, out var s) ? (1000 * s / events).ToString("0.00", CultureInfo.InvariantCulture) : "-"))} | {seconds.GetValueOrDefault("machine busy") / wall.TotalSeconds / Environment.ProcessorCount:P0} |"));
+            lines.Add(string.Create(CultureInfo.InvariantCulture, $"| {name} | "
+                + $"{string.Join(" | ", roles.Select(r => seconds.TryGetValue(r, out var s) ? (1000 * s / events).ToString("0.00", CultureInfo.InvariantCulture) : "-"))} | "
+                + $"{seconds.GetValueOrDefault("machine busy") / wall.TotalSeconds / Environment.ProcessorCount:P0} |"));
         }
         return string.Join('\n', lines);
     }

@@ -1,7 +1,8 @@
 using System.Globalization;
 using Pipeline.Bench;
 
-// usage: dotnet run -c Release --project bench/Pipeline.Bench -- api|processor|aggregator|query|readers|coldstart|faults|cost [--seconds N] [--rate N] [--connections N] [--events N] [--runs N]
+// usage: dotnet run -c Release --project bench/Pipeline.Bench -- api|processor|aggregator|query|readers|coldstart|faults|cost
+//        [--seconds N] [--rate N] [--connections N] [--events N] [--runs N]
 var what = args.FirstOrDefault() ?? "api";
 int Option(string name, int fallback) =>
     Array.IndexOf(args, $"--{name}") is var i and >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;

@@ -61,18 +61,24 @@ internal static partial class QueryBenchmark
 
             var lines = new List<string>
             {
-                FormattableString.Invariant($"One hour of {events:N0} events, one run, {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, linux-x64."),
-                FormattableString.Invariant($"Archived as the Processor archives it: {objects:N0} gzip JSON-lines objects of 1,000 events, {gzipBytes / 1048576.0:0.0} MB; the load generator's event shapes."),
-                FormattableString.Invariant($"Compacted by the published Aggregator (Release, ReadyToRun) as deployed: MemorySize {definition.MemorySize} MB as a cgroup memory limit, {definition.MemorySize / 1769.0:0.00} core, Timeout {definition.Timeout.TotalSeconds:0} s."),
+                string.Create(CultureInfo.InvariantCulture, $"One hour of {events:N0} events, one run, {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, "
+                    + $"{Environment.ProcessorCount} cores, linux-x64."),
+                string.Create(CultureInfo.InvariantCulture, $"Archived as the Processor archives it: {objects:N0} gzip JSON-lines objects of 1,000 events, "
+                    + $"{gzipBytes / 1048576.0:0.0} MB; the load generator's event shapes."),
+                string.Create(CultureInfo.InvariantCulture, $"Compacted by the published Aggregator (Release, ReadyToRun) as deployed: "
+                    + $"MemorySize {definition.MemorySize} MB as a cgroup memory limit, {definition.MemorySize / 1769.0:0.00} core, "
+                    + $"Timeout {definition.Timeout.TotalSeconds:0} s."),
                 "",
                 "| measure | value |",
                 "|---|---:|",
-                FormattableString.Invariant($"| Parquet file (zstd), every column | {parquet.Size / 1048576.0:0.0} MB ({(double)parquet.Size! / gzipBytes:0.00}× the gzip bytes) |"),
+                string.Create(CultureInfo.InvariantCulture, $"| Parquet file (zstd), every column | "
+                    + $"{parquet.Size / 1048576.0:0.0} MB ({(double)parquet.Size! / gzipBytes:0.00}× the gzip bytes) |"),
                 FormattableString.Invariant($"| a three-column query ({string.Join(", ", ThreeColumns)}): Parquet bytes read (column chunks) | {columnBytes / 1048576.0:0.0} MB |"),
                 FormattableString.Invariant($"| the same query over gzip JSON lines (whole objects) | {gzipBytes / 1048576.0:0.0} MB |"),
                 FormattableString.Invariant($"| **ratio, Parquet / gzip** (target ≤ 0.20) | **{(double)columnBytes / gzipBytes:0.000}** |"),
                 FormattableString.Invariant($"| rows in the Parquet file | {rows:N0} ({(rows == events ? "every event once" : "WRONG")}); raw objects left: {leftRaw} |"),
-                FormattableString.Invariant($"| the Aggregator's run (a first run with no look-back: no window due, it compacts the hour) | {run.RunMs / 1000:0.0} s of {definition.Timeout.TotalSeconds:0} s{(run.Error is null ? "" : $": {run.Error}")} |"),
+                string.Create(CultureInfo.InvariantCulture, $"| the Aggregator's run (a first run with no look-back: no window due, it compacts the hour) | "
+                    + $"{run.RunMs / 1000:0.0} s of {definition.Timeout.TotalSeconds:0} s{(run.Error is null ? "" : $": {run.Error}")} |"),
                 FormattableString.Invariant($"| of which the compaction (download, parse, dedupe, write, upload, delete) | {CompactionMs(compaction) / 1000:0.0} s |"),
                 FormattableString.Invariant($"| peak RSS of the run | {run.PeakRssBytes / 1048576.0:0} MB of {definition.MemorySize} MB |"),
                 FormattableString.Invariant($"| peak /tmp use of the run (sampled every 0.5 s) | {tmpBytes / 1048576.0:0} MB of {storage} MB (EphemeralStorage) |"),
@@ -82,8 +88,9 @@ internal static partial class QueryBenchmark
                 "| query | raw hour | compacted hour | same answer |",
                 "|---|---:|---:|---|",
             };
-            lines.AddRange(queries.Select((q, i) => FormattableString.Invariant(
-                $"| `{(q.Length > 60 ? q[..57] + "..." : q)}` | {(raw is null ? "not run" : $"{raw[i].Elapsed.TotalSeconds:0.0} s")} | {compacted[i].Elapsed.TotalSeconds:0.0} s | {(raw is null ? "n/a" : raw[i].Output == compacted[i].Output ? "yes" : "NO")} |")));
+            lines.AddRange(queries.Select((q, i) => string.Create(CultureInfo.InvariantCulture,
+                $"| `{(q.Length > 60 ? q[..57] + "..." : q)}` | {(raw is null ? "not run" : $"{raw[i].Elapsed.TotalSeconds:0.0} s")} | "
+                    + $"{compacted[i].Elapsed.TotalSeconds:0.0} s | {(raw is null ? "n/a" : raw[i].Output == compacted[i].Output ? "yes" : "NO")} |")));
             return string.Join('\n', lines) + "\n";
         }
         finally
@@ -139,8 +146,9 @@ internal static partial class QueryBenchmark
         }
         using var duckDb = DuckDb.Open(Path.Combine(folder, "duckdb"), DuckDbLimits.ForFunction(2048));
         using var command = duckDb.CreateCommand();
+        var columns = string.Join(", ", ThreeColumns.Select(c => $"'{c}'"));
         command.CommandText = $"""
-            SELECT (SELECT CAST(sum(total_compressed_size) AS BIGINT) FROM parquet_metadata('{path}') WHERE path_in_schema IN ({string.Join(", ", ThreeColumns.Select(c => $"'{c}'"))})),
+            SELECT (SELECT CAST(sum(total_compressed_size) AS BIGINT) FROM parquet_metadata('{path}') WHERE path_in_schema IN ({columns})),
                    (SELECT count(*) FROM read_parquet('{path}'))
             """;
         using var reader = command.ExecuteReader();

@@ -59,16 +59,20 @@ internal static class ReadersBenchmark
                 {
                     var (output, peakKb, seconds) = await MeasureAsync(cli, args);
                     var answer = name == "plan check" ? PlanTotal(output) : output.Split('\n').First(l => l.StartsWith("Would replay", StringComparison.Ordinal)).Split(' ')[2];
-                    rows.Add(FormattableString.Invariant(
-                        $"| {name} | {form} | {seconds:0.0} s | {events / seconds:N0} | {peakKb / 1024.0:0} MB | {answer} ({(answer == events.ToString(CultureInfo.InvariantCulture) ? "every event once" : "WRONG")}) |"));
+                    rows.Add(string.Create(CultureInfo.InvariantCulture,
+                        $"| {name} | {form} | {seconds:0.0} s | {events / seconds:N0} | {peakKb / 1024.0:0} MB | "
+                            + $"{answer} ({(answer == events.ToString(CultureInfo.InvariantCulture) ? "every event once" : "WRONG")}) |"));
                     Console.WriteLine(rows[^1]);
                 }
             }
             var lines = new List<string>
             {
-                FormattableString.Invariant($"One hour of {events:N0} events, one run, {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, linux-x64."),
-                FormattableString.Invariant($"Archived as the Processor archives it: {objects:N0} gzip JSON-lines objects of 1,000 events, {bytes / 1048576.0:0.0} MB; then compacted with `compact`."),
-                FormattableString.Invariant($"Each reader is the published CLI (Release) as its own process, against the local servers; DuckDB's limit is {HourEvents.Limits.MemoryLimitMegabytes} MB and {HourEvents.Limits.Threads} thread(s)."),
+                string.Create(CultureInfo.InvariantCulture, $"One hour of {events:N0} events, one run, {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, "
+                    + $"{Environment.ProcessorCount} cores, linux-x64."),
+                string.Create(CultureInfo.InvariantCulture, $"Archived as the Processor archives it: {objects:N0} gzip JSON-lines objects of 1,000 events, "
+                    + $"{bytes / 1048576.0:0.0} MB; then compacted with `compact`."),
+                string.Create(CultureInfo.InvariantCulture, $"Each reader is the published CLI (Release) as its own process, against the local servers; "
+                    + $"DuckDB's limit is {HourEvents.Limits.MemoryLimitMegabytes} MB and {HourEvents.Limits.Threads} thread(s)."),
                 "",
                 "| reader | hour | elapsed | events/s | peak RSS (GNU time) | events read |",
                 "|---|---|---:|---:|---:|---|",

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using Amazon.DynamoDBv2;
 using Amazon.S3;
@@ -47,8 +48,11 @@ public sealed class AggregatorFunction : IDisposable
     /// A function on the given clients; its files go under <paramref name="root"/> (default: the system's temporary
     /// folder). A test can stop a run between its steps (<paramref name="runPause"/>) and its compactions between theirs.
     /// </summary>
-    public AggregatorFunction(AggregatorOptions options, IAmazonDynamoDB dynamoDb, IAmazonS3 s3, IAmazonSQS sqs, SnsClient sns, TimeProvider clock, FunctionLog log, string? root = null,
-        Func<RunStep, CancellationToken, Task>? runPause = null, Func<CompactionStep, CancellationToken, Task>? compactionPause = null)
+    public AggregatorFunction(
+        AggregatorOptions options, IAmazonDynamoDB dynamoDb, IAmazonS3 s3, IAmazonSQS sqs, SnsClient sns, TimeProvider clock, FunctionLog log,
+        string? root = null,
+        Func<RunStep, CancellationToken, Task>? runPause = null,
+        Func<CompactionStep, CancellationToken, Task>? compactionPause = null)
     {
         _runPause = runPause;
         ArgumentNullException.ThrowIfNull(options);
@@ -121,8 +125,10 @@ public sealed class AggregatorFunction : IDisposable
         // Past the deadline too (the SDK's time-outs bound it): what status shows, and the metric, must not be lost with it.
         await _store.RecordFailuresAsync(now, failures.Steps, CancellationToken.None).ConfigureAwait(false);
         EmbeddedMetrics.Write(_log.Output, _clock, "Aggregator", new Dictionary<string, double> { [FailureMetric] = failures.Count });
-        _log.Write(failures.Count == 0 ? "INFO" : "ERROR", FormattableString.Invariant(
-            $"Aggregator run: counted {counting.Counted.Count} window(s) from {counting.EventsRead} archived event(s), {markers.Count} late hour(s), published {published.Count} summary(ies), compacted {compacted} hour(s), {failures.Count} failure(s){(failures.Count == 0 ? "" : ": " + string.Join("; ", failures.Steps))}"));
+        var failed = failures.Count == 0 ? "" : ": " + string.Join("; ", failures.Steps);
+        _log.Write(failures.Count == 0 ? "INFO" : "ERROR", string.Create(CultureInfo.InvariantCulture,
+            $"Aggregator run: counted {counting.Counted.Count} window(s) from {counting.EventsRead} archived event(s), {markers.Count} late hour(s), "
+            + $"published {published.Count} summary(ies), compacted {compacted} hour(s), {failures.Count} failure(s){failed}"));
         return new AggregatorRun(published, counting.EventsRead, markers.Count, compacted, failures.Steps);
     }
 

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Amazon.DynamoDBv2;
 using Amazon.S3;
 using Pipeline.Archive;
@@ -40,11 +41,14 @@ public sealed class CompactionRun(AggregatorOptions options, IAmazonS3 s3, IAmaz
                     switch (await compactor.CompactAsync(hour, cancellationToken).ConfigureAwait(false))
                     {
                         case { LeaseLost: true }:
-                            throw new InvalidOperationException("the lease was lost before the deletes (the run stalled past it); its file is a duplicate the next compaction folds, and nothing was deleted");
+                            throw new InvalidOperationException(
+                                "the lease was lost before the deletes (the run stalled past it); "
+                                + "its file is a duplicate the next compaction folds, and nothing was deleted");
                         case { } done:
                             compacted++;
-                            log.Write("INFO", FormattableString.Invariant(
-                                $"Compacted {EventLayout.Partition(hour)}: {done.RawObjects} object(s), {done.Events} event(s), {done.Bytes} bytes of Parquet, in {clock.GetElapsedTime(started).TotalMilliseconds:0} ms"));
+                            log.Write("INFO", string.Create(CultureInfo.InvariantCulture,
+                                $"Compacted {EventLayout.Partition(hour)}: {done.RawObjects} object(s), {done.Events} event(s), {done.Bytes} bytes of Parquet, "
+                                + $"in {clock.GetElapsedTime(started).TotalMilliseconds:0} ms"));
                             break;
                     }
                 }, cancellationToken).ConfigureAwait(false);

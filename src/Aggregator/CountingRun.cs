@@ -117,20 +117,22 @@ public sealed class CountingRun(AggregatorOptions options, SummaryStore store, W
         {
             _counted[previous.WindowStart] = previous; // stored by an earlier run that could not publish it
         }
-        var (counts, fingerprint) = await summarizer.CountAsync(archive, new SummaryWindow(previous.WindowStart, previous.WindowEnd), stored.Fingerprint, cancellationToken).ConfigureAwait(false);
+        var window = new SummaryWindow(previous.WindowStart, previous.WindowEnd);
+        var (counts, fingerprint) = await summarizer.CountAsync(archive, window, stored.Fingerprint, cancellationToken).ConfigureAwait(false);
         if (counts is null)
         {
             _recounted.Add(previous.WindowStart);
             return 0; // the archive of its hours is as it was when it was counted
         }
-        var revised = await summarizer.SummarizeAsync(new SummaryWindow(previous.WindowStart, previous.WindowEnd), counts, previous.Revision + 1, cancellationToken).ConfigureAwait(false);
+        var revised = await summarizer.SummarizeAsync(window, counts, previous.Revision + 1, cancellationToken).ConfigureAwait(false);
         if (SummaryContent.Same(revised, previous))
         {
             await store.ConfirmAsync(previous.WindowStart, previous.Revision, fingerprint, cancellationToken).ConfigureAwait(false);
         }
         else if (await store.ReviseAsync(revised, previous.Revision, fingerprint, cancellationToken).ConfigureAwait(false))
         {
-            log.Write("INFO", FormattableString.Invariant($"Window {previous.WindowStart:u}: {revised.TotalEvents - previous.TotalEvents} late event(s); revision {revised.Revision}"));
+            var late = revised.TotalEvents - previous.TotalEvents;
+            log.Write("INFO", FormattableString.Invariant($"Window {previous.WindowStart:u}: {late} late event(s); revision {revised.Revision}"));
             _counted[revised.WindowStart] = revised;
         }
         _recounted.Add(previous.WindowStart);

@@ -14,7 +14,8 @@ namespace Pipeline.Aggregator;
 public sealed class WindowSummarizer(AggregatorOptions options, IAmazonS3 s3, IAmazonSQS sqs, TimeProvider clock, ScratchSpace scratch)
 {
     /// <summary>The window's counts and the fingerprint of the archive they come from; null counts if the fingerprint is <paramref name="unchangedFrom"/>.</summary>
-    public async Task<(WindowCounts? Counts, string Fingerprint)> CountAsync(ArchiveDownloads archive, SummaryWindow window, string? unchangedFrom, CancellationToken cancellationToken)
+    public async Task<(WindowCounts? Counts, string Fingerprint)> CountAsync(
+        ArchiveDownloads archive, SummaryWindow window, string? unchangedFrom, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(archive);
         var hours = ArchiveReader.Hours(window.Start, window.End).ToList();
@@ -35,7 +36,8 @@ public sealed class WindowSummarizer(AggregatorOptions options, IAmazonS3 s3, IA
     public async Task<Summary> SummarizeAsync(SummaryWindow window, WindowCounts counts, int revision, CancellationToken cancellationToken)
     {
         var rejected = await ArchiveListing.RejectedAsync(s3, options.BucketName, window.Start, window.End, cancellationToken).ConfigureAwait(false);
-        var deadLetterDepth = (await sqs.GetQueueAttributesAsync(options.DeadLetterQueueUrl, ["ApproximateNumberOfMessages"], cancellationToken).ConfigureAwait(false)).ApproximateNumberOfMessages;
+        var deadLetters = await sqs.GetQueueAttributesAsync(options.DeadLetterQueueUrl, ["ApproximateNumberOfMessages"], cancellationToken).ConfigureAwait(false);
+        var deadLetterDepth = deadLetters.ApproximateNumberOfMessages;
         return SummaryContent.From(window, counts, revision, options.TopEventTypes, rejected, deadLetterDepth, clock.GetUtcNow());
     }
 }

@@ -14,7 +14,8 @@ public static class ArchiveListing
         string? token = null;
         do
         {
-            var page = await s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bucket, Prefix = prefix, ContinuationToken = token }, cancellationToken).ConfigureAwait(false);
+            var request = new ListObjectsV2Request { BucketName = bucket, Prefix = prefix, ContinuationToken = token };
+            var page = await s3.ListObjectsV2Async(request, cancellationToken).ConfigureAwait(false);
             objects.AddRange(page.S3Objects ?? []);
             token = page.IsTruncated == true ? page.NextContinuationToken : null;
         }
@@ -54,7 +55,8 @@ public static class ArchiveListing
         long count = 0;
         foreach (var hour in ArchiveReader.Hours(from, to))
         {
-            count += (await ListAsync(s3, bucket, $"{Pipeline.Storage.EventLayout.RejectedRoot}{Pipeline.Storage.EventLayout.Partition(hour)}/", cancellationToken).ConfigureAwait(false))
+            var prefix = $"{Pipeline.Storage.EventLayout.RejectedRoot}{Pipeline.Storage.EventLayout.Partition(hour)}/";
+            count += (await ListAsync(s3, bucket, prefix, cancellationToken).ConfigureAwait(false))
                 .Count(o => (Pipeline.Storage.EventLayout.RejectedSent(o.Key) ?? o.LastModified?.ToUniversalTime()) is { } at && at >= from && at < to);
         }
         return count;
@@ -67,7 +69,8 @@ public static class ArchiveListing
         string? token = null;
         do
         {
-            var page = await s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bucket, Prefix = prefix, Delimiter = "/", ContinuationToken = token }, cancellationToken).ConfigureAwait(false);
+            var request = new ListObjectsV2Request { BucketName = bucket, Prefix = prefix, Delimiter = "/", ContinuationToken = token };
+            var page = await s3.ListObjectsV2Async(request, cancellationToken).ConfigureAwait(false);
             folders.AddRange(page.CommonPrefixes ?? []);
             token = page.IsTruncated == true ? page.NextContinuationToken : null;
         }

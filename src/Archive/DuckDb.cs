@@ -45,8 +45,10 @@ public static class DuckDb
         var parquet = files.Parquet.Count > 0
             ? ParquetSelect(connection, files.Parquet, EventColumns.All, ["dt", "hour"], partitions)
             : Empty(EventColumns.All.Select(c => (c.Name, c.DuckDbType)));
+        var rawColumns = string.Join(", ", EventColumns.RawFields.Select(c => $"\"{c.Name}\"").Concat(["dt", "hour"]));
+        var rawTypes = string.Join(", ", EventColumns.RawFields.Select(c => $"\"{c.Name}\": '{c.DuckDbType}'"));
         var raw = files.Raw.Count > 0
-            ? $"SELECT {string.Join(", ", EventColumns.RawFields.Select(c => $"\"{c.Name}\"").Concat(["dt", "hour"]))} FROM read_json({List(files.Raw)}, format = 'newline_delimited', compression = 'gzip', {partitions}, columns = {{{string.Join(", ", EventColumns.RawFields.Select(c => $"\"{c.Name}\": '{c.DuckDbType}'"))}}})"
+            ? $"SELECT {rawColumns} FROM read_json({List(files.Raw)}, format = 'newline_delimited', compression = 'gzip', {partitions}, columns = {{{rawTypes}}})"
             : Empty(EventColumns.RawFields.Select(c => (c.Name, c.DuckDbType)));
         Execute(connection, $"""
             CREATE OR REPLACE MACRO from_iso8601_timestamp(t) AS CAST(t AS TIMESTAMPTZ);
@@ -113,8 +115,11 @@ public static class DuckDb
     }
 
     // A table of no rows with the given columns and the partitions, for a form the range holds no file of.
-    private static string Empty(IEnumerable<(string Name, string Type)> columns) =>
-        $"SELECT {string.Join(", ", columns.Concat(EventColumns.Partitions.Select(p => (p.Name, Type: p.DuckDbType))).Select(c => $"CAST(NULL AS {c.Type}) AS \"{c.Name}\""))} WHERE false";
+    private static string Empty(IEnumerable<(string Name, string Type)> columns)
+    {
+        var nulls = columns.Concat(EventColumns.Partitions.Select(p => (p.Name, Type: p.DuckDbType))).Select(c => $"CAST(NULL AS {c.Type}) AS \"{c.Name}\"");
+        return $"SELECT {string.Join(", ", nulls)} WHERE false";
+    }
 
     /// <summary>Text as the inside of a SQL string literal (<c>'…'</c>): each quote doubled. The one quoting of the archive's SQL.</summary>
     public static string Quote(string text)

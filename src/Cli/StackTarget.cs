@@ -41,7 +41,11 @@ public sealed class StackTarget(ParseResult result)
 
     private static readonly Option<string?> ProfileOption = new("--profile") { Description = "a deployed stack: the AWS profile to read credentials with", HelpName = "PROFILE" };
     private static readonly Option<string?> RegionOption = new("--region") { Description = "a deployed stack: its AWS region", HelpName = "REGION" };
-    private static readonly Option<string?> BucketOption = new("--bucket") { Description = "another archive bucket than the stack's own (another stack's ArchiveBucketName output)", HelpName = "BUCKET" };
+    private static readonly Option<string?> BucketOption = new("--bucket")
+    {
+        Description = "another archive bucket than the stack's own (another stack's ArchiveBucketName output)",
+        HelpName = "BUCKET",
+    };
     private static readonly Option<Uri?> FauxqsOption = TypedOptions.Url("--fauxqs", "fauxqs elsewhere than http://127.0.0.1:4566");
     private static readonly Option<Uri?> DynamoDbOption = TypedOptions.Url("--endpoint", "DynamoDB Local elsewhere than http://127.0.0.1:8000");
     private static readonly Option<Uri?> CloudWatchOption = TypedOptions.Url("--cloudwatch-endpoint", "a deployed stack: CloudWatch elsewhere than its region's endpoint");

@@ -62,6 +62,15 @@ public static class TypedOptions
         });
     }
 
+    /// <summary>The range a command's <paramref name="from"/> and <paramref name="to"/> give: to defaults to now, from to <paramref name="span"/> before it.</summary>
+    public static (DateTimeOffset Start, DateTimeOffset End) Range(
+        ParseResult result, Option<DateTimeOffset?> from, Option<DateTimeOffset?> to, TimeSpan span)
+    {
+        ArgumentNullException.ThrowIfNull(result);
+        var end = result.GetValue(to) ?? TimeProvider.System.GetUtcNow();
+        return (result.GetValue(from) ?? end - span, end);
+    }
+
     private static DateTimeOffset? Parse(string? text) =>
         DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var time) ? time.ToUniversalTime() : null;
 }

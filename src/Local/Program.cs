@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-
 namespace Pipeline.Local;
 
 /// <summary>
@@ -9,23 +7,5 @@ namespace Pipeline.Local;
 public static class LocalProgram
 {
     /// <summary>Runs a command until it ends or Ctrl-C/SIGTERM stops it.</summary>
-    public static async Task<int> Main(string[] args)
-    {
-        using var stop = new CancellationTokenSource();
-        void Stop(PosixSignalContext context)
-        {
-            context.Cancel = true; // shut down in order: the commands stop what they started
-            stop.Cancel();
-        }
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
-        try
-        {
-            return await LocalCommands.RunAsync(args, Console.Out, stop.Token);
-        }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
-        {
-            return 0;
-        }
-    }
+    public static Task<int> Main(string[] args) => ConsoleProgram.RunAsync(stop => LocalCommands.RunAsync(args, Console.Out, stop));
 }

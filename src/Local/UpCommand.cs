@@ -25,7 +25,8 @@ public static class UpCommand
             // Checked before anything starts: the registry would refuse it once the emulators are up.
             if (Environment.GetEnvironmentVariable("PIPELINE_API_KEY") is { Length: > 0 and < ApiKeyRegistry.MinimumKeyLength })
             {
-                r.AddError($"PIPELINE_API_KEY is too short: an API key has at least {ApiKeyRegistry.MinimumKeyLength} characters. Set a longer one, or unset it and `up` creates a key.");
+                r.AddError($"PIPELINE_API_KEY is too short: an API key has at least {ApiKeyRegistry.MinimumKeyLength} characters. "
+                    + "Set a longer one, or unset it and `up` creates a key.");
             }
         });
         command.SetAction(async (r, ct) =>
@@ -118,7 +119,8 @@ public static class UpCommand
         await LocalLambda.BuildAsync([stack.FunctionSetting(LocalAggregator.LogicalId, "CodeUri")!], cancellationToken);
         await using var aggregator = LocalAggregator.Start(stack, LocalEndpoints.Default, LocalAggregator.Window(), FunctionConsole.For("aggregator", say));
         var run = await LocalAggregator.InvokeAsync(aggregator, cancellationToken);
-        say($"Published {run.Published.Count} summary(ies) (counted from {run.EventsRead} archived event(s); {run.LateHours} late hour(s); {run.CompactedHours} hour(s) compacted).");
+        say($"Published {run.Published.Count} summary(ies) "
+            + $"(counted from {run.EventsRead} archived event(s); {run.LateHours} late hour(s); {run.CompactedHours} hour(s) compacted).");
         foreach (var summary in await new SummaryStore(aws.DynamoDb, stack["SummariesTable"], TimeProvider.System).RecentAsync(3, cancellationToken))
         {
             say(System.Text.Json.JsonSerializer.Serialize(summary, SummaryJsonContext.Default.Summary));

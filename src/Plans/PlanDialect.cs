@@ -107,7 +107,8 @@ internal static class PlanDialect
                     }
                     catch (RegexMatchTimeoutException e)
                     {
-                        return $"patternProperties: the pattern '{e.Pattern}' did not finish within {e.MatchTimeout.TotalMilliseconds:0} ms on a property name (it may backtrack catastrophically)";
+                        return $"patternProperties: the pattern '{e.Pattern}' did not finish within {e.MatchTimeout.TotalMilliseconds:0} ms on a property name "
+                            + "(it may backtrack catastrophically)";
                     }
                 }
             }

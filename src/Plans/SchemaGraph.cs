@@ -48,7 +48,8 @@ internal static class SchemaGraph
                 case "$schema" when member.Value.ValueKind != JsonValueKind.String || member.Value.GetString()!.TrimEnd('#') != PlanDialect.Id.ToString().TrimEnd('#'):
                     throw new PlanException(Join(path, pointer, "$schema"), $"a plan's schemas are JSON Schema 2020-12 ({PlanDialect.Id}); other drafts are not accepted");
                 case "$id" when pointer.Length > 0:
-                    throw new PlanException(Join(path, pointer, "$id"), "a subschema may not set $id (it would change what its references name); use $defs and #/$defs/... references");
+                    throw new PlanException(
+                        Join(path, pointer, "$id"), "a subschema may not set $id (it would change what its references name); use $defs and #/$defs/... references");
                 case "$anchor" or "$dynamicAnchor" when member.Value.ValueKind == JsonValueKind.String:
                     anchors.TryAdd(member.Value.GetString()!, pointer);
                     break;
@@ -121,7 +122,10 @@ internal static class SchemaGraph
         {
             if (!done)
             {
-                throw new PlanException(Join(path, node, ""), "refers back to itself without moving into the event (through $ref, allOf, anyOf, oneOf, not, if, then, else or dependentSchemas), which would never end");
+                throw new PlanException(
+                    Join(path, node, ""),
+                    "refers back to itself without moving into the event (through $ref, allOf, anyOf, oneOf, not, if, then, else or dependentSchemas), "
+                    + "which would never end");
             }
             return;
         }

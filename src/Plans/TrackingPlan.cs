@@ -229,7 +229,9 @@ public sealed class TrackingPlan
         var meta = MetaSchemas.Draft202012.Evaluate(schema, MetaCheck);
         if (!meta.IsValid)
         {
-            var (where, what) = (meta.Details ?? []).SelectMany(d => (d.Errors ?? new Dictionary<string, string>()).Select(e => (d.InstanceLocation.ToString(), $"{e.Key}: {e.Value}"))).FirstOrDefault();
+            var (where, what) = (meta.Details ?? [])
+                .SelectMany(d => (d.Errors ?? new Dictionary<string, string>()).Select(e => (d.InstanceLocation.ToString(), $"{e.Key}: {e.Value}")))
+                .FirstOrDefault();
             throw new PlanException(path + where.Replace('/', '.'), $"not a valid JSON Schema 2020-12 ({what ?? "invalid"})");
         }
         if (RemoteReference(schema) is { } reference)

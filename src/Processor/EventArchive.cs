@@ -33,7 +33,8 @@ public sealed class EventArchive(IAmazonS3 s3, string bucketName, TimeSpan lookb
     {
         ArgumentNullException.ThrowIfNull(events);
         // Usually one hour; the hours of a batch that spans several are written at once.
-        var written = await Task.WhenAll(events.GroupBy(e => EventLayout.Hour(e.ReceivedAt)).Select(hour => WriteHourAsync(hour, deadline, cancellationToken))).ConfigureAwait(false);
+        var hours = events.GroupBy(e => EventLayout.Hour(e.ReceivedAt));
+        var written = await Task.WhenAll(hours.Select(hour => WriteHourAsync(hour, deadline, cancellationToken))).ConfigureAwait(false);
         return written.Count(late => late);
     }
 

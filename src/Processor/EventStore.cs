@@ -109,19 +109,16 @@ public sealed class EventStore(IAmazonDynamoDB dynamoDb, string tableName, TimeS
             ["schemaVersion"] = new() { N = queued.SchemaVersion.ToString(CultureInfo.InvariantCulture) },
             ["expiresAt"] = new() { N = queued.ReceivedAt.Add(retention).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture) },
         };
-        Optional(item, "userId", queued.UserId);
-        Optional(item, "anonymousId", queued.AnonymousId);
-        Optional(item, "sourceIp", queued.SourceIp);
-        Optional(item, "userAgent", queued.UserAgent);
-        Optional(item, "type", queued.Type);
-        Optional(item, "messageId", queued.MessageId);
-        Optional(item, "name", queued.Name);
-        Optional(item, "category", queued.Category);
-        Optional(item, "groupId", queued.GroupId);
-        Optional(item, "previousId", queued.PreviousId);
-        Optional(item, "timestamp", queued.Timestamp);
-        Optional(item, "originalTimestamp", queued.OriginalTimestamp);
-        Optional(item, "sentAt", queued.SentAt);
+        (string Name, string? Value)[] optional =
+        [
+            ("userId", queued.UserId), ("anonymousId", queued.AnonymousId), ("sourceIp", queued.SourceIp), ("userAgent", queued.UserAgent),
+            ("type", queued.Type), ("messageId", queued.MessageId), ("name", queued.Name), ("category", queued.Category), ("groupId", queued.GroupId),
+            ("previousId", queued.PreviousId), ("timestamp", queued.Timestamp), ("originalTimestamp", queued.OriginalTimestamp), ("sentAt", queued.SentAt),
+        ];
+        foreach (var (name, value) in optional)
+        {
+            Optional(item, name, value);
+        }
         foreach (var (name, value) in queued.Objects())
         {
             item[name] = ToAttribute(value);
@@ -147,7 +144,10 @@ public sealed class EventStore(IAmazonDynamoDB dynamoDb, string tableName, TimeS
         }
         if (plan.Violations is { Count: > 0 } violations)
         {
-            map["violations"] = new() { L = [.. violations.Select(v => new AttributeValue { M = new() { ["path"] = new() { S = v.Path }, ["message"] = new() { S = v.Message } } })] };
+            map["violations"] = new()
+            {
+                L = [.. violations.Select(v => new AttributeValue { M = new() { ["path"] = new() { S = v.Path }, ["message"] = new() { S = v.Message } } })],
+            };
         }
         return new AttributeValue { M = map };
     }

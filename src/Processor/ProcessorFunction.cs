@@ -17,7 +17,8 @@ public sealed class ProcessorFunction(ProcessorOptions options, IAmazonDynamoDB 
         new EventStore(dynamoDb, options.TableName, options.Retention), clock, log);
 
     /// <summary>How long before the deadline retries stop, so the answer (and the metrics) go out in time: 2 s, or a quarter of a shorter invocation.</summary>
-    public static TimeSpan Reserve(TimeSpan remaining) => remaining <= TimeSpan.Zero ? TimeSpan.Zero : TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(2).Ticks, remaining.Ticks / 4));
+    public static TimeSpan Reserve(TimeSpan remaining) =>
+        remaining <= TimeSpan.Zero ? TimeSpan.Zero : TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(2).Ticks, remaining.Ticks / 4));
 
     /// <summary>Handles one invocation: the SQS event in, the partial batch response out.</summary>
     public async Task<byte[]> HandleAsync(byte[] payload, LambdaContext context, CancellationToken cancellationToken)

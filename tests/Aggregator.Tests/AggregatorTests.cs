@@ -45,7 +45,9 @@ public sealed class AggregatorTests
         Assert.Equal([w.Start], run.Published);
         var envelope = Assert.Single(await harness.ReceivedAsync());
         Assert.StartsWith("Event summary ", envelope["Subject"]!.GetValue<string>(), StringComparison.Ordinal);
-        Assert.Equal(w.Start.UtcDateTime.ToString("O", System.Globalization.CultureInfo.InvariantCulture), envelope["MessageAttributes"]!["windowStart"]!["Value"]!.GetValue<string>());
+        Assert.Equal(
+            w.Start.UtcDateTime.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
+            envelope["MessageAttributes"]!["windowStart"]!["Value"]!.GetValue<string>());
         var summary = JsonNode.Parse(envelope["Message"]!.GetValue<string>())!;
         Assert.Equal(7, summary["totalEvents"]!.GetValue<long>());
         Assert.Equal(3, summary["byEventType"]!["page_view"]!.GetValue<long>());
@@ -120,7 +122,9 @@ public sealed class AggregatorTests
         var first = Assert.Single(await harness.ReceivedAsync());
 
         // Retried records: received in the window, stored after it was summarized.
-        await harness.StoreAsync([AggregatorHarness.Event(w.Start.AddMinutes(10), "signup", user: "late"), AggregatorHarness.Event(w.End.AddTicks(-1), "page_view", user: "late")], noMarker);
+        await harness.StoreAsync(
+            [AggregatorHarness.Event(w.Start.AddMinutes(10), "signup", user: "late"), AggregatorHarness.Event(w.End.AddTicks(-1), "page_view", user: "late")],
+            noMarker);
         var revisedRun = await harness.Function(options, new TestClock(w.End.AddMinutes(20))).RunAsync(CancellationToken.None);
         var againRun = await harness.Function(options, new TestClock(w.End.AddMinutes(25))).RunAsync(CancellationToken.None);
         var revised = Assert.Single(await harness.ReceivedAsync());
@@ -213,7 +217,12 @@ public sealed class AggregatorTests
                 gzip.Write(System.Text.Encoding.UTF8.GetBytes(lines));
             }
             body.Position = 0;
-            await harness.Aws.S3.PutObjectAsync(new Amazon.S3.Model.PutObjectRequest { BucketName = harness.Stack["ArchiveBucket"], Key = $"{EventLayout.EventsPrefix(w.Start)}0123456789abcdef0123456789abcdef.jsonl.gz", InputStream = body });
+            await harness.Aws.S3.PutObjectAsync(new Amazon.S3.Model.PutObjectRequest
+            {
+                BucketName = harness.Stack["ArchiveBucket"],
+                Key = $"{EventLayout.EventsPrefix(w.Start)}0123456789abcdef0123456789abcdef.jsonl.gz",
+                InputStream = body,
+            });
         }
         await harness.ArchiveAsync([AggregatorHarness.Event(w.Start.AddMinutes(1), "new", user: "o"), legacy[0]]);
 
@@ -260,7 +269,8 @@ public sealed class AggregatorTests
         var w = PastWindow();
         await harness.StoreAsync([AggregatorHarness.Event(w.Start.AddMinutes(1), "page_view", user: "a")]);
 
-        var run = await harness.Function(harness.Options(Hour) with { Lookback = TimeSpan.FromMinutes(90) }, new TestClock(w.End + Hour + TimeSpan.FromMinutes(1))).RunAsync(CancellationToken.None);
+        var options = harness.Options(Hour) with { Lookback = TimeSpan.FromMinutes(90) };
+        var run = await harness.Function(options, new TestClock(w.End + Hour + TimeSpan.FromMinutes(1))).RunAsync(CancellationToken.None);
 
         Assert.Equal([w.Start, w.End], run.Published); // w with its event, and the latest complete window
         var totals = (await harness.ReceivedAsync()).Select(e => JsonNode.Parse(e["Message"]!.GetValue<string>())!)
@@ -347,7 +357,8 @@ public sealed class AggregatorTests
 
         // The Processor rejects, after the window was counted, a message sent in its last second (a backlog of a minute).
         var sent = w.End.AddSeconds(-1);
-        await harness.Aws.S3.PutObjectAsync(new Amazon.S3.Model.PutObjectRequest { BucketName = options.BucketName, Key = EventLayout.RejectedKey(sent, "m-1", null), ContentBody = "{}" });
+        await harness.Aws.S3.PutObjectAsync(
+            new Amazon.S3.Model.PutObjectRequest { BucketName = options.BucketName, Key = EventLayout.RejectedKey(sent, "m-1", null), ContentBody = "{}" });
         clock.Now = w.End.AddMinutes(20); // within the look-back
         var revised = await harness.Function(options, clock).RunAsync(CancellationToken.None);
 

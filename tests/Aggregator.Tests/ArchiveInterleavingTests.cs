@@ -25,7 +25,10 @@ public sealed class ArchiveInterleavingTests(ITestOutputHelper output) : IDispos
     /// <summary>One step of a sequence.</summary>
     public abstract record Op;
 
-    /// <summary>A Processor batch of <paramref name="Count"/> new events into hour <paramref name="Hour"/>; <paramref name="Partial"/>: a first delivery archives only some, the redelivery all.</summary>
+    /// <summary>
+    /// A Processor batch of <paramref name="Count"/> new events into hour <paramref name="Hour"/>; <paramref name="Partial"/>:
+    /// a first delivery archives only some, the redelivery all.
+    /// </summary>
     public sealed record Batch(int Hour, int Count, bool Partial) : Op;
 
     /// <summary>A batch delivered again: the same events archived again.</summary>
@@ -125,7 +128,8 @@ public sealed class ArchiveInterleavingTests(ITestOutputHelper output) : IDispos
                 }
                 break;
             case LateCompact(var hour):
-                await Compactor(harness, duckDb, new TestClock(DateTimeOffset.UtcNow + HourLease.Duration + TimeSpan.FromMinutes(1))).CompactAsync(hours[hour], CancellationToken.None);
+                var pastTheLease = new TestClock(DateTimeOffset.UtcNow + HourLease.Duration + TimeSpan.FromMinutes(1));
+                await Compactor(harness, duckDb, pastTheLease).CompactAsync(hours[hour], CancellationToken.None);
                 break;
         }
     }

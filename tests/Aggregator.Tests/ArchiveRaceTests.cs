@@ -124,7 +124,7 @@ public sealed class ArchiveRaceTests : IDisposable
         Assert.Empty(next.Failures);
         Assert.Equal(1, next.LateHours);
         Assert.Contains(window.Start, next.Published);
-        Assert.Equal(5, (await new SummaryStore(harness.Aws.DynamoDb, harness.Stack["SummariesTable"], TimeProvider.System).GetAsync(window.Start, CancellationToken.None))!.Summary.TotalEvents);
+        Assert.Equal(5, await TotalEventsAsync(harness, window.Start));
         Assert.DoesNotContain(marker, await harness.KeysAsync(EventLayout.LateRoot));
     }
 
@@ -143,7 +143,8 @@ public sealed class ArchiveRaceTests : IDisposable
         var damaged = $"{EventLayout.EventsPrefix(window.Start)}damaged.jsonl.gz";
         await harness.Aws.S3.PutObjectAsync(new PutObjectRequest { BucketName = harness.Stack["ArchiveBucket"], Key = damaged, ContentBody = "not gzip" });
         clock.Now = window.End + options.Settle + options.Lookback + TimeSpan.FromMinutes(1); // its last revision, which fails
-        Assert.Contains((await harness.Function(options, clock).RunAsync(CancellationToken.None)).Failures, f => f.StartsWith($"revise {window.Start:u}", StringComparison.Ordinal));
+        var failed = await harness.Function(options, clock).RunAsync(CancellationToken.None);
+        Assert.Contains(failed.Failures, f => f.StartsWith($"revise {window.Start:u}", StringComparison.Ordinal));
 
         // The fault is gone; the window is past the look-back of that failed run's start, but the failed run was not
         // recorded as complete, so the next run revises it.
@@ -153,7 +154,7 @@ public sealed class ArchiveRaceTests : IDisposable
 
         Assert.Empty(next.Failures);
         Assert.Contains(window.Start, next.Published);
-        Assert.Equal(5, (await new SummaryStore(harness.Aws.DynamoDb, harness.Stack["SummariesTable"], TimeProvider.System).GetAsync(window.Start, CancellationToken.None))!.Summary.TotalEvents);
+        Assert.Equal(5, await TotalEventsAsync(harness, window.Start));
     }
 
     [Fact]
@@ -192,6 +193,10 @@ public sealed class ArchiveRaceTests : IDisposable
 
     // On a thread of its own: the test goes on while the compaction is stopped at its gate.
     private static Task<Compaction?> Compact(HourCompactor compactor, DateTimeOffset hour) => Task.Run(() => compactor.CompactAsync(hour, CancellationToken.None));
+
+    private static async Task<long> TotalEventsAsync(AggregatorHarness harness, DateTimeOffset windowStart) =>
+        (await new SummaryStore(harness.Aws.DynamoDb, harness.Stack["SummariesTable"], TimeProvider.System).GetAsync(windowStart, CancellationToken.None))!
+            .Summary.TotalEvents;
 
     private Task<List<string>> EventIdsAsync(AggregatorHarness harness, DateTimeOffset hour) => harness.EventIdsAsync(hour, _folder);
 

@@ -52,7 +52,8 @@ public sealed class CompactionTests : IDisposable
 
         Assert.Equal(1, late.CompactedHours);
         Assert.Equal([w.Start], late.Published);
-        var summary = JsonDocument.Parse(Assert.Single(await harness.ReceivedAsync(), e => e["Subject"]!.GetValue<string>().Contains("revision", StringComparison.Ordinal))["Message"]!.GetValue<string>()).RootElement;
+        var revision = Assert.Single(await harness.ReceivedAsync(), e => e["Subject"]!.GetValue<string>().Contains("revision", StringComparison.Ordinal));
+        var summary = JsonDocument.Parse(revision["Message"]!.GetValue<string>()).RootElement;
         Assert.Equal(26, summary.GetProperty("totalEvents").GetInt64());
         // Counted from the Parquet file and the late raw object alike: 0, 10, 20 are page views, 5 and 15 signups.
         Assert.Equal("""{"page_view":3,"signup":2}""", summary.GetProperty("planViolations").GetRawText());

@@ -62,7 +62,8 @@ public sealed class SchemaVersionTests : IDisposable
     private async Task<(long Total, long Flagged)> CountAsync(AggregatorHarness harness)
     {
         using var downloads = new ArchiveDownloads(harness.Aws.S3, harness.Stack["ArchiveBucket"], Path.Combine(_folder, $"count-{Guid.NewGuid():N}"));
-        var counts = await new WindowCounter(_duckDb).CountAsync(await downloads.DownloadAsync(Hour, CancellationToken.None), new SummaryWindow(Hour, Hour.AddHours(1)), CancellationToken.None);
+        var files = await downloads.DownloadAsync(Hour, CancellationToken.None);
+        var counts = await new WindowCounter(_duckDb).CountAsync(files, new SummaryWindow(Hour, Hour.AddHours(1)), CancellationToken.None);
         return (counts.Total, counts.FlaggedByEventType.Values.Sum());
     }
 

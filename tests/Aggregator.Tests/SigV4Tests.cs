@@ -129,7 +129,8 @@ public sealed class SigV4Tests
         var recorder = new Recorder();
         var sns = SnsClient.Create(new BasicAWSCredentials("AKIDEXAMPLE", Secret), RegionEndpoint.EUWest1, new Uri("http://127.0.0.1:9/"), recorder);
 
-        await Assert.ThrowsAsync<HttpRequestException>(() => sns.PublishAsync("arn:aws:sns:eu-west-1:123456789012:t", "hello", "s", new Dictionary<string, string>(), CancellationToken.None));
+        await Assert.ThrowsAsync<HttpRequestException>(() =>
+            sns.PublishAsync("arn:aws:sns:eu-west-1:123456789012:t", "hello", "s", new Dictionary<string, string>(), CancellationToken.None));
 
         var (request, body) = recorder.Requests[0];
         var authorization = request.Headers.GetValues("Authorization").Single();
@@ -142,7 +143,8 @@ public sealed class SigV4Tests
             : request.Headers.TryGetValues(name, out var v) ? string.Join(',', v)
             : string.Join(',', request.Content!.Headers.GetValues(name));
         var canonical = string.Join('\n', "POST", "/", "", string.Join('\n', signedHeaders.Split(';').Select(h => $"{h}:{HeaderValue(h).Trim()}")), "", signedHeaders, bodyHash);
-        var stringToSign = string.Join('\n', "AWS4-HMAC-SHA256", date, $"{date[..8]}/eu-west-1/sns/aws4_request", Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(canonical))));
+        var canonicalHash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(canonical)));
+        var stringToSign = string.Join('\n', "AWS4-HMAC-SHA256", date, $"{date[..8]}/eu-west-1/sns/aws4_request", canonicalHash);
         Assert.Equal(Sign(stringToSign, date[..8], "eu-west-1", "sns"), Signature(authorization));
     }
 

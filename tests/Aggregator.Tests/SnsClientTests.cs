@@ -26,14 +26,19 @@ public sealed class SnsClientTests
         [
             (HttpStatusCode.BadRequest, Error("Throttling")),
             (HttpStatusCode.InternalServerError, Error("InternalError")),
-            (HttpStatusCode.OK, """<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult><MessageId>m-1</MessageId></PublishResult></PublishResponse>"""),
+            (HttpStatusCode.OK, """
+                <PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/">
+                  <PublishResult><MessageId>m-1</MessageId></PublishResult>
+                </PublishResponse>
+                """),
             (HttpStatusCode.BadRequest, Error("InvalidParameter")),
         ]);
         var handler = new Scripted(answers);
         var client = new SnsClient(new HttpClient(handler), new Uri("http://sns.test/"));
 
         var id = await client.PublishAsync("arn:aws:sns:us-east-1:1:t", "m", "s", new Dictionary<string, string>(), CancellationToken.None);
-        var invalid = await Assert.ThrowsAsync<SnsException>(() => client.PublishAsync("arn:aws:sns:us-east-1:1:t", "m", "s", new Dictionary<string, string>(), CancellationToken.None));
+        var invalid = await Assert.ThrowsAsync<SnsException>(() =>
+            client.PublishAsync("arn:aws:sns:us-east-1:1:t", "m", "s", new Dictionary<string, string>(), CancellationToken.None));
 
         Assert.Equal("m-1", id);
         Assert.Equal(4, handler.Requests); // three for the first publish (two retried), one for the refused one

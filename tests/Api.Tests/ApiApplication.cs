@@ -61,9 +61,10 @@ public sealed class ApiApplication : WebApplicationFactory<Program>
 
     /// <summary>Every event now on the queue, one JSON object each, out of single-event and batch messages alike (drains it).</summary>
     public async Task<List<System.Text.Json.Nodes.JsonObject>> DrainEventsAsync(int waitSeconds = 1) =>
-        [.. (await DrainQueueAsync(waitSeconds)).SelectMany(m => System.Text.Json.Nodes.JsonNode.Parse(m.Body)!.AsObject() is var body && body["events"] is System.Text.Json.Nodes.JsonArray events
-            ? events.Select(e => e!.AsObject())
-            : [body])];
+        [.. (await DrainQueueAsync(waitSeconds)).SelectMany(m =>
+            System.Text.Json.Nodes.JsonNode.Parse(m.Body)!.AsObject() is var body && body["events"] is System.Text.Json.Nodes.JsonArray events
+                ? events.Select(e => e!.AsObject())
+                : [body])];
 
     /// <summary>Every message now on the queue (drains it).</summary>
     public async Task<List<Message>> DrainQueueAsync(int waitSeconds = 1)

@@ -23,7 +23,8 @@ public sealed class AuthTests
 
         var none = await anonymous.PostAsync("/events", Event());
         var unknown = await wrong.PostAsync("/events", Event());
-        var revokedAnswer = await revokedClient.PostAsync("/events/batch", new StringContent("""{ "events": [ { "eventType": "a", "userId": "u" } ] }""", Encoding.UTF8, "application/json"));
+        var revokedAnswer = await revokedClient.PostAsync(
+            "/events/batch", new StringContent("""{ "events": [ { "eventType": "a", "userId": "u" } ] }""", Encoding.UTF8, "application/json"));
         var accepted = await good.PostAsync("/events", Event());
 
         foreach (var response in new[] { none, unknown, revokedAnswer })

@@ -112,7 +112,8 @@ public sealed class BatchTests
         using var client = app.CreateKeyedClient();
 
         var tooBig = await client.PostAsync("/events/batch", Json(Batch(20, i => new { eventType = "a", userId = "u", properties = new { pad = new string('x', 500) } })));
-        var oneOversized = await client.PostAsync("/events/batch", Json(Batch(2, i => new { eventType = "a", userId = "u", properties = new { pad = new string('x', i == 0 ? 2000 : 10) } })));
+        var oneOversized = await client.PostAsync(
+            "/events/batch", Json(Batch(2, i => new { eventType = "a", userId = "u", properties = new { pad = new string('x', i == 0 ? 2000 : 10) } })));
 
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooBig.StatusCode);
         Assert.Equal(HttpStatusCode.Accepted, oneOversized.StatusCode);

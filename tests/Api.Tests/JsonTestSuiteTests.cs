@@ -19,7 +19,8 @@ public sealed class JsonTestSuiteTests
         foreach (var file in files)
         {
             // The Segment-compatible endpoints read any Content-Type, so they get the documents as browsers send them too.
-            foreach (var (path, type) in new[] { ("/events", "application/json"), ("/events/batch", "application/json"), ("/v1/track", "application/json"), ("/v1/batch", "text/plain") })
+            var endpoints = new[] { ("/events", "application/json"), ("/events/batch", "application/json"), ("/v1/track", "application/json"), ("/v1/batch", "text/plain") };
+            foreach (var (path, type) in endpoints)
             {
                 var content = new ByteArrayContent(await File.ReadAllBytesAsync(file));
                 content.Headers.ContentType = new MediaTypeHeaderValue(type);

@@ -18,7 +18,8 @@ public sealed class LoggingTests
             s => s.AddSingleton<ILoggerProvider>(logs));
         using var client = app.CreateKeyedClient();
 
-        var response = await client.PostAsync("/events", new StringContent("""{ "eventType": "a", "userId": "user-secret-42", "properties": { "card": "4111-1111" } }""", Encoding.UTF8, "application/json"));
+        var response = await client.PostAsync(
+            "/events", new StringContent("""{ "eventType": "a", "userId": "user-secret-42", "properties": { "card": "4111-1111" } }""", Encoding.UTF8, "application/json"));
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         var requestId = response.Headers.GetValues("X-Request-Id").Single();
@@ -61,7 +62,8 @@ public sealed class LoggingTests
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
-            var scopes = string.Join(" ", (_scopes.Value ?? []).Select(s => s is IEnumerable<KeyValuePair<string, object>> pairs ? string.Join(",", pairs.Select(p => $"{p.Key}={p.Value}")) : s.ToString()));
+            var scopes = string.Join(" ", (_scopes.Value ?? []).Select(s =>
+                s is IEnumerable<KeyValuePair<string, object>> pairs ? string.Join(",", pairs.Select(p => $"{p.Key}={p.Value}")) : s.ToString()));
             Lines.Enqueue($"{logLevel}: {formatter(state, exception)} {exception} [{scopes}]");
         }
 

@@ -26,7 +26,11 @@ public sealed class PlanOutageTests
     private const string Breaking = """{"eventType":"order.completed","userId":"u","properties":{"revenue":"12"}}""";
 
     // Each way an item written by hand, a partial restore or a future format can differ from what the store writes.
-    public static TheoryData<string> Damages => ["no version", "no document", "no setAt", "version not a number", "version zero", "setAt not a date", "document not gzip", "document a string", "document not UTF-8", "document a gzip bomb"];
+    public static TheoryData<string> Damages =>
+    [
+        "no version", "no document", "no setAt", "version not a number", "version zero", "setAt not a date",
+        "document not gzip", "document a string", "document not UTF-8", "document a gzip bomb",
+    ];
 
     [Theory]
     [MemberData(nameof(Damages))]
@@ -73,7 +77,10 @@ public sealed class PlanOutageTests
     {
         var emulators = await TestEnvironment.GetEmulatorsAsync();
         // A DynamoDB that accepts and never answers reads of the plan; the API keys' table answers as usual.
-        await using var hanging = new TcpProxy(emulators.Endpoints.DynamoDb) { Hang = chunk => Encoding.UTF8.GetString(chunk.Span).Contains("-tracking-plans", StringComparison.Ordinal) };
+        await using var hanging = new TcpProxy(emulators.Endpoints.DynamoDb)
+        {
+            Hang = chunk => Encoding.UTF8.GetString(chunk.Span).Contains("-tracking-plans", StringComparison.Ordinal),
+        };
         await using var app = await ApiApplication.StartAsync(s =>
         {
             s["AWS:DynamoDB:ServiceURL"] = hanging.Address.ToString();
@@ -103,7 +110,10 @@ public sealed class PlanOutageTests
     {
         await using var app = await ApiApplication.StartAsync();
         var store = new TrackingPlanStore(app.Aws.DynamoDb, app.Stack["TrackingPlansTable"]);
-        await store.SetAsync("""{ "mode": "block", "events": { "signup": { "properties": { "type": "object", "properties": { "slug": { "type": "string", "pattern": "^(a+)+$" } } } } } }""", CancellationToken.None);
+        await store.SetAsync("""
+            { "mode": "block",
+              "events": { "signup": { "properties": { "type": "object", "properties": { "slug": { "type": "string", "pattern": "^(a+)+$" } } } } } }
+            """, CancellationToken.None);
         using var client = app.CreateKeyedClient();
         var slow = JsonSerializer.Serialize(new { eventType = "signup", userId = "u", properties = new { slug = new string('a', 34) + "!" } });
         var hundred = JsonSerializer.Serialize(new { events = Enumerable.Repeat(JsonNode.Parse(slow), 100) });

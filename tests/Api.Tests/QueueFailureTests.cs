@@ -17,7 +17,9 @@ public sealed class QueueFailureTests
         using var client = app.CreateKeyedClient();
 
         var single = await client.PostAsync("/events", new StringContent("""{ "eventType": "a", "userId": "u" }""", Encoding.UTF8, "application/json"));
-        var batch = await client.PostAsync("/events/batch", new StringContent("""{ "events": [ { "eventType": "a", "userId": "u" }, { "eventType": "b", "userId": "u" } ] }""", Encoding.UTF8, "application/json"));
+        var batch = await client.PostAsync(
+            "/events/batch",
+            new StringContent("""{ "events": [ { "eventType": "a", "userId": "u" }, { "eventType": "b", "userId": "u" } ] }""", Encoding.UTF8, "application/json"));
 
         Assert.Equal(HttpStatusCode.ServiceUnavailable, single.StatusCode);
         Assert.NotNull(single.Headers.RetryAfter);

@@ -29,9 +29,13 @@ public sealed class SegmentTests
 
         var answers = new[]
         {
-            await client.PostAsync("/v1/track", Json($$"""{ "userId": "u1", "event": "Order Completed", "messageId": "m-track", "timestamp": "{{now}}", "properties": { "revenue": 42.5, "currency": "EUR" }, "context": { "library": { "name": "test" } }, "channel": "server" }""")),
+            await client.PostAsync("/v1/track", Json($$"""
+                { "userId": "u1", "event": "Order Completed", "messageId": "m-track", "timestamp": "{{now}}",
+                  "properties": { "revenue": 42.5, "currency": "EUR" }, "context": { "library": { "name": "test" } }, "channel": "server" }
+                """)),
             await client.PostAsync("/v1/identify", Json("""{ "userId": "u1", "messageId": "m-identify", "traits": { "email": "a@example.com", "plan": "pro" } }""")),
-            await client.PostAsync("/v1/page", Json("""{ "anonymousId": "a1", "messageId": "m-page", "name": "Pricing", "category": "Docs", "properties": { "path": "/pricing" } }""")),
+            await client.PostAsync(
+                "/v1/page", Json("""{ "anonymousId": "a1", "messageId": "m-page", "name": "Pricing", "category": "Docs", "properties": { "path": "/pricing" } }""")),
             await client.PostAsync("/v1/screen", Json("""{ "userId": "u1", "messageId": "m-screen", "name": "Home" }""")),
             await client.PostAsync("/v1/group", Json("""{ "userId": "u1", "messageId": "m-group", "groupId": "g1", "traits": { "employees": 40 } }""")),
             await client.PostAsync("/v1/alias", Json("""{ "userId": "u1", "previousId": "a1", "messageId": "m-alias" }""")),
@@ -81,7 +85,8 @@ public sealed class SegmentTests
         var viaBasic = await basic.PostAsync("/v1/track", Json(call));
         var viaHeader = await header.PostAsync("/v1/track", Json(call));
         var viaBody = await anonymous.PostAsync("/v1/track", Json($$"""{ "userId": "u", "event": "Clicked", "messageId": "same-id", "writeKey": "{{app.ApiKey}}" }"""));
-        var viaBatchBody = await anonymous.PostAsync("/v1/batch", Json($$"""{ "writeKey": "{{app.ApiKey}}", "batch": [ { "type": "track", "userId": "u", "event": "Clicked", "messageId": "same-id" } ] }"""));
+        var viaBatchBody = await anonymous.PostAsync(
+            "/v1/batch", Json($$"""{ "writeKey": "{{app.ApiKey}}", "batch": [ { "type": "track", "userId": "u", "event": "Clicked", "messageId": "same-id" } ] }"""));
         var viaOtherKey = await other.PostAsync("/v1/track", Json(call));
         var none = await anonymous.PostAsync("/v1/track", Json(call));
         var wrong = await unknown.PostAsync("/v1/track", Json(call));
@@ -112,7 +117,8 @@ public sealed class SegmentTests
               "context": { "library": { "name": "batch-lib" }, "ip": "203.0.113.9" },
               "batch": [
                 { "type": "track", "userId": "u", "event": "Late", "messageId": "skewed", "originalTimestamp": "{{deviceNow.AddMinutes(-10):O}}" },
-                { "type": "track", "userId": "u", "event": "Own", "messageId": "own", "timestamp": "{{DateTimeOffset.UtcNow.AddMinutes(-3):O}}", "sentAt": "{{DateTimeOffset.UtcNow:O}}", "context": { "ip": "198.51.100.7" } }
+                { "type": "track", "userId": "u", "event": "Own", "messageId": "own", "timestamp": "{{DateTimeOffset.UtcNow.AddMinutes(-3):O}}",
+                  "sentAt": "{{DateTimeOffset.UtcNow:O}}", "context": { "ip": "198.51.100.7" } }
               ]
             }
             """));

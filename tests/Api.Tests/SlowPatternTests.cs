@@ -160,7 +160,8 @@ public sealed class SlowPatternTests
     public void A_recursive_schema_that_moves_into_the_event_is_accepted_and_evaluated()
     {
         var plan = TrackingPlan.Parse(Plan("block", """
-            { "$ref": "#/$defs/node", "$defs": { "node": { "type": "object", "properties": { "children": { "type": "array", "items": { "$ref": "#/$defs/node" } } }, "required": ["name"] } } }
+            { "$ref": "#/$defs/node",
+              "$defs": { "node": { "type": "object", "properties": { "children": { "type": "array", "items": { "$ref": "#/$defs/node" } } }, "required": ["name"] } } }
             """));
 
         Assert.Same(PlanVerdict.Pass, plan.Evaluate("signup", Json("""{"name":"a","children":[{"name":"b","children":[]}]}"""), null));

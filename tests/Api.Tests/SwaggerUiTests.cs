@@ -22,7 +22,8 @@ public sealed class SwaggerUiTests
 
         Assert.Equal("202", result["status"]!.GetValue<string>());
         var eventId = JsonNode.Parse(result["body"]!.GetValue<string>())!["eventId"]!.GetValue<string>();
-        var message = Assert.Single((await aws.Sqs.ReceiveMessageAsync(new Amazon.SQS.Model.ReceiveMessageRequest { QueueUrl = stack.Resources["EventsQueue"].Ref, WaitTimeSeconds = 2 })).Messages);
+        var receive = new Amazon.SQS.Model.ReceiveMessageRequest { QueueUrl = stack.Resources["EventsQueue"].Ref, WaitTimeSeconds = 2 };
+        var message = Assert.Single((await aws.Sqs.ReceiveMessageAsync(receive)).Messages);
         Assert.Equal(eventId, JsonNode.Parse(message.Body)!["eventId"]!.GetValue<string>());
         Assert.Equal("page_view", JsonNode.Parse(message.Body)!["eventType"]!.GetValue<string>()); // the request example
     }

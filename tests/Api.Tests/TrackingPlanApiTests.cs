@@ -37,8 +37,9 @@ public sealed class TrackingPlanApiTests
         await Store(app).SetAsync(Plan("block"), CancellationToken.None);
         using var client = app.CreateKeyedClient();
 
-        using var refused = await client.PostAsync(new Uri("/events", UriKind.Relative), Json("""{"eventType":"order.completed","userId":"u","properties":{"revenue":"12","currency":"GBP"}}"""));
-        using var passed = await client.PostAsync(new Uri("/events", UriKind.Relative), Json("""{"eventType":"order.completed","userId":"u","properties":{"revenue":12,"currency":"EUR"}}"""));
+        var events = new Uri("/events", UriKind.Relative);
+        using var refused = await client.PostAsync(events, Json("""{"eventType":"order.completed","userId":"u","properties":{"revenue":"12","currency":"GBP"}}"""));
+        using var passed = await client.PostAsync(events, Json("""{"eventType":"order.completed","userId":"u","properties":{"revenue":12,"currency":"EUR"}}"""));
 
         Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
         var errors = (await refused.Content.ReadFromJsonAsync<JsonObject>())!["errors"]!.AsObject();

@@ -61,7 +61,10 @@ public sealed class EnvironmentTests
     }
 
     // Settings with a default; every other variable the template sets is required.
-    private static readonly HashSet<string> Optional = ["Events__RetentionDays", "Summaries__WindowMinutes", "Summaries__SettleSeconds", "Summaries__LookbackMinutes", "Summaries__TopEventTypes"];
+    private static readonly HashSet<string> Optional =
+    [
+        "Events__RetentionDays", "Summaries__WindowMinutes", "Summaries__SettleSeconds", "Summaries__LookbackMinutes", "Summaries__TopEventTypes",
+    ];
 
     [Theory]
     [InlineData("ProcessorFunction")]

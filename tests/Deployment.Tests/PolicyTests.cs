@@ -48,8 +48,8 @@ public sealed class PolicyTests
         var url = $"http://127.0.0.1:{LocalEmulators.FreePort()}";
         await using (var api = await InProcess.StartApiAsync(aws.Endpoints, stack, url, CancellationToken.None, services =>
         {
-            services.AddSingleton<IAmazonSQS>(new AmazonSQSClient(LocalAws.Credentials, new AmazonSQSConfig { ServiceURL = aws.Endpoints.Fauxqs.ToString(), AuthenticationRegion = "us-east-1", HttpClientFactory = network }));
-            services.AddSingleton<IAmazonDynamoDB>(new AmazonDynamoDBClient(LocalAws.Credentials, new AmazonDynamoDBConfig { ServiceURL = aws.Endpoints.DynamoDb.ToString(), AuthenticationRegion = "us-east-1", HttpClientFactory = network }));
+            services.AddSingleton<IAmazonSQS>(Sqs(aws, network));
+            services.AddSingleton<IAmazonDynamoDB>(DynamoDb(aws, network));
         }))
         {
             using var client = new HttpClient { BaseAddress = new Uri(url) };
@@ -65,7 +65,8 @@ public sealed class PolicyTests
     public async Task The_processor_role_allows_exactly_what_the_processor_calls()
     {
         var (aws, stack, network) = await SetUpAsync();
-        var function = new ProcessorFunction(InProcess.ProcessorOptions(stack), DynamoDb(aws, network), S3(aws, network), TimeProvider.System, new FunctionLog(TextWriter.Null, "processor"));
+        var function = new ProcessorFunction(
+            InProcess.ProcessorOptions(stack), DynamoDb(aws, network), S3(aws, network), TimeProvider.System, new FunctionLog(TextWriter.Null, "processor"));
         var queued = new QueuedEvent
         {
             SchemaVersion = 1,
@@ -82,9 +83,14 @@ public sealed class PolicyTests
         await aws.Sqs.SendMessageAsync(stack.Resources["EventsQueue"].Ref, good);
         await aws.Sqs.SendMessageAsync(stack.Resources["EventsQueue"].Ref, late);
         await aws.Sqs.SendMessageAsync(stack.Resources["EventsQueue"].Ref, "poison");
-        var source = new SqsEventSource(new AmazonSQSClient(LocalAws.Credentials, new AmazonSQSConfig { ServiceURL = aws.Endpoints.Fauxqs.ToString(), AuthenticationRegion = "us-east-1", HttpClientFactory = network }),
-            stack.Resources["EventsQueue"].Ref, stack.Resources["EventsQueue"].Attributes["Arn"], "us-east-1", (payload, ct) => function.HandleAsync(payload, TestLambda.Context(), ct),
-            new EventSourceOptions { BatchingWindow = TimeSpan.FromMilliseconds(500) }, _ => { });
+        var source = new SqsEventSource(
+            Sqs(aws, network),
+            stack.Resources["EventsQueue"].Ref,
+            stack.Resources["EventsQueue"].Attributes["Arn"],
+            "us-east-1",
+            (payload, ct) => function.HandleAsync(payload, TestLambda.Context(), ct),
+            new EventSourceOptions { BatchingWindow = TimeSpan.FromMilliseconds(500) },
+            _ => { });
 
         Assert.Equal(3, await source.PollOnceAsync(CancellationToken.None));
 
@@ -153,7 +159,8 @@ public sealed class PolicyTests
             "s3" => "AWS::S3::Bucket",
             _ => "AWS::SNS::Topic",
         };
-        return stack.Resources.Values.FirstOrDefault(r => r.Type == type && (r.PhysicalName == call.Resource || r.Attributes.GetValueOrDefault("QueueName") == call.Resource))?.LogicalId
+        return stack.Resources.Values
+            .FirstOrDefault(r => r.Type == type && (r.PhysicalName == call.Resource || r.Attributes.GetValueOrDefault("QueueName") == call.Resource))?.LogicalId
             ?? call.Resource;
     }
 
@@ -170,5 +177,11 @@ public sealed class PolicyTests
         new(LocalAws.Credentials, new AmazonSQSConfig { ServiceURL = aws.Endpoints.Fauxqs.ToString(), AuthenticationRegion = "us-east-1", HttpClientFactory = network });
 
     private static AmazonS3Client S3(LocalAws aws, RecordingNetwork network) =>
-        new(LocalAws.Credentials, new AmazonS3Config { ServiceURL = aws.Endpoints.Fauxqs.ToString(), AuthenticationRegion = "us-east-1", ForcePathStyle = true, HttpClientFactory = network });
+        new(LocalAws.Credentials, new AmazonS3Config
+        {
+            ServiceURL = aws.Endpoints.Fauxqs.ToString(),
+            AuthenticationRegion = "us-east-1",
+            ForcePathStyle = true,
+            HttpClientFactory = network,
+        });
 }

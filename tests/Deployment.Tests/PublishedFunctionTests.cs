@@ -160,7 +160,8 @@ public sealed class PublishedFunctionTests
 
         await processor.InvokeAsync(SqsEvent(Body(Event("limited"))), CancellationToken.None);
 
-        Assert.Contains(_output, l => l.Contains($"Memory: {definition.MemorySize} MB; GC heap hard limit {definition.MemorySize} MB; 0 MB left to native code", StringComparison.Ordinal));
+        var limits = $"Memory: {definition.MemorySize} MB; GC heap hard limit {definition.MemorySize} MB; 0 MB left to native code";
+        Assert.Contains(_output, l => l.Contains(limits, StringComparison.Ordinal));
         Assert.InRange(PeakMegabytes(Assert.Single(processor.ProcessIds)), 1, definition.MemorySize);
     }
 

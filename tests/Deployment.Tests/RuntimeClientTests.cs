@@ -27,7 +27,8 @@ public sealed class RuntimeClientTests
                 await Task.Delay(Timeout.Infinite, http.RequestAborted); // one invocation only
             }
             http.Response.Headers["Lambda-Runtime-Aws-Request-Id"] = "req-1";
-            http.Response.Headers["Lambda-Runtime-Deadline-Ms"] = DateTimeOffset.UtcNow.AddMinutes(1).ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var deadline = DateTimeOffset.UtcNow.AddMinutes(1).ToUnixTimeMilliseconds();
+            http.Response.Headers["Lambda-Runtime-Deadline-Ms"] = deadline.ToString(System.Globalization.CultureInfo.InvariantCulture);
             http.Response.Headers["Lambda-Runtime-Invoked-Function-Arn"] = "arn:aws:lambda:us-east-1:000000000000:function:f";
             await http.Response.WriteAsync("{}");
         });

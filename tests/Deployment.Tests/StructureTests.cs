@@ -228,7 +228,12 @@ public sealed class StructureTests
         Assert.False(string.IsNullOrEmpty(defaults["stack-name"]?.GetValue<string>()));
         Assert.True(defaults["resolve-s3"]!.GetValue<bool>()); // an unattended deploy needs a bucket for the code: the tool makes one
         // Only keys deploy-serverless reads (aws/aws-extensions-for-dotnet-cli, DeployServerlessCommand and its base).
-        Assert.Subset(new HashSet<string> { "region", "profile", "configuration", "framework", "template", "stack-name", "resolve-s3", "s3-bucket", "s3-prefix", "template-parameters", "msbuild-parameters" },
+        Assert.Subset(
+            new HashSet<string>
+            {
+                "region", "profile", "configuration", "framework", "template", "stack-name",
+                "resolve-s3", "s3-bucket", "s3-prefix", "template-parameters", "msbuild-parameters",
+            },
             defaults.AsObject().Select(p => p.Key).ToHashSet());
         Assert.DoesNotContain("secret", File.ReadAllText(path), StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotMatch("AKIA[0-9A-Z]{16}", File.ReadAllText(path));

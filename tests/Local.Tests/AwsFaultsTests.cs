@@ -98,7 +98,8 @@ public sealed class AwsFaultsTests
     public async Task S3_slow_down_and_server_errors_are_transient_and_access_denied_is_not(int status, string code, bool transient)
     {
         await using var server = await AwsLikeServer.StartAsync(status, "application/xml", $"<Error><Code>{code}</Code><Message>m</Message></Error>");
-        using var client = new AmazonS3Client(LocalAws.Credentials, new AmazonS3Config { ServiceURL = server.Url, AuthenticationRegion = "us-east-1", ForcePathStyle = true, MaxErrorRetry = 0 });
+        using var client = new AmazonS3Client(
+            LocalAws.Credentials, new AmazonS3Config { ServiceURL = server.Url, AuthenticationRegion = "us-east-1", ForcePathStyle = true, MaxErrorRetry = 0 });
 
         var error = await Caught(() => client.PutObjectAsync(new Amazon.S3.Model.PutObjectRequest { BucketName = "bucket", Key = "k", ContentBody = "x" }));
 

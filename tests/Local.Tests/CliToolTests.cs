@@ -33,7 +33,8 @@ public sealed class CliToolTests
             var (id, _) = await new Pipeline.ApiKeys.ApiKeyRegistry(aws.DynamoDb, stack["ApiKeysTable"]).CreateAsync("from-the-tool", CancellationToken.None);
             var keys = await RunAsync(pipeline, ["keys", "list", "--stack", stack.StackName, "--endpoint", aws.Endpoints.DynamoDb.ToString()]);
             Assert.Contains("from-the-tool", keys, StringComparison.Ordinal);
-            var status = await RunAsync(pipeline, ["status", "--stack", stack.StackName, "--fauxqs", aws.Endpoints.Fauxqs.ToString(), "--endpoint", aws.Endpoints.DynamoDb.ToString()]);
+            var status = await RunAsync(
+                pipeline, ["status", "--stack", stack.StackName, "--fauxqs", aws.Endpoints.Fauxqs.ToString(), "--endpoint", aws.Endpoints.DynamoDb.ToString()]);
             Assert.Contains("dead letters", status, StringComparison.Ordinal);
         }
         finally

@@ -28,7 +28,8 @@ public sealed partial class GenerateCommandTests
         Assert.InRange(refused, 10, 60); // about a fifth were made invalid
         // A duplicate accepted again is enqueued again (and stored once); a batch's events travel in batch messages.
         var queued = 0;
-        while ((await aws.Sqs.ReceiveMessageAsync(new Amazon.SQS.Model.ReceiveMessageRequest { QueueUrl = stack.Resources["EventsQueue"].Ref, MaxNumberOfMessages = 10, WaitTimeSeconds = 1 })).Messages is { Count: > 0 } page)
+        var receive = new Amazon.SQS.Model.ReceiveMessageRequest { QueueUrl = stack.Resources["EventsQueue"].Ref, MaxNumberOfMessages = 10, WaitTimeSeconds = 1 };
+        while ((await aws.Sqs.ReceiveMessageAsync(receive)).Messages is { Count: > 0 } page)
         {
             queued += page.Sum(m => System.Text.Json.Nodes.JsonNode.Parse(m.Body)!["events"]?.AsArray().Count ?? 1);
         }

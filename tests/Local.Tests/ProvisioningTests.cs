@@ -159,7 +159,10 @@ public sealed class ProvisioningTests
     [Theory]
     [InlineData("{ not json", "not valid JSON")]
     [InlineData("""{ "Resources": { "Stream": { "Type": "AWS::Kinesis::Stream" } } }""", "'Stream' has type 'AWS::Kinesis::Stream'")]
-    [InlineData("""{ "Resources": { "Q": { "Type": "AWS::SQS::Queue", "Properties": { "RedrivePolicy": { "deadLetterTargetArn": { "Fn::GetAtt": ["Missing", "Arn"] } } } } } }""", "refers to 'Missing'")]
+    [InlineData("""
+        { "Resources": { "Q": { "Type": "AWS::SQS::Queue",
+          "Properties": { "RedrivePolicy": { "deadLetterTargetArn": { "Fn::GetAtt": ["Missing", "Arn"] } } } } } }
+        """, "refers to 'Missing'")]
     [InlineData("""{ "Resources": { "Q": { "Type": "AWS::SQS::Queue", "Properties": { "Colour": "blue" } } } }""", "'Colour' is not supported")]
     [InlineData("""{ "Resources": { "Q": { "Type": "AWS::SQS::Queue", "Properties": { "QueueName": { "Fn::Base64": "x" } } } } }""", "'Fn::Base64' is not supported")]
     [InlineData("""{ "Parameters": { "P": { "Type": "String" } }, "Resources": {} }""", "Parameter 'P' has no Default")]

@@ -88,7 +88,8 @@ public sealed partial class QueryCommandTests
         using var output = new StringWriter();
         using var error = new StringWriter();
 
-        var code = await QueryCommand.RunAsync(aws.S3, stack["ArchiveBucket"], "SELECT no_such_column FROM events", QueryCommand.Format.Table, Hour, Hour.AddHours(1), output, error, CancellationToken.None);
+        var code = await QueryCommand.RunAsync(
+            aws.S3, stack["ArchiveBucket"], "SELECT no_such_column FROM events", QueryCommand.Format.Table, Hour, Hour.AddHours(1), output, error, CancellationToken.None);
 
         Assert.Equal(2, code);
         Assert.Contains("The query failed: Binder Error: Referenced column \"no_such_column\" not found", error.ToString(), StringComparison.Ordinal);
@@ -159,8 +160,10 @@ public sealed partial class QueryCommandTests
     private static async Task<string> QueryAsync(LocalAws aws, ProvisionedResources stack, string sql, string format)
     {
         using var output = new StringWriter();
-        var code = await Pipeline.Cli.CliCommands.RunAsync(["query", sql, "--format", format, "--from", Hour.ToString("O"), "--to", Hour.AddHours(1).ToString("O"), .. Endpoints(aws, stack)[..4]],
-            output, CancellationToken.None);
+        var code = await Pipeline.Cli.CliCommands.RunAsync(
+            ["query", sql, "--format", format, "--from", Hour.ToString("O"), "--to", Hour.AddHours(1).ToString("O"), .. Endpoints(aws, stack)[..4]],
+            output,
+            CancellationToken.None);
         Assert.Equal(0, code);
         return output.ToString();
     }

@@ -31,7 +31,8 @@ public sealed class RedriveCommandTests
                 RequestId = "r",
             }).ToList();
             ids.AddRange(events.Select(e => e.EventId));
-            await aws.Sqs.SendMessageBatchAsync(dlq, [.. events.Select((e, i) => new SendMessageBatchRequestEntry($"{i}", JsonSerializer.Serialize(e, EventJsonContext.Default.QueuedEvent)))]);
+            await aws.Sqs.SendMessageBatchAsync(
+                dlq, [.. events.Select((e, i) => new SendMessageBatchRequestEntry($"{i}", JsonSerializer.Serialize(e, EventJsonContext.Default.QueuedEvent)))]);
         }
         string[] Args(params string[] extra) => ["redrive", "--stack", stack.StackName, "--fauxqs", aws.Endpoints.Fauxqs.ToString(), .. extra];
 

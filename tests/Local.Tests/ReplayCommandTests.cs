@@ -86,8 +86,13 @@ public sealed class ReplayCommandTests
         var checkpoint = Path.Combine(Path.GetTempPath(), $"replay-{Guid.NewGuid():N}.json");
         using var output = new StringWriter();
 
-        Assert.Equal(0, await Pipeline.Cli.CliCommands.RunAsync(["replay", "--from", Hour.ToString("O"), "--to", Hour.AddHours(1).ToString("O"), "--dry-run", "--stack", source.StackName,
-            "--fauxqs", aws.Endpoints.Fauxqs.ToString(), "--checkpoint", checkpoint], output, CancellationToken.None));
+        Assert.Equal(0, await Pipeline.Cli.CliCommands.RunAsync(
+            [
+                "replay", "--from", Hour.ToString("O"), "--to", Hour.AddHours(1).ToString("O"), "--dry-run",
+                "--stack", source.StackName, "--fauxqs", aws.Endpoints.Fauxqs.ToString(), "--checkpoint", checkpoint,
+            ],
+            output,
+            CancellationToken.None));
 
         Assert.StartsWith("Would replay 12 event(s) from 1 hour(s)", output.ToString(), StringComparison.Ordinal);
         Assert.False(File.Exists(checkpoint));
@@ -109,11 +114,12 @@ public sealed class ReplayCommandTests
 
         // A checkpoint of another range is refused too: its finished hours are not this range's.
         File.Delete(checkpoint);
-        await ReplayCommand.RunAsync(aws.S3, null, source["ArchiveBucket"], $"{source.StackName}-events", Hour, Hour.AddHours(1), null, checkpoint, null, CancellationToken.None);
+        var eventsQueue = $"{source.StackName}-events";
+        await ReplayCommand.RunAsync(aws.S3, null, source["ArchiveBucket"], eventsQueue, Hour, Hour.AddHours(1), null, checkpoint, null, CancellationToken.None);
         Assert.False(File.Exists(checkpoint)); // a dry run writes none
-        await ReplayCommand.RunAsync(aws.S3, aws.Sqs, source["ArchiveBucket"], $"{source.StackName}-events", Hour, Hour.AddHours(1), null, checkpoint, null, CancellationToken.None);
-        var other = await Assert.ThrowsAsync<InvalidDataException>(() => ReplayCommand.RunAsync(aws.S3, aws.Sqs, source["ArchiveBucket"], $"{source.StackName}-events",
-            Hour, Hour.AddHours(2), null, checkpoint, null, CancellationToken.None));
+        await ReplayCommand.RunAsync(aws.S3, aws.Sqs, source["ArchiveBucket"], eventsQueue, Hour, Hour.AddHours(1), null, checkpoint, null, CancellationToken.None);
+        var other = await Assert.ThrowsAsync<InvalidDataException>(() =>
+            ReplayCommand.RunAsync(aws.S3, aws.Sqs, source["ArchiveBucket"], eventsQueue, Hour, Hour.AddHours(2), null, checkpoint, null, CancellationToken.None));
         Assert.Contains("the checkpoint of another replay", other.Message, StringComparison.Ordinal);
     }
 
@@ -144,7 +150,9 @@ public sealed class ReplayCommandTests
         await using var processor = LocalProcessor.Start(stack, aws.Endpoints, _ => { });
         var source = LocalProcessor.EventSource(aws, stack, processor.InvokeAsync, new EventSourceOptions(), _ => { });
         // Until the queue is empty and every event is stored.
-        Assert.True(await Eventually.UntilAsync(async () => await source.PollOnceAsync(CancellationToken.None) == 0 && (await ItemsAsync(aws, stack)).Count >= expected, TimeSpan.FromSeconds(30)));
+        Assert.True(await Eventually.UntilAsync(
+            async () => await source.PollOnceAsync(CancellationToken.None) == 0 && (await ItemsAsync(aws, stack)).Count >= expected,
+            TimeSpan.FromSeconds(30)));
     }
 
     private static async Task<List<string>> ItemsAsync(LocalAws aws, ProvisionedResources stack) =>

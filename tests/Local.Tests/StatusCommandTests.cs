@@ -85,21 +85,36 @@ public sealed class StatusCommandTests
             requests.Add((form, context.Request.Headers.Authorization.ToString()));
             context.Response.ContentType = "text/xml";
             await context.Response.WriteAsync(form.Contains("Action=DescribeAlarms", StringComparison.Ordinal)
-                ? $"""<DescribeAlarmsResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/"><DescribeAlarmsResult><MetricAlarms><member><AlarmName>{stack.StackName}-prod-dlq</AlarmName><StateValue>ALARM</StateValue><StateReason>Threshold Crossed: 1 datapoint [3.0] was greater than 0.0</StateReason></member></MetricAlarms></DescribeAlarmsResult></DescribeAlarmsResponse>"""
-                : """<GetMetricStatisticsResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/"><GetMetricStatisticsResult><Datapoints><member><Timestamp>2026-11-24T10:00:00Z</Timestamp><Maximum>17.0</Maximum><Unit>Seconds</Unit></member><member><Timestamp>2026-11-24T10:01:00Z</Timestamp><Maximum>42.0</Maximum><Unit>Seconds</Unit></member></Datapoints><Label>ApproximateAgeOfOldestMessage</Label></GetMetricStatisticsResult></GetMetricStatisticsResponse>""");
+                ? $"""
+                    <DescribeAlarmsResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/"><DescribeAlarmsResult><MetricAlarms>
+                      <member>
+                        <AlarmName>{stack.StackName}-prod-dlq</AlarmName><StateValue>ALARM</StateValue>
+                        <StateReason>Threshold Crossed: 1 datapoint [3.0] was greater than 0.0</StateReason>
+                      </member>
+                    </MetricAlarms></DescribeAlarmsResult></DescribeAlarmsResponse>
+                    """
+                : """
+                    <GetMetricStatisticsResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/"><GetMetricStatisticsResult><Datapoints>
+                      <member><Timestamp>2026-11-24T10:00:00Z</Timestamp><Maximum>17.0</Maximum><Unit>Seconds</Unit></member>
+                      <member><Timestamp>2026-11-24T10:01:00Z</Timestamp><Maximum>42.0</Maximum><Unit>Seconds</Unit></member>
+                    </Datapoints><Label>ApproximateAgeOfOldestMessage</Label></GetMetricStatisticsResult></GetMetricStatisticsResponse>
+                    """);
         });
         await cloudWatch.StartAsync();
         var reader = CloudWatchReader.Create(Pipeline.Local.Emulators.LocalAws.Credentials, Amazon.RegionEndpoint.EUWest1, new Uri(cloudWatch.Urls.Single()));
 
-        var screen = Pipeline.Cli.Terminal.Text(await StatusCommand.ScreenAsync(new StatusCommand.Target(aws.Sqs, aws.DynamoDb, aws.S3, stack.StackName, Pipeline.Cli.StackResources.Local(stack.StackName) with { Version = "0.0.1" }, false, reader),
-            DateTimeOffset.UtcNow, CancellationToken.None));
+        var resources = Pipeline.Cli.StackResources.Local(stack.StackName) with { Version = "0.0.1" };
+        var target = new StatusCommand.Target(aws.Sqs, aws.DynamoDb, aws.S3, stack.StackName, resources, false, reader);
+        var screen = Pipeline.Cli.Terminal.Text(await StatusCommand.ScreenAsync(target, DateTimeOffset.UtcNow, CancellationToken.None));
 
         Assert.Contains($"warning: the stack runs 0.0.1, this tool is {Pipeline.ProductVersion.Current}", screen, StringComparison.Ordinal);
         Assert.Matches(Row("oldest message", "42 s"), screen); // the latest datapoint
         Assert.Matches(Row($"{stack.StackName}-prod-dlq", "Threshold Crossed: 1 datapoint [3.0] was greater than 0.0"), screen);
         Assert.DoesNotContain("local processes", screen, StringComparison.Ordinal);
-        Assert.Contains(requests, r => r.Form.Contains("StateValue=ALARM", StringComparison.Ordinal) && r.Form.Contains($"AlarmNamePrefix={stack.StackName}-", StringComparison.Ordinal));
-        Assert.Contains(requests, r => r.Form.Contains("MetricName=ApproximateAgeOfOldestMessage", StringComparison.Ordinal) && r.Form.Contains($"{stack.StackName}-events", StringComparison.Ordinal));
+        Assert.Contains(requests, r =>
+            r.Form.Contains("StateValue=ALARM", StringComparison.Ordinal) && r.Form.Contains($"AlarmNamePrefix={stack.StackName}-", StringComparison.Ordinal));
+        Assert.Contains(requests, r =>
+            r.Form.Contains("MetricName=ApproximateAgeOfOldestMessage", StringComparison.Ordinal) && r.Form.Contains($"{stack.StackName}-events", StringComparison.Ordinal));
         Assert.All(requests, r => Assert.Contains("/eu-west-1/monitoring/aws4_request", r.Authorization, StringComparison.Ordinal));
     }
 

@@ -100,7 +100,8 @@ public sealed class EventSourceTests
 
         await using var processor = LocalProcessor.Start(harness.Stack, harness.Aws.Endpoints, _ => { });
         var source = LocalProcessor.EventSource(harness.Aws, harness.Stack, processor.InvokeAsync, new EventSourceOptions(), _ => { });
-        Assert.True(await Eventually.UntilAsync(async () => (await harness.ItemsAsync()).Count >= ids.Count, TimeSpan.FromSeconds(20), () => source.PollOnceAsync(CancellationToken.None)));
+        Assert.True(await Eventually.UntilAsync(
+            async () => (await harness.ItemsAsync()).Count >= ids.Count, TimeSpan.FromSeconds(20), () => source.PollOnceAsync(CancellationToken.None)));
 
         var items = await harness.ItemsAsync();
         Assert.Equal(ids.Order(), items.Select(i => i["eventId"].S).Order());
@@ -117,7 +118,9 @@ public sealed class EventSourceTests
         // Redelivery after 3 s instead of the template's 180 s, so the test is short.
         await harness.Aws.Sqs.SetQueueAttributesAsync(queue.Ref, new Dictionary<string, string> { ["VisibilityTimeout"] = "3" });
         var events = Enumerable.Range(0, 10).Select(i => ProcessorHarness.Event(i)).ToList();
-        await harness.Aws.Sqs.SendMessageBatchAsync(queue.Ref, [.. events.Select((e, i) => new SendMessageBatchRequestEntry($"{i}", JsonSerializer.Serialize(e, Pipeline.Events.EventJsonContext.Default.QueuedEvent)))]);
+        await harness.Aws.Sqs.SendMessageBatchAsync(
+            queue.Ref,
+            [.. events.Select((e, i) => new SendMessageBatchRequestEntry($"{i}", JsonSerializer.Serialize(e, Pipeline.Events.EventJsonContext.Default.QueuedEvent)))]);
         // DynamoDB behind a slow link: the batch's writes hang long enough to kill the process while they are under way.
         await using var slowDynamoDb = new TcpProxy(harness.Aws.Endpoints.DynamoDb) { Delay = TimeSpan.FromSeconds(2) };
         var output = new System.Collections.Concurrent.ConcurrentQueue<string>();
@@ -159,7 +162,8 @@ public sealed class EventSourceTests
 
     private static async Task<int> QueuedAsync(ProcessorHarness harness)
     {
-        var queue = await harness.Aws.Sqs.GetQueueAttributesAsync(harness.Stack.Resources["EventsQueue"].Ref, ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]);
+        var queue = await harness.Aws.Sqs.GetQueueAttributesAsync(
+            harness.Stack.Resources["EventsQueue"].Ref, ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]);
         return queue.ApproximateNumberOfMessages + queue.ApproximateNumberOfMessagesNotVisible;
     }
 }

@@ -68,7 +68,9 @@ public sealed class ProcessorTests
         Assert.Equal(2, objects.Count); // an object per receive hour
         var marker = Assert.Single(await harness.ArchiveKeysAsync("late/"));
         Assert.Equal(EventLayout.Hour(old.ReceivedAt), EventLayout.HourOf(marker));
-        Assert.Contains(objects, o => o.StartsWith(EventLayout.EventsPrefix(old.ReceivedAt), StringComparison.Ordinal) && o.EndsWith(marker[marker.LastIndexOf('/')..] + ".jsonl.gz", StringComparison.Ordinal));
+        Assert.Contains(objects, o =>
+            o.StartsWith(EventLayout.EventsPrefix(old.ReceivedAt), StringComparison.Ordinal)
+            && o.EndsWith(marker[marker.LastIndexOf('/')..] + ".jsonl.gz", StringComparison.Ordinal));
         Assert.Equal(1, harness.Metrics()[0]["LateArchived"]!.GetValue<double>());
     }
 
@@ -144,7 +146,10 @@ public sealed class ProcessorTests
     [InlineData("""{ "schemaVersion": 1, "eventId": null, "eventType": "a", "occurredAt": "2026-01-01T00:00:00Z", "receivedAt": "2026-01-01T00:00:00Z", "requestId": "r" }""")]
     [InlineData("""{ "schemaVersion": 1, "eventId": "x", "eventType": null, "occurredAt": "2026-01-01T00:00:00Z", "receivedAt": "2026-01-01T00:00:00Z", "requestId": null }""")]
     [InlineData("""{ "schemaVersion": 1, "eventId": "x", "eventType": "a", "occurredAt": "yesterday", "receivedAt": "2026-01-01T00:00:00Z", "requestId": "r" }""")]
-    [InlineData("""{ "schemaVersion": 1, "eventId": "x", "eventType": "a", "occurredAt": "2026-01-01T00:00:00Z", "receivedAt": "2026-01-01T00:00:00Z", "requestId": "r", "properties": [1] }""")]
+    [InlineData("""
+        { "schemaVersion": 1, "eventId": "x", "eventType": "a", "occurredAt": "2026-01-01T00:00:00Z", "receivedAt": "2026-01-01T00:00:00Z",
+          "requestId": "r", "properties": [1] }
+        """)]
     [InlineData("""{ "schemaVersion": "1", "eventId": "x" }""")]
     [InlineData("""[1, 2]""")]
     [InlineData("""{ "schemaVersion": 1, "eventId": "", "eventType": "a", "occurredAt": "2026-01-01T00:00:00Z", "receivedAt": "2026-01-01T00:00:00Z", "requestId": "r" }""")]
@@ -204,7 +209,8 @@ public sealed class ProcessorTests
             }
         };
         Assert.Empty(await ProcessorHarness.InvokeAsync(At(clock), [late]));
-        Assert.StartsWith($"{EventLayout.LateRoot}{EventLayout.Partition(old)}/rejected-", Assert.Single(await harness.ArchiveKeysAsync(EventLayout.LateRoot)), StringComparison.Ordinal);
+        var rejected = Assert.Single(await harness.ArchiveKeysAsync(EventLayout.LateRoot));
+        Assert.StartsWith($"{EventLayout.LateRoot}{EventLayout.Partition(old)}/rejected-", rejected, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -212,7 +218,9 @@ public sealed class ProcessorTests
     {
         await using var harness = await ProcessorHarness.StartAsync();
         var good = ProcessorHarness.Message(ProcessorHarness.Event(1));
-        var newer = ProcessorHarness.Message($$"""{ "schemaVersion": {{Pipeline.Events.QueuedEvent.CurrentSchemaVersion + 1}}, "eventId": "from-a-newer-api", "shape": "unknown to this processor" }""");
+        var newer = ProcessorHarness.Message($$"""
+            { "schemaVersion": {{Pipeline.Events.QueuedEvent.CurrentSchemaVersion + 1}}, "eventId": "from-a-newer-api", "shape": "unknown to this processor" }
+            """);
 
         var failures = await ProcessorHarness.InvokeAsync(harness.Function(), [good, newer]);
 

@@ -188,7 +188,8 @@ public sealed class SegmentClientTests
         (double Processed, double Duplicates, double Rejected) Counts()
         {
             var metrics = output.Where(l => l.Contains("\"_aws\"", StringComparison.Ordinal)).Select(l => JsonNode.Parse(l[l.IndexOf('{', StringComparison.Ordinal)..])!).ToList();
-            return (metrics.Sum(m => m["Processed"]!.GetValue<double>()), metrics.Sum(m => m["Duplicates"]!.GetValue<double>()), metrics.Sum(m => m["Rejected"]!.GetValue<double>()));
+            double Sum(string metric) => metrics.Sum(m => m[metric]!.GetValue<double>());
+            return (Sum("Processed"), Sum("Duplicates"), Sum("Rejected"));
         }
         Assert.True(await Eventually.UntilAsync(() => Task.FromResult(Counts() is var c && c.Processed + c.Duplicates + c.Rejected >= stored + duplicates + rejected),
             TimeSpan.FromSeconds(30)), $"the Processor handled {Counts()}");

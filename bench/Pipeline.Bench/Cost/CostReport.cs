@@ -50,7 +50,8 @@ internal static class CostReport
 
     private sealed record PathCounts(int Events, List<MeteredCall> Calls, long ApiRequests, double ApiBilledMs, double ApiLogBytes,
         IReadOnlyCollection<InvocationReport> Processor, double ProcessorLogBytes, IReadOnlyCollection<InvocationReport> Aggregator,
-        double AggregatorLogBytes, List<MeteredCall> AggregatorCalls, int ApiMemoryMb, int MemoryMb, int AggregatorMemoryMb, string ApiSystemLogLevel, string ProcessorSystemLogLevel);
+        double AggregatorLogBytes, List<MeteredCall> AggregatorCalls, int ApiMemoryMb, int MemoryMb, int AggregatorMemoryMb,
+        string ApiSystemLogLevel, string ProcessorSystemLogLevel);
 
     private static async Task<PathCounts> MeasureAsync(LocalEndpoints direct, int events, int batchSize, int concurrency, int rate)
     {
@@ -187,8 +188,10 @@ internal static class CostReport
 
         var text = new StringBuilder();
         var inv = CultureInfo.InvariantCulture;
-        text.AppendLine(inv, $"Cost per **1,000,000 events**, {prices.GetProperty("region").GetString()} list prices of {prices.GetProperty("date").GetString()} (`bench/prices.json`), Arm Lambda: the Api at {batch.ApiMemoryMb} MB, the Processor at {batch.MemoryMb} MB, the Aggregator at {batch.AggregatorMemoryMb} MB.");
-        text.AppendLine(inv, $"Counted from {paths[0].Counts.Events:N0} events sent in batches of 100 (4 requests at a time), {paths[1].Counts.Events:N0} sent one per request, one request at a time");
+        text.AppendLine(inv, $"Cost per **1,000,000 events**, {prices.GetProperty("region").GetString()} list prices of {prices.GetProperty("date").GetString()} "
+            + $"(`bench/prices.json`), Arm Lambda: the Api at {batch.ApiMemoryMb} MB, the Processor at {batch.MemoryMb} MB, the Aggregator at {batch.AggregatorMemoryMb} MB.");
+        text.AppendLine(inv, $"Counted from {paths[0].Counts.Events:N0} events sent in batches of 100 (4 requests at a time), "
+            + $"{paths[1].Counts.Events:N0} sent one per request, one request at a time");
         text.AppendLine(inv, $"(as one Lambda instance of the Api serves them), and {paths[2].Counts.Events:N0} sent one a second, then scaled to a million.");
         text.AppendLine();
         text.AppendLine("| item | unit | " + string.Join(" | ", paths.Select(p => $"{p.Name}: units | {p.Name}: $")) + " |");
@@ -205,10 +208,19 @@ internal static class CostReport
         }
         text.AppendLine(inv, $"| **total** | | {string.Join(" | ", totals.Select(t => $"| **{t:0.00}**"))} |");
         text.AppendLine();
-        text.AppendLine(inv, $"Events an invocation of the Processor: {string.Join(", ", paths.Select(p => $"{p.Name} {p.Counts.Events / (double)Math.Max(1, p.Counts.Processor.Count):0.0}"))}.");
-        text.AppendLine(inv, $"The Aggregator reads each archive object once per window it counts: {string.Join(", ", paths.Select(p => $"{p.Name} {Scale(p.Counts, p.Counts.AggregatorCalls.Where(IsObjectRead).Sum(c => c.Requests)):N0}"))} GETs a million events. A window is read again only when its hours changed since it was counted (late events), so a window costs a GET per object once, and a LIST per hour for each run that checks it.");
+        text.AppendLine(inv, $"Events an invocation of the Processor: "
+            + $"{string.Join(", ", paths.Select(p => $"{p.Name} {p.Counts.Events / (double)Math.Max(1, p.Counts.Processor.Count):0.0}"))}.");
+        text.AppendLine(inv, $"The Aggregator reads each archive object once per window it counts: "
+            + $"{string.Join(", ", paths.Select(p => $"{p.Name} {Scale(p.Counts, p.Counts.AggregatorCalls.Where(IsObjectRead).Sum(c => c.Requests)):N0}"))} "
+            + $"GETs a million events. A window is read again only when its hours changed since it was counted (late events), so a window costs a GET per object once, "
+            + $"and a LIST per hour for each run that checks it.");
         text.AppendLine();
-        text.AppendLine(inv, $"Not per event: an Aggregator run ({runGbSeconds:0.0} GB-s at {batch.AggregatorMemoryMb} MB, and {fixedRequests.Sum(c => c.Requests):N0} requests: {string.Join(", ", fixedRequests.GroupBy(c => $"{c.Service} {c.Operation}").Select(g => $"{g.Sum(c => c.Requests):N0} {g.Key}"))}) cost ${perRun:0.000000} in the measured run, which counted {WindowsCounted} one-minute windows (loading DuckDB included); at the default schedule of 96 runs a day that is at most ${perRun * 96 * 30:0.00} a month. Counting itself grows with the events: `bench/run.sh aggregator` measures it.");
+        text.AppendLine(inv, $"Not per event: an Aggregator run ({runGbSeconds:0.0} GB-s at {batch.AggregatorMemoryMb} MB, "
+            + $"and {fixedRequests.Sum(c => c.Requests):N0} requests: "
+            + $"{string.Join(", ", fixedRequests.GroupBy(c => $"{c.Service} {c.Operation}").Select(g => $"{g.Sum(c => c.Requests):N0} {g.Key}"))}) "
+            + $"cost ${perRun:0.000000} in the measured run, which counted {WindowsCounted} one-minute windows (loading DuckDB included); "
+            + $"at the default schedule of 96 runs a day that is at most ${perRun * 96 * 30:0.00} a month. Counting itself grows with the events: "
+            + $"`bench/run.sh aggregator` measures it.");
         text.AppendLine();
         text.AppendLine("Requests by operation (per million events):");
         text.AppendLine();
@@ -221,8 +233,13 @@ internal static class CostReport
             text.AppendLine(inv, $"| {service} | {operation} | {string.Join(" | ", paths.Select(p => Units(Of(p.Counts))))} |");
         }
         text.AppendLine();
-        text.AppendLine(inv, $"Durations are this machine's (x64, emulators on loopback): Processor {string.Join(" / ", paths.Select(p => Mean(p.Counts.Processor)))} ms a batch, Api {string.Join(" / ", paths.Select(p => (p.Counts.ApiBilledMs / Math.Max(1, p.Counts.ApiRequests)).ToString("0.0", inv)))} ms a request ({string.Join(" / ", paths.Select(p => p.Name))}). Lambda's will differ: its network to DynamoDB, SQS and S3 is slower than loopback, its Arm cores differ, and the Web Adapter adds to each Api request.");
-        text.AppendLine(inv, $"Lambda's platform log lines are counted at {PlatformBytesPerInvocation} bytes an invocation where the function's system log level is INFO (the Api's is {batch.ApiSystemLogLevel}, the Processor's {batch.ProcessorSystemLogLevel}). Not included: storage (DynamoDB $0.25 and S3 $0.023 per GB-month), data transfer, and the fixed monthly costs (alarms, dashboard, EMF metrics).");
+        text.AppendLine(inv, $"Durations are this machine's (x64, emulators on loopback): Processor {string.Join(" / ", paths.Select(p => Mean(p.Counts.Processor)))} ms a batch, "
+            + $"Api {string.Join(" / ", paths.Select(p => (p.Counts.ApiBilledMs / Math.Max(1, p.Counts.ApiRequests)).ToString("0.0", inv)))} ms a request "
+            + $"({string.Join(" / ", paths.Select(p => p.Name))}). Lambda's will differ: its network to DynamoDB, SQS and S3 is slower than loopback, its Arm cores differ, "
+            + $"and the Web Adapter adds to each Api request.");
+        text.AppendLine(inv, $"Lambda's platform log lines are counted at {PlatformBytesPerInvocation} bytes an invocation where the function's system log level is INFO "
+            + $"(the Api's is {batch.ApiSystemLogLevel}, the Processor's {batch.ProcessorSystemLogLevel}). Not included: storage (DynamoDB $0.25 and S3 $0.023 per GB-month), "
+            + $"data transfer, and the fixed monthly costs (alarms, dashboard, EMF metrics).");
         return text.ToString();
     }
 

@@ -72,16 +72,19 @@ public static class ApiHosting
         // Segment's and RudderStack's libraries may gzip their bodies (RudderStack's does by default).
         services.AddRequestDecompression();
         services.AddCors();
-        services.AddOptions<Microsoft.AspNetCore.Cors.Infrastructure.CorsOptions>().Configure<IOptions<TrackingOptions>>((cors, tracking) => cors.AddPolicy(SegmentApi.CorsPolicy, policy =>
-        {
-            var origins = tracking.Value.Origins();
-            _ = origins.Contains("*") ? policy.AllowAnyOrigin() : policy.WithOrigins([.. origins]);
-            // analytics.js sends Authorization and Content-Type (and X-Retry-Count); the browser must see Retry-After to honour it.
-            policy.WithMethods("POST").AllowAnyHeader().WithExposedHeaders("Retry-After").SetPreflightMaxAge(TimeSpan.FromHours(2));
-        }));
+        services.AddOptions<Microsoft.AspNetCore.Cors.Infrastructure.CorsOptions>()
+            .Configure<IOptions<TrackingOptions>>((cors, tracking) => cors.AddPolicy(SegmentApi.CorsPolicy, policy =>
+            {
+                var origins = tracking.Value.Origins();
+                _ = origins.Contains("*") ? policy.AllowAnyOrigin() : policy.WithOrigins([.. origins]);
+                // analytics.js sends Authorization and Content-Type (and X-Retry-Count); the browser must see Retry-After to honour it.
+                policy.WithMethods("POST").AllowAnyHeader().WithExposedHeaders("Retry-After").SetPreflightMaxAge(TimeSpan.FromHours(2));
+            }));
         services.AddMemoryCache();
-        services.AddSingleton(sp => new ApiKeyRegistry(sp.GetRequiredService<IAmazonDynamoDB>(), sp.GetRequiredService<IOptions<ApiKeyOptions>>().Value.TableName, sp.GetRequiredService<TimeProvider>()));
-        services.AddSingleton(sp => new TrackingPlanStore(sp.GetRequiredService<IAmazonDynamoDB>(), sp.GetRequiredService<IOptions<PlanOptions>>().Value.TableName, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new ApiKeyRegistry(
+            sp.GetRequiredService<IAmazonDynamoDB>(), sp.GetRequiredService<IOptions<ApiKeyOptions>>().Value.TableName, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new TrackingPlanStore(
+            sp.GetRequiredService<IAmazonDynamoDB>(), sp.GetRequiredService<IOptions<PlanOptions>>().Value.TableName, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<TrackingPlanCache>();
         services.AddValidatorsFromAssemblyContaining<IncomingEventValidator>(ServiceLifetime.Singleton);
         // Field errors name the JSON fields (eventType), not the C# properties (EventType).
@@ -136,7 +139,10 @@ public static class ApiHosting
 
     private static ForwardedHeadersOptions ForwardedHeaders(ProxyOptions proxy)
     {
-        var options = new ForwardedHeadersOptions { ForwardedHeaders = Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedFor | Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedProto };
+        var options = new ForwardedHeadersOptions
+        {
+            ForwardedHeaders = Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedFor | Microsoft.AspNetCore.HttpOverrides.ForwardedHeaders.XForwardedProto,
+        };
         options.KnownIPNetworks.Clear();
         options.KnownProxies.Clear();
         foreach (var network in proxy.TrustedNetworks)

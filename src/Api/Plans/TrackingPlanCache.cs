@@ -84,7 +84,8 @@ public sealed class TrackingPlanCache(TrackingPlanStore store, IOptions<PlanOpti
     /// What the plan in <paramref name="state"/> says of an event (<see cref="PlanChecks.Of"/>), within the request's
     /// <paramref name="budget"/>; a plan that cannot be evaluated is logged and counted, and the event goes on unchecked.
     /// </summary>
-    public (PlanCheck? Check, bool Blocked) Check(PlanState state, PlanBudget budget, string eventType, System.Text.Json.JsonElement? properties, System.Text.Json.JsonElement? traits)
+    public (PlanCheck? Check, bool Blocked) Check(
+        PlanState state, PlanBudget budget, string eventType, System.Text.Json.JsonElement? properties, System.Text.Json.JsonElement? traits)
     {
         var (check, blocked, failure) = PlanChecks.Of(state, budget, eventType, properties, traits);
         if (failure is not null)
@@ -129,7 +130,8 @@ public sealed class TrackingPlanCache(TrackingPlanStore store, IOptions<PlanOpti
         try
         {
             logger.LogWarning("{Message}", message);
-            EmbeddedMetrics.Write(Console.Out, clock, "Api", new Dictionary<string, double> { [FailureMetric] = 1 }, properties: new Dictionary<string, string> { ["stage"] = stage });
+            EmbeddedMetrics.Write(
+                Console.Out, clock, "Api", new Dictionary<string, double> { [FailureMetric] = 1 }, properties: new Dictionary<string, string> { ["stage"] = stage });
         }
         catch (IOException)
         {

@@ -67,53 +67,42 @@ public sealed class HourLease(IAmazonDynamoDB dynamoDb, string tableName, TimePr
     {
         ArgumentNullException.ThrowIfNull(hold);
         var now = clock.GetUtcNow();
-        try
+        return await UpdateHeldAsync(hold, "SET expiresAt = :expires", " AND expiresAt >= :now", new()
         {
-            await dynamoDb.UpdateItemAsync(new UpdateItemRequest
-            {
-                TableName = tableName,
-                Key = Key(hold.Hour),
-                UpdateExpression = "SET expiresAt = :expires",
-                ConditionExpression = "holder = :holder AND fence = :fence AND expiresAt >= :now",
-                ExpressionAttributeValues = new()
-                {
-                    [":holder"] = new() { S = hold.Holder },
-                    [":fence"] = new() { N = hold.Fence.ToString(CultureInfo.InvariantCulture) },
-                    [":expires"] = Seconds(now + Duration),
-                    [":now"] = Seconds(now),
-                },
-            }, cancellationToken).ConfigureAwait(false);
-            return true;
-        }
-        catch (ConditionalCheckFailedException)
-        {
-            return false;
-        }
+            [":expires"] = Seconds(now + Duration),
+            [":now"] = Seconds(now),
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Gives the lease back, if <paramref name="hold"/> still has it: it expires now, and the fence counter stays.</summary>
     public async Task ReleaseAsync(LeaseHold hold, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(hold);
+        // False if it expired and another holder took it: theirs to release.
+        await UpdateHeldAsync(hold, "SET expiresAt = :expired", "", new() { [":expired"] = new() { N = "0" } }, cancellationToken).ConfigureAwait(false);
+    }
+
+    // Updates the lease's item if hold still has it (its holder and fencing token, and any further condition); false if not.
+    private async Task<bool> UpdateHeldAsync(
+        LeaseHold hold, string update, string furtherCondition, Dictionary<string, AttributeValue> values, CancellationToken cancellationToken)
+    {
+        values[":holder"] = new() { S = hold.Holder };
+        values[":fence"] = new() { N = hold.Fence.ToString(CultureInfo.InvariantCulture) };
         try
         {
             await dynamoDb.UpdateItemAsync(new UpdateItemRequest
             {
                 TableName = tableName,
                 Key = Key(hold.Hour),
-                UpdateExpression = "SET expiresAt = :expired",
-                ConditionExpression = "holder = :holder AND fence = :fence",
-                ExpressionAttributeValues = new()
-                {
-                    [":holder"] = new() { S = hold.Holder },
-                    [":fence"] = new() { N = hold.Fence.ToString(CultureInfo.InvariantCulture) },
-                    [":expired"] = new() { N = "0" },
-                },
+                UpdateExpression = update,
+                ConditionExpression = "holder = :holder AND fence = :fence" + furtherCondition,
+                ExpressionAttributeValues = values,
             }, cancellationToken).ConfigureAwait(false);
+            return true;
         }
         catch (ConditionalCheckFailedException)
         {
-            // It expired and another holder took it: theirs to release.
+            return false;
         }
     }
 
@@ -129,7 +118,8 @@ public sealed class HourLease(IAmazonDynamoDB dynamoDb, string tableName, TimePr
     /// <summary>The hours recorded by <see cref="MarkPendingAsync"/>, oldest first.</summary>
     public async Task<List<DateTimeOffset>> PendingAsync(CancellationToken cancellationToken)
     {
-        var item = (await dynamoDb.GetItemAsync(new GetItemRequest { TableName = tableName, Key = PendingKey, ConsistentRead = true }, cancellationToken).ConfigureAwait(false)).Item;
+        var request = new GetItemRequest { TableName = tableName, Key = PendingKey, ConsistentRead = true };
+        var item = (await dynamoDb.GetItemAsync(request, cancellationToken).ConfigureAwait(false)).Item;
         return item is { Count: > 0 } && item.TryGetValue("hours", out var hours)
             ? [.. (hours.SS ?? []).Select(h => DateTimeOffset.Parse(h, CultureInfo.InvariantCulture)).Order()]
             : [];

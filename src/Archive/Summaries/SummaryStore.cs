@@ -97,7 +97,10 @@ public sealed class SummaryStore(IAmazonDynamoDB dynamoDb, string tableName, Tim
             }, cancellationToken);
     }
 
-    /// <summary>Records that the window's revision <paramref name="revision"/> still holds for the archive <paramref name="fingerprint"/> (nothing new arrived that changes it).</summary>
+    /// <summary>
+    /// Records that the window's revision <paramref name="revision"/> still holds for the archive <paramref name="fingerprint"/>
+    /// (nothing new arrived that changes it).
+    /// </summary>
     public Task<bool> ConfirmAsync(DateTimeOffset windowStart, int revision, string fingerprint, CancellationToken cancellationToken) =>
         UpdateAsync(windowStart, revision, "SET fingerprint = :fingerprint", new() { [":fingerprint"] = new() { S = fingerprint } }, cancellationToken);
 
@@ -238,7 +241,8 @@ public sealed class SummaryStore(IAmazonDynamoDB dynamoDb, string tableName, Tim
     /// <summary>The last finished run's start and the steps it could not do; null if no run finished.</summary>
     public async Task<(DateTimeOffset StartedAt, IReadOnlyList<string> Failures)?> LastRunAsync(CancellationToken cancellationToken)
     {
-        var item = (await dynamoDb.GetItemAsync(new GetItemRequest { TableName = tableName, Key = FailuresKey, ConsistentRead = true }, cancellationToken).ConfigureAwait(false)).Item;
+        var request = new GetItemRequest { TableName = tableName, Key = FailuresKey, ConsistentRead = true };
+        var item = (await dynamoDb.GetItemAsync(request, cancellationToken).ConfigureAwait(false)).Item;
         return item is { Count: > 0 } && item.TryGetValue("startedAt", out var at)
             ? (DateTimeOffset.Parse(at.S, CultureInfo.InvariantCulture), item.TryGetValue("failures", out var f) ? [.. (f.L ?? []).Select(v => v.S)] : [])
             : null;

@@ -17,7 +17,8 @@ public sealed class CloudWatchReader(HttpClient http, Uri endpoint)
     public static CloudWatchReader Create(Amazon.Runtime.AWSCredentials credentials, Amazon.RegionEndpoint region, Uri? endpoint = null)
     {
         ArgumentNullException.ThrowIfNull(region);
-        var signer = new SigV4SigningHandler(new AWSSigV4Parameters { Credentials = credentials, Region = region, Service = "monitoring", SignPayload = true }, new SocketsHttpHandler());
+        var signing = new AWSSigV4Parameters { Credentials = credentials, Region = region, Service = "monitoring", SignPayload = true };
+        var signer = new SigV4SigningHandler(signing, new SocketsHttpHandler());
         return new CloudWatchReader(new HttpClient(signer) { Timeout = TimeSpan.FromSeconds(20) },
             endpoint ?? new Uri($"https://monitoring.{region.SystemName}.{region.PartitionDnsSuffix}/"));
     }

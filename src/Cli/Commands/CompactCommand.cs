@@ -27,7 +27,8 @@ public static class CompactCommand
             var target = new StackTarget(r);
             using var s3 = target.S3();
             using var dynamoDb = target.DynamoDb();
-            return await RunAsync(s3, dynamoDb, await target.BucketAsync(ct), (await target.ResourcesAsync(ct)).SummariesTable, r.GetValue(hour), r.InvocationConfiguration.Output, ct);
+            var summariesTable = (await target.ResourcesAsync(ct)).SummariesTable;
+            return await RunAsync(s3, dynamoDb, await target.BucketAsync(ct), summariesTable, r.GetValue(hour), r.InvocationConfiguration.Output, ct);
         });
         return command;
     }
@@ -54,7 +55,8 @@ public static class CompactCommand
                     { LeaseLost: true } => $"{EventLayout.Partition(h)}: the lease was lost before the deletes (this command stalled past it); "
                         + "nothing was deleted, and the next compaction folds the duplicate it wrote",
                     var c => string.Create(CultureInfo.InvariantCulture,
-                        $"{EventLayout.Partition(h)}: {c.RawObjects} raw object(s) -> {c.Events} event(s), {c.Bytes / 1024.0:0.0} KB of Parquet ({started.Elapsed.TotalSeconds:0.0} s)"),
+                        $"{EventLayout.Partition(h)}: {c.RawObjects} raw object(s) -> {c.Events} event(s), "
+                        + $"{c.Bytes / 1024.0:0.0} KB of Parquet ({started.Elapsed.TotalSeconds:0.0} s)"),
                 });
                 done += result is { LeaseLost: false } ? 1 : 0;
                 lost += result is { LeaseLost: true } ? 1 : 0;

@@ -15,16 +15,41 @@ public static class GenerateCommand
         rate.Validators.Add(r => AtLeast(r, r.GetValueOrDefault<int>(), 1));
         var duration = new Option<double>("--duration") { Description = "how long to send", HelpName = "SECONDS", Required = true };
         duration.Validators.Add(r => AtLeast(r, r.GetValueOrDefault<double>(), 0.001));
-        var batch = new Option<int>("--batch") { Description = "events a request (1: POST /events; more: /events/batch, up to 100)", HelpName = "B", DefaultValueFactory = _ => defaults.Batch };
+        var batch = new Option<int>("--batch")
+        {
+            Description = "events a request (1: POST /events; more: /events/batch, up to 100)",
+            HelpName = "B",
+            DefaultValueFactory = _ => defaults.Batch,
+        };
         batch.Validators.Add(r => Between(r, r.GetValueOrDefault<int>(), 1, 100));
-        var types = new Option<string[]>("--types") { Description = "the event types to send (comma-separated)", HelpName = "a,b,c", DefaultValueFactory = _ => [.. defaults.Types] };
+        var types = new Option<string[]>("--types")
+        {
+            Description = "the event types to send (comma-separated)",
+            HelpName = "a,b,c",
+            DefaultValueFactory = _ => [.. defaults.Types],
+        };
         types.CustomParser = r => r.Tokens[0].Value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-        var duplicates = new Option<double>("--duplicates") { Description = "the share of events sent twice", HelpName = "0.05", DefaultValueFactory = _ => defaults.DuplicateShare };
+        var duplicates = new Option<double>("--duplicates")
+        {
+            Description = "the share of events sent twice",
+            HelpName = "0.05",
+            DefaultValueFactory = _ => defaults.DuplicateShare,
+        };
         duplicates.Validators.Add(r => Between(r, r.GetValueOrDefault<double>(), 0, 1));
-        var invalid = new Option<double>("--invalid") { Description = "the share of events the API must refuse", HelpName = "0.05", DefaultValueFactory = _ => defaults.InvalidShare };
+        var invalid = new Option<double>("--invalid")
+        {
+            Description = "the share of events the API must refuse",
+            HelpName = "0.05",
+            DefaultValueFactory = _ => defaults.InvalidShare,
+        };
         invalid.Validators.Add(r => Between(r, r.GetValueOrDefault<double>(), 0, 1));
         var url = TypedOptions.Url("--url", "the API (a deployed stack's ApiUrl output)", LocalEndpoints.Api);
-        var key = new Option<string?>("--key") { Description = "the API key (default PIPELINE_API_KEY)", HelpName = "KEY", DefaultValueFactory = _ => System.Environment.GetEnvironmentVariable("PIPELINE_API_KEY") };
+        var key = new Option<string?>("--key")
+        {
+            Description = "the API key (default PIPELINE_API_KEY)",
+            HelpName = "KEY",
+            DefaultValueFactory = _ => System.Environment.GetEnvironmentVariable("PIPELINE_API_KEY"),
+        };
         var seed = new Option<int?>("--seed") { Description = "the random seed, to send the same events again", HelpName = "N" };
 
         var command = new Command("generate", """

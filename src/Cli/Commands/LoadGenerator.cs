@@ -129,7 +129,8 @@ public sealed class LoadGenerator(Uri api, string key, LoadOptions options) : ID
             var properties = (i % 4) switch
             {
                 0 => $"{{\"path\":\"/p/{_random.Next(50)}\",\"referrer\":\"https://example.com/\"}}",
-                1 => $"{{\"amount\":{_random.Next(1, 500)}.{_random.Next(100):D2},\"currency\":\"EUR\",\"items\":[{{\"sku\":\"S-{_random.Next(100)}\",\"qty\":{_random.Next(1, 4)}}}]}}",
+                1 => $"{{\"amount\":{_random.Next(1, 500)}.{_random.Next(100):D2},\"currency\":\"EUR\","
+                    + $"\"items\":[{{\"sku\":\"S-{_random.Next(100)}\",\"qty\":{_random.Next(1, 4)}}}]}}",
                 2 => $"{{\"query\":\"q {_random.Next(1000)}\",\"results\":{_random.Next(100)},\"filters\":{{\"inStock\":true}}}}",
                 _ => "{}",
             };
@@ -175,7 +176,10 @@ public sealed class LoadGenerator(Uri api, string key, LoadOptions options) : ID
             var body = batch ? $"{{\"events\":[{string.Join(',', pending.Select(e => e.Json))}]}}" : pending[0].Json;
             try
             {
-                using var request = new HttpRequestMessage(HttpMethod.Post, batch ? "/events/batch" : "/events") { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+                using var request = new HttpRequestMessage(HttpMethod.Post, batch ? "/events/batch" : "/events")
+                {
+                    Content = new StringContent(body, Encoding.UTF8, "application/json"),
+                };
                 request.Headers.Add("x-api-key", key);
                 var started = Stopwatch.GetTimestamp();
                 using var response = await _http.SendAsync(request, cancellationToken).ConfigureAwait(false);

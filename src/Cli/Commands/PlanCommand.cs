@@ -89,8 +89,7 @@ public static class PlanCommand
             }
             await WarnAsync(r.InvocationConfiguration.Output, path, plan);
             var target = new StackTarget(r);
-            var end = r.GetValue(to) ?? TimeProvider.System.GetUtcNow();
-            var start = r.GetValue(from) ?? end.AddHours(-1);
+            var (start, end) = TypedOptions.Range(r, from, to, TimeSpan.FromHours(1));
             using var s3 = target.S3();
             var bucket = await target.BucketAsync(ct);
             var byType = new SortedDictionary<string, (int Events, int Flagged, int Blocked)>(StringComparer.Ordinal);
@@ -115,7 +114,8 @@ public static class PlanCommand
                 }
             }
             var console = Terminal.For(r.InvocationConfiguration.Output);
-            var types = Terminal.Table("event type", "events", "would pass", "flagged", "blocked").Title(Markup.Escape($"received {start:yyyy-MM-dd HH:mm} to {end:yyyy-MM-dd HH:mm} UTC"));
+            var types = Terminal.Table("event type", "events", "would pass", "flagged", "blocked")
+                .Title(Markup.Escape($"received {start:yyyy-MM-dd HH:mm} to {end:yyyy-MM-dd HH:mm} UTC"));
             foreach (var (type, (events, flagged, blocked)) in byType)
             {
                 types.AddRow(Markup.Escape(type), N(events), N(events - flagged - blocked), N(flagged), N(blocked));
@@ -143,8 +143,7 @@ public static class PlanCommand
         infer.SetAction(async (r, ct) =>
         {
             var target = new StackTarget(r);
-            var end = r.GetValue(inferTo) ?? TimeProvider.System.GetUtcNow();
-            var start = r.GetValue(inferFrom) ?? end.AddDays(-1);
+            var (start, end) = TypedOptions.Range(r, inferFrom, inferTo, TimeSpan.FromDays(1));
             using var s3 = target.S3();
             var plan = await PlanInference.InferAsync(s3, await target.BucketAsync(ct), start, end, r.InvocationConfiguration.Error, ct);
             if (r.GetValue(output) is { } file)

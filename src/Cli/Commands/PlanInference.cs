@@ -80,7 +80,8 @@ public static class PlanInference
             }
             if (!reader.IsDBNull(3))
             {
-                var types = new SortedSet<string>(((IEnumerable<object?>)reader.GetValue(5)).OfType<string>().Select(t => SchemaTypes.GetValueOrDefault(t, "string")), StringComparer.Ordinal);
+                var seen = ((IEnumerable<object?>)reader.GetValue(5)).OfType<string>();
+                var types = new SortedSet<string>(seen.Select(t => SchemaTypes.GetValueOrDefault(t, "string")), StringComparer.Ordinal);
                 if (types.Contains("number"))
                 {
                     types.Remove("integer"); // an integer is a number

@@ -36,8 +36,7 @@ public static class QueryCommand
         command.SetAction(async (r, ct) =>
         {
             var target = new StackTarget(r);
-            var end = r.GetValue(to) ?? TimeProvider.System.GetUtcNow();
-            var start = r.GetValue(from) ?? end.AddDays(-1);
+            var (start, end) = TypedOptions.Range(r, from, to, TimeSpan.FromDays(1));
             if (start >= end)
             {
                 await r.InvocationConfiguration.Error.WriteLineAsync("--from must be before --to.");
@@ -87,7 +86,8 @@ public static class QueryCommand
             if (bytes > maxBytes)
             {
                 await error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                    $"The range holds {bytes / 1048576.0:0.0} MB of archive, more than --max-bytes ({maxBytes / 1048576.0:0.0} MB); nothing was downloaded. Narrow --from/--to, or raise --max-bytes."));
+                    $"The range holds {bytes / 1048576.0:0.0} MB of archive, "
+                    + $"more than --max-bytes ({maxBytes / 1048576.0:0.0} MB); nothing was downloaded. Narrow --from/--to, or raise --max-bytes."));
                 return 2;
             }
             using var duckDb = await OpenAsync(archive, bucket, from, to, folder, error, cancellationToken);

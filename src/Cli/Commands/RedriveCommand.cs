@@ -56,7 +56,8 @@ public static class RedriveCommand
     }
 
     // Moves the messages, with SQS's own move task where the server has one (then null: it reports itself), else by hand.
-    private static async Task<int?> MoveAsync(IAmazonSQS sqs, string dlq, string events, int waiting, IProgress<ProgressStep> progress, TextWriter output, CancellationToken cancellationToken)
+    private static async Task<int?> MoveAsync(
+        IAmazonSQS sqs, string dlq, string events, int waiting, IProgress<ProgressStep> progress, TextWriter output, CancellationToken cancellationToken)
     {
         if (await MoveTaskAsync(sqs, dlq, events, progress, output, cancellationToken))
         {
@@ -81,7 +82,11 @@ public static class RedriveCommand
             var sent = await sqs.SendMessageBatchAsync(new SendMessageBatchRequest
             {
                 QueueUrl = events,
-                Entries = [.. messages.Select((m, i) => new SendMessageBatchRequestEntry(i.ToString(CultureInfo.InvariantCulture), m.Body) { MessageAttributes = m.MessageAttributes })],
+                Entries =
+                [
+                    .. messages.Select((m, i) =>
+                        new SendMessageBatchRequestEntry(i.ToString(CultureInfo.InvariantCulture), m.Body) { MessageAttributes = m.MessageAttributes }),
+                ],
             }, cancellationToken);
             var delivered = (sent.Successful ?? []).Select(s => messages[int.Parse(s.Id, CultureInfo.InvariantCulture)]).ToList();
             if (delivered.Count > 0)
@@ -103,7 +108,8 @@ public static class RedriveCommand
     }
 
     // SQS's own redrive (StartMessageMoveTask), where the server has it; false where it does not (fauxqs, for one).
-    private static async Task<bool> MoveTaskAsync(IAmazonSQS sqs, string dlq, string events, IProgress<ProgressStep> progress, TextWriter output, CancellationToken cancellationToken)
+    private static async Task<bool> MoveTaskAsync(
+        IAmazonSQS sqs, string dlq, string events, IProgress<ProgressStep> progress, TextWriter output, CancellationToken cancellationToken)
     {
         var source = (await sqs.GetQueueAttributesAsync(dlq, ["QueueArn"], cancellationToken)).QueueARN;
         var destination = (await sqs.GetQueueAttributesAsync(events, ["QueueArn"], cancellationToken)).QueueARN;
@@ -127,7 +133,9 @@ public static class RedriveCommand
             }
             if (task is null || task.Status is not "RUNNING")
             {
-                await output.WriteLineAsync($"SQS's message move task {task?.Status?.ToLowerInvariant() ?? "ended"}: moved {task?.ApproximateNumberOfMessagesMoved ?? 0} message(s).{(task?.FailureReason is { } reason ? $" {reason}" : "")}");
+                var reason = task?.FailureReason is { } failure ? $" {failure}" : "";
+                await output.WriteLineAsync(
+                    $"SQS's message move task {task?.Status?.ToLowerInvariant() ?? "ended"}: moved {task?.ApproximateNumberOfMessagesMoved ?? 0} message(s).{reason}");
                 return true;
             }
             await Task.Delay(TimeSpan.FromSeconds(2), cancellationToken);
@@ -152,14 +160,19 @@ public static class RedriveCommand
         await sqs.ChangeMessageVisibilityBatchAsync(new ChangeMessageVisibilityBatchRequest
         {
             QueueUrl = dlq,
-            Entries = [.. sample.Select((m, i) => new ChangeMessageVisibilityBatchRequestEntry(i.ToString(CultureInfo.InvariantCulture), m.ReceiptHandle) { VisibilityTimeout = 0 })],
+            Entries =
+            [
+                .. sample.Select((m, i) =>
+                    new ChangeMessageVisibilityBatchRequestEntry(i.ToString(CultureInfo.InvariantCulture), m.ReceiptHandle) { VisibilityTimeout = 0 }),
+            ],
         }, cancellationToken);
         DateTimeOffset Sent(Message m) => DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(m.Attributes["SentTimestamp"], CultureInfo.InvariantCulture));
         await output.WriteLineAsync($"Oldest of a sample of {sample.Count}: first sent {sample.Min(Sent):u}. Sample:");
         foreach (var message in sample)
         {
             var body = TryParse(message.Body);
-            await output.WriteLineAsync($"  {Sent(message):u}  message {message.MessageId}  event {body?["eventId"] ?? "(not an event)"}  {body?["eventType"]}  received {body?["receivedAt"]}");
+            await output.WriteLineAsync(
+                $"  {Sent(message):u}  message {message.MessageId}  event {body?["eventId"] ?? "(not an event)"}  {body?["eventType"]}  received {body?["receivedAt"]}");
         }
         await output.WriteLineAsync("Nothing was moved (--dry-run). The Processor's reasons are in its log: look for the message ids above.");
     }

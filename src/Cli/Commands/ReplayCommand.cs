@@ -28,7 +28,11 @@ public static class ReplayCommand
         var from = TypedOptions.Time("--from", "the first time of the range (events received at or after it)", required: true);
         var to = TypedOptions.Time("--to", "the end of the range (events received before it)", required: true);
         var eventType = new Option<string?>("--event-type") { Description = "only events of this type", HelpName = "TYPE" };
-        var checkpoint = new Option<string?>("--checkpoint") { Description = "the file recording progress (default ~/.local/share/pipeline/replay-STACK-FROM-TO.json)", HelpName = "FILE" };
+        var checkpoint = new Option<string?>("--checkpoint")
+        {
+            Description = "the file recording progress (default ~/.local/share/pipeline/replay-STACK-FROM-TO.json)",
+            HelpName = "FILE",
+        };
         var dryRun = new Option<bool>("--dry-run") { Description = "read the archive and say how many events would be sent; send nothing, write no checkpoint" };
         var command = new Command("replay", """
             put the archived events received in [from, to) back on the events queue (same eventId, so nothing is
@@ -52,8 +56,10 @@ public static class ReplayCommand
             var result = await Terminal.ProgressAsync(output, "Replaying", progress =>
                 RunAsync(s3, sqs, bucket, queue, start, end, type, checkpointPath, progress, ct));
             await output.WriteLineAsync(sqs is null
-                ? $"Would replay {result.Sent} event(s) from {result.Hours} hour(s) to {queue} ({result.Resumed} hour(s) resumed from the checkpoint {checkpointPath}). Nothing was sent."
-                : $"Replayed {result.Sent} event(s) from {result.Hours} hour(s) to {queue} ({result.Resumed} hour(s) resumed after what an earlier run of this replay sent). Checkpoint: {checkpointPath}");
+                ? $"Would replay {result.Sent} event(s) from {result.Hours} hour(s) to {queue} "
+                    + $"({result.Resumed} hour(s) resumed from the checkpoint {checkpointPath}). Nothing was sent."
+                : $"Replayed {result.Sent} event(s) from {result.Hours} hour(s) to {queue} "
+                    + $"({result.Resumed} hour(s) resumed after what an earlier run of this replay sent). Checkpoint: {checkpointPath}");
             return 0;
         });
         return command;
@@ -98,11 +104,16 @@ public static class ReplayCommand
                     var response = await sqs.SendMessageBatchAsync(new SendMessageBatchRequest
                     {
                         QueueUrl = queue,
-                        Entries = [.. batch.Select((e, n) => new SendMessageBatchRequestEntry(n.ToString(CultureInfo.InvariantCulture), Encoding.UTF8.GetString(ArchiveLine.Serialize(e))))],
+                        Entries =
+                        [
+                            .. batch.Select((e, n) =>
+                                new SendMessageBatchRequestEntry(n.ToString(CultureInfo.InvariantCulture), Encoding.UTF8.GetString(ArchiveLine.Serialize(e)))),
+                        ],
                     }, cancellationToken);
                     if (response.Failed is { Count: > 0 } failed)
                     {
-                        throw new InvalidOperationException($"SQS refused {failed.Count} message(s) of {partition}: {failed[0].Code} {failed[0].Message}. Run the replay again to resume.");
+                        throw new InvalidOperationException(
+                            $"SQS refused {failed.Count} message(s) of {partition}: {failed[0].Code} {failed[0].Message}. Run the replay again to resume.");
                     }
                 }
                 sent += batch.Count;
@@ -149,12 +160,16 @@ public static class ReplayCommand
         }
         if (checkpoint is not { Version: ReplayCheckpoint.CurrentVersion, Hours: not null, Range: not null })
         {
-            throw new InvalidDataException($"{path} is not a checkpoint of this version of replay (an earlier version recorded objects, which a compaction replaces). Delete it to replay the range from its start, or pass another --checkpoint.");
+            throw new InvalidDataException(
+                $"{path} is not a checkpoint of this version of replay (an earlier version recorded objects, which a compaction replaces). "
+                + "Delete it to replay the range from its start, or pass another --checkpoint.");
         }
         // Hours another range finished are not this range's: resuming from them would skip events silently.
         return checkpoint.Range == range
             ? checkpoint
-            : throw new InvalidDataException($"{path} is the checkpoint of another replay ({checkpoint.Range.From:O} to {checkpoint.Range.To:O}{(checkpoint.Range.EventType is { } t ? ", " + t : "")}). Pass another --checkpoint, or delete it.");
+            : throw new InvalidDataException(
+                $"{path} is the checkpoint of another replay ({checkpoint.Range.From:O} to {checkpoint.Range.To:O}{(checkpoint.Range.EventType is { } t ? ", " + t : "")}). "
+                + "Pass another --checkpoint, or delete it.");
     }
 
     private static async Task SaveAsync(ReplayCheckpoint checkpoint, string path, string partition, ReplayHour state, bool dryRun)

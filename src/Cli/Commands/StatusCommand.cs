@@ -107,17 +107,22 @@ public static class StatusCommand
         health.AddRow("archived", Markup.Escape(string.Create(CultureInfo.InvariantCulture,
             $"{(more ? "over " : "")}{objects} object(s), {bytes / 1048576.0:0.0} MB of events received this hour and the last (raw and compacted)")));
         health.AddRow("late markers", $"{(moreLate ? "over " : "")}{late.Count} (hours the Aggregator's next run counts again)");
-        health.AddRow("rejected", $"{await ArchiveListing.RejectedAsync(target.S3, target.Resources.ArchiveBucket, now.AddDays(-1), now.AddTicks(1), cancellationToken)} records in the last day");
+        var rejected = await ArchiveListing.RejectedAsync(target.S3, target.Resources.ArchiveBucket, now.AddDays(-1), now.AddTicks(1), cancellationToken);
+        health.AddRow("rejected", $"{rejected} records in the last day");
         var store = new SummaryStore(target.DynamoDb, target.Resources.SummariesTable, TimeProvider.System);
         health.AddRow("last Aggregator run", Markup.Escape(await store.LastRunAsync(cancellationToken) is { } run
-            ? FormattableString.Invariant($"{run.StartedAt:yyyy-MM-dd HH:mm:ss} UTC, ") + (run.Failures.Count == 0 ? "no failure" : $"{run.Failures.Count} failure(s): {string.Join("; ", run.Failures)}")
+            ? FormattableString.Invariant($"{run.StartedAt:yyyy-MM-dd HH:mm:ss} UTC, ")
+                + (run.Failures.Count == 0 ? "no failure" : $"{run.Failures.Count} failure(s): {string.Join("; ", run.Failures)}")
             : "none yet"));
         parts.Add(health);
 
         var summaries = Terminal.Table("window start (UTC)", "events", "revision").Title("latest summaries");
         foreach (var s in await store.RecentAsync(5, cancellationToken))
         {
-            summaries.AddRow(FormattableString.Invariant($"{s.WindowStart:yyyy-MM-dd HH:mm}"), s.TotalEvents.ToString(CultureInfo.InvariantCulture), s.Revision.ToString(CultureInfo.InvariantCulture));
+            summaries.AddRow(
+                FormattableString.Invariant($"{s.WindowStart:yyyy-MM-dd HH:mm}"),
+                s.TotalEvents.ToString(CultureInfo.InvariantCulture),
+                s.Revision.ToString(CultureInfo.InvariantCulture));
         }
         parts.Add(summaries.Rows.Count == 0 ? new Text("latest summaries: none yet") : summaries);
         if (target.CloudWatch is { } alarms)
@@ -169,7 +174,8 @@ public static class StatusCommand
         string? token = null;
         do
         {
-            var page = await target.S3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = target.Resources.ArchiveBucket, Prefix = prefix, ContinuationToken = token }, cancellationToken);
+            var request = new ListObjectsV2Request { BucketName = target.Resources.ArchiveBucket, Prefix = prefix, ContinuationToken = token };
+            var page = await target.S3.ListObjectsV2Async(request, cancellationToken);
             objects.AddRange(page.S3Objects ?? []);
             token = page.IsTruncated == true ? page.NextContinuationToken : null;
         }

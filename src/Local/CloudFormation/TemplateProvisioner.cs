@@ -239,7 +239,11 @@ public sealed class TemplateProvisioner(LocalAws aws, Action<string>? progress =
             {
                 TableName = name,
                 KeySchema = keySchema,
-                AttributeDefinitions = [.. Array(properties["AttributeDefinitions"]).Select(a => new AttributeDefinition(Str(a, "AttributeName"), new ScalarAttributeType(Str(a, "AttributeType"))))],
+                AttributeDefinitions =
+                [
+                    .. Array(properties["AttributeDefinitions"])
+                        .Select(a => new AttributeDefinition(Str(a, "AttributeName"), new ScalarAttributeType(Str(a, "AttributeType")))),
+                ],
                 BillingMode = payPerRequest ? BillingMode.PAY_PER_REQUEST : BillingMode.PROVISIONED,
                 ProvisionedThroughput = payPerRequest ? null : Throughput(properties["ProvisionedThroughput"]),
             };

@@ -120,7 +120,8 @@ public sealed class LocalEmulators : IAsyncDisposable
             await aws.Sqs.ListQueuesAsync(new ListQueuesRequest { MaxResults = 1 }, timeout.Token);
             return true;
         }
-        catch (Exception e) when (e is HttpRequestException or Amazon.Runtime.AmazonServiceException or OperationCanceledException or IOException or Amazon.Runtime.AmazonClientException
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException or IOException
+            or Amazon.Runtime.AmazonServiceException or Amazon.Runtime.AmazonClientException
             && !cancellationToken.IsCancellationRequested)
         {
             return false;

@@ -38,7 +38,8 @@ public static class LocalProcessor
         new(LocalLambda.Definition(stack, LogicalId, endpoints, overrides, taskRoot), EventSourceOptions(stack).Concurrency, output);
 
     /// <summary>The event source that polls the stack's events queue and invokes <paramref name="invoke"/>.</summary>
-    public static SqsEventSource EventSource(LocalAws aws, ProvisionedResources stack, Func<byte[], CancellationToken, Task<byte[]>> invoke, EventSourceOptions options, Action<string> log)
+    public static SqsEventSource EventSource(
+        LocalAws aws, ProvisionedResources stack, Func<byte[], CancellationToken, Task<byte[]>> invoke, EventSourceOptions options, Action<string> log)
     {
         ArgumentNullException.ThrowIfNull(aws);
         ArgumentNullException.ThrowIfNull(stack);

@@ -67,7 +67,8 @@ public sealed class ExecutionEnvironment : IAsyncDisposable
         catch (TimeoutException)
         {
             await environment.DisposeAsync().ConfigureAwait(false);
-            throw new LambdaInvocationException("Runtime.InitTimeout", $"{function.Name} did not ask for an invocation within {function.InitTimeout.TotalSeconds:0} s of starting.");
+            throw new LambdaInvocationException(
+                "Runtime.InitTimeout", $"{function.Name} did not ask for an invocation within {function.InitTimeout.TotalSeconds:0} s of starting.");
         }
         catch
         {
@@ -102,8 +103,9 @@ public sealed class ExecutionEnvironment : IAsyncDisposable
         var init = _reported ? null : InitDuration;
         _reported = true;
         var report = new InvocationReport(invocation.RequestId, started.Elapsed, init, outcome.ErrorType);
-        _output(FormattableString.Invariant(
-            $"REPORT RequestId: {report.RequestId} Duration: {report.Duration.TotalMilliseconds:0.00} ms{(init is { } i ? $" Init Duration: {i.TotalMilliseconds:0.00} ms" : "")}{(outcome.ErrorType is { } t ? $" Error: {t}" : "")}"));
+        var initDuration = init is { } i ? FormattableString.Invariant($" Init Duration: {i.TotalMilliseconds:0.00} ms") : "";
+        var errorType = outcome.ErrorType is { } t ? $" Error: {t}" : "";
+        _output(FormattableString.Invariant($"REPORT RequestId: {report.RequestId} Duration: {report.Duration.TotalMilliseconds:0.00} ms{initDuration}{errorType}"));
         return outcome.ErrorType is null ? (outcome.Payload, report) : throw new LambdaInvocationException(outcome.ErrorType, outcome.Message) { Report = report };
     }
 
@@ -150,18 +152,21 @@ public sealed class ExecutionEnvironment : IAsyncDisposable
         await _server.StartAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private void StartProcess()
+    /// <summary>
+    /// How a function's (or the Api's) program starts: <c>dotnet exec</c> in its task root, its output read, and only what
+    /// Lambda gives in its environment (and what the dotnet host needs to be found): nothing of this process leaks in.
+    /// </summary>
+    internal static ProcessStartInfo StartInfo(string? host, string taskRoot, string program)
     {
-        var start = new ProcessStartInfo(_function.Host ?? (Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet"))
+        var start = new ProcessStartInfo(host ?? (Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } dotnet ? dotnet : "dotnet"))
         {
-            WorkingDirectory = _function.TaskRoot,
+            WorkingDirectory = taskRoot,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
         start.ArgumentList.Add("exec");
-        start.ArgumentList.Add(_function.Program);
-        // Only what Lambda gives (and what the dotnet host needs to be found): nothing of this process leaks in.
+        start.ArgumentList.Add(program);
         start.Environment.Clear();
         foreach (var name in new[] { "PATH", "HOME", "DOTNET_ROOT", "TMPDIR" })
         {
@@ -170,6 +175,12 @@ public sealed class ExecutionEnvironment : IAsyncDisposable
                 start.Environment[name] = value;
             }
         }
+        return start;
+    }
+
+    private void StartProcess()
+    {
+        var start = StartInfo(_function.Host, _function.TaskRoot, _function.Program);
         foreach (var (name, value) in _function.Environment)
         {
             start.Environment[name] = value;
@@ -222,7 +233,8 @@ public sealed class ExecutionEnvironment : IAsyncDisposable
         var headers = http.Response.Headers;
         headers["Lambda-Runtime-Aws-Request-Id"] = invocation.RequestId;
         headers["Lambda-Runtime-Deadline-Ms"] = invocation.Deadline.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture);
-        headers["Lambda-Runtime-Invoked-Function-Arn"] = $"arn:aws:lambda:{_function.Environment.GetValueOrDefault("AWS_REGION", "us-east-1")}:000000000000:function:{_function.Name}";
+        var region = _function.Environment.GetValueOrDefault("AWS_REGION", "us-east-1");
+        headers["Lambda-Runtime-Invoked-Function-Arn"] = $"arn:aws:lambda:{region}:000000000000:function:{_function.Name}";
         // X-Ray's format, as Lambda sends it: Root=1-<8 hex of epoch seconds>-<24 hex>;Parent=<16 hex>;Sampled=0.
         headers["Lambda-Runtime-Trace-Id"] = string.Create(CultureInfo.InvariantCulture,
             $"Root=1-{TimeProvider.System.GetUtcNow().ToUnixTimeSeconds():x8}-{Guid.NewGuid().ToString("N")[..24]};Parent={Guid.NewGuid().ToString("N")[..16]};Sampled=0");
@@ -261,7 +273,8 @@ public sealed class ExecutionEnvironment : IAsyncDisposable
     }
 
     // Lambda answers a response or error post with 202 and {"status":"OK"}.
-    private static Microsoft.AspNetCore.Http.HttpResults.ContentHttpResult Accepted() => TypedResults.Text("""{"status":"OK"}""", "application/json", System.Text.Encoding.UTF8, StatusCodes.Status202Accepted);
+    private static Microsoft.AspNetCore.Http.HttpResults.ContentHttpResult Accepted() =>
+        TypedResults.Text("""{"status":"OK"}""", "application/json", System.Text.Encoding.UTF8, StatusCodes.Status202Accepted);
 
     private static LambdaError? TryParseError(byte[] body)
     {

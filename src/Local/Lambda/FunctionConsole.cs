@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -50,8 +51,9 @@ public static class FunctionConsole
             {
                 return null; // not a Processor batch's: the Aggregator's run, which the schedule reports itself
             }
-            return FormattableString.Invariant(
-                $"{function}: batch stored {json["Processed"]}, duplicates {json["Duplicates"]}, rejected {json["Rejected"]}, failed {json["Failed"]} ({json["BatchDuration"]} ms)");
+            return string.Create(CultureInfo.InvariantCulture,
+                $"{function}: batch stored {json["Processed"]}, duplicates {json["Duplicates"]}, rejected {json["Rejected"]}, "
+                + $"failed {json["Failed"]} ({json["BatchDuration"]} ms)");
         }
         if (json["level"]?.ToString() is "WARN" or "ERROR" or "FATAL")
         {

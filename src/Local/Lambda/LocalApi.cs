@@ -80,24 +80,8 @@ public sealed class LocalApi : IAsyncDisposable
         {
             throw new InvalidOperationException($"{url} is in use: stop what listens there (another local pipeline, or an Api process an earlier run left) first.");
         }
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
-        {
-            WorkingDirectory = definition.TaskRoot,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add("exec");
-        start.ArgumentList.Add(definition.Program);
-        // Only what Lambda gives (and what the dotnet host needs to be found), as for the functions (ExecutionEnvironment).
-        start.Environment.Clear();
-        foreach (var name in new[] { "PATH", "HOME", "DOTNET_ROOT", "TMPDIR" })
-        {
-            if (Environment.GetEnvironmentVariable(name) is { } value)
-            {
-                start.Environment[name] = value;
-            }
-        }
+        // Started as the functions are (ExecutionEnvironment), on the dotnet host whatever the definition names.
+        var start = ExecutionEnvironment.StartInfo(host: null, definition.TaskRoot, definition.Program);
         foreach (var (name, value) in definition.Environment.Where(v => !AdapterVariables.Contains(v.Key)))
         {
             start.Environment[name] = value;

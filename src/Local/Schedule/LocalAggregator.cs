@@ -23,7 +23,8 @@ public static class LocalAggregator
         {
             return TimeSpan.FromMinutes(1);
         }
-        return TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out var window) && window >= TimeSpan.FromMinutes(1) && window <= TimeSpan.FromDays(1) && window.Seconds == 0 && window.Milliseconds == 0
+        return TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out var window)
+            && window >= TimeSpan.FromMinutes(1) && window <= TimeSpan.FromDays(1) && window.Seconds == 0 && window.Milliseconds == 0
             ? window
             : throw new InvalidOperationException($"PIPELINE_SUMMARY_WINDOW must be whole minutes from 00:01:00 to 1.00:00:00, such as 00:05:00; not '{text}'.");
     }

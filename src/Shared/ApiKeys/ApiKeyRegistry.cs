@@ -68,7 +68,8 @@ public sealed class ApiKeyRegistry(IAmazonDynamoDB dynamoDb, string tableName, T
             var existing = await FindAsync(key, cancellationToken).ConfigureAwait(false) ?? record;
             return existing.IsActive
                 ? existing
-                : throw new InvalidOperationException($"The API key {existing.KeyId} was revoked on {existing.RevokedAt:u}; a revoked key cannot be registered again. Choose another key.");
+                : throw new InvalidOperationException(
+                    $"The API key {existing.KeyId} was revoked on {existing.RevokedAt:u}; a revoked key cannot be registered again. Choose another key.");
         }
     }
 
@@ -123,7 +124,8 @@ public sealed class ApiKeyRegistry(IAmazonDynamoDB dynamoDb, string tableName, T
         Dictionary<string, AttributeValue>? start = null;
         do
         {
-            var page = await dynamoDb.ScanAsync(new ScanRequest { TableName = tableName, ExclusiveStartKey = start, ConsistentRead = true }, cancellationToken).ConfigureAwait(false);
+            var request = new ScanRequest { TableName = tableName, ExclusiveStartKey = start, ConsistentRead = true };
+            var page = await dynamoDb.ScanAsync(request, cancellationToken).ConfigureAwait(false);
             items.AddRange(page.Items);
             start = page.LastEvaluatedKey is { Count: > 0 } next ? next : null;
         }

@@ -29,7 +29,10 @@ public static class EventBatchMessage
     private const string Open = "{\"schemaVersion\":3,\"events\":[";
     private const string Close = "]}";
 
-    /// <summary>Packs events (each a queued event's JSON text) into as few messages of at most <see cref="MaxMessageBytes"/> and <see cref="MaxEvents"/> as they fit, in order.</summary>
+    /// <summary>
+    /// Packs events (each a queued event's JSON text) into as few messages of at most <see cref="MaxMessageBytes"/> and
+    /// <see cref="MaxEvents"/> as they fit, in order.
+    /// </summary>
     public static IEnumerable<string> Pack(IEnumerable<string> events) => PackRanges(events).Select(r => r.Body);
 
     /// <summary>As <see cref="Pack"/>, with the number of events in each message.</summary>

@@ -67,6 +67,13 @@ public sealed class SnsClient(HttpClient http, Uri endpoint)
     public async Task<string> CreateTopicAsync(string name, IReadOnlyDictionary<string, string> attributes, CancellationToken cancellationToken)
     {
         var form = new List<KeyValuePair<string, string>> { new("Name", name) };
+        AddAttributes(form, attributes);
+        return Value(await SendAsync("CreateTopic", form, cancellationToken).ConfigureAwait(false), "TopicArn");
+    }
+
+    // A topic's or a subscription's attributes, as the Query API's form takes them: Attributes.entry.N.key and .value.
+    private static void AddAttributes(List<KeyValuePair<string, string>> form, IReadOnlyDictionary<string, string> attributes)
+    {
         var i = 1;
         foreach (var (key, value) in attributes)
         {
@@ -74,7 +81,6 @@ public sealed class SnsClient(HttpClient http, Uri endpoint)
             form.Add(new($"Attributes.entry.{i}.value", value));
             i++;
         }
-        return Value(await SendAsync("CreateTopic", form, cancellationToken).ConfigureAwait(false), "TopicArn");
     }
 
     /// <summary>Reads a topic's attributes.</summary>
@@ -89,13 +95,7 @@ public sealed class SnsClient(HttpClient http, Uri endpoint)
         IReadOnlyDictionary<string, string> attributes, CancellationToken cancellationToken)
     {
         var form = new List<KeyValuePair<string, string>> { new("TopicArn", topicArn), new("Protocol", protocol), new("Endpoint", endpoint) };
-        var i = 1;
-        foreach (var (key, value) in attributes)
-        {
-            form.Add(new($"Attributes.entry.{i}.key", key));
-            form.Add(new($"Attributes.entry.{i}.value", value));
-            i++;
-        }
+        AddAttributes(form, attributes);
         return Value(await SendAsync("Subscribe", form, cancellationToken).ConfigureAwait(false), "SubscriptionArn");
     }
 

@@ -51,7 +51,8 @@ public static class EventLayout
         ArgumentNullException.ThrowIfNull(key);
         var dt = key.IndexOf("/dt=", StringComparison.Ordinal);
         return dt >= 0 && key.Length >= dt + 23 && key.AsSpan(dt + 14, 6).SequenceEqual("/hour=")
-            && DateTime.TryParseExact(key.AsSpan(dt + 4, 10), "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var day)
+            && DateTime.TryParseExact(
+                key.AsSpan(dt + 4, 10), "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var day)
             && int.TryParse(key.AsSpan(dt + 20, 2), NumberStyles.None, CultureInfo.InvariantCulture, out var hour) && hour < 24
             ? new DateTimeOffset(day.AddHours(hour), TimeSpan.Zero)
             : null;
