@@ -122,6 +122,11 @@ public sealed class EventStore(IAmazonDynamoDB dynamoDb, string tableName, TimeS
         Optional(item, "timestamp", queued.Timestamp);
         Optional(item, "originalTimestamp", queued.OriginalTimestamp);
         Optional(item, "sentAt", queued.SentAt);
+        Optional(item, "importFile", queued.ImportFile);
+        if (queued.ImportLine is { } line)
+        {
+            item["importLine"] = new() { N = line.ToString(CultureInfo.InvariantCulture) };
+        }
         foreach (var (name, value) in queued.Objects())
         {
             item[name] = ToAttribute(value);
