@@ -18,26 +18,35 @@ public sealed class RowChecker(TimeSpan maxAge, TimeProvider clock)
     /// <summary>A row's fields, or the reasons it is refused.</summary>
     public (IncomingEvent? Row, IReadOnlyList<string> Problems) Check(ReadOnlySpan<byte> line)
     {
-        IncomingEvent? row;
+        JsonDocument? document;
         try
         {
             var reader = new Utf8JsonReader(line);
-            if (!JsonDocument.TryParseValue(ref reader, out var document))
+            if (!JsonDocument.TryParseValue(ref reader, out document))
             {
                 return (null, ["The line is not JSON."]);
-            }
-            using (document)
-            {
-                if (document.RootElement.ValueKind != JsonValueKind.Object)
-                {
-                    return (null, [$"The line is a JSON {document.RootElement.ValueKind}, not an event object."]);
-                }
-                row = document.RootElement.Deserialize(ImportJsonContext.Default.IncomingEvent);
             }
         }
         catch (JsonException e)
         {
-            return (null, [$"The line is not a valid event: {e.Message}"]);
+            return (null, [$"The line is not JSON: {e.Message}"]);
+        }
+        IncomingEvent? row;
+        using (document)
+        {
+            if (document.RootElement.ValueKind != JsonValueKind.Object)
+            {
+                return (null, [$"The line is a JSON {document.RootElement.ValueKind}, not an event object."]);
+            }
+            try
+            {
+                // The same reading as the Api's (JSON of the web's defaults): a field of the wrong type is refused.
+                row = document.RootElement.Deserialize(ImportJsonContext.Default.IncomingEvent);
+            }
+            catch (JsonException e)
+            {
+                return (null, [$"The line is not a valid event: {e.Message}"]);
+            }
         }
         if (row is null)
         {
