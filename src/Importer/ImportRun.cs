@@ -54,27 +54,46 @@ public sealed class ImportRun(ImporterOptions options, IAmazonS3 s3, IAmazonSQS 
             return;
         }
 
-        using var response = await s3.GetObjectAsync(new GetObjectRequest { BucketName = job.Bucket, Key = job.Key }, cancellationToken).ConfigureAwait(false);
-        if (job.ETag.Length > 0 && response.ETag.Trim('"') != job.ETag)
+        // A continuation brings the occurrences seen so far: a plain file is then read from its byte offset on. Without
+        // them (a first run, or a killed run resumed by the notification again), the lines before the record's
+        // checkpoint are read again to count them, and not sent again.
+        var seen = job.Continued ? await LoadStateAsync(job, cancellationToken).ConfigureAwait(false) : null;
+        var gzip = job.Key.EndsWith(".gz", StringComparison.OrdinalIgnoreCase);
+        var ranged = seen is not null && !gzip && progress.Offset > 0;
+        GetObjectResponse? response = null;
+        try
+        {
+            response = await s3.GetObjectAsync(new GetObjectRequest
+            {
+                BucketName = job.Bucket,
+                Key = job.Key,
+                ByteRange = ranged ? new ByteRange($"bytes={progress.Offset}-") : null,
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (AmazonS3Exception e) when (ranged && e.StatusCode == System.Net.HttpStatusCode.RequestedRangeNotSatisfiable)
+        {
+            // The previous invocation stopped at the very end of the file.
+        }
+        using var _ = response;
+        if (response is not null && job.ETag.Length > 0 && response.ETag.Trim('"') != job.ETag)
         {
             await FinishAsync(job, progress, [], ImportProgress.Unreadable,
                 $"The object was replaced (ETag {response.ETag.Trim('"')}, not {job.ETag}) before it was imported; the new one is imported on its own.",
                 cancellationToken).ConfigureAwait(false);
             return;
         }
-        var gzip = job.Key.EndsWith(".gz", StringComparison.OrdinalIgnoreCase);
-        using var trailer = new GzipTrailerStream(response.ResponseStream);
+        using var trailer = new GzipTrailerStream(response?.ResponseStream ?? Stream.Null);
         using Stream content = gzip ? new GZipStream(trailer, CompressionMode.Decompress) : trailer;
-        var reader = new LineReader(content, MaxLineBytes);
+        var reader = ranged ? new LineReader(content, MaxLineBytes, progress.Line, progress.Offset) : new LineReader(content, MaxLineBytes);
         string? error = null;
-        var head = await reader.PeekAsync(8000, cancellationToken).ConfigureAwait(false);
+        var head = ranged ? ReadOnlyMemory<byte>.Empty : await reader.PeekAsync(8000, cancellationToken).ConfigureAwait(false);
         if (head.Span.Contains((byte)0))
         {
             error = gzip ? "The file is binary once decompressed, not JSON Lines." : "The file is binary, not JSON Lines (a gzip file's name ends in .gz).";
         }
         else
         {
-            var (done, unreadable) = await ImportLinesAsync(job, progress, reader, stopAt, requestId, cancellationToken).ConfigureAwait(false);
+            var (done, unreadable) = await ImportLinesAsync(job, progress, reader, seen, stopAt, requestId, cancellationToken).ConfigureAwait(false);
             if (done is null)
             {
                 return; // continued, or another invocation has the file
@@ -91,12 +110,13 @@ public sealed class ImportRun(ImporterOptions options, IAmazonS3 s3, IAmazonSQS 
 
     // Returns the final progress at the end of the file (and why the file could not be read to its end, if so); null if the
     // run continued in another invocation or lost the file to another.
-    private async Task<(ImportProgress? Progress, string? Error)> ImportLinesAsync(ImportJob job, ImportProgress progress, LineReader reader, DateTimeOffset stopAt,
-        string requestId, CancellationToken cancellationToken)
+    private async Task<(ImportProgress? Progress, string? Error)> ImportLinesAsync(ImportJob job, ImportProgress progress, LineReader reader,
+        Dictionary<UInt128, int>? saved, DateTimeOffset stopAt, string requestId, CancellationToken cancellationToken)
     {
-        // Occurrences of each row within the file (by its own eventId, or its bytes): a resumed run counts the lines before
-        // its start again, so a derived id is the same whichever invocation sends the row (docs/import.md, "Exactly once").
-        var seen = new Dictionary<UInt128, int>();
+        // Occurrences of each row within the file (by its own eventId, or its bytes), so a derived id is the same whichever
+        // invocation sends the row (docs/import.md, "Exactly once"): saved by the previous invocation, or counted again.
+        var seen = saved ?? [];
+        var recount = saved is null;
         var receivedAt = clock.GetUtcNow();
         var pending = new List<string>();
         var refused = new List<RefusedRow>();
@@ -107,6 +127,12 @@ public sealed class ImportRun(ImporterOptions options, IAmazonS3 s3, IAmazonSQS 
         {
             if (current.Line >= progress.Line && clock.GetUtcNow() >= stopAt)
             {
+                await s3.PutObjectAsync(new PutObjectRequest
+                {
+                    BucketName = options.BucketName,
+                    Key = OccurrenceState.Key(job, current.Line),
+                    InputStream = new MemoryStream(OccurrenceState.Write(seen)),
+                }, cancellationToken).ConfigureAwait(false);
                 if (!await CheckpointAsync(job, checkpointed, current, pending, refused, cancellationToken).ConfigureAwait(false))
                 {
                     return (null, null);
@@ -131,6 +157,10 @@ public sealed class ImportRun(ImporterOptions options, IAmazonS3 s3, IAmazonSQS 
                 break;
             }
             var replay = line.Number <= progress.Line;
+            if (replay && !recount)
+            {
+                continue; // a gzip file resumed with its saved occurrences: only decompressed up to where it stopped
+            }
             var bytes = line.Bytes.Span;
             if (line.Number == 1 && bytes.StartsWith("\uFEFF"u8))
             {
@@ -191,6 +221,22 @@ public sealed class ImportRun(ImporterOptions options, IAmazonS3 s3, IAmazonSQS 
             return (null, null);
         }
         return (current with { RefusedListed = current.RefusedListed + refused.Count }, error);
+    }
+
+    private async Task<Dictionary<UInt128, int>?> LoadStateAsync(ImportJob job, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await s3.GetObjectAsync(options.BucketName, OccurrenceState.Key(job, job.Line), cancellationToken).ConfigureAwait(false);
+            using var bytes = new MemoryStream();
+            await response.ResponseStream.CopyToAsync(bytes, cancellationToken).ConfigureAwait(false);
+            return OccurrenceState.Read(bytes.GetBuffer().AsSpan(0, (int)bytes.Length));
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            log.Write("WARN", $"{job.File}: no saved occurrences at line {job.Line}; the lines before are counted again");
+            return null;
+        }
     }
 
     // Sends what is pending, then moves the record; the rows are on the queue before the record says they are done.

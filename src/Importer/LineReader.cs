@@ -13,14 +13,18 @@ public readonly record struct Line(ReadOnlyMemory<byte> Bytes, long Number, long
 /// loaded whole), and System.IO.Pipelines is not in the function's runtime. A line longer than the buffer is
 /// reported as too long and skipped to its newline, never held in memory.
 /// </summary>
-public sealed class LineReader(Stream source, int maxLineBytes)
+/// <param name="source">The stream, from <paramref name="startOffset"/> on.</param>
+/// <param name="maxLineBytes">The longest line kept.</param>
+/// <param name="startNumber">Lines before the stream's start (a ranged read resuming an import).</param>
+/// <param name="startOffset">Bytes before the stream's start.</param>
+public sealed class LineReader(Stream source, int maxLineBytes, long startNumber = 0, long startOffset = 0)
 {
     private readonly byte[] _buffer = new byte[maxLineBytes + 1];
     private int _start;
     private int _end;
     private bool _eof;
-    private long _offset;
-    private long _number;
+    private long _offset = startOffset;
+    private long _number = startNumber;
 
     /// <summary>Bytes of the stream consumed into lines so far.</summary>
     public long Offset => _offset;
