@@ -30,8 +30,14 @@ public sealed class ImportRecords(IAmazonDynamoDB dynamoDb, string tableName)
                     ["status"] = new() { S = ImportProgress.Importing },
                     ["startedAt"] = new() { S = EventLayout.FormatTime(now) },
                     ["updatedAt"] = new() { S = EventLayout.FormatTime(now) },
-                    ["line"] = N(0), ["offset"] = N(0), ["rowsRead"] = N(0), ["accepted"] = N(0), ["refused"] = N(0),
-                    ["duplicates"] = N(0), ["blank"] = N(0), ["refusedRows"] = new() { L = [] },
+                    ["line"] = N(0),
+                    ["offset"] = N(0),
+                    ["rowsRead"] = N(0),
+                    ["accepted"] = N(0),
+                    ["refused"] = N(0),
+                    ["duplicates"] = N(0),
+                    ["blank"] = N(0),
+                    ["refusedRows"] = new() { L = [] },
                 },
                 ConditionExpression = "attribute_not_exists(importId)",
             }, cancellationToken).ConfigureAwait(false);
@@ -91,11 +97,17 @@ public sealed class ImportRecords(IAmazonDynamoDB dynamoDb, string tableName)
                 ExpressionAttributeNames = new() { ["#line"] = "line", ["#offset"] = "offset", ["#status"] = "status" },
                 ExpressionAttributeValues = new()
                 {
-                    [":line"] = N(progress.Line), [":offset"] = N(progress.Offset), [":rowsRead"] = N(progress.RowsRead),
-                    [":accepted"] = N(progress.Accepted), [":refused"] = N(progress.Refused), [":duplicates"] = N(progress.Duplicates),
-                    [":blank"] = N(progress.Blank), [":now"] = new() { S = EventLayout.FormatTime(now) },
+                    [":line"] = N(progress.Line),
+                    [":offset"] = N(progress.Offset),
+                    [":rowsRead"] = N(progress.RowsRead),
+                    [":accepted"] = N(progress.Accepted),
+                    [":refused"] = N(progress.Refused),
+                    [":duplicates"] = N(progress.Duplicates),
+                    [":blank"] = N(progress.Blank),
+                    [":now"] = new() { S = EventLayout.FormatTime(now) },
                     [":rows"] = new() { L = [.. newlyRefused.Select(Refused)] },
-                    [":from"] = N(from), [":importing"] = new() { S = ImportProgress.Importing },
+                    [":from"] = N(from),
+                    [":importing"] = new() { S = ImportProgress.Importing },
                 },
             }, cancellationToken).ConfigureAwait(false);
             return true;
@@ -112,8 +124,11 @@ public sealed class ImportRecords(IAmazonDynamoDB dynamoDb, string tableName)
         ArgumentNullException.ThrowIfNull(job);
         var values = new Dictionary<string, AttributeValue>
         {
-            [":status"] = new() { S = status }, [":report"] = new() { S = reportKey }, [":now"] = new() { S = EventLayout.FormatTime(now) },
-            [":from"] = N(from), [":importing"] = new() { S = ImportProgress.Importing },
+            [":status"] = new() { S = status },
+            [":report"] = new() { S = reportKey },
+            [":now"] = new() { S = EventLayout.FormatTime(now) },
+            [":from"] = N(from),
+            [":importing"] = new() { S = ImportProgress.Importing },
         };
         var update = "SET #status = :status, reportKey = :report, finishedAt = :now, updatedAt = :now";
         if (error is not null)

@@ -164,7 +164,10 @@ public sealed class ImportHarness : IAsyncDisposable
         {
             var page = await Aws.Sqs.ReceiveMessageAsync(new ReceiveMessageRequest
             {
-                QueueUrl = Stack.Resources["EventsQueue"].Ref, MaxNumberOfMessages = 10, WaitTimeSeconds = 0, VisibilityTimeout = 600,
+                QueueUrl = Stack.Resources["EventsQueue"].Ref,
+                MaxNumberOfMessages = 10,
+                WaitTimeSeconds = 0,
+                VisibilityTimeout = 600,
             });
             var messages = page.Messages ?? [];
             empty = messages.Count == 0 ? empty + 1 : 0;
