@@ -146,7 +146,9 @@ public sealed class PolicyTests
             TimeProvider.System, new FunctionLog(TextWriter.Null, "import"));
         var put = await aws.S3.PutObjectAsync(new Amazon.S3.Model.PutObjectRequest
         {
-            BucketName = options.BucketName, Key = "uploads/policy.jsonl", ContentBody = "{\"eventType\":\"a\",\"userId\":\"u\"}\nnot json\n",
+            BucketName = options.BucketName,
+            Key = "uploads/policy.jsonl",
+            ContentBody = "{\"eventType\":\"a\",\"userId\":\"u\"}\nnot json\n",
         });
         var job = new Pipeline.Importer.ImportJob(options.BucketName, "uploads/policy.jsonl", put.ETag.Trim('"'));
 
