@@ -30,7 +30,7 @@ public sealed class ImportCommandTests
 
             using var refused = new StringWriter();
             Assert.Equal(2, await CliCommands.RunAsync(["import", file + ".csv", .. target], refused, CancellationToken.None));
-            Assert.Equal(1, (await h.ScanAsync(h.Stack["ImportsTable"])).Count); // a refused command line changes nothing
+            Assert.Single(await h.ScanAsync(h.Stack["ImportsTable"])); // a refused command line changes nothing
         }
         finally
         {
