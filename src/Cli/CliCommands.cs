@@ -56,6 +56,7 @@ public static class CliCommands
             CompactCommand.Create(),
             GenerateCommand.Create(),
             PlanCommand.Create(),
+            ImportCommand.Create(),
         })
         {
             root.Subcommands.Add(command);

@@ -14,13 +14,24 @@ public sealed record StackResources(
     string EventsQueue, string DeadLetterQueue, string EventsTable, string ApiKeysTable, string TrackingPlansTable, string SummariesTable,
     string ArchiveBucket, string? Version)
 {
+    /// <summary>The imports bucket (files under <c>uploads/</c>, reports under <c>reports/</c>); null for a stack deployed before imports.</summary>
+    public string? ImportsBucket { get; init; }
+
+    /// <summary>The imports table, one record per imported file; null for a stack deployed before imports.</summary>
+    public string? ImportsTable { get; init; }
+
     /// <summary>The name of the parameter a deployed stack publishes its resources in.</summary>
     public static string ParameterName(string stack) => $"/pipeline/{stack}";
 
     /// <summary>A local stack's resources: named after the stack, as the local provisioner names them (no version: it runs this build).</summary>
     public static StackResources Local(string stack) => new(
         $"{stack}-events", $"{stack}-events-dlq", $"{stack}-events", $"{stack}-api-keys", $"{stack}-tracking-plans", $"{stack}-summaries",
-        $"{stack}-archivebucket", null);
+        $"{stack}-archivebucket", null)
+    {
+        // The template names the imports bucket after the stack and the account (the emulators' is 000000000000).
+        ImportsBucket = $"{stack}-imports-000000000000",
+        ImportsTable = $"{stack}-imports",
+    };
 
     /// <summary>A deployed stack's resources, read from its parameter.</summary>
     public static async Task<StackResources> ReadAsync(IAmazonSimpleSystemsManagement ssm, string stack, CancellationToken cancellationToken)
@@ -58,13 +69,17 @@ public sealed record StackResources(
         return new StackResources(
             Required(names?.EventsQueue, "eventsQueue"), Required(names?.DeadLetterQueue, "deadLetterQueue"), Required(names?.EventsTable, "eventsTable"),
             Required(names?.ApiKeysTable, "apiKeysTable"), Required(names?.TrackingPlansTable, "trackingPlansTable"),
-            Required(names?.SummariesTable, "summariesTable"), Required(names?.ArchiveBucket, "archiveBucket"), names?.Version);
+            Required(names?.SummariesTable, "summariesTable"), Required(names?.ArchiveBucket, "archiveBucket"), names?.Version)
+        {
+            ImportsBucket = names?.ImportsBucket,
+            ImportsTable = names?.ImportsTable,
+        };
     }
 
     /// <summary>The parameter's JSON, as the template writes it.</summary>
     internal sealed record Names(
         string? EventsQueue, string? DeadLetterQueue, string? EventsTable, string? ApiKeysTable, string? TrackingPlansTable, string? SummariesTable,
-        string? ArchiveBucket, string? Version);
+        string? ArchiveBucket, string? Version, string? ImportsBucket = null, string? ImportsTable = null);
 }
 
 /// <summary>A deployed stack's resources cannot be found: the message says why and what to do.</summary>

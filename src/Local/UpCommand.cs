@@ -73,12 +73,15 @@ public static class UpCommand
         var stack = await new TemplateProvisioner(aws, say).ProvisionAsync(stackName, cancellationToken);
         var apiKey = await ApiKeyAsync(new ApiKeyRegistry(aws.DynamoDb, stack["ApiKeysTable"]), say, cancellationToken);
 
-        var codeUris = new[] { LocalApi.LogicalId, LocalProcessor.LogicalId, LocalAggregator.LogicalId }.Select(f => stack.FunctionSetting(f, "CodeUri")!).ToList();
+        var codeUris = new[] { LocalApi.LogicalId, LocalProcessor.LogicalId, LocalAggregator.LogicalId, LocalImporter.LogicalId }.Select(f => stack.FunctionSetting(f, "CodeUri")!).ToList();
         say($"Building {string.Join(", ", codeUris.Select(c => c.TrimStart('.', '/')))} (dotnet build)...");
         await LocalLambda.BuildAsync(codeUris, cancellationToken);
         await using var api = await LocalApi.StartAsync(stack, emulators.Endpoints, LocalApi.DefaultUrl, FunctionConsole.For("api", say), cancellationToken);
         await using var processor = LocalProcessor.Start(stack, emulators.Endpoints, FunctionConsole.For("processor", say));
         var processing = LocalProcessor.EventSource(aws, stack, processor.InvokeAsync, LocalProcessor.EventSourceOptions(stack), say).RunAsync(cancellationToken);
+        await using var importer = LocalImporter.Start(stack, emulators.Endpoints, FunctionConsole.For("import", say));
+        var importing = LocalImporter.EventSource(aws, stack, importer.InvokeAsync, say).RunAsync(cancellationToken);
+        var notifying = LocalImporter.Notifications(aws, stack, say).RunAsync(cancellationToken);
         var window = LocalAggregator.Window();
         await using var aggregator = LocalAggregator.Start(stack, emulators.Endpoints, window, FunctionConsole.For("aggregator", say));
         var aggregating = LocalAggregator.ScheduleAsync(aggregator, window, say, cancellationToken);
@@ -88,6 +91,7 @@ public static class UpCommand
         say($"  API                    {api.Url}  (Swagger UI: {api.Url}/swagger; {api.Definition.Program}, as the Lambda Web Adapter runs it)");
         say($"  Processor              {processor.Definition.Program} on {stack["EventsQueue"]} (batches of up to 10, local Lambda Runtime API)");
         say($"  Aggregator             {aggregator.Definition.Program} every {window} window (PIPELINE_SUMMARY_WINDOW), publishing to {stack["SummaryTopic"]}");
+        say($"  Import                 {importer.Definition.Program} on {stack["ImportQueue"]}, notified of files under uploads/ in {stack["ImportsBucket"]}");
         say($"  SQS, SNS, S3 (fauxqs)  {emulators.Endpoints.Fauxqs}");
         say($"  DynamoDB Local         {emulators.Endpoints.DynamoDb}");
         say($"  region                 {emulators.Endpoints.Region} (dummy credentials: any value)");
@@ -108,7 +112,7 @@ public static class UpCommand
         {
             say("Stopping...");
         }
-        await Task.WhenAll(processing, aggregating);
+        await Task.WhenAll(processing, aggregating, importing, notifying);
     }
 
     private static async Task AggregateOnceAsync(string stackName, Action<string> say, CancellationToken cancellationToken)

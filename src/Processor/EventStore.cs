@@ -114,10 +114,15 @@ public sealed class EventStore(IAmazonDynamoDB dynamoDb, string tableName, TimeS
             ("userId", queued.UserId), ("anonymousId", queued.AnonymousId), ("sourceIp", queued.SourceIp), ("userAgent", queued.UserAgent),
             ("type", queued.Type), ("messageId", queued.MessageId), ("name", queued.Name), ("category", queued.Category), ("groupId", queued.GroupId),
             ("previousId", queued.PreviousId), ("timestamp", queued.Timestamp), ("originalTimestamp", queued.OriginalTimestamp), ("sentAt", queued.SentAt),
+            ("importFile", queued.ImportFile),
         ];
         foreach (var (name, value) in optional)
         {
             Optional(item, name, value);
+        }
+        if (queued.ImportLine is { } line)
+        {
+            item["importLine"] = new() { N = line.ToString(CultureInfo.InvariantCulture) };
         }
         foreach (var (name, value) in queued.Objects())
         {

@@ -7,7 +7,7 @@ public sealed class HandlerTests
     [Fact]
     public void Every_function_handler_is_the_executable_assembly_its_code_uri_builds()
     {
-        Assert.Equal(["AggregatorFunction", "ApiFunction", "ProcessorFunction"], Template.Functions.Order());
+        Assert.Equal(["AggregatorFunction", "ApiFunction", "ImportFunction", "ProcessorFunction"], Template.Functions.Order());
         foreach (var function in Template.Functions)
         {
             // Lambda's dotnet bootstrap runs a handler without "::" as `dotnet exec <Handler>.dll` (docs/architecture.md, D2, D3):
@@ -23,6 +23,7 @@ public sealed class HandlerTests
     [InlineData("ApiFunction")]
     [InlineData("ProcessorFunction")]
     [InlineData("AggregatorFunction")]
+    [InlineData("ImportFunction")]
     public async Task Publishing_for_linux_arm64_produces_the_program_the_template_names(string function)
     {
         var folder = await PublishedFunctions.FolderAsync(function, "linux-arm64");

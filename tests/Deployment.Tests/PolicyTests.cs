@@ -38,6 +38,12 @@ public sealed class PolicyTests
             yield return ("sqs:DeleteMessage", "EventsQueue", "");
             yield return ("sqs:GetQueueAttributes", "EventsQueue", "");
         }
+        if (function == "ImportFunction")
+        {
+            yield return ("sqs:ReceiveMessage", "ImportQueue", "");
+            yield return ("sqs:DeleteMessage", "ImportQueue", "");
+            yield return ("sqs:GetQueueAttributes", "ImportQueue", "");
+        }
     }
 
     [Fact]
@@ -133,6 +139,35 @@ public sealed class PolicyTests
         Assert.Equal(1, run.CompactedHours);
         Assert.Equal(1, next.CompactedHours);
         AssertPolicyMatches("AggregatorFunction", stack, network);
+    }
+
+    [Fact]
+    public async Task The_import_role_allows_exactly_what_the_import_function_calls()
+    {
+        var (aws, stack, network) = await SetUpAsync();
+        var sns = new SnsClient(new HttpClient(new SigV4SigningHandler(LocalAws.Credentials, Amazon.RegionEndpoint.USEast1, "sns", network.Handler())), aws.Endpoints.Fauxqs);
+        var options = Pipeline.Importer.ImporterOptions.FromEnvironment(stack.FunctionEnvironment("ImportFunction").GetValueOrDefault);
+        var run = new Pipeline.Importer.ImportRun(options, S3(aws, network), Sqs(aws, network), sns,
+            new Pipeline.Importer.ImportRecords(DynamoDb(aws, network), options.TableName), new Pipeline.Importer.RowChecker(options.MaxAge, TimeProvider.System),
+            TimeProvider.System, new FunctionLog(TextWriter.Null, "import"));
+        var put = await aws.S3.PutObjectAsync(new Amazon.S3.Model.PutObjectRequest
+        {
+            BucketName = options.BucketName,
+            Key = "uploads/policy.jsonl",
+            ContentBody = "{\"eventType\":\"a\",\"userId\":\"u\"}\nnot json\n",
+        });
+        var job = new Pipeline.Importer.ImportJob(options.BucketName, "uploads/policy.jsonl", put.ETag.Trim('"'));
+
+        // Past its deadline at once: it saves its state and sends a continuation; the continuation then imports the file,
+        // writes the report, alerts on the refused line and closes the record.
+        await run.RunAsync(job, DateTimeOffset.UtcNow.AddSeconds(-1), "r", CancellationToken.None);
+        await run.RunAsync(job with { Continued = true }, DateTimeOffset.UtcNow.AddMinutes(1), "r", CancellationToken.None);
+
+        var record = await new Pipeline.Importer.ImportRecords(aws.DynamoDb, options.TableName).ReadAsync(job, CancellationToken.None);
+        Assert.Equal(Pipeline.Importer.ImportProgress.Imported, record!.Status);
+        Assert.Equal(1, record.Accepted);
+        Assert.Equal(1, record.Refused);
+        AssertPolicyMatches("ImportFunction", stack, network);
     }
 
     private static void AssertPolicyMatches(string function, ProvisionedResources stack, RecordingNetwork network)

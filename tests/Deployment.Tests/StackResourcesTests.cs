@@ -20,8 +20,9 @@ public sealed partial class StackResourcesTests
         var value = Reference().Replace(properties["Value"]!["Fn::Sub"]!.GetValue<string>(), m =>
         {
             var resource = Template.Properties(m.Groups["id"].Value);
-            var name = resource["QueueName"] ?? resource["TableName"];
-            return name is null ? bucket : name["Fn::Sub"]!.GetValue<string>().Replace("${AWS::StackName}", stack, StringComparison.Ordinal);
+            var name = resource["QueueName"] ?? resource["TableName"] ?? resource["BucketName"];
+            return name is null ? bucket : name["Fn::Sub"]!.GetValue<string>().Replace("${AWS::StackName}", stack, StringComparison.Ordinal)
+                .Replace("${AWS::AccountId}", "000000000000", StringComparison.Ordinal);
         });
         var read = StackResources.Parse(value, stack);
 

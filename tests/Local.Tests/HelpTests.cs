@@ -5,7 +5,7 @@ public sealed class HelpTests
     [Fact]
     public async Task Help_lists_every_command_each_on_a_line_of_its_own_the_operators_in_the_cli_the_environments_in_local()
     {
-        Assert.Equal(["compact", "generate", "help", "keys", "plan", "query", "redrive", "replay", "status"],
+        Assert.Equal(["compact", "generate", "help", "import", "keys", "plan", "query", "redrive", "replay", "status"],
             [.. (await Listed(Pipeline.Cli.CliCommands.RunAsync, ["help"])).Order(StringComparer.Ordinal)]);
         Assert.Equal(["create", "list", "revoke"], [.. (await Listed(Pipeline.Cli.CliCommands.RunAsync, ["help", "keys"])).Order(StringComparer.Ordinal)]);
         Assert.Equal(["aggregate", "help", "provision", "up"], [.. (await Listed(LocalCommands.RunAsync, ["help"])).Order(StringComparer.Ordinal)]);

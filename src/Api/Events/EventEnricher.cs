@@ -25,7 +25,7 @@ public sealed class EventEnricher(TimeProvider clock)
                 : receivedAt,
             ReceivedAt = receivedAt,
             SourceIp = context.Connection.RemoteIpAddress?.ToString(),
-            UserAgent = EventRules.UserAgent(context),
+            UserAgent = RequestFields.UserAgent(context),
             RequestId = context.TraceIdentifier,
             Properties = incoming.Properties is { ValueKind: System.Text.Json.JsonValueKind.Object } p ? p : null,
         };

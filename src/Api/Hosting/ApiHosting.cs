@@ -86,6 +86,8 @@ public static class ApiHosting
         services.AddSingleton(sp => new TrackingPlanStore(
             sp.GetRequiredService<IAmazonDynamoDB>(), sp.GetRequiredService<IOptions<PlanOptions>>().Value.TableName, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<TrackingPlanCache>();
+        services.AddValidatorsFromAssemblyContaining<EventBatchValidator>(ServiceLifetime.Singleton);
+        // An event's own rules are shared with the import function (src/Intake).
         services.AddValidatorsFromAssemblyContaining<IncomingEventValidator>(ServiceLifetime.Singleton);
         // Field errors name the JSON fields (eventType), not the C# properties (EventType).
         ValidatorOptions.Global.PropertyNameResolver = (_, member, _) =>

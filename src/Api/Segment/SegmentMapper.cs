@@ -30,7 +30,7 @@ public sealed class SegmentMapper(TimeProvider clock)
             OccurredAt = SegmentTime.OccurredAt(message, receivedAt),
             ReceivedAt = receivedAt,
             SourceIp = ip,
-            UserAgent = EventRules.UserAgent(http),
+            UserAgent = RequestFields.UserAgent(http),
             RequestId = http.TraceIdentifier,
             Properties = ObjectOrNull(message.Properties),
             Type = message.Type,

@@ -14,7 +14,7 @@ public static class SegmentTime
             return true;
         }
         if (!DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var parsed)
-            || !Events.IncomingEventValidator.HasOffset(value))
+            || !IncomingEventValidator.HasOffset(value))
         {
             return false;
         }

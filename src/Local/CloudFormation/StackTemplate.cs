@@ -31,7 +31,7 @@ public sealed partial class StackTemplate
     {
         "AWS::Serverless::Function", "AWS::Serverless::HttpApi", "AWS::Serverless::Api", "AWS::Lambda::Function",
         "AWS::Lambda::Permission", "AWS::Lambda::EventSourceMapping", "AWS::Logs::LogGroup", "AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard",
-        "AWS::SQS::QueuePolicy", "AWS::S3::BucketPolicy", "AWS::SNS::TopicPolicy", "AWS::IAM::Role", "AWS::IAM::Policy",
+        "AWS::SQS::QueuePolicy", "AWS::S3::BucketPolicy", "AWS::SNS::TopicPolicy", "AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy",
         "AWS::Scheduler::Schedule", "AWS::Events::Rule", "AWS::Glue::Database", "AWS::Glue::Table", "AWS::Athena::WorkGroup", "AWS::Athena::NamedQuery",
         "AWS::SSM::Parameter",
     };

@@ -92,6 +92,12 @@ public sealed record QueuedEvent
     /// <summary>What the tracking plan said of the event; null when no plan is set.</summary>
     public PlanCheck? Plan { get; init; }
 
+    /// <summary>For an imported event: the file it came from (<c>s3://bucket/key</c>); null for the Api's events (docs/import.md).</summary>
+    public string? ImportFile { get; init; }
+
+    /// <summary>For an imported event: its line in <see cref="ImportFile"/>, from 1.</summary>
+    public long? ImportLine { get; init; }
+
     /// <summary>The JSON objects of the event, by field name, for checks that apply to each (storable, depth).</summary>
     public IEnumerable<(string Name, JsonElement Value)> Objects()
     {

@@ -1,18 +1,15 @@
 using System.Text.Json;
-using Pipeline.Api.Hosting;
 using Pipeline.Storage;
 
-namespace Pipeline.Api.Events;
+namespace Pipeline.Intake;
 
 /// <summary>
-/// The rules <c>/events</c> and Segment's <c>/v1</c> share, written once: what an id may be, how far an event's time
-/// may be from now, what a free-form object and a text field must be to be stored, and what is taken from the request.
+/// The rules <c>/events</c>, Segment's <c>/v1</c> and the import function share, written once: what an id may be, how far an event's time
+/// may be from now, what a free-form object and a text field must be to be stored.
+/// What is taken from an HTTP request is the Api's own (<c>RequestFields</c>).
 /// </summary>
 public static partial class EventRules
 {
-    /// <summary>Most characters of a User-Agent kept with an event; the rest is cut.</summary>
-    public const int MaxUserAgent = 512;
-
     /// <summary>Why an event's time cannot be accepted at <paramref name="now"/> (too far ahead, or too old), naming it <paramref name="subject"/>; or null.</summary>
     public static string? TimeProblem(DateTimeOffset at, DateTimeOffset now, EventLimits limits, string subject)
     {
@@ -50,14 +47,6 @@ public static partial class EventRules
 
     /// <summary>The value, or null if it is empty or white space (a blank id is no id).</summary>
     public static string? NullIfBlank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value;
-
-    /// <summary>The request's User-Agent, at most <see cref="MaxUserAgent"/> characters; null if it has none.</summary>
-    public static string? UserAgent(HttpContext http)
-    {
-        ArgumentNullException.ThrowIfNull(http);
-        var userAgent = http.Request.Headers.UserAgent.ToString();
-        return userAgent.Length == 0 ? null : userAgent[..Math.Min(userAgent.Length, MaxUserAgent)];
-    }
 
     private static int Depth(JsonElement element) => element.ValueKind switch
     {

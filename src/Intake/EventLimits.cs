@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace Pipeline.Api.Hosting;
+namespace Pipeline.Intake;
 
 /// <summary>The limits every event and batch must respect; documented in the OpenAPI description.</summary>
 public sealed class EventLimits

@@ -2,10 +2,9 @@ using System.Globalization;
 using System.Text;
 using FluentValidation;
 using Microsoft.Extensions.Options;
-using Pipeline.Api.Hosting;
 using Pipeline.Events;
 
-namespace Pipeline.Api.Events;
+namespace Pipeline.Intake;
 
 /// <summary>The rules of an incoming event; messages name the field.</summary>
 public sealed partial class IncomingEventValidator : AbstractValidator<IncomingEvent>
@@ -53,14 +52,14 @@ public sealed partial class IncomingEventValidator : AbstractValidator<IncomingE
     }
 
     /// <summary>The event's size as JSON, in bytes: its values plus the field names and punctuation (without re-serializing it).</summary>
-    internal static int Size(IncomingEvent e) =>
+    public static int Size(IncomingEvent e) =>
         100 + Bytes(e.EventType) + Bytes(e.UserId) + Bytes(e.AnonymousId) + Bytes(e.OccurredAt) + Bytes(e.EventId)
         + (e.Properties is { } p ? System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(p).Length : 0);
 
     private static int Bytes(string? value) => value is null ? 0 : Encoding.UTF8.GetByteCount(value);
 
     /// <summary>Whether an ISO-8601 time ends in an offset (<c>Z</c> or <c>±hh:mm</c>).</summary>
-    internal static bool HasOffset(string value) => value.EndsWith('Z') || value.EndsWith('z') || OffsetPattern().IsMatch(value);
+    public static bool HasOffset(string value) => value.EndsWith('Z') || value.EndsWith('z') || OffsetPattern().IsMatch(value);
 
     private void Text(System.Linq.Expressions.Expression<Func<IncomingEvent, string?>> field, string name, int max) =>
         RuleFor(field).Custom((value, context) =>
@@ -76,17 +75,4 @@ public sealed partial class IncomingEventValidator : AbstractValidator<IncomingE
 
     [System.Text.RegularExpressions.GeneratedRegex(@"[+-]\d{2}:?\d{2}$")]
     private static partial System.Text.RegularExpressions.Regex OffsetPattern();
-}
-
-/// <summary>The envelope rules of a batch; each item is then validated on its own.</summary>
-public sealed class EventBatchValidator : AbstractValidator<EventBatch>
-{
-    /// <summary>Creates the validator with the configured limits.</summary>
-    public EventBatchValidator(IOptions<EventLimits> options)
-    {
-        var max = options.Value.MaxBatchEvents;
-        RuleFor(b => b.Events).NotNull().WithMessage("'events' is required: an array of events.")
-            .Must(e => e is { Count: > 0 }).WithMessage("'events' must not be empty.")
-            .Must(e => e is null || e.Count <= max).WithMessage($"'events' may hold at most {max} events.");
-    }
 }

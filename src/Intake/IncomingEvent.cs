@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Pipeline.Api.Events;
+namespace Pipeline.Intake;
 
 /// <summary>An event as a client sends it.</summary>
 public sealed record IncomingEvent

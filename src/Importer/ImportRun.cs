@@ -1,0 +1,360 @@
+using System.IO.Compression;
+using System.Text.Json;
+using Amazon.S3;
+using Amazon.S3.Model;
+using Amazon.SQS;
+using Amazon.SQS.Model;
+using Pipeline.Events;
+using Pipeline.Lambda;
+using Pipeline.Sns;
+
+namespace Pipeline.Importer;
+
+/// <summary>
+/// Imports one object from where its record stands: streams it (decompressing a <c>.gz</c>), checks each row, sends the
+/// accepted rows to the events queue as batch messages, checkpoints after each send, and near the deadline sends a
+/// continuation and stops. At the end it writes the report, raises an alert if rows were refused or the file could not
+/// be read, and closes the record (docs/import.md).
+/// </summary>
+public sealed class ImportRun(ImporterOptions options, IAmazonS3 s3, IAmazonSQS sqs, SnsClient sns, ImportRecords records,
+    RowChecker checker, TimeProvider clock, FunctionLog log)
+{
+    /// <summary>Longest line read; a longer one is refused (the Api's largest event is 32 KB).</summary>
+    public const int MaxLineBytes = 64 * 1024;
+
+    /// <summary>The names a file may have.</summary>
+    public static readonly IReadOnlyList<string> Suffixes = [".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz"];
+
+    // Rows sent between checkpoints: ten batch messages of up to 100 events, one SendMessageBatch or a few.
+    private const int RowsPerCheckpoint = 1000;
+    private const int MaxReasons = 10;
+    private const int MaxReasonLength = 300;
+
+    /// <summary>Imports <paramref name="job"/> until its end or <paramref name="deadline"/> less a reserve.</summary>
+    public async Task RunAsync(ImportJob job, DateTimeOffset deadline, string requestId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        var started = clock.GetUtcNow();
+        var stopAt = deadline - TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(15).Ticks, (deadline - started).Ticks / 4));
+        var progress = await records.StartAsync(job, started, cancellationToken).ConfigureAwait(false);
+        if (progress.Status != ImportProgress.Importing)
+        {
+            log.Write("INFO", $"{job.File} ({job.ETag}) was already {progress.Status}: nothing to do");
+            return;
+        }
+        if (job.Continued && (progress.Line != job.Line || progress.Offset != job.Offset))
+        {
+            log.Write("INFO", $"{job.File}: a continuation at line {job.Line}, but the record is at line {progress.Line}: another invocation has it");
+            return;
+        }
+        if (!Suffixes.Any(s => job.Key.EndsWith(s, StringComparison.OrdinalIgnoreCase)))
+        {
+            await FinishAsync(job, progress, [], ImportProgress.Unreadable,
+                $"The file's name must end in {string.Join(", ", Suffixes)}.", cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        // A continuation brings the occurrences seen so far: a plain file is then read from its byte offset on. Without
+        // them (a first run, or a killed run resumed by the notification again), the lines before the record's
+        // checkpoint are read again to count them, and not sent again.
+        var seen = job.Continued ? await LoadStateAsync(job, cancellationToken).ConfigureAwait(false) : null;
+        var gzip = job.Key.EndsWith(".gz", StringComparison.OrdinalIgnoreCase);
+        var ranged = seen is not null && !gzip && progress.Offset > 0;
+        GetObjectResponse? response = null;
+        try
+        {
+            response = await s3.GetObjectAsync(new GetObjectRequest
+            {
+                BucketName = job.Bucket,
+                Key = job.Key,
+                ByteRange = ranged ? new ByteRange($"bytes={progress.Offset}-") : null,
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (AmazonS3Exception e) when (ranged && e.StatusCode == System.Net.HttpStatusCode.RequestedRangeNotSatisfiable)
+        {
+            // The previous invocation stopped at the very end of the file.
+        }
+        using var _ = response;
+        if (response is not null && job.ETag.Length > 0 && response.ETag.Trim('"') != job.ETag)
+        {
+            await FinishAsync(job, progress, [], ImportProgress.Unreadable,
+                $"The object was replaced (ETag {response.ETag.Trim('"')}, not {job.ETag}) before it was imported; the new one is imported on its own.",
+                cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        using var trailer = new GzipTrailerStream(response?.ResponseStream ?? Stream.Null);
+        using Stream content = gzip ? new GZipStream(trailer, CompressionMode.Decompress) : trailer;
+        var reader = ranged ? new LineReader(content, MaxLineBytes, progress.Line, progress.Offset) : new LineReader(content, MaxLineBytes);
+        string? error = null;
+        var head = ranged ? ReadOnlyMemory<byte>.Empty : await reader.PeekAsync(8000, cancellationToken).ConfigureAwait(false);
+        if (head.Span.Contains((byte)0))
+        {
+            error = gzip ? "The file is binary once decompressed, not JSON Lines." : "The file is binary, not JSON Lines (a gzip file's name ends in .gz).";
+        }
+        else
+        {
+            var (done, unreadable) = await ImportLinesAsync(job, progress, reader, seen, stopAt, requestId, cancellationToken).ConfigureAwait(false);
+            if (done is null)
+            {
+                return; // continued, or another invocation has the file
+            }
+            progress = done;
+            error = unreadable;
+            if (error is null && gzip && !trailer.Matches(reader.Offset))
+            {
+                error = $"The gzip file is truncated or corrupt: it ends after {reader.Offset} bytes of content, short of what its trailer says; the {progress.Line} lines before were imported.";
+            }
+        }
+        await FinishAsync(job, progress, [], error is null ? ImportProgress.Imported : ImportProgress.Unreadable, error, cancellationToken).ConfigureAwait(false);
+    }
+
+    // Returns the final progress at the end of the file (and why the file could not be read to its end, if so); null if the
+    // run continued in another invocation or lost the file to another.
+    private async Task<(ImportProgress? Progress, string? Error)> ImportLinesAsync(ImportJob job, ImportProgress progress, LineReader reader,
+        Dictionary<UInt128, int>? saved, DateTimeOffset stopAt, string requestId, CancellationToken cancellationToken)
+    {
+        // Occurrences of each row within the file (by its own eventId, or its bytes), so a derived id is the same whichever
+        // invocation sends the row (docs/import.md, "Exactly once"): saved by the previous invocation, or counted again.
+        var seen = saved ?? [];
+        var recount = saved is null;
+        var receivedAt = clock.GetUtcNow();
+        var pending = new List<string>();
+        var refused = new List<RefusedRow>();
+        var current = progress;
+        var checkpointed = progress;
+        string? error = null;
+        while (true)
+        {
+            if (current.Line >= progress.Line && clock.GetUtcNow() >= stopAt)
+            {
+                await s3.PutObjectAsync(new PutObjectRequest
+                {
+                    BucketName = options.BucketName,
+                    Key = OccurrenceState.Key(job, current.Line),
+                    InputStream = new MemoryStream(OccurrenceState.Write(seen)),
+                }, cancellationToken).ConfigureAwait(false);
+                if (!await CheckpointAsync(job, checkpointed, current, pending, refused, cancellationToken).ConfigureAwait(false))
+                {
+                    return (null, null);
+                }
+                await sqs.SendMessageAsync(options.ImportQueueUrl, job.ContinuationBody(current.Line, current.Offset), cancellationToken).ConfigureAwait(false);
+                log.Write("INFO", $"{job.File}: continuing at line {current.Line} (offset {current.Offset}) in the next invocation");
+                return (null, null);
+            }
+            Line? next;
+            try
+            {
+                next = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (InvalidDataException e)
+            {
+                // A corrupt gzip stream: what was read before it is still sent and recorded.
+                error = $"The file cannot be read after line {current.Line}: {e.Message}";
+                break;
+            }
+            if (next is not { } line)
+            {
+                break;
+            }
+            var replay = line.Number <= progress.Line;
+            if (replay && !recount)
+            {
+                continue; // a gzip file resumed with its saved occurrences: only decompressed up to where it stopped
+            }
+            var bytes = line.Bytes.Span;
+            if (line.Number == 1 && bytes.StartsWith("\uFEFF"u8))
+            {
+                bytes = bytes[3..];
+            }
+            if (!line.TooLong && bytes.Trim(" \t"u8).IsEmpty)
+            {
+                if (!replay)
+                {
+                    current = current with { Line = line.Number, Offset = line.End, RowsRead = current.RowsRead + 1, Blank = current.Blank + 1 };
+                }
+                continue;
+            }
+            var (row, problems) = line.TooLong ? (null, [$"The line is longer than {MaxLineBytes} bytes."]) : checker.Check(bytes);
+            if (row is null)
+            {
+                if (!replay)
+                {
+                    if (current.RefusedListed + refused.Count < ImportReport.MaxRefusedListed)
+                    {
+                        refused.Add(new RefusedRow(line.Number, [.. problems.Take(MaxReasons).Select(p => p.Length > MaxReasonLength ? p[..MaxReasonLength] : p)]));
+                    }
+                    current = current with { Line = line.Number, Offset = line.End, RowsRead = current.RowsRead + 1, Refused = current.Refused + 1 };
+                }
+                continue;
+            }
+            var key = RowChecker.OccurrenceKey(bytes, row.EventId);
+            var occurrence = seen[key] = seen.GetValueOrDefault(key) + 1;
+            if (replay)
+            {
+                continue;
+            }
+            if (row.EventId is not null && occurrence > 1)
+            {
+                current = current with { Line = line.Number, Offset = line.End, RowsRead = current.RowsRead + 1, Duplicates = current.Duplicates + 1 };
+                continue;
+            }
+            var queued = RowChecker.Queued(row, row.EventId ?? RowChecker.DerivedId(bytes, occurrence), receivedAt, requestId, job, line.Number);
+            pending.Add(JsonSerializer.Serialize(queued, EventJsonContext.Default.QueuedEvent));
+            current = current with { Line = line.Number, Offset = line.End, RowsRead = current.RowsRead + 1, Accepted = current.Accepted + 1 };
+            if (pending.Count >= RowsPerCheckpoint)
+            {
+                if (!await CheckpointAsync(job, checkpointed, current, pending, refused, cancellationToken).ConfigureAwait(false))
+                {
+                    return (null, null);
+                }
+                checkpointed = current with { RefusedListed = current.RefusedListed + refused.Count };
+                current = checkpointed;
+                refused.Clear();
+            }
+        }
+        if (error is null && (reader.Offset < progress.Offset || current.Line < progress.Line))
+        {
+            error = $"The file ends before line {progress.Line}, where its import had got to: it changed under the same ETag.";
+        }
+        if (!await CheckpointAsync(job, checkpointed, current, pending, refused, cancellationToken).ConfigureAwait(false))
+        {
+            return (null, null);
+        }
+        return (current with { RefusedListed = current.RefusedListed + refused.Count }, error);
+    }
+
+    private async Task<Dictionary<UInt128, int>?> LoadStateAsync(ImportJob job, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var response = await s3.GetObjectAsync(options.BucketName, OccurrenceState.Key(job, job.Line), cancellationToken).ConfigureAwait(false);
+            using var bytes = new MemoryStream();
+            await response.ResponseStream.CopyToAsync(bytes, cancellationToken).ConfigureAwait(false);
+            return OccurrenceState.Read(bytes.GetBuffer().AsSpan(0, (int)bytes.Length));
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            log.Write("WARN", $"{job.File}: no saved occurrences at line {job.Line}; the lines before are counted again");
+            return null;
+        }
+    }
+
+    // Sends what is pending, then moves the record; the rows are on the queue before the record says they are done.
+    private async Task<bool> CheckpointAsync(ImportJob job, ImportProgress from, ImportProgress to, List<string> pending, List<RefusedRow> refused,
+        CancellationToken cancellationToken)
+    {
+        await SendAsync(pending, cancellationToken).ConfigureAwait(false);
+        pending.Clear();
+        if (to == from && refused.Count == 0)
+        {
+            return true;
+        }
+        var moved = await records.CheckpointAsync(job, from.Line, to, refused, clock.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        if (!moved)
+        {
+            log.Write("INFO", $"{job.File}: another invocation moved the record past line {from.Line}; this one stops");
+        }
+        return moved;
+    }
+
+    private async Task SendAsync(List<string> events, CancellationToken cancellationToken)
+    {
+        var messages = EventBatchMessage.Pack(events).ToList();
+        var batch = new List<string>();
+        var bytes = 0;
+        foreach (var message in messages)
+        {
+            var size = System.Text.Encoding.UTF8.GetByteCount(message);
+            // SendMessageBatch takes at most 10 messages and 256 KiB in all.
+            if (batch.Count == 10 || (batch.Count > 0 && bytes + size > 250_000))
+            {
+                await SendBatchAsync(batch, cancellationToken).ConfigureAwait(false);
+                batch.Clear();
+                bytes = 0;
+            }
+            batch.Add(message);
+            bytes += size;
+        }
+        if (batch.Count > 0)
+        {
+            await SendBatchAsync(batch, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task SendBatchAsync(List<string> bodies, CancellationToken cancellationToken)
+    {
+        var entries = bodies.Select((b, i) => new SendMessageBatchRequestEntry(i.ToString(System.Globalization.CultureInfo.InvariantCulture), b)).ToList();
+        for (var attempt = 1; entries.Count > 0; attempt++)
+        {
+            var response = await sqs.SendMessageBatchAsync(new SendMessageBatchRequest { QueueUrl = options.EventsQueueUrl, Entries = entries }, cancellationToken).ConfigureAwait(false);
+            var failed = response.Failed ?? [];
+            if (failed.Count == 0)
+            {
+                return;
+            }
+            if (attempt == 5)
+            {
+                // The invocation fails and its message returns: the record's checkpoint is before these rows.
+                throw new InvalidOperationException($"SQS refused {failed.Count} message(s) 5 times: {failed[0].Code} {failed[0].Message}");
+            }
+            entries = [.. entries.Where(e => failed.Any(f => f.Id == e.Id))];
+            await Task.Delay(TimeSpan.FromMilliseconds(100 * attempt), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task FinishAsync(ImportJob job, ImportProgress progress, IReadOnlyList<RefusedRow> pendingRefused, string status, string? error,
+        CancellationToken cancellationToken)
+    {
+        var now = clock.GetUtcNow();
+        var refusedRows = (await records.RefusedRowsAsync(job, cancellationToken).ConfigureAwait(false)).Concat(pendingRefused).ToList();
+        var report = new ImportReport
+        {
+            File = job.File,
+            ETag = job.ETag,
+            Status = status,
+            Error = error,
+            RowsRead = progress.RowsRead,
+            Accepted = progress.Accepted,
+            Refused = progress.Refused,
+            Duplicates = progress.Duplicates,
+            Blank = progress.Blank,
+            RefusedRows = refusedRows,
+            StartedAt = progress.StartedAt,
+            FinishedAt = now,
+        };
+        var reportKey = ReportKey(job);
+        await s3.PutObjectAsync(new PutObjectRequest
+        {
+            BucketName = options.BucketName,
+            Key = reportKey,
+            ContentType = "application/json",
+            ContentBody = JsonSerializer.Serialize(report, ImportJsonContext.Default.ImportReport),
+        }, cancellationToken).ConfigureAwait(false);
+        // The alert goes before the record closes: if the invocation dies between the two, the retry alerts again (at
+        // least once), never not at all.
+        if (status != ImportProgress.Imported || report.Refused > 0)
+        {
+            var what = error ?? $"{report.Refused} row(s) refused, first at line {refusedRows.FirstOrDefault()?.Line}";
+            await sns.PublishAsync(options.AlertTopicArn,
+                $"{job.File} ({status}): {what}. {report.Accepted} row(s) accepted of {report.RowsRead}. Report: s3://{options.BucketName}/{reportKey}",
+                Subject($"Import {status}: {Path.GetFileName(job.Key)}"),
+                new Dictionary<string, string> { ["status"] = status, ["file"] = job.File }, cancellationToken).ConfigureAwait(false);
+        }
+        if (await records.FinishAsync(job, progress.Line, status, error, reportKey, now, cancellationToken).ConfigureAwait(false))
+        {
+            log.Write(status == ImportProgress.Imported ? "INFO" : "WARN",
+                $"{job.File}: {status}; {report.RowsRead} read, {report.Accepted} accepted, {report.Refused} refused, {report.Duplicates} duplicates{(error is null ? "" : $": {error}")}");
+        }
+    }
+
+    // An SNS subject is at most 100 characters.
+    private static string Subject(string text) => text.Length <= 100 ? text : text[..100];
+
+    /// <summary>Where the report of <paramref name="job"/> is written: under <c>reports/</c>, by the file's key (without <c>uploads/</c>) and ETag.</summary>
+    public static string ReportKey(ImportJob job)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        var name = job.Key.StartsWith(ImporterOptions.UploadsPrefix, StringComparison.Ordinal) ? job.Key[ImporterOptions.UploadsPrefix.Length..] : job.Key;
+        return $"{ImporterOptions.ReportsPrefix}{name}.{job.ETag}.json";
+    }
+}
