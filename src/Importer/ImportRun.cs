@@ -102,7 +102,8 @@ public sealed class ImportRun(ImporterOptions options, IAmazonS3 s3, IAmazonSQS 
             error = unreadable;
             if (error is null && gzip && !trailer.Matches(reader.Offset))
             {
-                error = $"The gzip file is truncated or corrupt: it ends after {reader.Offset} bytes of content, short of what its trailer says; the {progress.Line} lines before were imported.";
+                error = $"The gzip file is truncated or corrupt: it ends after {reader.Offset} bytes of content, short of what its trailer says; "
+                    + $"the {progress.Line} lines before were imported.";
             }
         }
         await FinishAsync(job, progress, [], error is null ? ImportProgress.Imported : ImportProgress.Unreadable, error, cancellationToken).ConfigureAwait(false);
@@ -286,7 +287,8 @@ public sealed class ImportRun(ImporterOptions options, IAmazonS3 s3, IAmazonSQS 
         var entries = bodies.Select((b, i) => new SendMessageBatchRequestEntry(i.ToString(System.Globalization.CultureInfo.InvariantCulture), b)).ToList();
         for (var attempt = 1; entries.Count > 0; attempt++)
         {
-            var response = await sqs.SendMessageBatchAsync(new SendMessageBatchRequest { QueueUrl = options.EventsQueueUrl, Entries = entries }, cancellationToken).ConfigureAwait(false);
+            var request = new SendMessageBatchRequest { QueueUrl = options.EventsQueueUrl, Entries = entries };
+            var response = await sqs.SendMessageBatchAsync(request, cancellationToken).ConfigureAwait(false);
             var failed = response.Failed ?? [];
             if (failed.Count == 0)
             {

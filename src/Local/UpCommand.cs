@@ -73,7 +73,8 @@ public static class UpCommand
         var stack = await new TemplateProvisioner(aws, say).ProvisionAsync(stackName, cancellationToken);
         var apiKey = await ApiKeyAsync(new ApiKeyRegistry(aws.DynamoDb, stack["ApiKeysTable"]), say, cancellationToken);
 
-        var codeUris = new[] { LocalApi.LogicalId, LocalProcessor.LogicalId, LocalAggregator.LogicalId, LocalImporter.LogicalId }.Select(f => stack.FunctionSetting(f, "CodeUri")!).ToList();
+        var codeUris = new[] { LocalApi.LogicalId, LocalProcessor.LogicalId, LocalAggregator.LogicalId, LocalImporter.LogicalId }
+            .Select(f => stack.FunctionSetting(f, "CodeUri")!).ToList();
         say($"Building {string.Join(", ", codeUris.Select(c => c.TrimStart('.', '/')))} (dotnet build)...");
         await LocalLambda.BuildAsync(codeUris, cancellationToken);
         await using var api = await LocalApi.StartAsync(stack, emulators.Endpoints, LocalApi.DefaultUrl, FunctionConsole.For("api", say), cancellationToken);

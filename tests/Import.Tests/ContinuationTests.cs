@@ -49,7 +49,8 @@ public sealed class ContinuationTests
         await h.UploadAsync("uploads/killed.jsonl", File());
 
         Assert.True(await Eventually.UntilAsync(async () =>
-            (await h.RecordAsync("uploads/killed.jsonl")) is { } r && r["status"].S == "importing" && long.Parse(r["line"].N, System.Globalization.CultureInfo.InvariantCulture) > 0,
+            (await h.RecordAsync("uploads/killed.jsonl")) is { } r && r["status"].S == "importing"
+                && long.Parse(r["line"].N, System.Globalization.CultureInfo.InvariantCulture) > 0,
             TimeSpan.FromSeconds(60), () => Task.Delay(5)));
         var busy = h.Importer.BusyProcessIds;
         Assert.NotEmpty(busy);

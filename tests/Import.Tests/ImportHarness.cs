@@ -49,7 +49,8 @@ public sealed class ImportHarness : IAsyncDisposable
         var harness = new ImportHarness(aws, stack);
         if (visibilitySeconds is { } seconds)
         {
-            await aws.Sqs.SetQueueAttributesAsync(stack.Resources["ImportQueue"].Ref, new() { ["VisibilityTimeout"] = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+            var visibility = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await aws.Sqs.SetQueueAttributesAsync(stack.Resources["ImportQueue"].Ref, new() { ["VisibilityTimeout"] = visibility });
         }
         var queue = await aws.Sqs.CreateQueueAsync($"{stack.StackName}-alerts-test");
         harness._alertQueue = queue.QueueUrl;

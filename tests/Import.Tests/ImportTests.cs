@@ -112,7 +112,14 @@ public sealed class ImportTests
         // The notification delivered again (S3 delivers at least once): the record says it is done.
         var notification = System.Text.Json.JsonSerializer.Serialize(new
         {
-            Records = new[] { new { eventName = "ObjectCreated:Put", s3 = new { bucket = new { name = h.Bucket }, @object = new { key = "uploads/first.jsonl", eTag = (await h.RecordAsync("uploads/first.jsonl"))!["etag"].S } } } },
+            Records = new[]
+            {
+                new
+                {
+                    eventName = "ObjectCreated:Put",
+                    s3 = new { bucket = new { name = h.Bucket }, @object = new { key = "uploads/first.jsonl", eTag = (await h.RecordAsync("uploads/first.jsonl"))!["etag"].S } },
+                },
+            },
         });
         await h.Aws.Sqs.SendMessageAsync(h.Stack.Resources["ImportQueue"].Ref, notification);
         // The same rows in another file, and the same file uploaded again under a new name by a copy.

@@ -94,7 +94,8 @@ public static class ImportCommand
             }
             if (clock.Elapsed > limit)
             {
-                await output.WriteLineAsync($"No report after {limit.TotalSeconds:0} s{(item is { Count: > 0 } ? $" (at line {item["line"].N})" : " (not started: is the import function running?)")}; "
+                var where = item is { Count: > 0 } ? $" (at line {item["line"].N})" : " (not started: is the import function running?)";
+                await output.WriteLineAsync($"No report after {limit.TotalSeconds:0} s{where}; "
                     + $"see: pipeline import status \"{key["uploads/".Length..]}\"");
                 return 1;
             }
@@ -131,7 +132,8 @@ public static class ImportCommand
         await output.WriteLineAsync($"{"started (UTC)",-20} {"status",-10} {"read",9} {"accepted",9} {"refused",8}  file");
         foreach (var i in items.OrderByDescending(i => i["startedAt"].S, StringComparer.Ordinal).Take(20))
         {
-            await output.WriteLineAsync($"{i["startedAt"].S[..19],-20} {i["status"].S,-10} {N(i, "rowsRead"),9} {N(i, "accepted"),9} {N(i, "refused"),8}  {i["key"].S["uploads/".Length..]}");
+            var counts = $"{N(i, "rowsRead"),9} {N(i, "accepted"),9} {N(i, "refused"),8}";
+            await output.WriteLineAsync($"{i["startedAt"].S[..19],-20} {i["status"].S,-10} {counts}  {i["key"].S["uploads/".Length..]}");
         }
         await output.WriteLineAsync($"{items.Count} import(s) in all.");
         return 0;

@@ -65,7 +65,8 @@ public sealed class BucketWatcher(IAmazonS3 s3, IAmazonSQS sqs, IReadOnlyList<Qu
                     }
                     foreach (var target in bucket.Where(n => n.Matches(o.Key)))
                     {
-                        await sqs.SendMessageAsync(target.QueueUrl, Event(target, o.Key, etag, o.Size ?? 0, o.LastModified ?? DateTime.UtcNow), cancellationToken).ConfigureAwait(false);
+                        var created = Event(target, o.Key, etag, o.Size ?? 0, o.LastModified ?? DateTime.UtcNow);
+                        await sqs.SendMessageAsync(target.QueueUrl, created, cancellationToken).ConfigureAwait(false);
                         sent++;
                     }
                     _seen[(bucket.Key, o.Key)] = etag;

@@ -54,7 +54,8 @@ public sealed record QueueNotification(string Bucket, string QueueUrl, string Id
                 var target = stack.Resources.Values.FirstOrDefault(r => r.Attributes.TryGetValue("Arn", out var a) && a == arn)
                     ?? throw new TemplateException($"{resource.LogicalId}: no local queue has the ARN {arn}.");
                 var rules = queue["Filter"]?["S3Key"]?["Rules"]?.AsArray() ?? [];
-                string Rule(string name) => rules.FirstOrDefault(r => string.Equals(r?["Name"]?.GetValue<string>(), name, StringComparison.OrdinalIgnoreCase))?["Value"]?.GetValue<string>() ?? "";
+                string Rule(string name) => rules
+                    .FirstOrDefault(r => string.Equals(r?["Name"]?.GetValue<string>(), name, StringComparison.OrdinalIgnoreCase))?["Value"]?.GetValue<string>() ?? "";
                 found.Add(new QueueNotification(stack[resource.LogicalId], target.Ref, $"{resource.LogicalId}-{i++}", Rule("prefix"), Rule("suffix")));
             }
         }
