@@ -49,6 +49,8 @@ public static class ArchiveRow
             SentAt = Text("sentAt"),
             Extra = Json("extra"),
             Plan = Text("plan") is { } plan ? JsonSerializer.Deserialize(plan, EventJsonContext.Default.PlanCheck) : null,
+            ImportFile = Text("importFile"),
+            ImportLine = row.IsDBNull(values["importLine"]) ? null : row.GetInt32(values["importLine"]),
         };
     }
 }

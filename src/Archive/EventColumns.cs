@@ -84,6 +84,8 @@ public static class EventColumns
         new("integrations", ColumnKind.Json, "integrations"),
         new("extra", ColumnKind.Json, "extra"),
         new("plan", ColumnKind.Json, "plan"),
+        new("importFile", ColumnKind.Text, "importFile"),
+        new("importLine", ColumnKind.Number, "importLine"),
     ];
 
     /// <summary>The raw table's columns: each field of a line once, times as their text (Glue type, DuckDB type).</summary>

@@ -198,7 +198,7 @@ public sealed class StructureTests
     {
         var stateful = StatefulTypes.SelectMany(Template.OfType).ToList();
 
-        Assert.Equal(10, stateful.Count); // two queues, four tables, the bucket, three log groups
+        Assert.Equal(15, stateful.Count); // four queues, five tables, two buckets, four log groups
         Assert.All(stateful, r =>
         {
             Assert.Equal("Retain", Template.Resources[r]!["DeletionPolicy"]!.GetValue<string>());
