@@ -13,7 +13,8 @@ public sealed class ContinuationTests
 {
     private const int Rows = 60_000;
 
-    private static string File(int rows = Rows) => ImportHarness.Lines(Enumerable.Range(1, rows).Select(i => (object)new { eventType = "bulk", userId = $"u-{i % 97}", properties = new { i } }));
+    private static string File(int rows = Rows) =>
+        ImportHarness.Lines(Enumerable.Range(1, rows).Select(i => (object)new { eventType = "bulk", userId = $"u-{i % 97}", properties = new { i } }));
 
     private static void AssertEveryLineOnce(List<JsonNode> queued, int rows = Rows)
     {
