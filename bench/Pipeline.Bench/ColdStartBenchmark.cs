@@ -68,7 +68,11 @@ internal static class ColdStartBenchmark
                     lines.Add(Row(logicalId, definition.MemorySize, starts, "-"));
                     continue;
                 }
-                var payload = Payload(logicalId);
+                if (Payload(logicalId) is not { } payload)
+                {
+                    lines.Add($"| {logicalId} | {definition.MemorySize} MB | not measured: the benchmark has no first invocation for its event source yet | - | - | - |");
+                    continue;
+                }
                 var inits = new List<double>();
                 var measured = new List<Start>();
                 for (var run = 0; run < runs; run++)
@@ -173,17 +177,20 @@ internal static class ColdStartBenchmark
 
     // The first invocation each function gets, by the kind of event its template wires to it: a function added with
     // another kind of event needs its payload here before this benchmark measures it.
-    private static Func<int, byte[]> Payload(string logicalId)
+    private static Func<int, byte[]>? Payload(string logicalId)
     {
         var template = JsonNode.Parse(File.ReadAllText(RepositoryPaths.Discover().Template))!;
-        var events = template["Resources"]![logicalId]!["Properties"]!["Events"]?.AsObject().Select(e => e.Value?["Type"]?.ToString()).ToList() ?? [];
-        return events switch
+        var events = template["Resources"]![logicalId]!["Properties"]!["Events"]?.AsObject().Select(e => e.Value).ToList() ?? [];
+        string? Source(string type) => events.FirstOrDefault(e => e?["Type"]?.ToString() == type) is { } e
+            ? e["Properties"]?["Queue"]?["Fn::GetAtt"]?[0]?.ToString() ?? type
+            : null;
+        // A batch of queued events for the events queue's consumer; any other queue's messages (an import's S3
+        // notifications) need their own first invocation, not yet built here: such a function is listed as not measured.
+        return (Source("SQS"), Source("Schedule") ?? Source("ScheduleV2")) switch
         {
-            _ when events.Contains("SQS") => SqsBatch,
-            _ when events.Contains("Schedule") || events.Contains("ScheduleV2") =>
-                _ => Encoding.UTF8.GetBytes("""{"version":"0","detail-type":"Scheduled Event","source":"aws.events","detail":{}}"""),
-            _ => throw new InvalidOperationException($"The cold-start benchmark has no first invocation for {logicalId} (events: {string.Join(", ", events)}): "
-                + $"add one to ColdStartBenchmark.Payload."),
+            ("EventsQueue", _) => SqsBatch,
+            (null, not null) => _ => Encoding.UTF8.GetBytes("""{"version":"0","detail-type":"Scheduled Event","source":"aws.events","detail":{}}"""),
+            _ => null,
         };
     }
 
