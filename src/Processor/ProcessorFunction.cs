@@ -20,6 +20,8 @@ public sealed class ProcessorFunction(ProcessorOptions options, IAmazonDynamoDB 
     public static TimeSpan Reserve(TimeSpan remaining) =>
         remaining <= TimeSpan.Zero ? TimeSpan.Zero : TimeSpan.FromTicks(Math.Min(TimeSpan.FromSeconds(2).Ticks, remaining.Ticks / 4));
 
+    private static TimeSpan NotNegative(TimeSpan span) => span < TimeSpan.Zero ? TimeSpan.Zero : span;
+
     /// <summary>Handles one invocation: the SQS event in, the partial batch response out.</summary>
     public async Task<byte[]> HandleAsync(byte[] payload, LambdaContext context, CancellationToken cancellationToken)
     {
@@ -28,12 +30,13 @@ public sealed class ProcessorFunction(ProcessorOptions options, IAmazonDynamoDB 
             ?? throw new InvalidDataException("The invocation payload is not an SQS event.");
         log.RequestId = context.RequestId;
         // The writes stop first, so what was stored can still be written to the archive before the answer is due.
+        // A deadline already passed (a slow start, a skewed clock) leaves no budget: every record is reported, none lost.
         var remaining = context.Deadline - clock.GetUtcNow();
-        var finish = remaining - Reserve(remaining);
+        var finish = NotNegative(remaining - Reserve(remaining));
         using var budget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         budget.CancelAfter(finish);
         using var writes = CancellationTokenSource.CreateLinkedTokenSource(budget.Token);
-        writes.CancelAfter(finish - Reserve(finish));
+        writes.CancelAfter(NotNegative(finish - Reserve(finish)));
         var response = await _processor.ProcessAsync(sqsEvent.Records, context.Deadline, writes.Token, budget.Token).ConfigureAwait(false);
         return JsonSerializer.SerializeToUtf8Bytes(response, LambdaJsonContext.Default.SqsBatchResponse);
     }

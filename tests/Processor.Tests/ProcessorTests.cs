@@ -186,10 +186,12 @@ public sealed class ProcessorTests
         var clock = new TestClock(sent.AddSeconds(1));
         ProcessorFunction At(TestClock c) => new(InProcess.ProcessorOptions(harness.Stack), harness.Aws.DynamoDb, harness.Aws.S3, c, new FunctionLog(harness.Log, "processor"));
 
-        Assert.Empty(await ProcessorHarness.InvokeAsync(At(clock), [bad]));
+        // The context's deadline is real time, the function's clock the test's: 10 minutes keeps it ahead of the clock's jump.
+        var timeout = TimeSpan.FromMinutes(10);
+        Assert.Empty(await ProcessorHarness.InvokeAsync(At(clock), [bad], timeout));
         clock.Now = sent.AddMinutes(5); // delivered again in the next hour (its first delete was lost), rejected again
         var again = bad with { Attributes = new Dictionary<string, string> { ["ApproximateReceiveCount"] = "2", ["SentTimestamp"] = sentAt } };
-        Assert.Empty(await ProcessorHarness.InvokeAsync(At(clock), [again]));
+        Assert.Empty(await ProcessorHarness.InvokeAsync(At(clock), [again], timeout));
 
         var key = Assert.Single(await harness.ArchiveKeysAsync("rejected/"));
         Assert.StartsWith($"rejected/{EventLayout.Partition(sent)}/", key, StringComparison.Ordinal);
@@ -286,6 +288,18 @@ public sealed class ProcessorTests
         var items = await harness.ItemsAsync();
         Assert.Equal(10, items.Count);
         Assert.Equal(10, items.Select(i => i["eventId"].S).Distinct().Count());
+    }
+
+    [Fact]
+    public async Task An_invocation_whose_deadline_has_passed_reports_every_record_and_stores_nothing()
+    {
+        await using var harness = await ProcessorHarness.StartAsync();
+        var messages = Enumerable.Range(0, 3).Select(i => ProcessorHarness.Message(ProcessorHarness.Event(i))).ToList();
+
+        var failures = await ProcessorHarness.InvokeAsync(harness.Function(), messages, TimeSpan.FromSeconds(-1));
+
+        Assert.Equal(messages.Select(m => m.MessageId).Order(), failures.Order());
+        Assert.Empty(await harness.ItemsAsync());
     }
 
     [Fact]
