@@ -1,3 +1,5 @@
+using Pipeline.CommandLine;
+
 namespace Pipeline.Cli;
 
 /// <summary>The entry point of <c>pipeline</c> (and <c>dotnet run --project src/Cli</c>).</summary>

@@ -1,5 +1,9 @@
 using System.Text.Json;
+using Amazon.DynamoDBv2;
+using Amazon.S3;
+using Amazon.SQS;
 using Pipeline.Lambda;
+using Pipeline.Sns;
 
 namespace Pipeline.Importer;
 
@@ -11,6 +15,19 @@ namespace Pipeline.Importer;
 /// </summary>
 public sealed class ImportFunction(Func<ImportRun> run, FunctionLog log)
 {
+    /// <summary>
+    /// The function as deployed: settings from the environment; clients with credentials, region and endpoint overrides
+    /// from the SDK's default chain, so the same program runs on Lambda and locally.
+    /// </summary>
+    public static ImportFunction FromEnvironment(FunctionLog log)
+    {
+        var options = ImporterOptions.FromEnvironment();
+        var (s3, sqs, sns) = (new AmazonS3Client(), new AmazonSQSClient(), SnsClient.FromDefaultChain());
+        var records = new ImportRecords(new AmazonDynamoDBClient(), options.TableName);
+        return new ImportFunction(
+            () => new ImportRun(options, s3, sqs, sns, records, new RowChecker(options.MaxAge, TimeProvider.System), TimeProvider.System, log), log);
+    }
+
     /// <summary>Handles one invocation: the SQS event in, the partial batch response out.</summary>
     public async Task<byte[]> HandleAsync(byte[] payload, LambdaContext context, CancellationToken cancellationToken)
     {

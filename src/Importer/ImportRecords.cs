@@ -54,12 +54,7 @@ public sealed class ImportRecords(IAmazonDynamoDB dynamoDb, string tableName)
     public async Task<ImportProgress?> ReadAsync(ImportJob job, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(job);
-        var item = (await dynamoDb.GetItemAsync(new GetItemRequest
-        {
-            TableName = tableName,
-            Key = new() { ["importId"] = new() { S = job.ImportId } },
-            ConsistentRead = true,
-        }, cancellationToken).ConfigureAwait(false)).Item;
+        var item = await GetAsync(job, cancellationToken).ConfigureAwait(false);
         return item is { Count: > 0 } ? Progress(item) : null;
     }
 
@@ -67,16 +62,19 @@ public sealed class ImportRecords(IAmazonDynamoDB dynamoDb, string tableName)
     public async Task<IReadOnlyList<RefusedRow>> RefusedRowsAsync(ImportJob job, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(job);
-        var item = (await dynamoDb.GetItemAsync(new GetItemRequest
+        var item = await GetAsync(job, cancellationToken).ConfigureAwait(false);
+        return item?.TryGetValue("refusedRows", out var rows) == true && rows.L is { } list
+            ? [.. list.Select(r => new RefusedRow(long.Parse(r.M["line"].N, CultureInfo.InvariantCulture), [.. r.M["reasons"].L.Select(s => s.S)]))]
+            : [];
+    }
+
+    private async Task<Dictionary<string, AttributeValue>?> GetAsync(ImportJob job, CancellationToken cancellationToken) =>
+        (await dynamoDb.GetItemAsync(new GetItemRequest
         {
             TableName = tableName,
             Key = new() { ["importId"] = new() { S = job.ImportId } },
             ConsistentRead = true,
         }, cancellationToken).ConfigureAwait(false)).Item;
-        return item?.TryGetValue("refusedRows", out var rows) == true && rows.L is { } list
-            ? [.. list.Select(r => new RefusedRow(long.Parse(r.M["line"].N, CultureInfo.InvariantCulture), [.. r.M["reasons"].L.Select(s => s.S)]))]
-            : [];
-    }
 
     /// <summary>Moves the record from line <paramref name="from"/> to <paramref name="progress"/>; false if another invocation moved it first.</summary>
     public async Task<bool> CheckpointAsync(ImportJob job, long from, ImportProgress progress, IReadOnlyList<RefusedRow> newlyRefused,

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Pipeline.CommandLine;
 using Pipeline.Local.CloudFormation;
 
 namespace Pipeline.Local;
@@ -7,41 +8,15 @@ namespace Pipeline.Local;
 public static class LocalCommands
 {
     /// <summary>Runs a command (<c>up</c> if none is given); returns the process exit code: 2 for a command line it refuses.</summary>
-    public static async Task<int> RunAsync(string[] args, TextWriter output, CancellationToken cancellationToken)
+    public static Task<int> RunAsync(string[] args, TextWriter output, CancellationToken cancellationToken) =>
+        CommandLineProgram.RunAsync(Root(), "dotnet run --project src/Local --", args, ["up"], output, Explain, cancellationToken);
+
+    private static string? Explain(Exception e, Command command) => e switch
     {
-        ArgumentNullException.ThrowIfNull(args);
-        var parsed = Root().Parse(args.Length == 0 ? ["up"] : args);
-        var error = Console.Error;
-        if (parsed.Errors.Count > 0)
-        {
-            foreach (var e in parsed.Errors)
-            {
-                await error.WriteLineAsync(e.Message);
-            }
-            await error.WriteLineAsync($"See: dotnet run --project src/Local -- {string.Concat(Path(parsed.CommandResult.Command).Select(c => c + " "))}--help");
-            return 2;
-        }
-        try
-        {
-            return await parsed.InvokeAsync(new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false }, cancellationToken);
-        }
-        catch (TemplateException e)
-        {
-            await error.WriteLineAsync($"serverless.template: {e.Message}");
-            return 1;
-        }
-        catch (Lambda.LambdaInvocationException e)
-        {
-            await error.WriteLineAsync($"The function failed: {e.Message}");
-            return 1;
-        }
-        catch (Exception e) when (e is InvalidOperationException or IOException && !cancellationToken.IsCancellationRequested)
-        {
-            // Start-up failures (a missing tool, a port in use, a bad setting) need their message, not a stack trace.
-            await error.WriteLineAsync($"error: {e.Message}");
-            return 1;
-        }
-    }
+        TemplateException => $"serverless.template: {e.Message}",
+        Lambda.LambdaInvocationException => $"The function failed: {e.Message}",
+        _ => null,
+    };
 
     private static RootCommand Root()
     {
@@ -64,15 +39,6 @@ public static class LocalCommands
         {
             root.Subcommands.Add(command);
         }
-        // Never reached from the command line (no command runs `up`); without an action, an unknown command would also read "Required command was not provided".
-        root.SetAction(r => root.Parse(["--help"]).Invoke(r.InvocationConfiguration));
-        var topic = new Argument<string?>("COMMAND") { Description = "the command to describe", Arity = ArgumentArity.ZeroOrOne };
-        var help = new Command("help", "this text, or a command's: help COMMAND") { topic };
-        help.SetAction(r => root.Parse(r.GetValue(topic) is { } command ? [command, "--help"] : ["--help"]).Invoke(r.InvocationConfiguration));
-        root.Subcommands.Add(help);
         return root;
     }
-
-    private static IEnumerable<string> Path(Command command) =>
-        command is RootCommand ? [] : (command.Parents.OfType<Command>().FirstOrDefault() is { } parent ? Path(parent) : []).Append(command.Name);
 }

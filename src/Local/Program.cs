@@ -1,3 +1,5 @@
+using Pipeline.CommandLine;
+
 namespace Pipeline.Local;
 
 /// <summary>

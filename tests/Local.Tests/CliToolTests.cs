@@ -18,6 +18,18 @@ public sealed class CliToolTests
             var pipeline = Path.Combine(folder, "tools", "pipeline");
 
             Assert.Equal(ProductVersion.Current, (await RunAsync(pipeline, ["--version"])).Trim());
+            // A deployed stack named by the environment is asked for its release; one that cannot be asked is said so, on stderr.
+            var unreachable = new Dictionary<string, string>
+            {
+                ["PIPELINE_STACK"] = "shop-prod",
+                ["AWS_REGION"] = "eu-west-1",
+                ["AWS_ENDPOINT_URL_SSM"] = "http://127.0.0.1:9",
+                ["AWS_ACCESS_KEY_ID"] = "dummy",
+                ["AWS_SECRET_ACCESS_KEY"] = "dummy",
+            };
+            var warned = new StringWriter();
+            Assert.Equal(ProductVersion.Current, (await RunAsync(pipeline, ["--version"], unreachable, warned)).Trim());
+            Assert.Contains("warning: could not read the release of stack shop-prod", warned.ToString(), StringComparison.Ordinal);
             // The help lists the command tree the program builds, whatever it is.
             var help = await RunAsync(pipeline, ["--help"]);
             using (var listing = new StringWriter())
@@ -51,17 +63,22 @@ public sealed class CliToolTests
         [.. help[(help.IndexOf("Commands:", StringComparison.Ordinal) + "Commands:".Length)..].Split('\n')
             .Where(l => l.StartsWith("  ", StringComparison.Ordinal) && l.Length > 2 && l[2] != ' ').Select(l => l.Trim().Split(' ')[0])];
 
-    private static async Task<string> RunAsync(string file, string[] args)
+    private static async Task<string> RunAsync(string file, string[] args, Dictionary<string, string>? environment = null, TextWriter? errors = null)
     {
         var start = new ProcessStartInfo(file, args) { RedirectStandardOutput = true, RedirectStandardError = true };
         start.Environment["DOTNET_NOLOGO"] = "1";
         start.Environment["COLUMNS"] = "200";
+        foreach (var (name, value) in environment ?? [])
+        {
+            start.Environment[name] = value;
+        }
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
         await process.WaitForExitAsync(timeout.Token);
         Assert.True(process.ExitCode == 0, $"{file} {string.Join(' ', args)} exited {process.ExitCode}: {await error}\n{await output}");
+        errors?.Write(await error);
         return await output;
     }
 }

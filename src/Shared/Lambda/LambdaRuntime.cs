@@ -114,6 +114,21 @@ public sealed class LambdaRuntime : IDisposable
     }
 
     /// <summary>
+    /// <see cref="RunAsync(Func{LambdaHandler}, TextWriter?, int)"/> for the function named <paramref name="function"/>: its log
+    /// (<see cref="FunctionLog.ForThisProcess"/>) starts with the product's version and is given to <paramref name="initialize"/>.
+    /// </summary>
+    public static Task<int> RunAsync(string function, Func<FunctionLog, LambdaHandler> initialize, int nativeMegabytes = 0)
+    {
+        ArgumentNullException.ThrowIfNull(initialize);
+        return RunAsync(() =>
+        {
+            var log = FunctionLog.ForThisProcess(function);
+            log.Write("INFO", $"{function} {ProductVersion.Current} starting");
+            return initialize(log);
+        }, nativeMegabytes: nativeMegabytes);
+    }
+
+    /// <summary>
     /// Tells the GC how much memory the function has (<c>AWS_LAMBDA_FUNCTION_MEMORY_SIZE</c>), less what native code needs,
     /// as a heap hard limit, as AWS's .NET runtime does: the process sees the host's memory, not the function's, so without
     /// it the GC grows the heap past MemorySize and Lambda kills the process instead of the GC collecting in time.

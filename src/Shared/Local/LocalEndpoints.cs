@@ -10,7 +10,10 @@ public sealed record LocalEndpoints(Uri Fauxqs, Uri DynamoDb, string Region = "u
     public static LocalEndpoints Default { get; } = At(4566, 8000);
 
     /// <summary>The stack the local environment provisions, and the commands target by default: PIPELINE_STACK, or <c>pipeline-local</c>.</summary>
-    public static string Stack => Environment.GetEnvironmentVariable("PIPELINE_STACK") is { Length: > 0 } s ? s : "pipeline-local";
+    public static string Stack => Environment.GetEnvironmentVariable("PIPELINE_STACK") is { Length: > 0 } s ? s : DefaultStack;
+
+    /// <summary>The local stack's name when PIPELINE_STACK does not give one.</summary>
+    public const string DefaultStack = "pipeline-local";
 
     /// <summary>Where the local environment serves the Api (the README's contract).</summary>
     public static Uri Api { get; } = new("http://127.0.0.1:5080");

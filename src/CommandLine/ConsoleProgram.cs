@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Pipeline;
+namespace Pipeline.CommandLine;
 
 /// <summary>What the command-line programs (the CLI, the local environment) share: a command run until it ends or Ctrl-C/SIGTERM stops it.</summary>
 public static class ConsoleProgram
