@@ -1,7 +1,7 @@
 using System.Globalization;
 using Pipeline.Bench;
 
-// usage: dotnet run -c Release --project bench/Pipeline.Bench -- api|processor|aggregator|query|readers|coldstart|faults|cost
+// usage: dotnet run -c Release --project bench/Pipeline.Bench -- api|processor|aggregator|query|readers|coldstart|import|faults|cost
 //        [--seconds N] [--rate N] [--connections N] [--events N] [--runs N]
 var what = args.FirstOrDefault() ?? "api";
 int Option(string name, int fallback) =>
@@ -15,9 +15,10 @@ var report = what switch
     "query" => await QueryBenchmark.RunAsync(Option("events", 1_000_000)),
     "readers" => await ReadersBenchmark.RunAsync(Option("events", 1_000_000)),
     "coldstart" => await ColdStartBenchmark.RunAsync(Option("runs", 5)),
+    "import" => await ImportBenchmark.RunAsync(Option("rows", 1_000_000), Option("rate", 20)),
     "faults" => await FaultSoak.RunAsync(Option("seconds", 90), Option("rate", 40)),
     "cost" => await Pipeline.Bench.Cost.CostReport.RunAsync(Option("events", 2000)),
-    _ => throw new ArgumentException($"unknown benchmark '{what}': api, processor, aggregator, query, readers, coldstart, faults or cost"),
+    _ => throw new ArgumentException($"unknown benchmark '{what}': api, processor, aggregator, query, readers, coldstart, import, faults or cost"),
 };
 Console.WriteLine(report);
 var results = Path.Combine(Pipeline.Local.RepositoryPaths.Discover().Root, "bench", "results", $"{what}.md");

@@ -20,6 +20,9 @@ public sealed record StackResources(
     /// <summary>The imports table, one record per imported file; null for a stack deployed before imports.</summary>
     public string? ImportsTable { get; init; }
 
+    /// <summary>The queue imported rows wait in for the Processor; null for a stack deployed before imports.</summary>
+    public string? ImportEventsQueue { get; init; }
+
     /// <summary>The name of the parameter a deployed stack publishes its resources in.</summary>
     public static string ParameterName(string stack) => $"/pipeline/{stack}";
 
@@ -31,6 +34,7 @@ public sealed record StackResources(
         // The template names the imports bucket after the stack and the account (the emulators' is 000000000000).
         ImportsBucket = $"{stack}-imports-000000000000",
         ImportsTable = $"{stack}-imports",
+        ImportEventsQueue = $"{stack}-import-events",
     };
 
     /// <summary>A deployed stack's resources, read from its parameter.</summary>
@@ -73,13 +77,15 @@ public sealed record StackResources(
         {
             ImportsBucket = names?.ImportsBucket,
             ImportsTable = names?.ImportsTable,
+            ImportEventsQueue = names?.ImportEventsQueue,
         };
     }
 
     /// <summary>The parameter's JSON, as the template writes it.</summary>
     internal sealed record Names(
         string? EventsQueue, string? DeadLetterQueue, string? EventsTable, string? ApiKeysTable, string? TrackingPlansTable, string? SummariesTable,
-        string? ArchiveBucket, string? Version, string? ImportsBucket = null, string? ImportsTable = null);
+        string? ArchiveBucket, string? Version, string? ImportsBucket = null, string? ImportsTable = null,
+        string? ImportEventsQueue = null);
 }
 
 /// <summary>A deployed stack's resources cannot be found: the message says why and what to do.</summary>

@@ -24,7 +24,7 @@ public sealed record ImportProgress
     /// <summary>Lines read.</summary>
     public long RowsRead { get; init; }
 
-    /// <summary>Rows sent to the events queue.</summary>
+    /// <summary>Rows sent to the import events queue.</summary>
     public long Accepted { get; init; }
 
     /// <summary>Rows refused.</summary>

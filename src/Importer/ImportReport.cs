@@ -26,7 +26,7 @@ public sealed record ImportReport
     /// <summary>Lines read (blank lines included).</summary>
     public long RowsRead { get; init; }
 
-    /// <summary>Rows sent to the events queue (each is stored once: see docs/import.md).</summary>
+    /// <summary>Rows sent to the import events queue (each is stored once: see docs/import.md).</summary>
     public long Accepted { get; init; }
 
     /// <summary>Rows refused.</summary>

@@ -12,7 +12,7 @@ namespace Pipeline.Importer;
 
 /// <summary>
 /// Imports one object from where its record stands: streams it (decompressing a <c>.gz</c>), checks each row, sends the
-/// accepted rows to the events queue as batch messages, checkpoints after each send, and near the deadline sends a
+/// accepted rows to the import events queue as batch messages, checkpoints after each send, and near the deadline sends a
 /// continuation and stops. At the end it writes the report, raises an alert if rows were refused or the file could not
 /// be read, and closes the record (docs/import.md).
 /// </summary>

@@ -79,7 +79,7 @@ public static class UpCommand
         await LocalLambda.BuildAsync(codeUris, cancellationToken);
         await using var api = await LocalApi.StartAsync(stack, emulators.Endpoints, LocalApi.DefaultUrl, FunctionConsole.For("api", say), cancellationToken);
         await using var processor = LocalProcessor.Start(stack, emulators.Endpoints, FunctionConsole.For("processor", say));
-        var processing = LocalProcessor.EventSource(aws, stack, processor.InvokeAsync, LocalProcessor.EventSourceOptions(stack), say).RunAsync(cancellationToken);
+        var processing = LocalProcessor.RunEventSourcesAsync(aws, stack, processor.InvokeAsync, LocalProcessor.EventSourceOptions(stack), say, cancellationToken);
         await using var importer = LocalImporter.Start(stack, emulators.Endpoints, FunctionConsole.For("import", say));
         var importing = LocalImporter.EventSource(aws, stack, importer.InvokeAsync, say).RunAsync(cancellationToken);
         var notifying = LocalImporter.Notifications(aws, stack, say).RunAsync(cancellationToken);
@@ -90,7 +90,7 @@ public static class UpCommand
         say("");
         say("Local pipeline is up:");
         say($"  API                    {api.Url}  (Swagger UI: {api.Url}/swagger; {api.Definition.Program}, as the Lambda Web Adapter runs it)");
-        say($"  Processor              {processor.Definition.Program} on {stack["EventsQueue"]} (batches of up to 10, local Lambda Runtime API)");
+        say($"  Processor              {processor.Definition.Program} on {stack["EventsQueue"]} and {stack["ImportEventsQueue"]} (batches of up to 10, local Lambda Runtime API)");
         say($"  Aggregator             {aggregator.Definition.Program} every {window} window (PIPELINE_SUMMARY_WINDOW), publishing to {stack["SummaryTopic"]}");
         say($"  Import                 {importer.Definition.Program} on {stack["ImportQueue"]}, notified of files under uploads/ in {stack["ImportsBucket"]}");
         say($"  SQS, SNS, S3 (fauxqs)  {emulators.Endpoints.Fauxqs}");

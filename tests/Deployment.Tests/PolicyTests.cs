@@ -37,6 +37,9 @@ public sealed class PolicyTests
             yield return ("sqs:ReceiveMessage", "EventsQueue", "");
             yield return ("sqs:DeleteMessage", "EventsQueue", "");
             yield return ("sqs:GetQueueAttributes", "EventsQueue", "");
+            yield return ("sqs:ReceiveMessage", "ImportEventsQueue", "");
+            yield return ("sqs:DeleteMessage", "ImportEventsQueue", "");
+            yield return ("sqs:GetQueueAttributes", "ImportEventsQueue", "");
         }
         if (function == "ImportFunction")
         {

@@ -45,14 +45,21 @@ public sealed class StructureTests
     }
 
     [Fact]
-    public void The_processor_takes_batches_of_ten_and_reports_item_failures()
+    public void The_processor_takes_batches_of_ten_from_the_live_and_the_import_queues_each_on_its_own_and_reports_item_failures()
     {
-        var sqs = Template.Properties("ProcessorFunction")["Events"]!.AsObject().Single().Value!;
-        Assert.Equal("SQS", sqs["Type"]!.GetValue<string>());
-        Assert.Equal(10, Int(sqs["Properties"]!["BatchSize"]));
-        Assert.Contains("ReportBatchItemFailures", sqs["Properties"]!["FunctionResponseTypes"]!.AsArray().Select(t => t!.GetValue<string>()));
-        Assert.NotNull(sqs["Properties"]!["MaximumBatchingWindowInSeconds"]);
-        Assert.NotNull(sqs["Properties"]!["ScalingConfig"]!["MaximumConcurrency"]);
+        var events = Template.Properties("ProcessorFunction")["Events"]!.AsObject().Select(e => e.Value!).ToList();
+
+        // Each queue has its own event source mapping, so its own pollers and concurrency: live events never wait behind a file.
+        Assert.Equal(["EventsQueue", "ImportEventsQueue"], events.Select(e => e["Properties"]!["Queue"]!["Fn::GetAtt"]![0]!.GetValue<string>()).Order());
+        Assert.All(events, sqs =>
+        {
+            Assert.Equal("SQS", sqs["Type"]!.GetValue<string>());
+            Assert.Equal(10, Int(sqs["Properties"]!["BatchSize"]));
+            Assert.Contains("ReportBatchItemFailures", sqs["Properties"]!["FunctionResponseTypes"]!.AsArray().Select(t => t!.GetValue<string>()));
+            Assert.NotNull(sqs["Properties"]!["MaximumBatchingWindowInSeconds"]);
+            Assert.NotNull(sqs["Properties"]!["ScalingConfig"]!["MaximumConcurrency"]);
+        });
+        Assert.Equal("ImportEventsQueue", Template.Properties("ImportFunction")["Environment"]!["Variables"]!["Queue__Url"]!["Ref"]!.GetValue<string>());
     }
 
     [Fact]
@@ -198,7 +205,7 @@ public sealed class StructureTests
     {
         var stateful = StatefulTypes.SelectMany(Template.OfType).ToList();
 
-        Assert.Equal(15, stateful.Count); // four queues, five tables, two buckets, four log groups
+        Assert.Equal(16, stateful.Count); // five queues, five tables, two buckets, four log groups
         Assert.All(stateful, r =>
         {
             Assert.Equal("Retain", Template.Resources[r]!["DeletionPolicy"]!.GetValue<string>());

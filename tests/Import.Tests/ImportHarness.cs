@@ -72,7 +72,7 @@ public sealed class ImportHarness : IAsyncDisposable
         {
             var function = LocalProcessor.Start(stack, aws.Endpoints, Say);
             harness._functions.Add(function);
-            harness._running.Add(LocalProcessor.EventSource(aws, stack, function.InvokeAsync, LocalProcessor.EventSourceOptions(stack), Say).RunAsync(harness._stop.Token));
+            harness._running.Add(LocalProcessor.RunEventSourcesAsync(aws, stack, function.InvokeAsync, LocalProcessor.EventSourceOptions(stack), Say, harness._stop.Token));
         }
         return harness;
     }
@@ -156,7 +156,7 @@ public sealed class ImportHarness : IAsyncDisposable
         return alerts;
     }
 
-    /// <summary>Every message on the events queue, received once each (for tests without the Processor), until it stays empty.</summary>
+    /// <summary>Every message on the import events queue, received once each (for tests without the Processor), until it stays empty.</summary>
     public async Task<List<JsonNode>> QueuedEventsAsync()
     {
         var events = new List<JsonNode>();
@@ -165,7 +165,7 @@ public sealed class ImportHarness : IAsyncDisposable
         {
             var page = await Aws.Sqs.ReceiveMessageAsync(new ReceiveMessageRequest
             {
-                QueueUrl = Stack.Resources["EventsQueue"].Ref,
+                QueueUrl = Stack.Resources["ImportEventsQueue"].Ref,
                 MaxNumberOfMessages = 10,
                 WaitTimeSeconds = 0,
                 VisibilityTimeout = 600,

@@ -102,6 +102,11 @@ public static class StatusCommand
         var (late, moreLate) = await ListBoundedAsync(target, EventLayout.LateRoot, MaxListed, cancellationToken);
         var health = Terminal.Table("measure", "now").HideHeaders();
         health.AddRow("queue", $"{queue.Visible} waiting, {queue.InFlight} in flight");
+        if (target.Resources.ImportEventsQueue is { } imports)
+        {
+            var imported = await DepthAsync(target.Sqs, imports, cancellationToken);
+            health.AddRow("imported rows", $"{imported.Visible} message(s) waiting, {imported.InFlight} in flight (their own queue: live events never wait behind them)");
+        }
         health.AddRow("oldest message", Markup.Escape(oldest));
         health.AddRow("dead letters", $"{dlq.Visible}{(dlq.Visible > 0 ? " (see: redrive --dry-run)" : "")}");
         health.AddRow("archived", Markup.Escape(string.Create(CultureInfo.InvariantCulture,

@@ -27,7 +27,7 @@ public static class LocalProcessor
         static int? Number(JsonNode? node) => node is JsonValue v ? int.Parse(v.ToString(), System.Globalization.CultureInfo.InvariantCulture) : null;
     }
 
-    /// <summary>The Processor as Lambda runs it: its built program in processes, as many as the event source's concurrency.</summary>
+    /// <summary>The Processor as Lambda runs it: its built program in processes, as many as its event sources' concurrency together.</summary>
     /// <param name="stack">The provisioned stack.</param>
     /// <param name="endpoints">The emulators.</param>
     /// <param name="output">Where each line the processes write goes.</param>
@@ -35,15 +35,23 @@ public static class LocalProcessor
     /// <param name="taskRoot">The built program's folder, if not the build output of the template's CodeUri.</param>
     public static LocalFunction Start(ProvisionedResources stack, LocalEndpoints endpoints, Action<string> output,
         IReadOnlyDictionary<string, string>? overrides = null, string? taskRoot = null) =>
-        new(LocalLambda.Definition(stack, LogicalId, endpoints, overrides, taskRoot), EventSourceOptions(stack).Concurrency, output);
+        new(LocalLambda.Definition(stack, LogicalId, endpoints, overrides, taskRoot), EventSourceOptions(stack).Concurrency * Queues.Count, output);
 
-    /// <summary>The event source that polls the stack's events queue and invokes <paramref name="invoke"/>.</summary>
-    public static SqsEventSource EventSource(
-        LocalAws aws, ProvisionedResources stack, Func<byte[], CancellationToken, Task<byte[]>> invoke, EventSourceOptions options, Action<string> log)
+    /// <summary>The queues the Processor reads, each through an event source of its own: the live events, and the imported rows.</summary>
+    public static readonly IReadOnlyList<string> Queues = ["EventsQueue", "ImportEventsQueue"];
+
+    /// <summary>The event source that polls the stack's queue <paramref name="queue"/> (the events queue unless given) and invokes <paramref name="invoke"/>.</summary>
+    public static SqsEventSource EventSource(LocalAws aws, ProvisionedResources stack, Func<byte[], CancellationToken, Task<byte[]>> invoke,
+        EventSourceOptions options, Action<string> log, string queue = "EventsQueue")
     {
         ArgumentNullException.ThrowIfNull(aws);
         ArgumentNullException.ThrowIfNull(stack);
-        var queue = stack.Resources["EventsQueue"];
-        return new SqsEventSource(aws.Sqs, queue.Ref, queue.Attributes["Arn"], aws.Endpoints.Region, invoke, options, log);
+        var resource = stack.Resources[queue];
+        return new SqsEventSource(aws.Sqs, resource.Ref, resource.Attributes["Arn"], aws.Endpoints.Region, invoke, options, log);
     }
+
+    /// <summary>Runs an event source on each of the Processor's <see cref="Queues"/> until <paramref name="cancellationToken"/> stops them.</summary>
+    public static Task RunEventSourcesAsync(LocalAws aws, ProvisionedResources stack, Func<byte[], CancellationToken, Task<byte[]>> invoke,
+        EventSourceOptions options, Action<string> log, CancellationToken cancellationToken) =>
+        Task.WhenAll(Queues.Select(queue => EventSource(aws, stack, invoke, options, log, queue).RunAsync(cancellationToken)));
 }

@@ -1,0 +1,353 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Amazon.DynamoDBv2.Model;
+using Amazon.S3.Transfer;
+using Amazon.SQS.Model;
+using Pipeline.ApiKeys;
+using Pipeline.Events;
+using Pipeline.Importer;
+using Pipeline.Local.EventSourceMapping;
+using Pipeline.Local.Lambda;
+using Pipeline.Tests;
+
+namespace Pipeline.Bench;
+
+/// <summary>
+/// A file of many rows imported as deployed: the published import function in its own process under the local Runtime
+/// API, with the template's Timeout, held by a cgroup to its MemorySize and MemorySize/1,769 of a core, notified by the
+/// local S3 notifications and fed by its SQS event source. Measured three ways, in one run:
+/// (1) raw: the same batch messages (the import's own packing of the same rows) sent with SendMessageBatch, one call at a
+/// time as one import does, from this process; (2) the import alone, upload to closed record; (3) the import again (a copy
+/// of the file) with the Processor on both of its queues and live events through the Api, whose freshness (202 → readable
+/// with a consistent GetItem) is what the import must not spoil.
+/// </summary>
+internal static class ImportBenchmark
+{
+    private static readonly string[] Types = ["page_view", "signup", "purchase", "search", "checkout.completed"];
+
+    public static async Task<string> RunAsync(int rows, int liveRate)
+    {
+        var folder = Path.Combine(Path.GetTempPath(), $"pipeline-import-bench-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(folder);
+        try
+        {
+            var taskRoot = await LocalLambda.PublishAsync("src/Importer", "linux-x64", Path.Combine(folder, "publish"), readyToRun: true);
+            var file = Path.Combine(folder, "rows.jsonl");
+            var bytes = await WriteRowsAsync(file, rows);
+            Console.WriteLine(FormattableString.Invariant($"{rows:N0} rows, {bytes / 1048576.0:0} MB"));
+            await using var bench = await BenchStack.StartAsync();
+            var definition = LocalLambda.Definition(bench.Stack, LocalImporter.LogicalId, bench.Aws.Endpoints, taskRoot: taskRoot);
+
+            var raw = await RawAsync(bench, file);
+            Console.WriteLine($"raw: {raw}");
+            var alone = await ImportAsync(bench, definition, file, "alone", folder, liveRate: 0);
+            Console.WriteLine($"import alone: {alone}");
+            await bench.Aws.Sqs.PurgeQueueAsync(bench.Stack.Resources["ImportEventsQueue"].Ref);
+            var live = await ImportAsync(bench, definition, file, "live", folder, liveRate);
+            Console.WriteLine($"import with live traffic: {live}");
+            return Render(rows, bytes, definition, raw, alone, live, liveRate);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    private sealed record Raw(TimeSpan Sending, int Messages, int Calls)
+    {
+        public override string ToString() => FormattableString.Invariant($"{Messages} messages in {Calls} calls, {Sending.TotalSeconds:0.0} s sending");
+    }
+
+    private sealed record Imported(TimeSpan Elapsed, long Accepted, int Invocations, int Continuations, long PeakRssBytes, long CgroupPeakBytes,
+        Freshness? Live, long StoredDuring, string? Error)
+    {
+        public Freshness? Before { get; init; }
+
+        public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+            $"{Accepted:N0} accepted in {Elapsed.TotalSeconds:0.0} s, {Invocations} invocation(s), {Continuations} continuation(s), "
+            + $"peak RSS {PeakRssBytes / 1048576.0:0} MB, {Live}{(Error is null ? "" : $" ERROR {Error}")}");
+    }
+
+    private sealed record Freshness(int Sent, int Readable, double P50Ms, double P95Ms, double MaxMs)
+    {
+        public override string ToString() => FormattableString.Invariant($"live {Readable}/{Sent} readable, p50 {P50Ms:0} ms, p95 {P95Ms:0} ms, max {MaxMs:0} ms");
+    }
+
+    // Distinct rows without an eventId (their ids are derived from their bytes: the import's most expensive case, and the
+    // one whose occurrence state grows), about 350 bytes each, over the last year.
+    private static async Task<long> WriteRowsAsync(string path, int rows)
+    {
+        var random = new Random(7);
+        var start = DateTimeOffset.UtcNow.AddDays(-365);
+        await using (var writer = new StreamWriter(path, false, new UTF8Encoding(false), 1 << 20))
+        {
+            for (var i = 0; i < rows; i++)
+            {
+                var type = Types[i % Types.Length];
+                var user = i % 3 == 0 ? $"\"anonymousId\":\"anon-{random.Next(70_000)}\"" : $"\"userId\":\"user-{random.Next(50_000)}\"";
+                var at = start.AddSeconds(i * (365.0 * 86400 / rows)).ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture);
+                var properties = (i % 4) switch
+                {
+                    0 => $"\"path\":\"/catalog/{random.Next(5000)}/item-{random.Next(100_000)}\",\"referrer\":\"https://example.com/s?q={random.Next(1000)}\"",
+                    1 => $"\"amount\":{random.Next(1, 500)}.{random.Next(100):D2},\"currency\":\"EUR\","
+                        + $"\"items\":[{{\"sku\":\"S-{random.Next(100)}\",\"qty\":{random.Next(1, 4)}}}]",
+                    2 => $"\"query\":\"winter boots {random.Next(1000)}\",\"results\":{random.Next(100)},\"filters\":{{\"inStock\":true,\"size\":{random.Next(36, 47)}}}",
+                    _ => $"\"plan\":\"team\",\"seats\":{random.Next(1, 50)},\"trial\":{(random.Next(2) == 0 ? "true" : "false")}",
+                };
+                await writer.WriteLineAsync($"{{\"eventType\":\"{type}\",{user},\"occurredAt\":\"{at}\",\"properties\":{{{properties},\"row\":{i}}}}}");
+            }
+        }
+        return new FileInfo(path).Length;
+    }
+
+    // The import's own messages for the file's rows (its checker, ids and packing), sent as it sends them: SendMessageBatch of up
+    // to 10 messages and 250,000 bytes, one call at a time; only the sending is timed.
+    private static async Task<Raw> RawAsync(BenchStack bench, string file)
+    {
+        var queue = (await bench.Aws.Sqs.CreateQueueAsync($"{bench.Stack.StackName}-raw")).QueueUrl;
+        var checker = new RowChecker(TimeSpan.FromDays(1825), TimeProvider.System);
+        var job = new ImportJob(bench.Stack["ImportsBucket"], "uploads/rows.jsonl", "etag");
+        var seen = new Dictionary<UInt128, int>();
+        var sending = TimeSpan.Zero;
+        int messages = 0, calls = 0, number = 0;
+        var pending = new List<string>();
+        async Task FlushAsync()
+        {
+            var batch = new List<string>();
+            var size = 0;
+            var bodies = EventBatchMessage.Pack(pending).ToList();
+            var watch = Stopwatch.StartNew();
+            foreach (var body in bodies.Append(null))
+            {
+                var length = body is null ? 0 : Encoding.UTF8.GetByteCount(body);
+                if (batch.Count > 0 && (body is null || batch.Count == 10 || size + length > 250_000))
+                {
+                    var entries = batch.Select((b, i) => new SendMessageBatchRequestEntry(i.ToString(CultureInfo.InvariantCulture), b)).ToList();
+                    var response = await bench.Aws.Sqs.SendMessageBatchAsync(new SendMessageBatchRequest { QueueUrl = queue, Entries = entries });
+                    if (response.Failed is { Count: > 0 } failed)
+                    {
+                        throw new InvalidOperationException($"raw: {failed.Count} message(s) failed: {failed[0].Message}");
+                    }
+                    calls++;
+                    batch.Clear();
+                    size = 0;
+                }
+                if (body is not null)
+                {
+                    batch.Add(body);
+                    size += length;
+                }
+            }
+            sending += watch.Elapsed;
+            messages += bodies.Count;
+            pending.Clear();
+        }
+        foreach (var line in File.ReadLines(file))
+        {
+            number++;
+            var bytes = Encoding.UTF8.GetBytes(line);
+            var (row, problems) = checker.Check(bytes);
+            if (row is null)
+            {
+                throw new InvalidOperationException($"raw: row {number} refused: {string.Join("; ", problems)}");
+            }
+            var occurrence = seen[RowChecker.OccurrenceKey(bytes, null)] = seen.GetValueOrDefault(RowChecker.OccurrenceKey(bytes, null)) + 1;
+            var queued = RowChecker.Queued(row, RowChecker.DerivedId(bytes, occurrence), DateTimeOffset.UtcNow, "import-raw", job, number);
+            pending.Add(JsonSerializer.Serialize(queued, EventJsonContext.Default.QueuedEvent));
+            if (pending.Count == 1000)
+            {
+                await FlushAsync();
+            }
+        }
+        if (pending.Count > 0)
+        {
+            await FlushAsync();
+        }
+        await bench.Aws.Sqs.DeleteQueueAsync(queue);
+        return new Raw(sending, messages, calls);
+    }
+
+    private static async Task<Imported> ImportAsync(BenchStack bench, FunctionDefinition definition, string file, string name, string folder, int liveRate)
+    {
+        var (aws, stack) = (bench.Aws, bench.Stack);
+        using var cgroup = Cgroup.Create(definition.MemorySize);
+        var output = new ConcurrentQueue<string>();
+        await using var importer = new LocalFunction(definition with { Host = await cgroup.LauncherAsync(folder) }, LocalImporter.Options(stack).Concurrency, output.Enqueue);
+        using var stop = new CancellationTokenSource();
+        var running = new List<Task>
+        {
+            LocalImporter.EventSource(aws, stack, importer.InvokeAsync, _ => { }).RunAsync(stop.Token),
+            LocalImporter.Notifications(aws, stack, _ => { }).RunAsync(stop.Token),
+        };
+        await using var processor = liveRate > 0 ? LocalProcessor.Start(stack, aws.Endpoints, _ => { }) : null;
+        if (processor is not null)
+        {
+            running.Add(LocalProcessor.RunEventSourcesAsync(aws, stack, processor.InvokeAsync, LocalProcessor.EventSourceOptions(stack), _ => { }, stop.Token));
+        }
+
+        // Live events before the import, for 20 s: the freshness the import is compared with.
+        Freshness? before = null;
+        if (liveRate > 0)
+        {
+            using var quiet = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            before = await LiveAsync(bench, liveRate, quiet.Token);
+        }
+        using var liveStop = new CancellationTokenSource();
+        var key = $"uploads/{name}.jsonl";
+        var watch = Stopwatch.StartNew();
+        using (var transfer = new TransferUtility(aws.S3))
+        {
+            await transfer.UploadAsync(file, stack["ImportsBucket"], key);
+        }
+        var live = liveRate > 0 ? LiveAsync(bench, liveRate, liveStop.Token) : Task.FromResult<Freshness?>(null);
+        Dictionary<string, AttributeValue>? record = null;
+        long peakRss = 0;
+        while (watch.Elapsed < TimeSpan.FromMinutes(60))
+        {
+            record = (await aws.DynamoDb.ScanAsync(new ScanRequest { TableName = stack["ImportsTable"], ConsistentRead = true })).Items
+                .FirstOrDefault(i => i["key"].S == key);
+            foreach (var pid in importer.ProcessIds)
+            {
+                peakRss = Math.Max(peakRss, PeakRss(pid));
+            }
+            if (record?["status"].S is { } status && status != ImportProgress.Importing)
+            {
+                break;
+            }
+            await Task.Delay(250);
+        }
+        var elapsed = watch.Elapsed;
+        await liveStop.CancelAsync();
+        var freshness = await live; // the Processor runs on until the last live event is readable
+        await stop.CancelAsync();
+        try
+        {
+            await Task.WhenAll(running);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        var stored = processor is null ? 0 : (await aws.DynamoDb.DescribeTableAsync(stack["EventsTable"])).Table.ItemCount ?? 0;
+        var accepted = record is not null && record.TryGetValue("accepted", out var a) ? long.Parse(a.N, CultureInfo.InvariantCulture) : 0;
+        var error = record is null ? "no record" : record["status"].S != ImportProgress.Imported ? $"{record["status"].S}: {record.GetValueOrDefault("error")?.S}" : null;
+        return new Imported(elapsed, accepted, importer.Reports.Count, output.Count(l => l.Contains("continuing at line", StringComparison.Ordinal)),
+            peakRss, cgroup.PeakBytes, freshness, stored, error) { Before = before };
+    }
+
+    // Live events through the Api, one a request, at the rate; each polled with a consistent GetItem until it is readable.
+    private static async Task<Freshness?> LiveAsync(BenchStack bench, int rate, CancellationToken stop)
+    {
+        var (aws, stack) = (bench.Aws, bench.Stack);
+        var (key, _) = await new ApiKeyRegistry(aws.DynamoDb, stack["ApiKeysTable"]).CreateAsync("import-bench", CancellationToken.None);
+        var url = $"http://127.0.0.1:{Pipeline.Local.Emulators.LocalEmulators.FreePort()}";
+        await using var api = await InProcess.StartApiAsync(aws.Endpoints, stack, url, CancellationToken.None);
+        using var http = new HttpClient { BaseAddress = new Uri(url) };
+        http.DefaultRequestHeaders.Add("x-api-key", key);
+        var latencies = new ConcurrentBag<double>();
+        var waits = new List<Task>();
+        var sent = 0;
+        var interval = TimeSpan.FromSeconds(1.0 / rate);
+        var next = Stopwatch.StartNew();
+        var ticks = 0L;
+        while (!stop.IsCancellationRequested)
+        {
+            var id = $"live-{Guid.CreateVersion7()}";
+            var body = $"{{\"eventId\":\"{id}\",\"eventType\":\"page_view\",\"userId\":\"live-user\",\"properties\":{{\"path\":\"/\"}}}}";
+            using var response = await http.PostAsync("/events", new StringContent(body, Encoding.UTF8, "application/json"), CancellationToken.None);
+            var accepted = Stopwatch.StartNew();
+            if (response.StatusCode == System.Net.HttpStatusCode.Accepted)
+            {
+                sent++;
+                waits.Add(ReadableAsync(aws, stack["EventsTable"], id, accepted, latencies));
+            }
+            ticks++;
+            var due = interval * ticks - next.Elapsed;
+            if (due > TimeSpan.Zero)
+            {
+                try
+                {
+                    await Task.Delay(due, stop);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
+        }
+        await Task.WhenAll(waits);
+        var sorted = latencies.Order().ToList();
+        double At(double p) => sorted.Count == 0 ? double.NaN : sorted[Math.Min(sorted.Count - 1, (int)(p * sorted.Count))];
+        return new Freshness(sent, sorted.Count, At(0.5), At(0.95), sorted.Count == 0 ? double.NaN : sorted[^1]);
+    }
+
+    private static async Task ReadableAsync(Pipeline.Local.Emulators.LocalAws aws, string table, string id, Stopwatch since, ConcurrentBag<double> latencies)
+    {
+        while (since.Elapsed < TimeSpan.FromMinutes(2))
+        {
+            var item = await aws.DynamoDb.GetItemAsync(new GetItemRequest
+            {
+                TableName = table,
+                Key = new() { ["eventId"] = new() { S = id } },
+                ConsistentRead = true,
+                ProjectionExpression = "eventId",
+            });
+            if (item.Item is { Count: > 0 })
+            {
+                latencies.Add(since.Elapsed.TotalMilliseconds);
+                return;
+            }
+            await Task.Delay(20);
+        }
+    }
+
+    private static long PeakRss(int pid)
+    {
+        try
+        {
+            return File.ReadLines($"/proc/{pid}/status").Where(l => l.StartsWith("VmHWM:", StringComparison.Ordinal))
+                .Select(l => long.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024).Single();
+        }
+        catch (IOException)
+        {
+            return 0; // the process has ended
+        }
+    }
+
+    private static string Render(int rows, long bytes, FunctionDefinition definition, Raw raw, Imported alone, Imported live, int liveRate)
+    {
+        double Rate(TimeSpan t) => rows / t.TotalSeconds;
+        var lines = new List<string>
+        {
+            string.Create(CultureInfo.InvariantCulture, $"One run, {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, linux-x64. "
+                + $"A file of {rows:N0} distinct JSON Lines rows without eventIds ({bytes / 1048576.0:0} MB; ids derived from each row's bytes), "
+                + $"imported by the published import function (ReadyToRun) as deployed: MemorySize {definition.MemorySize} MB as a cgroup memory limit, "
+                + $"{Cgroup.CpuShare(definition.MemorySize):0.00} of a core (MemorySize/1,769), Timeout {definition.Timeout.TotalSeconds:0} s."),
+            "",
+            "| | rows/s | ratio to raw | time | invocations (continuations) | peak RSS | cgroup peak (with page cache) |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+            string.Create(CultureInfo.InvariantCulture, $"| raw SendMessageBatch of the import's messages ({raw.Messages:N0} in {raw.Calls:N0} calls), one call at a time | "
+                + $"{Rate(raw.Sending):N0} | 1 | {raw.Sending.TotalSeconds:0.0} s | - | - | - |"),
+        };
+        foreach (var (label, run) in new[] { ("import alone: upload done → record closed", alone), ("import with live traffic and the Processor", live) })
+        {
+            lines.Add(string.Create(CultureInfo.InvariantCulture, $"| {label} | {Rate(run.Elapsed):N0} | {raw.Sending / run.Elapsed:0.00}× | "
+                + $"{run.Elapsed.TotalSeconds:0.0} s | {run.Invocations} ({run.Continuations}) | {run.PeakRssBytes / 1048576.0:0} MB | "
+                + $"{run.CgroupPeakBytes / 1048576.0:0} MB |{(run.Error is null ? "" : $" {run.Error}")}"));
+        }
+        lines.Add("");
+        lines.Add(live.Live is { } f
+            ? string.Create(CultureInfo.InvariantCulture, $"Live events during the second import, {liveRate}/s through the Api: {f.Readable:N0} of {f.Sent:N0} readable; "
+                + $"freshness (202 → readable by a consistent GetItem) p50 {f.P50Ms:0} ms, **p95 {f.P95Ms:0} ms**, max {f.MaxMs:0} ms. Meanwhile the "
+                + $"Processor, on the import events queue beside the live one, had stored {live.StoredDuring:N0} items (DynamoDB's approximate count).")
+            : "No live traffic was measured.");
+        if (live.Before is { } b)
+        {
+            lines.Add("");
+            lines.Add(string.Create(CultureInfo.InvariantCulture, $"The same live traffic for 20 s before the import: {b.Readable:N0} of {b.Sent:N0} readable; "
+                + $"p50 {b.P50Ms:0} ms, p95 {b.P95Ms:0} ms, max {b.MaxMs:0} ms."));
+        }
+        return string.Join('\n', lines) + "\n";
+    }
+}
