@@ -14,6 +14,7 @@ using Pipeline.Sns;
 return await LambdaRuntime.RunAsync("aggregator", log =>
 {
     var options = AggregatorOptions.FromEnvironment();
+    _ = SnsClient.DefaultRegion(); // a setting too: checked now, though the clients that need it are made later
     var function = new Lazy<AggregatorFunction>(() => new AggregatorFunction(
         options, new AmazonDynamoDBClient(), new AmazonS3Client(), new AmazonSQSClient(), SnsClient.FromDefaultChain(), TimeProvider.System, log));
     return (payload, context, cancellationToken) => function.Value.HandleAsync(payload, context, cancellationToken);

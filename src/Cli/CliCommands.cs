@@ -23,7 +23,7 @@ public static class CliCommands
             deployed stack with --stack and --profile/--region (credentials from the AWS default chain).
 
             Environment: PIPELINE_STACK (default pipeline-local); PIPELINE_API_KEY (the key `generate` sends with).
-            --version also warns when the deployed stack PIPELINE_STACK names (with AWS_REGION or AWS_PROFILE) runs another release.
+            --version also warns when the deployed stack PIPELINE_STACK names (with AWS_REGION, AWS_DEFAULT_REGION or AWS_PROFILE) runs another release.
             """);
         foreach (var command in new[]
         {

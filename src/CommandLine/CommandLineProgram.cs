@@ -17,7 +17,7 @@ public static class CommandLineProgram
         ArgumentNullException.ThrowIfNull(root);
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(explain);
-        AddHelp(root);
+        AddHelp(root, invokedAs);
         var parsed = root.Parse(args.Length == 0 ? whenEmpty : args);
         var error = Console.Error;
         if (parsed.Errors.Count > 0)
@@ -47,13 +47,24 @@ public static class CommandLineProgram
         }
     }
 
-    private static void AddHelp(RootCommand root)
+    private static void AddHelp(RootCommand root, string invokedAs)
     {
         // Without an action, an unknown command would read "Required command was not provided".
         root.SetAction(r => root.Parse(["--help"]).Invoke(r.InvocationConfiguration));
         var topic = new Argument<string?>("COMMAND") { Description = "the command to describe", Arity = ArgumentArity.ZeroOrOne };
         var help = new Command("help", "this text, or a command's: help COMMAND") { topic };
-        help.SetAction(r => root.Parse(r.GetValue(topic) is { } command ? [command, "--help"] : ["--help"]).Invoke(r.InvocationConfiguration));
+        help.SetAction(r =>
+        {
+            var command = r.GetValue(topic);
+            if (command is null || root.Subcommands.Any(c => c.Name == command || c.Aliases.Contains(command)))
+            {
+                return root.Parse(command is null ? ["--help"] : [command, "--help"]).Invoke(r.InvocationConfiguration);
+            }
+            // help TYPO: refused as TYPO alone is (with --help, the parser would answer it with the whole help and exit 0).
+            r.InvocationConfiguration.Error.WriteLine($"Unrecognized command '{command}'.");
+            r.InvocationConfiguration.Error.WriteLine($"See: {invokedAs} --help");
+            return 2;
+        });
         root.Subcommands.Add(help);
     }
 

@@ -345,7 +345,8 @@ public sealed class ImportRun(ImporterOptions options, IAmazonS3 s3, IAmazonSQS 
         if (await records.FinishAsync(job, progress.Line, status, error, reportKey, now, cancellationToken).ConfigureAwait(false))
         {
             log.Write(status == ImportProgress.Imported ? "INFO" : "WARN",
-                $"{job.File}: {status}; {report.RowsRead} read, {report.Accepted} accepted, {report.Refused} refused, {report.Duplicates} duplicates{(error is null ? "" : $": {error}")}");
+                $"{job.File}: {status}; {report.RowsRead} read, {report.Accepted} accepted, {report.Refused} refused, {report.Duplicates} duplicates"
+                + (error is null ? "" : $": {error}"));
         }
     }
 

@@ -22,7 +22,7 @@ public static class LocalCommands
     {
         var root = new RootCommand("""
             The event pipeline on this machine: emulators standing in for AWS, the template's resources provisioned on
-            them, the Api and the two functions run as their own processes. Operate it with the CLI (src/Cli: pipeline).
+            them, the Api and the functions run as their own processes. Operate it with the CLI (src/Cli: pipeline).
 
             Environment: PIPELINE_STACK (default pipeline-local); PIPELINE_API_KEY (a key `up` registers, for scripts;
             without it, `up` creates one and prints it); PIPELINE_SUMMARY_WINDOW (the local summary window, default 00:01:00).

@@ -17,8 +17,8 @@ public static class UpCommand
     {
         var command = new Command("up", """
             (the default) install and start the emulators, provision serverless.template, build the Api and the functions,
-            run the API on http://127.0.0.1:5080 (Swagger UI at /swagger), the Processor on the queue and the Aggregator
-            every window, each in its own process (the functions under a local Lambda Runtime API), until Ctrl-C or SIGTERM
+            run the API on http://127.0.0.1:5080 (Swagger UI at /swagger), the Processor on the queue, the Aggregator
+            every window and the import function on the imports bucket's uploads, each in its own process (the functions under a local Lambda Runtime API), until Ctrl-C or SIGTERM
             """);
         command.Validators.Add(r =>
         {

@@ -71,6 +71,8 @@ public sealed class PublishedFunctionTests
     [InlineData("ProcessorFunction", "Archive__BucketName")]
     [InlineData("AggregatorFunction", "Summaries__TopicArn")]
     [InlineData("AggregatorFunction", "Queue__DeadLetterUrl")]
+    [InlineData("AggregatorFunction", "AWS_REGION")]
+    [InlineData("ImportFunction", "Imports__TableName")]
     public async Task A_missing_setting_is_posted_to_init_error_naming_it(string function, string setting)
     {
         var (aws, stack) = await SetUpAsync();

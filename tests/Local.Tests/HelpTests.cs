@@ -13,6 +13,7 @@ public sealed class HelpTests
 
     [Theory]
     [InlineData("bogus")]
+    [InlineData("help", "bogus")]
     [InlineData("query", "SELECT 1", "--bogus")]
     [InlineData("replay", "--from", "2026-11-24T10:00Z")] // no --to
     [InlineData("replay", "--from", "2026-11-24T10:00Z", "--to", "2026-11-24T09:00Z")]
@@ -22,6 +23,7 @@ public sealed class HelpTests
     {
         Assert.Equal(2, await Pipeline.Cli.CliCommands.RunAsync(args, TextWriter.Null, CancellationToken.None));
         Assert.Equal(2, await LocalCommands.RunAsync(["bogus"], TextWriter.Null, CancellationToken.None));
+        Assert.Equal(2, await LocalCommands.RunAsync(["help", "bogus"], TextWriter.Null, CancellationToken.None));
     }
 
     // The first word of each line of the Commands section of the help.

@@ -31,10 +31,12 @@ public sealed class SnsClient(HttpClient http, Uri endpoint)
     /// A client as a function makes it: credentials and region from the SDK's default chain, and the SDK's endpoint override
     /// (<see cref="EndpointOverride"/>), so the same program runs on Lambda and locally.
     /// </summary>
-    public static SnsClient FromDefaultChain() => Create(
-        Amazon.Runtime.Credentials.DefaultAWSCredentialsIdentityResolver.GetCredentials(),
-        Amazon.Runtime.FallbackRegionFactory.GetRegionEndpoint() ?? throw new InvalidOperationException("The environment variable AWS_REGION is required."),
-        EndpointOverride());
+    public static SnsClient FromDefaultChain() =>
+        Create(Amazon.Runtime.Credentials.DefaultAWSCredentialsIdentityResolver.GetCredentials(), DefaultRegion(), EndpointOverride());
+
+    /// <summary>The region from the SDK's default chain; a function checks it at start, so a missing one is an init error naming it.</summary>
+    public static Amazon.RegionEndpoint DefaultRegion() =>
+        Amazon.Runtime.FallbackRegionFactory.GetRegionEndpoint() ?? throw new InvalidOperationException("The environment variable AWS_REGION is required.");
 
     /// <summary>How requests to SNS are signed: service <c>sns</c>, with the body's hash signed (SNS checks it; "UNSIGNED-PAYLOAD" is for S3 only).</summary>
     public static Amazon.Runtime.Signing.AWSSigV4Parameters SigningParameters(Amazon.Runtime.AWSCredentials credentials, Amazon.RegionEndpoint region) =>
