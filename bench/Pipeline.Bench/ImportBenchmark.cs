@@ -28,7 +28,7 @@ internal static class ImportBenchmark
 {
     private static readonly string[] Types = ["page_view", "signup", "purchase", "search", "checkout.completed"];
 
-    public static async Task<string> RunAsync(int rows, int liveRate)
+    public static async Task<string> RunAsync(int rows, int liveRate, int? memorySize)
     {
         var folder = Path.Combine(Path.GetTempPath(), $"pipeline-import-bench-{Guid.NewGuid():N}");
         Directory.CreateDirectory(folder);
@@ -40,13 +40,14 @@ internal static class ImportBenchmark
             Console.WriteLine(FormattableString.Invariant($"{rows:N0} rows, {bytes / 1048576.0:0} MB"));
             await using var bench = await BenchStack.StartAsync();
             var definition = LocalLambda.Definition(bench.Stack, LocalImporter.LogicalId, bench.Aws.Endpoints, taskRoot: taskRoot);
+            definition = definition with { MemorySize = memorySize ?? definition.MemorySize }; // --memory: another size than the template's, to choose it
 
             var raw = await RawAsync(bench, file);
             Console.WriteLine($"raw: {raw}");
             var alone = await ImportAsync(bench, definition, file, "alone", folder, liveRate: 0);
             Console.WriteLine($"import alone: {alone}");
             await bench.Aws.Sqs.PurgeQueueAsync(bench.Stack.Resources["ImportEventsQueue"].Ref);
-            var live = await ImportAsync(bench, definition, file, "live", folder, liveRate);
+            var live = liveRate > 0 ? await ImportAsync(bench, definition, file, "live", folder, liveRate) : null;
             Console.WriteLine($"import with live traffic: {live}");
             return Render(rows, bytes, definition, raw, alone, live, liveRate);
         }
@@ -192,16 +193,20 @@ internal static class ImportBenchmark
         Freshness? before = null;
         if (liveRate > 0)
         {
+            using (var warm = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+            {
+                await LiveAsync(bench, liveRate, warm.Token); // the Processor's processes started and warm, not measured
+            }
             using var quiet = new CancellationTokenSource(TimeSpan.FromSeconds(20));
             before = await LiveAsync(bench, liveRate, quiet.Token);
         }
         using var liveStop = new CancellationTokenSource();
         var key = $"uploads/{name}.jsonl";
-        var watch = Stopwatch.StartNew();
         using (var transfer = new TransferUtility(aws.S3))
         {
             await transfer.UploadAsync(file, stack["ImportsBucket"], key);
         }
+        var watch = Stopwatch.StartNew(); // from the upload's end: the notification, the import, its record closed
         var live = liveRate > 0 ? LiveAsync(bench, liveRate, liveStop.Token) : Task.FromResult<Freshness?>(null);
         Dictionary<string, AttributeValue>? record = null;
         long peakRss = 0;
@@ -220,6 +225,11 @@ internal static class ImportBenchmark
             await Task.Delay(250);
         }
         var elapsed = watch.Elapsed;
+        foreach (var report in importer.Reports)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  invocation {report.RequestId}: {report.Duration.TotalSeconds:0.0} s (init {report.InitDuration?.TotalSeconds:0.0} s) {report.ErrorType}"));
+        }
         await liveStop.CancelAsync();
         var freshness = await live; // the Processor runs on until the last live event is readable
         await stop.CancelAsync();
@@ -315,7 +325,7 @@ internal static class ImportBenchmark
         }
     }
 
-    private static string Render(int rows, long bytes, FunctionDefinition definition, Raw raw, Imported alone, Imported live, int liveRate)
+    private static string Render(int rows, long bytes, FunctionDefinition definition, Raw raw, Imported alone, Imported? live, int liveRate)
     {
         double Rate(TimeSpan t) => rows / t.TotalSeconds;
         var lines = new List<string>
@@ -332,17 +342,21 @@ internal static class ImportBenchmark
         };
         foreach (var (label, run) in new[] { ("import alone: upload done → record closed", alone), ("import with live traffic and the Processor", live) })
         {
+            if (run is null)
+            {
+                continue;
+            }
             lines.Add(string.Create(CultureInfo.InvariantCulture, $"| {label} | {Rate(run.Elapsed):N0} | {raw.Sending / run.Elapsed:0.00}× | "
                 + $"{run.Elapsed.TotalSeconds:0.0} s | {run.Invocations} ({run.Continuations}) | {run.PeakRssBytes / 1048576.0:0} MB | "
                 + $"{run.CgroupPeakBytes / 1048576.0:0} MB |{(run.Error is null ? "" : $" {run.Error}")}"));
         }
         lines.Add("");
-        lines.Add(live.Live is { } f
+        lines.Add(live?.Live is { } f
             ? string.Create(CultureInfo.InvariantCulture, $"Live events during the second import, {liveRate}/s through the Api: {f.Readable:N0} of {f.Sent:N0} readable; "
                 + $"freshness (202 → readable by a consistent GetItem) p50 {f.P50Ms:0} ms, **p95 {f.P95Ms:0} ms**, max {f.MaxMs:0} ms. Meanwhile the "
-                + $"Processor, on the import events queue beside the live one, had stored {live.StoredDuring:N0} items (DynamoDB's approximate count).")
+                + $"Processor, on the import events queue beside the live one, had stored {live!.StoredDuring:N0} items (DynamoDB's approximate count).")
             : "No live traffic was measured.");
-        if (live.Before is { } b)
+        if (live?.Before is { } b)
         {
             lines.Add("");
             lines.Add(string.Create(CultureInfo.InvariantCulture, $"The same live traffic for 20 s before the import: {b.Readable:N0} of {b.Sent:N0} readable; "
