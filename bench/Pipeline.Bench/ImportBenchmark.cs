@@ -67,6 +67,8 @@ internal static class ImportBenchmark
     {
         public Freshness? Before { get; init; }
 
+        public long LiveQueuePeak { get; init; }
+
         public override string ToString() => string.Create(CultureInfo.InvariantCulture,
             $"{Accepted:N0} accepted in {Elapsed.TotalSeconds:0.0} s, {Invocations} invocation(s), {Continuations} continuation(s), "
             + $"peak RSS {PeakRssBytes / 1048576.0:0} MB, {Live}{(Error is null ? "" : $" ERROR {Error}")}");
@@ -79,7 +81,7 @@ internal static class ImportBenchmark
 
     // Distinct rows without an eventId (their ids are derived from their bytes: the import's most expensive case, and the
     // one whose occurrence state grows), about 350 bytes each, over the last year.
-    private static async Task<long> WriteRowsAsync(string path, int rows)
+    internal static async Task<long> WriteRowsAsync(string path, int rows)
     {
         var random = new Random(7);
         var start = DateTimeOffset.UtcNow.AddDays(-365);
@@ -209,7 +211,7 @@ internal static class ImportBenchmark
         var watch = Stopwatch.StartNew(); // from the upload's end: the notification, the import, its record closed
         var live = liveRate > 0 ? LiveAsync(bench, liveRate, liveStop.Token) : Task.FromResult<Freshness?>(null);
         Dictionary<string, AttributeValue>? record = null;
-        long peakRss = 0;
+        long peakRss = 0, liveQueue = 0;
         while (watch.Elapsed < TimeSpan.FromMinutes(60))
         {
             record = (await aws.DynamoDb.ScanAsync(new ScanRequest { TableName = stack["ImportsTable"], ConsistentRead = true })).Items
@@ -218,6 +220,8 @@ internal static class ImportBenchmark
             {
                 peakRss = Math.Max(peakRss, PeakRss(pid));
             }
+            var depth = await aws.Sqs.GetQueueAttributesAsync(stack.Resources["EventsQueue"].Ref, ["ApproximateNumberOfMessages"]);
+            liveQueue = Math.Max(liveQueue, depth.ApproximateNumberOfMessages);
             if (record?["status"].S is { } status && status != ImportProgress.Importing)
             {
                 break;
@@ -244,7 +248,7 @@ internal static class ImportBenchmark
         var accepted = record is not null && record.TryGetValue("accepted", out var a) ? long.Parse(a.N, CultureInfo.InvariantCulture) : 0;
         var error = record is null ? "no record" : record["status"].S != ImportProgress.Imported ? $"{record["status"].S}: {record.GetValueOrDefault("error")?.S}" : null;
         return new Imported(elapsed, accepted, importer.Reports.Count, output.Count(l => l.Contains("continuing at line", StringComparison.Ordinal)),
-            peakRss, cgroup.PeakBytes, freshness, stored, error) { Before = before };
+            peakRss, cgroup.PeakBytes, freshness, stored, error) { Before = before, LiveQueuePeak = liveQueue };
     }
 
     // Live events through the Api, one a request, at the rate; each polled with a consistent GetItem until it is readable.
@@ -354,7 +358,8 @@ internal static class ImportBenchmark
         lines.Add(live?.Live is { } f
             ? string.Create(CultureInfo.InvariantCulture, $"Live events during the second import, {liveRate}/s through the Api: {f.Readable:N0} of {f.Sent:N0} readable; "
                 + $"freshness (202 → readable by a consistent GetItem) p50 {f.P50Ms:0} ms, **p95 {f.P95Ms:0} ms**, max {f.MaxMs:0} ms. Meanwhile the "
-                + $"Processor, on the import events queue beside the live one, had stored {live!.StoredDuring:N0} items (DynamoDB's approximate count).")
+                + $"Processor, on the import events queue beside the live one, had stored {live!.StoredDuring:N0} items (DynamoDB's approximate count), "
+                + $"and the live events queue never held more than {live.LiveQueuePeak:N0} visible message(s) (sampled every 250 ms).")
             : "No live traffic was measured.");
         if (live?.Before is { } b)
         {

@@ -45,13 +45,22 @@ internal static class CostReport
         var single = await MeasureAsync(emulators.Endpoints, events / 2, batchSize: 1, concurrency: 1, rate: 5000);
         // A trickle: about one event a second, so the Processor's 1 s batching window mostly holds one message.
         var trickle = await MeasureAsync(emulators.Endpoints, 60, batchSize: 1, concurrency: 1, rate: 1);
-        return Render(prices, [("batch path", batch), ("single path", single), ("single, 1 event/s", trickle)]);
+        var import = await MeasureImportAsync(emulators.Endpoints, events * 5);
+        return Render(prices, [("batch path", batch), ("single path", single), ("single, 1 event/s", trickle), ("import path", import)]);
     }
 
     private sealed record PathCounts(int Events, List<MeteredCall> Calls, long ApiRequests, double ApiBilledMs, double ApiLogBytes,
         IReadOnlyCollection<InvocationReport> Processor, double ProcessorLogBytes, IReadOnlyCollection<InvocationReport> Aggregator,
         double AggregatorLogBytes, List<MeteredCall> AggregatorCalls, int ApiMemoryMb, int MemoryMb, int AggregatorMemoryMb,
-        string ApiSystemLogLevel, string ProcessorSystemLogLevel);
+        string ApiSystemLogLevel, string ProcessorSystemLogLevel)
+    {
+        /// <summary>The import function's invocations (the import path's only).</summary>
+        public IReadOnlyCollection<InvocationReport> Importer { get; init; } = [];
+
+        public double ImporterLogBytes { get; init; }
+
+        public int ImporterMemoryMb { get; init; }
+    }
 
     private static async Task<PathCounts> MeasureAsync(LocalEndpoints direct, int events, int batchSize, int concurrency, int rate)
     {
@@ -125,6 +134,74 @@ internal static class CostReport
             stack.FunctionSetting("ApiFunction", "SystemLogLevel") ?? "INFO", stack.FunctionSetting("ProcessorFunction", "SystemLogLevel") ?? "INFO");
     }
 
+    // A JSON Lines file of rows dropped in the imports bucket: the import function and the Processor on the import events
+    // queue, metered as the other paths; the Aggregator once the rows' window has settled.
+    private static async Task<PathCounts> MeasureImportAsync(LocalEndpoints direct, int rows)
+    {
+        using var aws = new LocalAws(direct);
+        var stack = await new TemplateProvisioner(aws).ProvisionAsync($"cost-{Guid.NewGuid():N}"[..14], CancellationToken.None);
+        var indexes = new Dictionary<string, int>();
+        foreach (var table in stack.Resources.Values.Where(r => r.Type == "AWS::DynamoDB::Table").Select(r => r.Ref))
+        {
+            indexes[table] = (await aws.DynamoDb.DescribeTableAsync(table)).Table.GlobalSecondaryIndexes?.Count ?? 0;
+        }
+        await using var fauxqs = await MeteringProxy.StartAsync(direct.Fauxqs, _ => 0);
+        await using var dynamoDb = await MeteringProxy.StartAsync(direct.DynamoDb, t => indexes.GetValueOrDefault(t));
+        var metered = new LocalEndpoints(fauxqs.Address, dynamoDb.Address);
+        using var meteredAws = new LocalAws(metered);
+        double processorLog = 0, importerLog = 0, aggregatorLog = 0;
+        await using var processor = LocalProcessor.Start(stack, metered, line => processorLog += LogBytes(line));
+        await using var importer = LocalImporter.Start(stack, metered, line => importerLog += LogBytes(line));
+        await using var aggregator = LocalAggregator.Start(stack, metered, TimeSpan.FromMinutes(1), line => aggregatorLog += LogBytes(line));
+        using var stop = new CancellationTokenSource();
+        fauxqs.Recording = dynamoDb.Recording = true;
+        var running = new[]
+        {
+            LocalProcessor.RunEventSourcesAsync(meteredAws, stack, processor.InvokeAsync, LocalProcessor.EventSourceOptions(stack), _ => { }, stop.Token),
+            LocalImporter.EventSource(meteredAws, stack, importer.InvokeAsync, _ => { }).RunAsync(stop.Token),
+            // The local stand-in for S3's notifications lists the bucket: its requests are not AWS's, so it goes around the meter.
+            LocalImporter.Notifications(aws, stack, _ => { }).RunAsync(stop.Token),
+        };
+        var file = Path.Combine(Path.GetTempPath(), $"cost-import-{Guid.NewGuid():N}.jsonl");
+        try
+        {
+            await ImportBenchmark.WriteRowsAsync(file, rows);
+            await meteredAws.S3.PutObjectAsync(new Amazon.S3.Model.PutObjectRequest { BucketName = stack["ImportsBucket"], Key = "uploads/cost.jsonl", FilePath = file });
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+        var deadline = DateTime.UtcNow.AddMinutes(5);
+        while (await StoredAsync(aws, stack) < rows && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(500);
+        }
+        if (await StoredAsync(aws, stack) < rows)
+        {
+            throw new InvalidOperationException($"Only {await StoredAsync(aws, stack)} of {rows} imported rows were stored.");
+        }
+        await Task.Delay(TimeSpan.FromSeconds(3)); // the last deletes and the record's close
+        await stop.CancelAsync();
+        await Task.WhenAll(running);
+        var pipelineCalls = fauxqs.Calls.Concat(dynamoDb.Calls).ToList();
+        fauxqs.Calls.Clear();
+        dynamoDb.Calls.Clear();
+        var now = DateTimeOffset.UtcNow;
+        await Task.Delay(TimeSpan.FromSeconds(60 - now.Second + 6));
+        await LocalAggregator.InvokeAsync(aggregator, CancellationToken.None);
+        fauxqs.Recording = dynamoDb.Recording = false;
+        int Memory(string function) => int.Parse(stack.FunctionSetting(function, "MemorySize") ?? "128", CultureInfo.InvariantCulture);
+        return new PathCounts(rows, pipelineCalls, 0, 0, 0, processor.Reports, processorLog, aggregator.Reports, aggregatorLog,
+            [.. fauxqs.Calls.Concat(dynamoDb.Calls)], Memory("ApiFunction"), Memory("ProcessorFunction"), Memory("AggregatorFunction"),
+            stack.FunctionSetting("ApiFunction", "SystemLogLevel") ?? "INFO", stack.FunctionSetting("ProcessorFunction", "SystemLogLevel") ?? "INFO")
+        {
+            Importer = importer.Reports,
+            ImporterLogBytes = importerLog,
+            ImporterMemoryMb = Memory(LocalImporter.LogicalId),
+        };
+    }
+
     // A line the function wrote, as CloudWatch Logs bills it (its bytes and 26 of metadata). The local Lambda's own REPORT
     // lines are not the function's: Lambda's platform lines are counted apart, by the system log level.
     private static double LogBytes(string line) => line.StartsWith("REPORT ", StringComparison.Ordinal) ? 0 : Encoding.UTF8.GetByteCount(line) + 1 + 26;
@@ -165,9 +242,13 @@ internal static class CostReport
         Add("Processor: Lambda duration", "GB-s", p => Scale(p, GbSeconds(BilledMs(p.Processor), p.MemoryMb)), P("lambdaArmPerGbSecond"));
         Add("DynamoDB write units", "WRU", p => Scale(p, p.Calls.Sum(c => c.WriteUnits)), P("dynamoDbWriteUnitsPerMillion") / 1e6);
         Add("DynamoDB read units", "RRU", p => Scale(p, p.Calls.Sum(c => c.ReadUnits)), P("dynamoDbReadUnitsPerMillion") / 1e6);
-        Add("Processor: S3 PUT (an archive object per invocation and hour)", "requests", p => Requests(p, "s3", c => !IsObjectRead(c)), P("s3PutCopyPostListPerThousand") / 1e3);
+        Add("Import: Lambda requests", "requests", p => Scale(p, p.Importer.Count), P("lambdaRequestsPerMillion") / 1e6);
+        Add("Import: Lambda duration", "GB-s", p => Scale(p, GbSeconds(BilledMs(p.Importer), p.ImporterMemoryMb)), P("lambdaArmPerGbSecond"));
+        Add("Import: S3 GET of the file (once an invocation)", "requests", p => Requests(p, "s3", IsObjectRead), P("s3GetPerThousand") / 1e3);
+        Add("S3 PUT (the Processor's archive objects, an invocation and hour each; an import's upload and report)", "requests",
+            p => Requests(p, "s3", c => !IsObjectRead(c)), P("s3PutCopyPostListPerThousand") / 1e3);
         Add("Logs (our lines, and Lambda's at its system log level)", "GB", p => Scale(p,
-            (p.ApiLogBytes + p.ProcessorLogBytes + (p.ApiSystemLogLevel == "INFO" ? p.ApiRequests * PlatformBytesPerInvocation : 0)
+            (p.ApiLogBytes + p.ProcessorLogBytes + p.ImporterLogBytes + (p.ApiSystemLogLevel == "INFO" ? p.ApiRequests * PlatformBytesPerInvocation : 0)
                 + (p.ProcessorSystemLogLevel == "INFO" ? p.Processor.Count * PlatformBytesPerInvocation : 0)) / 1e9), P("logsIngestedPerGb"));
         // The Aggregator's share that grows with the events: a GET per archive object of a window it counts (once, unless
         // late events change the window's hours). Its time is billed per run, mostly fixed work at this volume: below.
@@ -192,7 +273,8 @@ internal static class CostReport
             + $"(`bench/prices.json`), Arm Lambda: the Api at {batch.ApiMemoryMb} MB, the Processor at {batch.MemoryMb} MB, the Aggregator at {batch.AggregatorMemoryMb} MB.");
         text.AppendLine(inv, $"Counted from {paths[0].Counts.Events:N0} events sent in batches of 100 (4 requests at a time), "
             + $"{paths[1].Counts.Events:N0} sent one per request, one request at a time");
-        text.AppendLine(inv, $"(as one Lambda instance of the Api serves them), and {paths[2].Counts.Events:N0} sent one a second, then scaled to a million.");
+        text.AppendLine(inv, $"(as one Lambda instance of the Api serves them), {paths[2].Counts.Events:N0} sent one a second, and {paths[3].Counts.Events:N0} rows "
+            + $"imported from one JSON Lines file (the import function at {paths[3].Counts.ImporterMemoryMb} MB), then scaled to a million.");
         text.AppendLine();
         text.AppendLine("| item | unit | " + string.Join(" | ", paths.Select(p => $"{p.Name}: units | {p.Name}: $")) + " |");
         text.AppendLine("|---|---|" + string.Concat(paths.Select(_ => "---:|---:|")));
