@@ -13,7 +13,8 @@ public static class CliCommands
 
     private static string? Explain(Exception e, Command command) =>
         e is HttpRequestException or Amazon.Runtime.AmazonClientException && StackTarget.Reaches(command)
-            ? $"Cannot reach the stack's services ({e.Message}). For the local environment, start it first: dotnet run --project src/Local"
+            ? $"Cannot reach the stack's services ({e.Message}). The local environment: start it first (dotnet run --project src/Local); "
+                + "a deployed stack: check --region and --profile, and the network."
             : null;
 
     private static RootCommand Root()
