@@ -248,7 +248,8 @@ internal static class ImportBenchmark
         var accepted = record is not null && record.TryGetValue("accepted", out var a) ? long.Parse(a.N, CultureInfo.InvariantCulture) : 0;
         var error = record is null ? "no record" : record["status"].S != ImportProgress.Imported ? $"{record["status"].S}: {record.GetValueOrDefault("error")?.S}" : null;
         return new Imported(elapsed, accepted, importer.Reports.Count, output.Count(l => l.Contains("continuing at line", StringComparison.Ordinal)),
-            peakRss, cgroup.PeakBytes, freshness, stored, error) { Before = before, LiveQueuePeak = liveQueue };
+            peakRss, cgroup.PeakBytes, freshness, stored, error)
+        { Before = before, LiveQueuePeak = liveQueue };
     }
 
     // Live events through the Api, one a request, at the rate; each polled with a consistent GetItem until it is readable.
