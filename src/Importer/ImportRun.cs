@@ -47,8 +47,10 @@ public sealed class ImportRun(ImporterOptions options, IAmazonS3 s3, IAmazonSQS 
         }
         if (job.Continued && (progress.Line != job.Line || progress.Offset != job.Offset))
         {
-            log.Write("INFO", $"{job.File}: a continuation at line {job.Line}, but the record is at line {progress.Line}: another invocation has it");
-            return;
+            // A continuation delivered again after its invocation moved the record and died (a failed send, a timeout), or
+            // beside another invocation: it goes on from the record. Of two invocations on the file, the one whose
+            // checkpoint finds the record moved stops; stopping here would leave a failed continuation's file importing.
+            log.Write("INFO", $"{job.File}: a continuation at line {job.Line}, but the record is at line {progress.Line}: going on from the record");
         }
         if (!Suffixes.Any(s => job.Key.EndsWith(s, StringComparison.OrdinalIgnoreCase)))
         {
@@ -57,12 +59,14 @@ public sealed class ImportRun(ImporterOptions options, IAmazonS3 s3, IAmazonSQS 
             return;
         }
 
-        // A continuation brings the occurrences seen so far: a plain file is then read from its byte offset on. Without
-        // them (a first run, or a killed run resumed by the notification again), the lines before the record's
-        // checkpoint are read again to count them, and not sent again.
-        var seen = job.Continued ? await LoadStateAsync(job, cancellationToken).ConfigureAwait(false) : null;
+        // A continuation brings the occurrences seen up to its line: a plain file is then read from its byte offset on.
+        // The lines between it and the record's checkpoint (a continuation delivered again), or all the lines before the
+        // checkpoint (a first run, or a killed run resumed by the notification again), are read again to count them, and
+        // not sent again.
+        var seen = job.Continued && job.Line <= progress.Line ? await LoadStateAsync(job, cancellationToken).ConfigureAwait(false) : null;
+        var (countedLine, countedOffset) = seen is null ? (0L, 0L) : (job.Line, job.Offset);
         var gzip = job.Key.EndsWith(".gz", StringComparison.OrdinalIgnoreCase);
-        var ranged = seen is not null && !gzip && progress.Offset > 0;
+        var ranged = seen is not null && !gzip && countedOffset > 0;
         GetObjectResponse? response = null;
         try
         {
@@ -70,7 +74,7 @@ public sealed class ImportRun(ImporterOptions options, IAmazonS3 s3, IAmazonSQS 
             {
                 BucketName = job.Bucket,
                 Key = job.Key,
-                ByteRange = ranged ? new ByteRange($"bytes={progress.Offset}-") : null,
+                ByteRange = ranged ? new ByteRange($"bytes={countedOffset}-") : null,
             }, cancellationToken).ConfigureAwait(false);
         }
         catch (AmazonS3Exception e) when (ranged && e.StatusCode == System.Net.HttpStatusCode.RequestedRangeNotSatisfiable)
@@ -87,7 +91,7 @@ public sealed class ImportRun(ImporterOptions options, IAmazonS3 s3, IAmazonSQS 
         }
         using var trailer = new GzipTrailerStream(response?.ResponseStream ?? Stream.Null);
         using Stream content = gzip ? new GZipStream(trailer, CompressionMode.Decompress) : trailer;
-        var reader = ranged ? new LineReader(content, MaxLineBytes, progress.Line, progress.Offset) : new LineReader(content, MaxLineBytes);
+        var reader = ranged ? new LineReader(content, MaxLineBytes, countedLine, countedOffset) : new LineReader(content, MaxLineBytes);
         string? error = null;
         var head = ranged ? ReadOnlyMemory<byte>.Empty : await reader.PeekAsync(8000, cancellationToken).ConfigureAwait(false);
         if (head.Span.Contains((byte)0))
@@ -96,7 +100,7 @@ public sealed class ImportRun(ImporterOptions options, IAmazonS3 s3, IAmazonSQS 
         }
         else
         {
-            var (done, unreadable) = await ImportLinesAsync(job, progress, reader, seen, stopAt, requestId, cancellationToken).ConfigureAwait(false);
+            var (done, unreadable) = await ImportLinesAsync(job, progress, reader, seen, countedLine, stopAt, requestId, cancellationToken).ConfigureAwait(false);
             if (done is null)
             {
                 return; // continued, or another invocation has the file
@@ -115,12 +119,15 @@ public sealed class ImportRun(ImporterOptions options, IAmazonS3 s3, IAmazonSQS 
     // Returns the final progress at the end of the file (and why the file could not be read to its end, if so); null if the
     // run continued in another invocation or lost the file to another.
     private async Task<(ImportProgress? Progress, string? Error)> ImportLinesAsync(ImportJob job, ImportProgress progress, LineReader reader,
-        Dictionary<UInt128, int>? saved, DateTimeOffset stopAt, string requestId, CancellationToken cancellationToken)
+        Dictionary<UInt128, int>? saved, long savedLine, DateTimeOffset stopAt, string requestId, CancellationToken cancellationToken)
     {
         // Occurrences of each row within the file (by its own eventId, or its bytes), so a derived id is the same whichever
-        // invocation sends the row (docs/import.md, "Exactly once"): saved by the previous invocation, or counted again.
+        // invocation sends the row (docs/import.md, "Exactly once"): saved by a previous invocation up to savedLine, and
+        // counted again from there to the record's line.
         var seen = saved ?? [];
-        var recount = saved is null;
+        // The last line read: the run stops at its deadline only once the occurrences are counted up to the record's line,
+        // or the state it saves with its continuation would miss some and give later rows the ids of earlier ones.
+        var lastRead = savedLine;
         var receivedAt = clock.GetUtcNow();
         var pending = new List<string>();
         var refused = new List<RefusedRow>();
@@ -133,7 +140,7 @@ public sealed class ImportRun(ImporterOptions options, IAmazonS3 s3, IAmazonSQS 
         string? error = null;
         while (true)
         {
-            if (current.Line >= progress.Line && clock.GetUtcNow() >= stopAt)
+            if (lastRead >= progress.Line && clock.GetUtcNow() >= stopAt)
             {
                 if (!await previous.ConfigureAwait(false))
                 {
@@ -168,10 +175,11 @@ public sealed class ImportRun(ImporterOptions options, IAmazonS3 s3, IAmazonSQS 
             {
                 break;
             }
+            lastRead = line.Number;
             var replay = line.Number <= progress.Line;
-            if (replay && !recount)
+            if (line.Number <= savedLine)
             {
-                continue; // a gzip file resumed with its saved occurrences: only decompressed up to where it stopped
+                continue; // a gzip file resumed with its saved occurrences: only decompressed up to where they were saved
             }
             var bytes = line.Bytes.Span;
             if (line.Number == 1 && bytes.StartsWith("\uFEFF"u8))

@@ -4,7 +4,10 @@ namespace Pipeline.Importer;
 /// <param name="BucketName">The imports bucket: files under <c>uploads/</c>, reports under <c>reports/</c> (<c>Imports__BucketName</c>).</param>
 /// <param name="TableName">The imports table: one record per imported object (<c>Imports__TableName</c>).</param>
 /// <param name="ImportQueueUrl">The import queue, where the function sends its own continuations (<c>Imports__QueueUrl</c>).</param>
-/// <param name="EventsQueueUrl">The import events queue the rows go to (<c>Queue__Url</c>): the Processor reads it beside the live events queue, so live events never wait behind a file.</param>
+/// <param name="EventsQueueUrl">
+/// The import events queue the rows go to (<c>Queue__Url</c>): the Processor reads it beside the live events queue, so
+/// live events never wait behind a file.
+/// </param>
 /// <param name="AlertTopicArn">The import alerts topic (<c>Imports__AlertTopicArn</c>).</param>
 /// <param name="MaxAge">The oldest <c>occurredAt</c> a row may have (<c>Imports__MaxAgeDays</c>, default 1825).</param>
 public sealed record ImporterOptions(string BucketName, string TableName, string ImportQueueUrl, string EventsQueueUrl, string AlertTopicArn, TimeSpan MaxAge)
