@@ -8,11 +8,13 @@ using Pipeline.Cli;
 namespace Pipeline.Cli.Commands;
 
 /// <summary>
-/// <c>redrive [--dry-run]</c>: moves the messages of the dead-letter queue back to the events queue, after the cause
-/// of their failures is fixed. With SQS's own message move task where the server has one (AWS); otherwise message by
-/// message: receive, send to the events queue, then delete from the DLQ, so a redrive stopped halfway loses nothing (a
-/// message sent but not yet deleted is sent again next time, and the Processor stores an event once, whatever number of
-/// times it arrives).
+/// <c>redrive [--dry-run]</c>: moves the messages of the dead-letter queue back to the queues they failed in, after the
+/// cause of their failures is fixed: live events to the events queue, imported rows to the import events queue (both
+/// share the DLQ; a file's rows sent to the live queue would make live events wait behind them). With SQS's own message
+/// move task where the server has one (AWS: without a destination it returns each message to its source queue);
+/// otherwise message by message: receive, send to the queue its events came from (rows with an <c>importFile</c> to the
+/// import events queue), then delete from the DLQ, so a redrive stopped halfway loses nothing (a message sent but not yet
+/// deleted is sent again next time, and the Processor stores an event once, whatever number of times it arrives).
 /// </summary>
 public static class RedriveCommand
 {
@@ -20,7 +22,7 @@ public static class RedriveCommand
     public static Command Create()
     {
         var dryRun = new Option<bool>("--dry-run") { Description = "say how many messages there are, and show a sample, changing nothing" };
-        var command = new Command("redrive", "move the dead-letter queue's messages back to the events queue") { dryRun };
+        var command = new Command("redrive", "move the dead-letter queue's messages back to the queues they failed in") { dryRun };
         StackTarget.AddOptions(command, Services.Sqs);
         command.SetAction(async (r, ct) =>
         {
@@ -39,6 +41,7 @@ public static class RedriveCommand
         ArgumentNullException.ThrowIfNull(output);
         var dlq = (await sqs.GetQueueUrlAsync(stack.DeadLetterQueue, cancellationToken)).QueueUrl;
         var events = (await sqs.GetQueueUrlAsync(stack.EventsQueue, cancellationToken)).QueueUrl;
+        var imports = stack.ImportEventsQueue is { } name ? (await sqs.GetQueueUrlAsync(name, cancellationToken)).QueueUrl : events;
         var waiting = (await sqs.GetQueueAttributesAsync(dlq, ["ApproximateNumberOfMessages"], cancellationToken)).ApproximateNumberOfMessages;
         await output.WriteLineAsync($"{waiting} message(s) in {stack.DeadLetterQueue}.");
         if (dryRun)
@@ -47,23 +50,24 @@ public static class RedriveCommand
             return 0;
         }
 
-        var moved = await Terminal.ProgressAsync(output, "Moving", progress => MoveAsync(sqs, dlq, events, waiting, progress, output, cancellationToken));
+        var moved = await Terminal.ProgressAsync(output, "Moving", progress => MoveAsync(sqs, dlq, events, imports, waiting, progress, output, cancellationToken));
         if (moved is { } count)
         {
-            await output.WriteLineAsync($"Moved {count} message(s) to {stack.EventsQueue}.");
+            await output.WriteLineAsync($"Moved {count.Live + count.Imported} message(s): {count.Live} to {stack.EventsQueue}"
+                + (imports == events ? "." : $", {count.Imported} of imported rows to {stack.ImportEventsQueue}."));
         }
         return 0;
     }
 
     // Moves the messages, with SQS's own move task where the server has one (then null: it reports itself), else by hand.
-    private static async Task<int?> MoveAsync(
-        IAmazonSQS sqs, string dlq, string events, int waiting, IProgress<ProgressStep> progress, TextWriter output, CancellationToken cancellationToken)
+    private static async Task<(int Live, int Imported)?> MoveAsync(IAmazonSQS sqs, string dlq, string events, string imports, int waiting,
+        IProgress<ProgressStep> progress, TextWriter output, CancellationToken cancellationToken)
     {
-        if (await MoveTaskAsync(sqs, dlq, events, progress, output, cancellationToken))
+        if (await MoveTaskAsync(sqs, dlq, progress, output, cancellationToken))
         {
             return null;
         }
-        var moved = 0;
+        int live = 0, imported = 0;
         while (true)
         {
             var page = await sqs.ReceiveMessageAsync(new ReceiveMessageRequest
@@ -79,16 +83,34 @@ public static class RedriveCommand
                 break;
             }
             // Send first, delete after: stopped in between, a message is in both queues, never in neither.
-            var sent = await sqs.SendMessageBatchAsync(new SendMessageBatchRequest
+            var delivered = new List<Message>();
+            foreach (var group in messages.GroupBy(m => Imported(m.Body) ? imports : events))
             {
-                QueueUrl = events,
-                Entries =
-                [
-                    .. messages.Select((m, i) =>
-                        new SendMessageBatchRequestEntry(i.ToString(CultureInfo.InvariantCulture), m.Body) { MessageAttributes = m.MessageAttributes }),
-                ],
-            }, cancellationToken);
-            var delivered = (sent.Successful ?? []).Select(s => messages[int.Parse(s.Id, CultureInfo.InvariantCulture)]).ToList();
+                var batch = group.ToList();
+                var sent = await sqs.SendMessageBatchAsync(new SendMessageBatchRequest
+                {
+                    QueueUrl = group.Key,
+                    Entries =
+                    [
+                        .. batch.Select((m, i) =>
+                            new SendMessageBatchRequestEntry(i.ToString(CultureInfo.InvariantCulture), m.Body) { MessageAttributes = m.MessageAttributes }),
+                    ],
+                }, cancellationToken);
+                var done = (sent.Successful ?? []).Select(s => batch[int.Parse(s.Id, CultureInfo.InvariantCulture)]).ToList();
+                delivered.AddRange(done);
+                if (group.Key == imports && imports != events)
+                {
+                    imported += done.Count;
+                }
+                else
+                {
+                    live += done.Count;
+                }
+                foreach (var failed in sent.Failed ?? [])
+                {
+                    await Console.Error.WriteLineAsync($"Could not move a message ({failed.Code}: {failed.Message}); it stays in the DLQ.");
+                }
+            }
             if (delivered.Count > 0)
             {
                 await sqs.DeleteMessageBatchAsync(new DeleteMessageBatchRequest
@@ -97,25 +119,24 @@ public static class RedriveCommand
                     Entries = [.. delivered.Select((m, i) => new DeleteMessageBatchRequestEntry(i.ToString(CultureInfo.InvariantCulture), m.ReceiptHandle))],
                 }, CancellationToken.None);
             }
-            foreach (var failed in sent.Failed ?? [])
-            {
-                await Console.Error.WriteLineAsync($"Could not move a message ({failed.Code}: {failed.Message}); it stays in the DLQ.");
-            }
-            moved += delivered.Count;
+            var moved = live + imported;
             progress.Report(new ProgressStep(moved, Math.Max(waiting, moved), $"{moved} of about {Math.Max(waiting, moved)}"));
         }
-        return moved;
+        return (live, imported);
     }
 
-    // SQS's own redrive (StartMessageMoveTask), where the server has it; false where it does not (fauxqs, for one).
-    private static async Task<bool> MoveTaskAsync(
-        IAmazonSQS sqs, string dlq, string events, IProgress<ProgressStep> progress, TextWriter output, CancellationToken cancellationToken)
+    // A batch message of imported rows (its events carry the file they came from), which goes back to the import events queue.
+    private static bool Imported(string body) =>
+        TryParse(body)?["events"] is JsonArray { Count: > 0 } events && events[0] is JsonObject first && first.ContainsKey("importFile");
+
+    // SQS's own redrive (StartMessageMoveTask), where the server has it; false where it does not (fauxqs, for one). Without a
+    // destination, SQS returns each message to the queue it was dead-lettered from.
+    private static async Task<bool> MoveTaskAsync(IAmazonSQS sqs, string dlq, IProgress<ProgressStep> progress, TextWriter output, CancellationToken cancellationToken)
     {
         var source = (await sqs.GetQueueAttributesAsync(dlq, ["QueueArn"], cancellationToken)).QueueARN;
-        var destination = (await sqs.GetQueueAttributesAsync(events, ["QueueArn"], cancellationToken)).QueueARN;
         try
         {
-            await sqs.StartMessageMoveTaskAsync(new StartMessageMoveTaskRequest { SourceArn = source, DestinationArn = destination }, cancellationToken);
+            await sqs.StartMessageMoveTaskAsync(new StartMessageMoveTaskRequest { SourceArn = source }, cancellationToken);
         }
         catch (AmazonSQSException e) when (e.StatusCode is System.Net.HttpStatusCode.NotImplemented or System.Net.HttpStatusCode.BadRequest or System.Net.HttpStatusCode.NotFound
             && !(e.ErrorCode ?? "").Contains("MessageMoveTask", StringComparison.OrdinalIgnoreCase) && e.ErrorCode is not "AWS.SimpleQueueService.NonExistentQueue")
