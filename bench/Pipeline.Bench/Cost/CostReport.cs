@@ -64,17 +64,8 @@ internal static class CostReport
 
     private static async Task<PathCounts> MeasureAsync(LocalEndpoints direct, int events, int batchSize, int concurrency, int rate)
     {
-        using var aws = new LocalAws(direct);
-        var stack = await new TemplateProvisioner(aws).ProvisionAsync($"cost-{Guid.NewGuid():N}"[..14], CancellationToken.None);
-        var indexes = new Dictionary<string, int>();
-        foreach (var table in stack.Resources.Values.Where(r => r.Type == "AWS::DynamoDB::Table").Select(r => r.Ref))
-        {
-            indexes[table] = (await aws.DynamoDb.DescribeTableAsync(table)).Table.GlobalSecondaryIndexes?.Count ?? 0;
-        }
-        await using var fauxqs = await MeteringProxy.StartAsync(direct.Fauxqs, _ => 0);
-        await using var dynamoDb = await MeteringProxy.StartAsync(direct.DynamoDb, t => indexes.GetValueOrDefault(t));
-        var metered = new LocalEndpoints(fauxqs.Address, dynamoDb.Address);
-        using var meteredAws = new LocalAws(metered);
+        await using var meter = await MeteredStack.StartAsync(direct);
+        var (aws, stack, metered, meteredAws) = (meter.Aws, meter.Stack, meter.Metered, meter.MeteredAws);
         var (key, _) = await new ApiKeyRegistry(aws.DynamoDb, stack["ApiKeysTable"]).CreateAsync("cost", CancellationToken.None);
 
         var apiTimes = new ConcurrentQueue<double>();
@@ -90,7 +81,7 @@ internal static class CostReport
         var source = LocalProcessor.EventSource(meteredAws, stack, processor.InvokeAsync, LocalProcessor.EventSourceOptions(stack), _ => { });
         await using var aggregator = LocalAggregator.Start(stack, metered, TimeSpan.FromMinutes(1), line => aggregatorLog += LogBytes(line));
         using var stop = new CancellationTokenSource();
-        fauxqs.Recording = dynamoDb.Recording = true;
+        meter.Recording = true;
         var polling = source.RunAsync(stop.Token);
 
         using var generator = new LoadGenerator(new Uri(url), key, new LoadOptions
@@ -115,22 +106,11 @@ internal static class CostReport
         await Task.Delay(TimeSpan.FromSeconds(3)); // the last deletes
         await stop.CancelAsync();
         await polling;
-        var pipelineCalls = fauxqs.Calls.Concat(dynamoDb.Calls).ToList();
-
-        // The Aggregator once the last event's one-minute window has settled: it summarizes every window of the run.
-        fauxqs.Calls.Clear();
-        dynamoDb.Calls.Clear();
-        var now = DateTimeOffset.UtcNow;
-        await Task.Delay(TimeSpan.FromSeconds(60 - now.Second + 6));
-        await LocalAggregator.InvokeAsync(aggregator, CancellationToken.None);
-        fauxqs.Recording = dynamoDb.Recording = false;
-        var aggregatorCalls = fauxqs.Calls.Concat(dynamoDb.Calls).ToList();
-
+        var pipelineCalls = meter.TakeCalls();
+        var aggregatorCalls = await meter.AggregateAsync(aggregator);
         return new PathCounts(events, pipelineCalls, apiTimes.Count, apiTimes.Sum(Math.Ceiling), apiLog.Bytes,
             processor.Reports, processorLog, aggregator.Reports, aggregatorLog, aggregatorCalls,
-            int.Parse(stack.FunctionSetting("ApiFunction", "MemorySize") ?? "128", CultureInfo.InvariantCulture),
-            int.Parse(stack.FunctionSetting("ProcessorFunction", "MemorySize") ?? "128", CultureInfo.InvariantCulture),
-            int.Parse(stack.FunctionSetting("AggregatorFunction", "MemorySize") ?? "128", CultureInfo.InvariantCulture),
+            meter.MemorySize("ApiFunction"), meter.MemorySize("ProcessorFunction"), meter.MemorySize("AggregatorFunction"),
             stack.FunctionSetting("ApiFunction", "SystemLogLevel") ?? "INFO", stack.FunctionSetting("ProcessorFunction", "SystemLogLevel") ?? "INFO");
     }
 
@@ -138,23 +118,14 @@ internal static class CostReport
     // queue, metered as the other paths; the Aggregator once the rows' window has settled.
     private static async Task<PathCounts> MeasureImportAsync(LocalEndpoints direct, int rows)
     {
-        using var aws = new LocalAws(direct);
-        var stack = await new TemplateProvisioner(aws).ProvisionAsync($"cost-{Guid.NewGuid():N}"[..14], CancellationToken.None);
-        var indexes = new Dictionary<string, int>();
-        foreach (var table in stack.Resources.Values.Where(r => r.Type == "AWS::DynamoDB::Table").Select(r => r.Ref))
-        {
-            indexes[table] = (await aws.DynamoDb.DescribeTableAsync(table)).Table.GlobalSecondaryIndexes?.Count ?? 0;
-        }
-        await using var fauxqs = await MeteringProxy.StartAsync(direct.Fauxqs, _ => 0);
-        await using var dynamoDb = await MeteringProxy.StartAsync(direct.DynamoDb, t => indexes.GetValueOrDefault(t));
-        var metered = new LocalEndpoints(fauxqs.Address, dynamoDb.Address);
-        using var meteredAws = new LocalAws(metered);
+        await using var meter = await MeteredStack.StartAsync(direct);
+        var (aws, stack, metered, meteredAws) = (meter.Aws, meter.Stack, meter.Metered, meter.MeteredAws);
         double processorLog = 0, importerLog = 0, aggregatorLog = 0;
         await using var processor = LocalProcessor.Start(stack, metered, line => processorLog += LogBytes(line));
         await using var importer = LocalImporter.Start(stack, metered, line => importerLog += LogBytes(line));
         await using var aggregator = LocalAggregator.Start(stack, metered, TimeSpan.FromMinutes(1), line => aggregatorLog += LogBytes(line));
         using var stop = new CancellationTokenSource();
-        fauxqs.Recording = dynamoDb.Recording = true;
+        meter.Recording = true;
         var running = new[]
         {
             LocalProcessor.RunEventSourcesAsync(meteredAws, stack, processor.InvokeAsync, LocalProcessor.EventSourceOptions(stack), _ => { }, stop.Token),
@@ -184,21 +155,15 @@ internal static class CostReport
         await Task.Delay(TimeSpan.FromSeconds(3)); // the last deletes and the record's close
         await stop.CancelAsync();
         await Task.WhenAll(running);
-        var pipelineCalls = fauxqs.Calls.Concat(dynamoDb.Calls).ToList();
-        fauxqs.Calls.Clear();
-        dynamoDb.Calls.Clear();
-        var now = DateTimeOffset.UtcNow;
-        await Task.Delay(TimeSpan.FromSeconds(60 - now.Second + 6));
-        await LocalAggregator.InvokeAsync(aggregator, CancellationToken.None);
-        fauxqs.Recording = dynamoDb.Recording = false;
-        int Memory(string function) => int.Parse(stack.FunctionSetting(function, "MemorySize") ?? "128", CultureInfo.InvariantCulture);
+        var pipelineCalls = meter.TakeCalls();
+        var aggregatorCalls = await meter.AggregateAsync(aggregator);
         return new PathCounts(rows, pipelineCalls, 0, 0, 0, processor.Reports, processorLog, aggregator.Reports, aggregatorLog,
-            [.. fauxqs.Calls.Concat(dynamoDb.Calls)], Memory("ApiFunction"), Memory("ProcessorFunction"), Memory("AggregatorFunction"),
+            aggregatorCalls, meter.MemorySize("ApiFunction"), meter.MemorySize("ProcessorFunction"), meter.MemorySize("AggregatorFunction"),
             stack.FunctionSetting("ApiFunction", "SystemLogLevel") ?? "INFO", stack.FunctionSetting("ProcessorFunction", "SystemLogLevel") ?? "INFO")
         {
             Importer = importer.Reports,
             ImporterLogBytes = importerLog,
-            ImporterMemoryMb = Memory(LocalImporter.LogicalId),
+            ImporterMemoryMb = meter.MemorySize(LocalImporter.LogicalId),
         };
     }
 
