@@ -91,8 +91,19 @@ public sealed class ImportHarness : IAsyncDisposable
 
     public Task UploadAsync(string key, string text) => UploadAsync(key, Encoding.UTF8.GetBytes(text));
 
-    public async Task UploadAsync(string key, byte[] bytes) =>
-        await Aws.S3.PutObjectAsync(new PutObjectRequest { BucketName = Bucket, Key = key, InputStream = new MemoryStream(bytes) });
+    /// <summary>Uploads <paramref name="bytes"/> as <paramref name="key"/>: a large file in parts, as the CLI and the AWS CLI upload it.</summary>
+    public async Task UploadAsync(string key, byte[] bytes)
+    {
+        // Parts of 5 MB (S3's least) past 5 MB: the local S3 refuses a single PUT of about 16 MB.
+        using var transfer = new Amazon.S3.Transfer.TransferUtility(Aws.S3, new Amazon.S3.Transfer.TransferUtilityConfig { MinSizeBeforePartUpload = 5 << 20 });
+        await transfer.UploadAsync(new Amazon.S3.Transfer.TransferUtilityUploadRequest
+        {
+            BucketName = Bucket,
+            Key = key,
+            InputStream = new MemoryStream(bytes),
+            PartSize = 5 << 20,
+        });
+    }
 
     /// <summary>The record of the object <paramref name="key"/> once it is no longer importing (or the last seen, after the timeout).</summary>
     public async Task<Dictionary<string, AttributeValue>> FinishedRecordAsync(string key, TimeSpan? timeout = null)
