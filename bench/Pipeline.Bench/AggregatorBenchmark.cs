@@ -183,7 +183,17 @@ internal static class AggregatorBenchmark
         }
     }
 
-    private static long PeakRss(int pid) =>
-        File.ReadLines($"/proc/{pid}/status").Where(l => l.StartsWith("VmHWM:", StringComparison.Ordinal))
-            .Select(l => long.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024).Single();
+    // The process's peak resident memory (VmHWM), or 0 once it has ended.
+    internal static long PeakRss(int pid)
+    {
+        try
+        {
+            return File.ReadLines($"/proc/{pid}/status").Where(l => l.StartsWith("VmHWM:", StringComparison.Ordinal))
+                .Select(l => long.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024).Single();
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
 }

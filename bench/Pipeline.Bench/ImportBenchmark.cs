@@ -218,7 +218,7 @@ internal static class ImportBenchmark
                 .FirstOrDefault(i => i["key"].S == key);
             foreach (var pid in importer.ProcessIds)
             {
-                peakRss = Math.Max(peakRss, PeakRss(pid));
+                peakRss = Math.Max(peakRss, AggregatorBenchmark.PeakRss(pid));
             }
             var depth = await aws.Sqs.GetQueueAttributesAsync(stack.Resources["EventsQueue"].Ref, ["ApproximateNumberOfMessages"]);
             liveQueue = Math.Max(liveQueue, depth.ApproximateNumberOfMessages);
@@ -314,19 +314,6 @@ internal static class ImportBenchmark
                 return;
             }
             await Task.Delay(20);
-        }
-    }
-
-    private static long PeakRss(int pid)
-    {
-        try
-        {
-            return File.ReadLines($"/proc/{pid}/status").Where(l => l.StartsWith("VmHWM:", StringComparison.Ordinal))
-                .Select(l => long.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024).Single();
-        }
-        catch (IOException)
-        {
-            return 0; // the process has ended
         }
     }
 
