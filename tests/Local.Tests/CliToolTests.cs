@@ -13,7 +13,8 @@ public sealed class CliToolTests
         var folder = Path.Combine(Path.GetTempPath(), $"pipeline-tool-{Guid.NewGuid():N}");
         try
         {
-            await RunAsync("dotnet", ["pack", Path.Combine(root, "src", "Cli"), "-c", "Release", "-o", Path.Combine(folder, "packages"), "--nologo"]);
+            await RunAsync("dotnet", ["pack", Path.Combine(root, "src", "Cli"), "-c", "Release", "-o", Path.Combine(folder, "packages"), "--nologo",
+                "--artifacts-path", Path.Combine(folder, "artifacts")]); // its own obj and bin: the solution builds beside it
             await RunAsync("dotnet", ["tool", "install", "--tool-path", Path.Combine(folder, "tools"), "--add-source", Path.Combine(folder, "packages"), "Pipeline.Cli"]);
             var pipeline = Path.Combine(folder, "tools", "pipeline");
 
