@@ -157,8 +157,9 @@ internal static class ImportBenchmark
             {
                 throw new InvalidOperationException($"raw: row {number} refused: {string.Join("; ", problems)}");
             }
-            var occurrence = seen[RowChecker.OccurrenceKey(bytes, null)] = seen.GetValueOrDefault(RowChecker.OccurrenceKey(bytes, null)) + 1;
-            var queued = RowChecker.Queued(row, RowChecker.DerivedId(bytes, occurrence), DateTimeOffset.UtcNow, "import-raw", job, number);
+            var identity = RowChecker.Identify(bytes, null);
+            var occurrence = seen[identity.Key] = seen.GetValueOrDefault(identity.Key) + 1;
+            var queued = RowChecker.Queued(row, RowChecker.DerivedId(identity, occurrence), DateTimeOffset.UtcNow, "import-raw", job, number);
             pending.Add(JsonSerializer.Serialize(queued, EventJsonContext.Default.QueuedEvent));
             if (pending.Count == 1000)
             {

@@ -207,8 +207,8 @@ public sealed class ImportRun(ImporterOptions options, IAmazonS3 s3, IAmazonSQS 
                 }
                 continue;
             }
-            var key = RowChecker.OccurrenceKey(bytes, row.EventId);
-            var occurrence = seen[key] = seen.GetValueOrDefault(key) + 1;
+            var identity = RowChecker.Identify(bytes, row.EventId);
+            var occurrence = seen[identity.Key] = seen.GetValueOrDefault(identity.Key) + 1;
             if (replay)
             {
                 continue;
@@ -218,7 +218,7 @@ public sealed class ImportRun(ImporterOptions options, IAmazonS3 s3, IAmazonSQS 
                 current = current with { Line = line.Number, Offset = line.End, RowsRead = current.RowsRead + 1, Duplicates = current.Duplicates + 1 };
                 continue;
             }
-            var queued = RowChecker.Queued(row, row.EventId ?? RowChecker.DerivedId(bytes, occurrence), receivedAt, requestId, job, line.Number);
+            var queued = RowChecker.Queued(row, row.EventId ?? RowChecker.DerivedId(identity, occurrence), receivedAt, requestId, job, line.Number);
             pending.Add(JsonSerializer.Serialize(queued, EventJsonContext.Default.QueuedEvent));
             current = current with { Line = line.Number, Offset = line.End, RowsRead = current.RowsRead + 1, Accepted = current.Accepted + 1 };
             if (pending.Count >= RowsPerSend)

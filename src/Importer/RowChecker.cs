@@ -18,35 +18,16 @@ public sealed class RowChecker(TimeSpan maxAge, TimeProvider clock)
     /// <summary>A row's fields, or the reasons it is refused.</summary>
     public (IncomingEvent? Row, IReadOnlyList<string> Problems) Check(ReadOnlySpan<byte> line)
     {
-        JsonDocument? document;
+        IncomingEvent? row;
         try
         {
-            var reader = new Utf8JsonReader(line);
-            if (!JsonDocument.TryParseValue(ref reader, out document))
-            {
-                return (null, ["The line is not JSON."]);
-            }
+            // The same reading as the Api's (JSON of the web's defaults): a field of the wrong type is refused. One pass over
+            // the bytes: a line that fails it is read again only to say why.
+            row = JsonSerializer.Deserialize(line, ImportJsonContext.Default.IncomingEvent);
         }
         catch (JsonException e)
         {
-            return (null, [$"The line is not JSON: {e.Message}"]);
-        }
-        IncomingEvent? row;
-        using (document)
-        {
-            if (document.RootElement.ValueKind != JsonValueKind.Object)
-            {
-                return (null, [$"The line is a JSON {document.RootElement.ValueKind}, not an event object."]);
-            }
-            try
-            {
-                // The same reading as the Api's (JSON of the web's defaults): a field of the wrong type is refused.
-                row = document.RootElement.Deserialize(ImportJsonContext.Default.IncomingEvent);
-            }
-            catch (JsonException e)
-            {
-                return (null, [$"The line is not a valid event: {e.Message}"]);
-            }
+            return (null, [Refusal(line, e)]);
         }
         if (row is null)
         {
@@ -56,28 +37,42 @@ public sealed class RowChecker(TimeSpan maxAge, TimeProvider clock)
         return result.IsValid ? (row, []) : (null, [.. result.Errors.Select(e => e.ErrorMessage)]);
     }
 
+    // Why a line the serializer refused is refused: not JSON, JSON but not an object, or an object that is not an event.
+    private static string Refusal(ReadOnlySpan<byte> line, JsonException refusal)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(line.ToArray());
+            return document.RootElement.ValueKind == JsonValueKind.Object
+                ? $"The line is not a valid event: {refusal.Message}"
+                : $"The line is a JSON {document.RootElement.ValueKind}, not an event object.";
+        }
+        catch (JsonException e)
+        {
+            return $"The line is not JSON: {e.Message}";
+        }
+    }
+
+    /// <summary>
+    /// How a row is known within its file and across files: the key under which its occurrences are counted (its own
+    /// <c>eventId</c>, or its bytes), and for a row without its own id, the stem of its derived id (see <see cref="DerivedId"/>).
+    /// Both come from one SHA-256 of the line.
+    /// </summary>
+    public static RowIdentity Identify(ReadOnlySpan<byte> line, string? ownId)
+    {
+        Span<byte> hash = stackalloc byte[32];
+        SHA256.HashData(ownId is null ? line : System.Text.Encoding.UTF8.GetBytes("id\n" + ownId), hash);
+        return new RowIdentity(
+            System.Buffers.Binary.BinaryPrimitives.ReadUInt128LittleEndian(hash), ownId is null ? Convert.ToHexStringLower(hash[..20]) : null);
+    }
+
     /// <summary>
     /// The derived id of a row without its own <c>eventId</c>: its bytes' SHA-256 and its occurrence among identical rows
     /// of the file, so the same row re-imported (in this file or another) gets the same id and is stored once, and a row
     /// repeated within one file is kept as often as it appears.
     /// </summary>
-    public static string DerivedId(ReadOnlySpan<byte> line, int occurrence) =>
-        $"import:{Convert.ToHexStringLower(SHA256.HashData(line))[..40]}:{occurrence}";
-
-    /// <summary>The key under which a row's occurrences are counted within a file.</summary>
-    public static UInt128 OccurrenceKey(ReadOnlySpan<byte> line, string? ownId)
-    {
-        Span<byte> hash = stackalloc byte[32];
-        if (ownId is null)
-        {
-            SHA256.HashData(line, hash);
-        }
-        else
-        {
-            SHA256.HashData(System.Text.Encoding.UTF8.GetBytes("id\n" + ownId), hash);
-        }
-        return System.Buffers.Binary.BinaryPrimitives.ReadUInt128LittleEndian(hash);
-    }
+    public static string DerivedId(RowIdentity identity, int occurrence) =>
+        identity.Stem is { } stem ? $"import:{stem}:{occurrence}" : throw new ArgumentException("A row with its own eventId has no derived id.", nameof(identity));
 
     /// <summary>The queued event of an accepted row.</summary>
     public static QueuedEvent Queued(IncomingEvent row, string eventId, DateTimeOffset receivedAt, string requestId, ImportJob job, long line) => new()
@@ -97,3 +92,6 @@ public sealed class RowChecker(TimeSpan maxAge, TimeProvider clock)
         ImportLine = line,
     };
 }
+
+/// <summary>A row's occurrence key, and the stem of its derived id if it has no id of its own (<see cref="RowChecker.Identify"/>).</summary>
+public readonly record struct RowIdentity(UInt128 Key, string? Stem);
