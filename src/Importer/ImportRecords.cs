@@ -76,13 +76,19 @@ public sealed class ImportRecords(IAmazonDynamoDB dynamoDb, string tableName)
             ConsistentRead = true,
         }, cancellationToken).ConfigureAwait(false)).Item;
 
-    /// <summary>Moves the record from line <paramref name="from"/> to <paramref name="progress"/>; false if another invocation moved it first.</summary>
+    /// <summary>
+    /// Moves the record from line <paramref name="from"/> to <paramref name="progress"/>; false if another invocation moved it
+    /// first. Each checkpoint writes a token of its own: if its response is lost and the SDK's retry finds the condition failed,
+    /// the token on the record tells that the first attempt moved it, and the checkpoint is a success, not a lost race that
+    /// would stop the import with no continuation and strand the file as importing.
+    /// </summary>
     public async Task<bool> CheckpointAsync(ImportJob job, long from, ImportProgress progress, IReadOnlyList<RefusedRow> newlyRefused,
         DateTimeOffset now, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(job);
         ArgumentNullException.ThrowIfNull(progress);
         ArgumentNullException.ThrowIfNull(newlyRefused);
+        var token = Guid.NewGuid().ToString("N");
         try
         {
             await dynamoDb.UpdateItemAsync(new UpdateItemRequest
@@ -90,8 +96,9 @@ public sealed class ImportRecords(IAmazonDynamoDB dynamoDb, string tableName)
                 TableName = tableName,
                 Key = new() { ["importId"] = new() { S = job.ImportId } },
                 UpdateExpression = "SET #line = :line, #offset = :offset, rowsRead = :rowsRead, accepted = :accepted, refused = :refused, "
-                    + "duplicates = :duplicates, blank = :blank, updatedAt = :now, refusedRows = list_append(refusedRows, :rows)",
+                    + "duplicates = :duplicates, blank = :blank, updatedAt = :now, refusedRows = list_append(refusedRows, :rows), checkpoint = :token",
                 ConditionExpression = "#line = :from AND #status = :importing",
+                ReturnValuesOnConditionCheckFailure = ReturnValuesOnConditionCheckFailure.ALL_OLD,
                 ExpressionAttributeNames = new() { ["#line"] = "line", ["#offset"] = "offset", ["#status"] = "status" },
                 ExpressionAttributeValues = new()
                 {
@@ -106,13 +113,14 @@ public sealed class ImportRecords(IAmazonDynamoDB dynamoDb, string tableName)
                     [":rows"] = new() { L = [.. newlyRefused.Select(Refused)] },
                     [":from"] = N(from),
                     [":importing"] = new() { S = ImportProgress.Importing },
+                    [":token"] = new() { S = token },
                 },
             }, cancellationToken).ConfigureAwait(false);
             return true;
         }
-        catch (ConditionalCheckFailedException)
+        catch (ConditionalCheckFailedException e)
         {
-            return false;
+            return e.Item?.TryGetValue("checkpoint", out var written) == true && written.S == token;
         }
     }
 
