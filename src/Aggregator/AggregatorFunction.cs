@@ -77,7 +77,7 @@ public sealed class AggregatorFunction : IDisposable
         ArgumentNullException.ThrowIfNull(context);
         _log.RequestId = context.RequestId;
         using var budget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        budget.CancelAfter(context.Deadline - _clock.GetUtcNow() - TimeSpan.FromSeconds(1));
+        budget.CancelAfterOrNow(context.Deadline - _clock.GetUtcNow() - TimeSpan.FromSeconds(1));
         var run = await RunAsync(budget.Token).ConfigureAwait(false);
         return JsonSerializer.SerializeToUtf8Bytes(run, SummaryJsonContext.Default.AggregatorRun);
     }

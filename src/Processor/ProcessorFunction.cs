@@ -34,9 +34,9 @@ public sealed class ProcessorFunction(ProcessorOptions options, IAmazonDynamoDB 
         var remaining = context.Deadline - clock.GetUtcNow();
         var finish = NotNegative(remaining - Reserve(remaining));
         using var budget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        budget.CancelAfter(finish);
+        budget.CancelAfterOrNow(finish);
         using var writes = CancellationTokenSource.CreateLinkedTokenSource(budget.Token);
-        writes.CancelAfter(NotNegative(finish - Reserve(finish)));
+        writes.CancelAfterOrNow(finish - Reserve(finish));
         var response = await _processor.ProcessAsync(sqsEvent.Records, context.Deadline, writes.Token, budget.Token).ConfigureAwait(false);
         return JsonSerializer.SerializeToUtf8Bytes(response, LambdaJsonContext.Default.SqsBatchResponse);
     }
