@@ -16,7 +16,11 @@ public sealed class CsvRowParser : IRowParser
     private static readonly UTF8Encoding Strict = new(false, throwOnInvalidBytes: true);
     private static readonly SepReaderOptions Cells = new()
     {
-        HasHeader = false, Unescape = true, DisableColCountCheck = true, Sep = new Sep(','), InitialBufferLength = 256,
+        HasHeader = false,
+        Unescape = true,
+        DisableColCountCheck = true,
+        Sep = new Sep(','),
+        InitialBufferLength = 256,
     };
 
     private readonly CsvColumn[] _columns;
