@@ -151,7 +151,8 @@ public sealed class PolicyTests
         var sns = new SnsClient(new HttpClient(new SigV4SigningHandler(LocalAws.Credentials, Amazon.RegionEndpoint.USEast1, "sns", network.Handler())), aws.Endpoints.Fauxqs);
         var options = Pipeline.Importer.ImporterOptions.FromEnvironment(stack.FunctionEnvironment("ImportFunction").GetValueOrDefault);
         var run = new Pipeline.Importer.ImportRun(options, S3(aws, network), Sqs(aws, network), sns,
-            new Pipeline.Importer.ImportRecords(DynamoDb(aws, network), options.TableName), DynamoDb(aws, network), TimeProvider.System, new FunctionLog(TextWriter.Null, "import"));
+            new Pipeline.Importer.ImportRecords(DynamoDb(aws, network), options.TableName), DynamoDb(aws, network), TimeProvider.System,
+            new FunctionLog(TextWriter.Null, "import"));
         var put = await aws.S3.PutObjectAsync(new Amazon.S3.Model.PutObjectRequest
         {
             BucketName = options.BucketName,
