@@ -9,8 +9,10 @@ using Amazon.SQS.Model;
 using Pipeline.ApiKeys;
 using Pipeline.Events;
 using Pipeline.Importer;
+using Pipeline.Intake;
 using Pipeline.Local.EventSourceMapping;
 using Pipeline.Local.Lambda;
+using Pipeline.Plans;
 using Pipeline.Tests;
 
 namespace Pipeline.Bench;
@@ -111,8 +113,9 @@ internal static class ImportBenchmark
     private static async Task<Raw> RawAsync(BenchStack bench, string file)
     {
         var queue = (await bench.Aws.Sqs.CreateQueueAsync($"{bench.Stack.StackName}-raw")).QueueUrl;
-        var checker = new RowChecker(TimeSpan.FromDays(1825), TimeProvider.System);
         var job = new ImportJob(bench.Stack["ImportsBucket"], "uploads/rows.jsonl", "etag");
+        var checker = new RowChecker(new EventRowParser(new ImportContext(DateTimeOffset.UtcNow, "import-raw", TimeSpan.FromDays(1825), TimeProvider.System)),
+            PlanState.None, job.File);
         var seen = new Dictionary<UInt128, int>();
         var sending = TimeSpan.Zero;
         int messages = 0, calls = 0, number = 0;
@@ -152,14 +155,11 @@ internal static class ImportBenchmark
         {
             number++;
             var bytes = Encoding.UTF8.GetBytes(line);
-            var (row, problems) = checker.Check(bytes);
-            if (row is null)
+            var outcome = checker.Check(new Record(bytes, number, number, 0, null), seen);
+            if (outcome.Event is not { } queued)
             {
-                throw new InvalidOperationException($"raw: row {number} refused: {string.Join("; ", problems)}");
+                throw new InvalidOperationException($"raw: row {number} refused: {string.Join("; ", outcome.Reasons)}");
             }
-            var identity = RowChecker.Identify(bytes, null);
-            var occurrence = seen[identity.Key] = seen.GetValueOrDefault(identity.Key) + 1;
-            var queued = RowChecker.Queued(row, RowChecker.DerivedId(identity, occurrence), DateTimeOffset.UtcNow, "import-raw", job, number);
             pending.Add(JsonSerializer.Serialize(queued, EventJsonContext.Default.QueuedEvent));
             if (pending.Count == 1000)
             {

@@ -23,9 +23,9 @@ public sealed class ImportFunction(Func<ImportRun> run, FunctionLog log)
     {
         var options = ImporterOptions.FromEnvironment();
         var (s3, sqs, sns) = (new AmazonS3Client(), new AmazonSQSClient(), SnsClient.FromDefaultChain());
-        var records = new ImportRecords(new AmazonDynamoDBClient(), options.TableName);
-        return new ImportFunction(
-            () => new ImportRun(options, s3, sqs, sns, records, new RowChecker(options.MaxAge, TimeProvider.System), TimeProvider.System, log), log);
+        var dynamoDb = new AmazonDynamoDBClient();
+        var records = new ImportRecords(dynamoDb, options.TableName);
+        return new ImportFunction(() => new ImportRun(options, s3, sqs, sns, records, dynamoDb, TimeProvider.System, log), log);
     }
 
     /// <summary>Handles one invocation: the SQS event in, the partial batch response out.</summary>

@@ -1,29 +1,31 @@
 using System.IO.Compression;
 using System.Text.Json;
+using Amazon.DynamoDBv2;
 using Amazon.S3;
 using Amazon.S3.Model;
 using Amazon.SQS;
 using Amazon.SQS.Model;
+using Pipeline.ApiKeys;
 using Pipeline.Events;
+using Pipeline.Intake;
 using Pipeline.Lambda;
+using Pipeline.Plans;
 using Pipeline.Sns;
 
 namespace Pipeline.Importer;
 
 /// <summary>
-/// Imports one object from where its record stands: streams it (decompressing a <c>.gz</c>), checks each row, sends the
+/// Imports one object from where its record stands: streams it (decompressing a <c>.gz</c>), reads it in its format
+/// (<see cref="ImportFiles"/>), checks each row against the rules and the tracking plan (<see cref="RowChecker"/>), sends the
 /// accepted rows to the import events queue as batch messages, checkpoints after each send, and near the deadline sends a
 /// continuation and stops. At the end it writes the report, raises an alert if rows were refused or the file could not
 /// be read, and closes the record (docs/import.md).
 /// </summary>
-public sealed class ImportRun(ImporterOptions options, IAmazonS3 s3, IAmazonSQS sqs, SnsClient sns, ImportRecords records,
-    RowChecker checker, TimeProvider clock, FunctionLog log)
+public sealed class ImportRun(ImporterOptions options, IAmazonS3 s3, IAmazonSQS sqs, SnsClient sns, ImportRecords records, IAmazonDynamoDB dynamoDb,
+    TimeProvider clock, FunctionLog log)
 {
-    /// <summary>Longest line read; a longer one is refused (the Api's largest event is 32 KB).</summary>
+    /// <summary>Longest line (or CSV row) read; a longer one is refused (the Api's largest event is 32 KB).</summary>
     public const int MaxLineBytes = 64 * 1024;
-
-    /// <summary>The names a file may have.</summary>
-    public static readonly IReadOnlyList<string> Suffixes = [".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz"];
 
     // Rows a send takes: ten batch messages of up to 100 events, one SendMessageBatch or a few. The record is moved past
     // the rows sent at most once a second (a retry sends again at most a second of rows, under the same ids), not after
@@ -52,10 +54,23 @@ public sealed class ImportRun(ImporterOptions options, IAmazonS3 s3, IAmazonSQS 
             // checkpoint finds the record moved stops; stopping here would leave a failed continuation's file importing.
             log.Write("INFO", $"{job.File}: a continuation at line {job.Line}, but the record is at line {progress.Line}: going on from the record");
         }
-        if (!Suffixes.Any(s => job.Key.EndsWith(s, StringComparison.OrdinalIgnoreCase)))
+        var (format, formatError) = ImportFiles.Of(job.Key);
+        // The plan in force now applies to this invocation's rows; a plan that cannot be read fails the invocation, to be
+        // retried from the checkpoint (an import never goes on unchecked where the plan would block).
+        var plan = await PlanState.ReadAsync(new TrackingPlanStore(dynamoDb, options.PlansTableName), cancellationToken).ConfigureAwait(false);
+        var import = new ImportContext(started, requestId, options.MaxAge, clock);
+        IRowParser? parser = format switch
         {
-            await FinishAsync(job, progress, [], ImportProgress.Unreadable,
-                $"The file's name must end in {string.Join(", ", Suffixes)}.", cancellationToken).ConfigureAwait(false);
+            ImportFormat.Events => new EventRowParser(import),
+            ImportFormat.Segment => await SegmentParserAsync(job, import, cancellationToken).ConfigureAwait(false),
+            _ => null, // CSV: from its header
+        };
+        formatError ??= format == ImportFormat.Segment && parser is null
+            ? $"No API key has the id {ImportFiles.SegmentKeyId(job.Key)} (pipeline keys list): the messages' ids are made from the write key's."
+            : null;
+        if (formatError is not null)
+        {
+            await FinishAsync(job, progress, [], ImportProgress.Unreadable, formatError, cancellationToken).ConfigureAwait(false);
             return;
         }
 
@@ -65,8 +80,17 @@ public sealed class ImportRun(ImporterOptions options, IAmazonS3 s3, IAmazonSQS 
         // not sent again.
         var seen = job.Continued && job.Line <= progress.Line ? await LoadStateAsync(job, cancellationToken).ConfigureAwait(false) : null;
         var (countedLine, countedOffset) = seen is null ? (0L, 0L) : (job.Line, job.Offset);
-        var gzip = job.Key.EndsWith(".gz", StringComparison.OrdinalIgnoreCase);
+        var gzip = ImportFiles.IsGzip(job.Key);
         var ranged = seen is not null && !gzip && countedOffset > 0;
+        if (ranged && format == ImportFormat.Csv)
+        {
+            (parser, var headerError) = await CsvHeaderAsync(job, import, cancellationToken).ConfigureAwait(false);
+            if (headerError is not null)
+            {
+                await FinishAsync(job, progress, [], ImportProgress.Unreadable, headerError, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+        }
         GetObjectResponse? response = null;
         try
         {
@@ -91,16 +115,19 @@ public sealed class ImportRun(ImporterOptions options, IAmazonS3 s3, IAmazonSQS 
         }
         using var trailer = new GzipTrailerStream(response?.ResponseStream ?? Stream.Null);
         using Stream content = gzip ? new GZipStream(trailer, CompressionMode.Decompress) : trailer;
-        var reader = ranged ? new LineReader(content, MaxLineBytes, countedLine, countedOffset) : new LineReader(content, MaxLineBytes);
+        var lines = ranged ? new LineReader(content, MaxLineBytes, countedLine, countedOffset) : new LineReader(content, MaxLineBytes);
+        var reader = new RecordReader(lines, format == ImportFormat.Csv, MaxLineBytes);
         string? error = null;
-        var head = ranged ? ReadOnlyMemory<byte>.Empty : await reader.PeekAsync(8000, cancellationToken).ConfigureAwait(false);
+        var head = ranged ? ReadOnlyMemory<byte>.Empty : await lines.PeekAsync(8000, cancellationToken).ConfigureAwait(false);
         if (head.Span.Contains((byte)0))
         {
-            error = gzip ? "The file is binary once decompressed, not JSON Lines." : "The file is binary, not JSON Lines (a gzip file's name ends in .gz).";
+            var what = format == ImportFormat.Csv ? "CSV" : "JSON Lines";
+            error = gzip ? $"The file is binary once decompressed, not {what}." : $"The file is binary, not {what} (a gzip file's name ends in .gz).";
         }
         else
         {
-            var (done, unreadable) = await ImportLinesAsync(job, progress, reader, seen, countedLine, stopAt, requestId, cancellationToken).ConfigureAwait(false);
+            var (done, unreadable) = await ImportLinesAsync(job, progress, reader, parser, import, plan, seen, countedLine, stopAt, cancellationToken)
+                .ConfigureAwait(false);
             if (done is null)
             {
                 return; // continued, or another invocation has the file
@@ -118,9 +145,12 @@ public sealed class ImportRun(ImporterOptions options, IAmazonS3 s3, IAmazonSQS 
 
     // Returns the final progress at the end of the file (and why the file could not be read to its end, if so); null if the
     // run continued in another invocation or lost the file to another.
-    private async Task<(ImportProgress? Progress, string? Error)> ImportLinesAsync(ImportJob job, ImportProgress progress, LineReader reader,
-        Dictionary<UInt128, int>? saved, long savedLine, DateTimeOffset stopAt, string requestId, CancellationToken cancellationToken)
+    // parser is null for a CSV file read from its start: its first record is the header, which makes it.
+    private async Task<(ImportProgress? Progress, string? Error)> ImportLinesAsync(ImportJob job, ImportProgress progress, RecordReader reader,
+        IRowParser? parser, ImportContext import, PlanState plan, Dictionary<UInt128, int>? saved, long savedLine, DateTimeOffset stopAt,
+        CancellationToken cancellationToken)
     {
+        var rows = parser is null ? null : new RowChecker(parser, plan, job.File);
         // Occurrences of each row within the file (by its own eventId, or its bytes), so a derived id is the same whichever
         // invocation sends the row (docs/import.md, "Exactly once"): saved by a previous invocation up to savedLine, and
         // counted again from there to the record's line.
@@ -128,7 +158,6 @@ public sealed class ImportRun(ImporterOptions options, IAmazonS3 s3, IAmazonSQS 
         // The last line read: the run stops at its deadline only once the occurrences are counted up to the record's line,
         // or the state it saves with its continuation would miss some and give later rows the ids of earlier ones.
         var lastRead = savedLine;
-        var receivedAt = clock.GetUtcNow();
         var pending = new List<string>();
         var refused = new List<RefusedRow>();
         var current = progress;
@@ -160,7 +189,7 @@ public sealed class ImportRun(ImporterOptions options, IAmazonS3 s3, IAmazonSQS 
                 log.Write("INFO", $"{job.File}: continuing at line {current.Line} (offset {current.Offset}) in the next invocation");
                 return (null, null);
             }
-            Line? next;
+            Record? next;
             try
             {
                 next = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
@@ -171,56 +200,56 @@ public sealed class ImportRun(ImporterOptions options, IAmazonS3 s3, IAmazonSQS 
                 error = $"The file cannot be read after line {current.Line}: {e.Message}";
                 break;
             }
-            if (next is not { } line)
+            if (next is not { } record)
             {
                 break;
             }
-            lastRead = line.Number;
-            var replay = line.Number <= progress.Line;
-            if (line.Number <= savedLine)
+            lastRead = record.LastLine;
+            var replay = record.LastLine <= progress.Line;
+            if (rows is null)
+            {
+                // A CSV file's header: not a row, but the lines it takes are done.
+                (parser, error) = record.Problem is { } problem ? (null, $"The header row (line 1): {problem}")
+                    : CsvRowParser.FromHeader(record.Bytes.Span, import);
+                if (parser is null)
+                {
+                    break;
+                }
+                rows = new RowChecker(parser, plan, job.File);
+                if (!replay && record.LastLine > savedLine)
+                {
+                    current = current with { Line = record.LastLine, Offset = record.End };
+                }
+                continue;
+            }
+            if (record.LastLine <= savedLine)
             {
                 continue; // a gzip file resumed with its saved occurrences: only decompressed up to where they were saved
             }
-            var bytes = line.Bytes.Span;
-            if (line.Number == 1 && bytes.StartsWith("\uFEFF"u8))
-            {
-                bytes = bytes[3..];
-            }
-            if (!line.TooLong && bytes.Trim(" \t"u8).IsEmpty)
-            {
-                if (!replay)
-                {
-                    current = current with { Line = line.Number, Offset = line.End, RowsRead = current.RowsRead + 1, Blank = current.Blank + 1 };
-                }
-                continue;
-            }
-            var (row, problems) = line.TooLong ? (null, [$"The line is longer than {MaxLineBytes} bytes."]) : checker.Check(bytes);
-            if (row is null)
-            {
-                if (!replay)
-                {
-                    if (current.RefusedListed + refused.Count < ImportReport.MaxRefusedListed)
-                    {
-                        refused.Add(new RefusedRow(line.Number, [.. problems.Take(MaxReasons).Select(p => p.Length > MaxReasonLength ? p[..MaxReasonLength] : p)]));
-                    }
-                    current = current with { Line = line.Number, Offset = line.End, RowsRead = current.RowsRead + 1, Refused = current.Refused + 1 };
-                }
-                continue;
-            }
-            var identity = RowChecker.Identify(bytes, row.EventId);
-            var occurrence = seen[identity.Key] = seen.GetValueOrDefault(identity.Key) + 1;
+            var outcome = rows.Check(record, seen);
             if (replay)
             {
                 continue;
             }
-            if (row.EventId is not null && occurrence > 1)
+            current = current with { Line = record.LastLine, Offset = record.End, RowsRead = current.RowsRead + 1 };
+            switch (outcome.Kind)
             {
-                current = current with { Line = line.Number, Offset = line.End, RowsRead = current.RowsRead + 1, Duplicates = current.Duplicates + 1 };
-                continue;
+                case RowKind.Blank:
+                    current = current with { Blank = current.Blank + 1 };
+                    continue;
+                case RowKind.Refused:
+                    if (current.RefusedListed + refused.Count < ImportReport.MaxRefusedListed)
+                    {
+                        refused.Add(new RefusedRow(record.Line, [.. outcome.Reasons.Take(MaxReasons).Select(p => p.Length > MaxReasonLength ? p[..MaxReasonLength] : p)]));
+                    }
+                    current = current with { Refused = current.Refused + 1 };
+                    continue;
+                case RowKind.Duplicate:
+                    current = current with { Duplicates = current.Duplicates + 1 };
+                    continue;
             }
-            var queued = RowChecker.Queued(row, row.EventId ?? RowChecker.DerivedId(identity, occurrence), receivedAt, requestId, job, line.Number);
-            pending.Add(JsonSerializer.Serialize(queued, EventJsonContext.Default.QueuedEvent));
-            current = current with { Line = line.Number, Offset = line.End, RowsRead = current.RowsRead + 1, Accepted = current.Accepted + 1 };
+            pending.Add(JsonSerializer.Serialize(outcome.Event!, EventJsonContext.Default.QueuedEvent));
+            current = current with { Accepted = current.Accepted + 1 };
             if (pending.Count >= RowsPerSend)
             {
                 if (!await previous.ConfigureAwait(false))
@@ -250,6 +279,29 @@ public sealed class ImportRun(ImporterOptions options, IAmazonS3 s3, IAmazonSQS 
             return (null, null);
         }
         return (current with { RefusedListed = current.RefusedListed + refused.Count }, error);
+    }
+
+    // A Segment file's parser: its messages' ids are made from the hash of the write key it is filed under; null if no key has that id.
+    private async Task<IRowParser?> SegmentParserAsync(ImportJob job, ImportContext import, CancellationToken cancellationToken)
+    {
+        var keyId = ImportFiles.SegmentKeyId(job.Key);
+        var hash = keyId is null ? null
+            : await new ApiKeyRegistry(dynamoDb, options.ApiKeysTableName).HashOfIdAsync(keyId, cancellationToken).ConfigureAwait(false);
+        return hash is null ? null : new SegmentRowParser(import, hash);
+    }
+
+    // A CSV file resumed from a byte offset: its header, read from the start of the object.
+    private async Task<(IRowParser? Parser, string? Error)> CsvHeaderAsync(ImportJob job, ImportContext import, CancellationToken cancellationToken)
+    {
+        using var response = await s3.GetObjectAsync(new GetObjectRequest
+        {
+            BucketName = job.Bucket,
+            Key = job.Key,
+            EtagToMatch = job.ETag.Length > 0 ? $"\"{job.ETag}\"" : null,
+            ByteRange = new ByteRange(0, MaxLineBytes * 2),
+        }, cancellationToken).ConfigureAwait(false);
+        var header = await new RecordReader(new LineReader(response.ResponseStream, MaxLineBytes), true, MaxLineBytes).ReadAsync(cancellationToken).ConfigureAwait(false);
+        return header is { Problem: null } h ? CsvRowParser.FromHeader(h.Bytes.Span, import) : (null, "The header row (line 1) cannot be read.");
     }
 
     private async Task<Dictionary<UInt128, int>?> LoadStateAsync(ImportJob job, CancellationToken cancellationToken)

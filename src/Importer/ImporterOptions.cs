@@ -10,10 +10,13 @@ namespace Pipeline.Importer;
 /// </param>
 /// <param name="AlertTopicArn">The import alerts topic (<c>Imports__AlertTopicArn</c>).</param>
 /// <param name="MaxAge">The oldest <c>occurredAt</c> a row may have (<c>Imports__MaxAgeDays</c>, default 1825).</param>
-public sealed record ImporterOptions(string BucketName, string TableName, string ImportQueueUrl, string EventsQueueUrl, string AlertTopicArn, TimeSpan MaxAge)
+/// <param name="PlansTableName">The tracking plans table: the plan every row is checked against (<c>Plans__TableName</c>).</param>
+/// <param name="ApiKeysTableName">The API keys table: the write key a Segment file is imported under (<c>ApiKeys__TableName</c>).</param>
+public sealed record ImporterOptions(string BucketName, string TableName, string ImportQueueUrl, string EventsQueueUrl, string AlertTopicArn, TimeSpan MaxAge,
+    string PlansTableName, string ApiKeysTableName)
 {
     /// <summary>Where uploaded files are; only these are imported.</summary>
-    public const string UploadsPrefix = "uploads/";
+    public const string UploadsPrefix = Intake.ImportFiles.UploadsPrefix;
 
     /// <summary>Where the reports are written.</summary>
     public const string ReportsPrefix = "reports/";
@@ -28,6 +31,8 @@ public sealed record ImporterOptions(string BucketName, string TableName, string
             settings.Required("Imports__QueueUrl"),
             settings.Required("Queue__Url"),
             settings.Required("Imports__AlertTopicArn"),
-            TimeSpan.FromDays(settings.Number("Imports__MaxAgeDays", 1825, 30, 3650)));
+            TimeSpan.FromDays(settings.Number("Imports__MaxAgeDays", 1825, 30, 3650)),
+            settings.Required("Plans__TableName"),
+            settings.Required("ApiKeys__TableName"));
     }
 }

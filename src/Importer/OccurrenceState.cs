@@ -5,7 +5,7 @@ using System.Text;
 namespace Pipeline.Importer;
 
 /// <summary>
-/// The occurrences of each row seen so far in a file (see <see cref="RowChecker.DerivedId"/>), saved with a continuation
+/// The occurrences of each row seen so far in a file (see <see cref="Intake.RowChecker"/>), saved with a continuation
 /// under <c>checkpoints/</c> of the imports bucket, so the next invocation goes on from the byte offset without reading
 /// the lines before it again. 20 bytes a distinct row (a 1 M-row file: 20 MB); expired by the bucket's lifecycle.
 /// </summary>

@@ -4,6 +4,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json.Nodes;
 using Pipeline.ApiKeys;
+using Pipeline.Intake;
 
 namespace Pipeline.Api.Tests;
 
@@ -98,8 +99,8 @@ public sealed class SegmentTests
         Assert.Equal(5, ids.Count);
         // One key: one eventId for the messageId (so the Processor stores it once); another key: another id.
         Assert.Equal(2, ids.Distinct().Count());
-        Assert.Equal(4, ids.Count(id => id == Segment.SegmentMapper.EventId(ApiKeyRegistry.Hash(app.ApiKey), "same-id")));
-        Assert.Single(ids, Segment.SegmentMapper.EventId(ApiKeyRegistry.Hash(otherKey), "same-id"));
+        Assert.Equal(4, ids.Count(id => id == SegmentEvents.EventId(ApiKeyRegistry.Hash(app.ApiKey), "same-id")));
+        Assert.Single(ids, SegmentEvents.EventId(ApiKeyRegistry.Hash(otherKey), "same-id"));
     }
 
     [Fact]

@@ -151,8 +151,8 @@ public sealed class PolicyTests
         var sns = new SnsClient(new HttpClient(new SigV4SigningHandler(LocalAws.Credentials, Amazon.RegionEndpoint.USEast1, "sns", network.Handler())), aws.Endpoints.Fauxqs);
         var options = Pipeline.Importer.ImporterOptions.FromEnvironment(stack.FunctionEnvironment("ImportFunction").GetValueOrDefault);
         var run = new Pipeline.Importer.ImportRun(options, S3(aws, network), Sqs(aws, network), sns,
-            new Pipeline.Importer.ImportRecords(DynamoDb(aws, network), options.TableName), new Pipeline.Importer.RowChecker(options.MaxAge, TimeProvider.System),
-            TimeProvider.System, new FunctionLog(TextWriter.Null, "import"));
+            new Pipeline.Importer.ImportRecords(DynamoDb(aws, network), options.TableName), DynamoDb(aws, network), TimeProvider.System,
+            new FunctionLog(TextWriter.Null, "import"));
         var put = await aws.S3.PutObjectAsync(new Amazon.S3.Model.PutObjectRequest
         {
             BucketName = options.BucketName,
@@ -170,6 +170,18 @@ public sealed class PolicyTests
         Assert.Equal(Pipeline.Importer.ImportProgress.Imported, record!.Status);
         Assert.Equal(1, record.Accepted);
         Assert.Equal(1, record.Refused);
+
+        // A Segment file: imported under the write key it names by id (the keys table is scanned for it).
+        var (_, key) = await new ApiKeyRegistry(aws.DynamoDb, stack["ApiKeysTable"]).CreateAsync("segment", CancellationToken.None);
+        var segment = await aws.S3.PutObjectAsync(new Amazon.S3.Model.PutObjectRequest
+        {
+            BucketName = options.BucketName,
+            Key = $"uploads/segment/{key.KeyId}/policy.json",
+            ContentBody = "{\"type\":\"track\",\"event\":\"A\",\"userId\":\"u\",\"messageId\":\"m-1\"}\n",
+        });
+        var segmentJob = new Pipeline.Importer.ImportJob(options.BucketName, $"uploads/segment/{key.KeyId}/policy.json", segment.ETag.Trim('"'));
+        await run.RunAsync(segmentJob, DateTimeOffset.UtcNow.AddMinutes(1), "r", CancellationToken.None);
+        Assert.Equal(1, (await new Pipeline.Importer.ImportRecords(aws.DynamoDb, options.TableName).ReadAsync(segmentJob, CancellationToken.None))!.Accepted);
         AssertPolicyMatches("ImportFunction", stack, network);
     }
 

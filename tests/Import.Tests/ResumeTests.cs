@@ -103,8 +103,7 @@ public sealed class ResumeTests
     {
         var options = Options(stack);
         IAmazonSQS sqs = failAtLine > 0 ? new FailingSqs(aws, failAtLine) : aws.Sqs;
-        return new ImportRun(options, aws.S3, sqs, aws.Sns, Records(aws, stack), new RowChecker(options.MaxAge, TimeProvider.System),
-            clock ?? TimeProvider.System, new FunctionLog(TextWriter.Null, "import"));
+        return new ImportRun(options, aws.S3, sqs, aws.Sns, Records(aws, stack), aws.DynamoDb, clock ?? TimeProvider.System, new FunctionLog(TextWriter.Null, "import"));
     }
 
     private static async Task<List<JsonNode>> QueuedAsync(LocalAws aws, ProvisionedResources stack)

@@ -110,7 +110,7 @@ public sealed class StorableTests
             }
             else if (response.StatusCode == HttpStatusCode.OK && path != "/events")
             {
-                accepted.Add(Pipeline.Api.Segment.SegmentMapper.EventId(ApiKeyRegistry.Hash(key), $"m{i}"));
+                accepted.Add(Pipeline.Intake.SegmentEvents.EventId(ApiKeyRegistry.Hash(key), $"m{i}"));
             }
             else
             {

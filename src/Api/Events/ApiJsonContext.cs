@@ -11,7 +11,7 @@ namespace Pipeline.Api.Events;
 [JsonSerializable(typeof(BatchResult))]
 [JsonSerializable(typeof(IReadOnlyList<BatchItemResult>))]
 [JsonSerializable(typeof(int))]
-[JsonSerializable(typeof(Pipeline.Api.Segment.SegmentMessage))]
-[JsonSerializable(typeof(Pipeline.Api.Segment.SegmentBatch))]
+[JsonSerializable(typeof(SegmentMessage))]
+[JsonSerializable(typeof(SegmentBatch))]
 [JsonSerializable(typeof(Pipeline.Api.Segment.SegmentSuccess))]
 public sealed partial class ApiJsonContext : JsonSerializerContext;

@@ -8,19 +8,6 @@ using Pipeline.Plans;
 
 namespace Pipeline.Api.Plans;
 
-/// <summary>The plan the Api applies: none set, a plan and its version, or unknown (never read: events are accepted, marked unchecked).</summary>
-/// <param name="Plan">The plan, or null.</param>
-/// <param name="Version">Its version, or null.</param>
-/// <param name="Unreadable">True if no plan could ever be read (the store failed, or held a plan this Api cannot use).</param>
-public sealed record PlanState(TrackingPlan? Plan, int? Version, bool Unreadable)
-{
-    /// <summary>No plan is set: events are accepted as they are.</summary>
-    public static PlanState None { get; } = new(null, null, false);
-
-    /// <summary>No plan could be read yet.</summary>
-    public static PlanState Unknown { get; } = new(null, null, true);
-}
-
 /// <summary>
 /// Reads the tracking plan at most every <see cref="PlanOptions.RefreshSeconds"/> (so a new plan applies within that
 /// time, as a revoked key does) and keeps the last good one when a read fails in any way: a plan it cannot read never

@@ -130,3 +130,7 @@ public static class SegmentApi
         _ => "requires `userId` or `anonymousId`",
     };
 }
+
+/// <summary>The answer Segment's libraries expect from a successful call.</summary>
+/// <param name="Success">Always true.</param>
+public sealed record SegmentSuccess(bool Success);

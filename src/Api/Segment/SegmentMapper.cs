@@ -1,6 +1,3 @@
-using System.Buffers;
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using Pipeline.Api.Events;
 using Pipeline.Events;
@@ -20,43 +17,17 @@ public sealed class SegmentMapper(TimeProvider clock)
         ArgumentNullException.ThrowIfNull(http);
         var receivedAt = clock.GetUtcNow();
         var ip = http.Connection.RemoteIpAddress?.ToString();
-        return new QueuedEvent
+        var eventId = message.MessageId is { } id ? SegmentEvents.EventId(keyHash, id) : Guid.CreateVersion7(receivedAt).ToString();
+        var context = Merge(ObjectOrNull(envelope?.Context), ObjectOrNull(message.Context), ip is null ? null : ("ip", ip));
+        var integrations = Merge(ObjectOrNull(envelope?.Integrations), ObjectOrNull(message.Integrations), null);
+        return SegmentEvents.Map(message, eventId, SegmentTime.OccurredAt(message, receivedAt), receivedAt, http.TraceIdentifier, context, integrations) with
         {
-            SchemaVersion = QueuedEvent.CurrentSchemaVersion,
-            EventId = message.MessageId is { } id ? EventId(keyHash, id) : Guid.CreateVersion7(receivedAt).ToString(),
-            EventType = message.Type == "track" ? message.Event! : message.Type!,
-            UserId = EventRules.NullIfBlank(message.UserId),
-            AnonymousId = EventRules.NullIfBlank(message.AnonymousId),
-            OccurredAt = SegmentTime.OccurredAt(message, receivedAt),
-            ReceivedAt = receivedAt,
             SourceIp = ip,
             UserAgent = RequestFields.UserAgent(http),
-            RequestId = http.TraceIdentifier,
-            Properties = ObjectOrNull(message.Properties),
-            Type = message.Type,
-            MessageId = message.MessageId,
-            Name = message.Name,
-            Category = message.Category,
-            GroupId = message.GroupId,
-            PreviousId = message.PreviousId,
-            Traits = ObjectOrNull(message.Traits),
-            Context = Merge(ObjectOrNull(envelope?.Context), ObjectOrNull(message.Context), ip is null ? null : ("ip", ip)),
-            Integrations = Merge(ObjectOrNull(envelope?.Integrations), ObjectOrNull(message.Integrations), null),
-            Timestamp = message.Timestamp,
-            OriginalTimestamp = message.OriginalTimestamp,
-            SentAt = message.SentAt,
-            Extra = message.Extra is { Count: > 0 } extra ? Write(w => { foreach (var (name, value) in extra) { w.WritePropertyName(name); value.WriteTo(w); } }) : null,
         };
     }
 
-    /// <summary>
-    /// The stored id of a call: from its messageId and the write key's hash, so a resend is stored once and two keys'
-    /// ids never collide; 160 bits of SHA-256, in the characters an eventId allows.
-    /// </summary>
-    public static string EventId(string keyHash, string messageId) =>
-        "seg-" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes($"{keyHash}\n{messageId}")))[..40];
-
-    private static JsonElement? ObjectOrNull(JsonElement? value) => value is { ValueKind: JsonValueKind.Object } o ? o : null;
+    private static JsonElement? ObjectOrNull(JsonElement? value) => SegmentEvents.ObjectOrNull(value);
 
     // The base's fields the call does not have, then the call's; then the default field if neither has it.
     private static JsonElement? Merge(JsonElement? baseObject, JsonElement? own, (string Name, string Value)? fallback)
@@ -91,16 +62,5 @@ public sealed class SegmentMapper(TimeProvider clock)
 
     private static bool Has(JsonElement? value, string name) => value is { } o && o.TryGetProperty(name, out _);
 
-    private static JsonElement Write(Action<Utf8JsonWriter> fields)
-    {
-        var buffer = new ArrayBufferWriter<byte>();
-        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
-        {
-            writer.WriteStartObject();
-            fields(writer);
-            writer.WriteEndObject();
-        }
-        using var document = JsonDocument.Parse(buffer.WrittenMemory);
-        return document.RootElement.Clone();
-    }
+    private static JsonElement Write(Action<Utf8JsonWriter> fields) => SegmentEvents.Write(fields);
 }

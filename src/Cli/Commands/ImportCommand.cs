@@ -5,38 +5,44 @@ using Amazon.DynamoDBv2;
 using Amazon.DynamoDBv2.Model;
 using Amazon.S3;
 using Amazon.S3.Transfer;
+using Pipeline.Intake;
 
 namespace Pipeline.Cli.Commands;
 
 /// <summary>
-/// <c>import FILE</c>: uploads a JSON Lines file to the stack's imports bucket (under <c>uploads/</c>; a multipart
-/// upload for a large file) and waits for its report (<c>--no-wait</c> returns at once); <c>import status [KEY]</c>
+/// <c>import FILE</c>: uploads a file (JSON Lines of events, CSV, or with <c>--segment KEYID</c> a Segment archive) to the
+/// stack's imports bucket (under <c>uploads/</c>; a multipart upload for a large file) and waits for its report
+/// (<c>--no-wait</c> returns at once); <c>--dry-run</c> checks it here and uploads nothing; <c>import status [KEY]</c>
 /// lists recent imports, or one file's (docs/import.md).
 /// </summary>
 public static class ImportCommand
 {
-    // The names the import function reads (src/Importer, ImportRun.Suffixes; the CLI does not reference the function).
-    private static readonly string[] Suffixes = [".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz"];
-
     /// <summary>The command.</summary>
     public static Command Create()
     {
-        var file = new Argument<FileInfo>("FILE") { Description = "a .jsonl or .ndjson file, or either gzipped (.gz)" };
+        var file = new Argument<FileInfo>("FILE") { Description = "a .jsonl, .ndjson or .csv file, or any gzipped (.gz); with --segment, a Segment archive" };
         var key = new Option<string?>("--key") { Description = "its name under uploads/ (default: the file's name)" };
+        var segment = new Option<string?>("--segment")
+        {
+            Description = "a Segment archive, imported under the write key with this id (pipeline keys list): to uploads/segment/KEYID/",
+        };
+        var dryRun = new Option<bool>("--dry-run") { Description = "check every row here against the rules and the stack's plan; upload nothing" };
         var noWait = new Option<bool>("--no-wait") { Description = "return once uploaded, without waiting for the report" };
         var timeout = new Option<int>("--timeout") { Description = "seconds to wait for the report (default 900)", DefaultValueFactory = _ => 900 };
-        var command = new Command("import", "upload a JSON Lines file of events to the stack's imports bucket and wait for its report") { file, key, noWait, timeout };
+        var command = new Command("import", "upload a file of events (JSON Lines, CSV, a Segment archive) to the stack's imports bucket and wait for its report")
+        {
+            file, key, segment, dryRun, noWait, timeout,
+        };
         StackTarget.AddOptions(command, Services.S3 | Services.DynamoDb);
         command.Validators.Add(r =>
         {
-            var name = r.GetValue(key) ?? r.GetValue(file)?.Name ?? "";
             if (r.GetValue(file) is { Exists: false } missing)
             {
                 r.AddError($"No file {missing.FullName}.");
             }
-            else if (!Suffixes.Any(s => name.EndsWith(s, StringComparison.OrdinalIgnoreCase)))
+            else if (ImportFiles.Of(UploadKey(r.GetValue(key) ?? r.GetValue(file)?.Name ?? "", r.GetValue(segment))).Error is { } error)
             {
-                r.AddError($"'{name}' must end in .jsonl, .ndjson, .jsonl.gz or .ndjson.gz (the import function reads only those).");
+                r.AddError($"{error} (the import function reads only those)");
             }
         });
         command.SetAction(async (r, ct) =>
@@ -46,7 +52,12 @@ public static class ImportCommand
             using var s3 = target.S3();
             using var dynamoDb = target.DynamoDb();
             var path = r.GetValue(file)!;
-            return await UploadAsync(s3, dynamoDb, Bucket(resources), Table(resources), path.FullName, "uploads/" + (r.GetValue(key) ?? path.Name),
+            var uploadKey = UploadKey(r.GetValue(key) ?? path.Name, r.GetValue(segment));
+            if (r.GetValue(dryRun))
+            {
+                return await ImportDryRun.RunAsync(dynamoDb, resources, path.FullName, uploadKey, r.InvocationConfiguration.Output, ct);
+            }
+            return await UploadAsync(s3, dynamoDb, Bucket(resources), Table(resources), path.FullName, uploadKey,
                 r.GetValue(noWait) ? null : TimeSpan.FromSeconds(r.GetValue(timeout)), r.InvocationConfiguration.Output, ct);
         });
 
@@ -64,6 +75,10 @@ public static class ImportCommand
         command.Subcommands.Add(status);
         return command;
     }
+
+    // Where the file goes: under uploads/, and a Segment archive under the id of its write key.
+    private static string UploadKey(string name, string? segmentKeyId) =>
+        segmentKeyId is null ? ImportFiles.UploadsPrefix + name : $"{ImportFiles.SegmentPrefix}{segmentKeyId}/{name}";
 
     /// <summary>Uploads, then (unless <paramref name="wait"/> is null) waits for the file's record to close and prints its report; returns the exit code.</summary>
     public static async Task<int> UploadAsync(IAmazonS3 s3, IAmazonDynamoDB dynamoDb, string bucket, string table, string path, string key, TimeSpan? wait,

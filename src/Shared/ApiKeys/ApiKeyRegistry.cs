@@ -85,6 +85,16 @@ public sealed class ApiKeyRegistry(IAmazonDynamoDB dynamoDb, string tableName, T
         return response.IsItemSet ? ToRecord(response.Item) : null;
     }
 
+    /// <summary>
+    /// The hash of the key whose id is <paramref name="keyId"/>, revoked or not (a Segment file is imported under the key
+    /// its messages were sent with: docs/import.md); null if no key, or more than one, has that id.
+    /// </summary>
+    public async Task<string?> HashOfIdAsync(string keyId, CancellationToken cancellationToken)
+    {
+        var hashes = (await ScanAsync(cancellationToken).ConfigureAwait(false)).Where(i => i["keyId"].S == keyId).Select(i => i["keyHash"].S).ToList();
+        return hashes.Count == 1 ? hashes[0] : null;
+    }
+
     /// <summary>Lists every key, oldest first.</summary>
     public async Task<IReadOnlyList<ApiKeyRecord>> ListAsync(CancellationToken cancellationToken) =>
         [.. (await ScanAsync(cancellationToken).ConfigureAwait(false)).Select(ToRecord).OrderBy(r => r.CreatedAt)];

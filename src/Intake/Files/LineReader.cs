@@ -1,4 +1,4 @@
-namespace Pipeline.Importer;
+namespace Pipeline.Intake;
 
 /// <summary>One line of a file: its bytes (valid until the next read), number (from 1) and the offset just past it.</summary>
 /// <param name="Bytes">The line without its newline (and without a trailing carriage return); empty if <paramref name="TooLong"/>.</param>

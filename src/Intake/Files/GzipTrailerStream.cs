@@ -1,4 +1,4 @@
-namespace Pipeline.Importer;
+namespace Pipeline.Intake;
 
 /// <summary>
 /// Passes a gzip file's bytes through, keeping the last eight: its trailer. .NET's GZipStream ends without an error

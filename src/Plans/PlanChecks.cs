@@ -1,8 +1,31 @@
 using System.Text.Json;
 using Pipeline.Events;
-using Pipeline.Plans;
 
-namespace Pipeline.Api.Plans;
+namespace Pipeline.Plans;
+
+/// <summary>
+/// The plan applied (by the Api, and by the import function to each row): none set, a plan and its version, or unknown
+/// (never read: events are accepted, marked unchecked).
+/// </summary>
+/// <param name="Plan">The plan, or null.</param>
+/// <param name="Version">Its version, or null.</param>
+/// <param name="Unreadable">True if no plan could ever be read (the store failed, or held a plan this Api cannot use).</param>
+public sealed record PlanState(TrackingPlan? Plan, int? Version, bool Unreadable)
+{
+    /// <summary>No plan is set: events are accepted as they are.</summary>
+    public static PlanState None { get; } = new(null, null, false);
+
+    /// <summary>No plan could be read yet.</summary>
+    public static PlanState Unknown { get; } = new(null, null, true);
+
+    /// <summary>The current plan of <paramref name="store"/>, read now; a failed read or an unusable plan throws.</summary>
+    public static async Task<PlanState> ReadAsync(TrackingPlanStore store, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        var stored = await store.GetAsync(cancellationToken).ConfigureAwait(false);
+        return stored is null ? None : new PlanState(TrackingPlan.Parse(stored.Document), stored.Version, false);
+    }
+}
 
 /// <summary>The tracking plan's verdict on one accepted event, as the queued event carries it.</summary>
 public static class PlanChecks

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace Pipeline.Api.Segment;
+namespace Pipeline.Intake;
 
 /// <summary>
 /// One call of Segment's HTTP Tracking API: the Spec's common fields and each call's own. Every field a client may
@@ -83,7 +83,3 @@ public sealed record SegmentBatch
     /// <summary>The write key, when not sent in HTTP Basic auth.</summary>
     public string? WriteKey { get; init; }
 }
-
-/// <summary>The answer Segment's libraries expect from a successful call.</summary>
-/// <param name="Success">Always true.</param>
-public sealed record SegmentSuccess(bool Success);

@@ -1,14 +1,13 @@
 using FluentValidation;
 using Microsoft.Extensions.Options;
-using Pipeline.Api.Events;
-using Pipeline.Api.Hosting;
 using Pipeline.Storage;
 
-namespace Pipeline.Api.Segment;
+namespace Pipeline.Intake;
 
 /// <summary>
 /// The rules of a Segment call (Segment's Spec: the fields each call requires), and everything the events table would
-/// refuse. The call's time is checked after the clock-skew correction, against the same limits as POST /events.
+/// refuse. A live call's time is checked after the clock-skew correction, against the same limits as POST /events; an
+/// imported message's time as its file recorded it (<see cref="SegmentTime.Recorded"/>), against the import's limits.
 /// </summary>
 public sealed class SegmentMessageValidator : AbstractValidator<SegmentMessage>
 {
@@ -21,9 +20,10 @@ public sealed class SegmentMessageValidator : AbstractValidator<SegmentMessage>
     /// <summary>Longest id (userId, anonymousId, messageId, groupId, previousId) and name, in characters.</summary>
     public const int MaxId = 256;
 
-    /// <summary>Creates the validator with the configured limits.</summary>
-    public SegmentMessageValidator(IOptions<EventLimits> options, TimeProvider clock)
+    /// <summary>Creates the validator with the configured limits; <paramref name="imported"/> checks a file's messages.</summary>
+    public SegmentMessageValidator(IOptions<EventLimits> options, TimeProvider clock, bool imported = false)
     {
+        ArgumentNullException.ThrowIfNull(options);
         var limits = options.Value;
 
         RuleFor(m => m.Type).NotEmpty().WithMessage("'type' is required: one of track, identify, page, screen, group, alias.")
@@ -54,7 +54,10 @@ public sealed class SegmentMessageValidator : AbstractValidator<SegmentMessage>
         RuleFor(m => m).Custom((message, context) =>
         {
             var now = clock.GetUtcNow();
-            if (EventRules.TimeProblem(SegmentTime.OccurredAt(message, now), now, limits, "The call's time, corrected for clock skew,") is { } problem)
+            var (at, subject) = imported
+                ? (SegmentTime.Recorded(message, now), "The message's time")
+                : (SegmentTime.OccurredAt(message, now), "The call's time, corrected for clock skew,");
+            if (EventRules.TimeProblem(at, now, limits, subject) is { } problem)
             {
                 context.AddFailure("timestamp", problem);
             }

@@ -1,0 +1,87 @@
+using System.IO.Compression;
+using Amazon.DynamoDBv2;
+using Pipeline.ApiKeys;
+using Pipeline.Intake;
+using Pipeline.Plans;
+
+namespace Pipeline.Cli.Commands;
+
+/// <summary>
+/// <c>import --dry-run FILE</c>: reads the file here, as the import function would read it under its key, and checks every
+/// row against the same rules and the stack's current tracking plan (src/Intake's <see cref="RowChecker"/>); prints what
+/// the import would do, and sends and writes nothing.
+/// </summary>
+public static class ImportDryRun
+{
+    /// <summary>Checks <paramref name="path"/> as the object <paramref name="key"/>; returns the exit code (1 if rows would be refused).</summary>
+    public static async Task<int> RunAsync(IAmazonDynamoDB dynamoDb, StackResources resources, string path, string key, TextWriter output,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(resources);
+        ArgumentNullException.ThrowIfNull(output);
+        var (format, error) = ImportFiles.Of(key);
+        var plan = await PlanState.ReadAsync(new TrackingPlanStore(dynamoDb, resources.TrackingPlansTable), cancellationToken);
+        var import = new ImportContext(DateTimeOffset.UtcNow, "dry-run", TimeSpan.FromDays(1825), TimeProvider.System);
+        IRowParser? parser = format switch
+        {
+            ImportFormat.Events => new EventRowParser(import),
+            ImportFormat.Segment => await new ApiKeyRegistry(dynamoDb, resources.ApiKeysTable).HashOfIdAsync(ImportFiles.SegmentKeyId(key)!, cancellationToken)
+                is { } hash ? new SegmentRowParser(import, hash) : null,
+            _ => null,
+        };
+        if (format == ImportFormat.Segment && parser is null)
+        {
+            error = $"No API key has the id {ImportFiles.SegmentKeyId(key)} (pipeline keys list).";
+        }
+        long read = 0, accepted = 0, refused = 0, duplicates = 0, blank = 0;
+        var refusedRows = new List<(long Line, IReadOnlyList<string> Reasons)>();
+        if (error is null)
+        {
+            await using var file = File.OpenRead(path);
+            await using Stream content = ImportFiles.IsGzip(key) ? new GZipStream(file, CompressionMode.Decompress) : file;
+            var reader = new RecordReader(new LineReader(content, MaxRecordBytes), format == ImportFormat.Csv, MaxRecordBytes);
+            var seen = new Dictionary<UInt128, int>();
+            RowChecker? rows = parser is null ? null : new RowChecker(parser, plan, $"file://{path}");
+            while (await reader.ReadAsync(cancellationToken) is { } record)
+            {
+                if (rows is null)
+                {
+                    (parser, error) = record.Problem is { } problem ? (null, $"The header row (line 1): {problem}") : CsvRowParser.FromHeader(record.Bytes.Span, import);
+                    if (parser is null)
+                    {
+                        break;
+                    }
+                    rows = new RowChecker(parser, plan, $"file://{path}");
+                    continue;
+                }
+                read++;
+                var outcome = rows.Check(record, seen);
+                switch (outcome.Kind)
+                {
+                    case RowKind.Blank: blank++; break;
+                    case RowKind.Duplicate: duplicates++; break;
+                    case RowKind.Accepted: accepted++; break;
+                    default:
+                        refused++;
+                        refusedRows.Add((record.Line, outcome.Reasons));
+                        break;
+                }
+            }
+        }
+        await output.WriteLineAsync($"{key} (dry run, tracking plan {(plan.Version is { } v ? $"version {v}" : "none")}): "
+            + $"{(error is null ? "imported" : "unreadable")}; {read} read, {accepted} accepted, {refused} refused, {duplicates} duplicate(s), {blank} blank.");
+        if (error is not null)
+        {
+            await output.WriteLineAsync($"  {error}");
+        }
+        foreach (var (line, reasons) in refusedRows.Take(10))
+        {
+            await output.WriteLineAsync($"  line {line}: {string.Join(" ", reasons)}");
+        }
+        await output.WriteLineAsync("Nothing was sent.");
+        return error is null && refused == 0 ? 0 : 1;
+    }
+
+    // The import function's (ImportRun.MaxLineBytes; the CLI does not reference the function).
+    private const int MaxRecordBytes = 64 * 1024;
+}
