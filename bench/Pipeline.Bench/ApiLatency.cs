@@ -76,7 +76,7 @@ internal static class ApiLatency
                 + $"(no coordinated omission); *from send* is the server's part alone, and *send lag* the client's (its timer, "
                 + $"and waits for a free connection)."),
             "",
-            "| measurement | rate req/s (sent) | p50 ms | p99 ms | p99.9 ms | max ms | p99.9 from send ms | send lag p99 ms | errors |",
+            "| measurement | rate req/s (sent) | p50 ms | p99 ms | p99.9 ms | max ms | p99.9 from send ms | send lag p99.9 ms | errors |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         };
         foreach (var (pair, raw, api) in runs)
@@ -100,7 +100,7 @@ internal static class ApiLatency
 
     private static string Row(string name, FixedRateRun run) => string.Create(CultureInfo.InvariantCulture, 
         $"| {name} | {run.Rate:0} ({run.SentRate:0}) | {run.Latency.P50:0.00} | {run.Latency.P99:0.00} | {run.Latency.P999:0.00} | {run.Latency.Max:0.0} | "
-        + $"{run.Service.P999:0.00} | {run.SendLag.P99:0.00} | {run.Errors} |");
+        + $"{run.Service.P999:0.00} | {run.SendLag.P999:0.00} | {run.Errors} |");
 
     private static string Ratio(double api, double raw) => string.Create(CultureInfo.InvariantCulture, $"{api / raw:0.00}×");
 }
