@@ -98,7 +98,7 @@ internal static class ApiLatency
         return string.Join('\n', lines) + "\n";
     }
 
-    private static string Row(string name, FixedRateRun run) => string.Create(CultureInfo.InvariantCulture, 
+    private static string Row(string name, FixedRateRun run) => string.Create(CultureInfo.InvariantCulture,
         $"| {name} | {run.Rate:0} ({run.SentRate:0}) | {run.Latency.P50:0.00} | {run.Latency.P99:0.00} | {run.Latency.P999:0.00} | {run.Latency.Max:0.0} | "
         + $"{run.Service.P999:0.00} | {run.SendLag.P999:0.00} | {run.Errors} |");
 
