@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs a benchmark and writes bench/results/<name>.md.
-#   bench/run.sh api [--seconds 10] [--connections 16]
+#   bench/run.sh api [--seconds 10] [--connections 16] [--latency-requests 100000] [--latency-percent 50]
 #   bench/run.sh processor [--events 5000]
 #   bench/run.sh aggregator [--max-events 10000000]   (root: it uses cgroups)
 #   bench/run.sh query [--events 1000000]            (root: it uses cgroups)

@@ -9,59 +9,94 @@ using Pipeline.Tests;
 namespace Pipeline.Bench;
 
 /// <summary>
-/// Accepted events/s and p50/p99 latency of POST /events and POST /events/batch (driven by wrk), each next
+/// Accepted events/s and p50/p99 latency of POST /events, POST /events/batch and POST /v1/batch (driven by wrk), each next
 /// to the raw queue's rate (an SDK loop of SendMessage / SendMessageBatch at the same concurrency), and POST /events
-/// again with a 50-type tracking plan in block mode, in one run.
+/// again with a 50-type tracking plan in block mode, in one run; then the latency of POST /events and POST /v1/batch at a
+/// fixed rate against raw SendMessage at the same rate (<see cref="ApiLatency"/>).
 /// </summary>
 internal static partial class ApiBenchmark
 {
     private const string Event =
         """{"eventType":"page_view","userId":"u-42","occurredAt":"__NOW__","properties":{"path":"/pricing","referrer":"https://example.com","plan":"pro"}}""";
 
-    public static async Task<string> RunAsync(int seconds, int connections)
+    // A /v1/batch as Segment's and RudderStack's Node libraries send it, flushing at 20 calls (tests/Browser/segment-clients.mjs).
+    private const int SegmentCalls = 20;
+
+    private const string SegmentCall =
+        """{"type":"track","event":"page_view","userId":"u-42","messageId":"bench-__I__","timestamp":"__NOW__","""
+        + """ "properties":{"path":"/pricing","referrer":"https://example.com","plan":"pro"},"context":{"library":{"name":"analytics-node","version":"6.2.0"}}}""";
+
+    public static async Task<string> RunAsync(int seconds, int connections, LatencyOptions latency)
     {
         await using var bench = await BenchStack.StartAsync();
         var (key, _) = await new ApiKeyRegistry(bench.Aws.DynamoDb, bench.Stack["ApiKeysTable"]).CreateAsync("bench", CancellationToken.None);
         var url = $"http://127.0.0.1:{Pipeline.Local.Emulators.LocalEmulators.FreePort()}";
         await using var api = await InProcess.StartApiAsync(bench.Aws.Endpoints, bench.Stack, url, CancellationToken.None);
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = connections });
         var queueUrl = bench.Stack.Resources["EventsQueue"].Ref;
-        var single = Event.Replace("__NOW__", DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture), StringComparison.Ordinal);
+        var now = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture);
+        var single = Event.Replace("__NOW__", now, StringComparison.Ordinal);
         var batch = $$"""{"events":[{{string.Join(",", Enumerable.Repeat(single, 100))}}]}""";
+        var segmentBatch = $$"""{"batch":[{{string.Join(",", Enumerable.Range(0, SegmentCalls).Select(i => SegmentCall
+            .Replace("__I__", i.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+            .Replace("__NOW__", now, StringComparison.Ordinal)))}}],"sentAt":"{{now}}"}""";
         // The raw queue gets what the API would send: an enriched event of the same size.
         var enriched = single.TrimEnd('}')
             + ""","eventId":"01939a7e-0000-7000-8000-000000000000","receivedAt":"2026-11-24T10:00:00Z","sourceIp":"127.0.0.1","""
             + "\"userAgent\":\"wrk\",\"requestId\":\"0HN:00000001\",\"schemaVersion\":1}";
+        Func<Task> purge = () => Purge(bench, queueUrl);
 
         Console.WriteLine("warming up...");
         await Wrk(url + "/events", single, key, 2, connections);
-        await Purge(bench, queueUrl);
+        await purge();
+        // For /v1/batch, the raw queue gets the very message the Api sends for one.
+        var segmentMessage = await MessageOf(bench, queueUrl, ApiLatency.Post(http, url + "/v1/batch", segmentBatch, key));
+        await Wrk(url + "/v1/batch", segmentBatch, key, 2, connections);
+        await purge();
 
-        var results = new List<Rate>();
-        results.Add(await RawSendMessage(bench, queueUrl, enriched, seconds, connections));
-        await Purge(bench, queueUrl);
-        results.Add(await Wrk(url + "/events", single, key, seconds, connections) with { Name = "API POST /events (wrk)" });
-        await Purge(bench, queueUrl);
-        results.Add(await RawSendMessageBatch(bench, queueUrl, enriched, seconds, connections));
-        await Purge(bench, queueUrl);
+        var sendMessage = await RawSendMessage(bench, queueUrl, enriched, seconds, connections);
+        await purge();
+        var events = await Wrk(url + "/events", single, key, seconds, connections) with { Name = "API POST /events (wrk)" };
+        await purge();
+        var sendMessageBatch = await RawSendMessageBatch(bench, queueUrl, enriched, seconds, connections);
+        await purge();
         var batchRate = await Wrk(url + "/events/batch", batch, key, seconds, connections);
-        results.Add(batchRate with { Name = "API POST /events/batch, 100 events (wrk)", EventsPerSecond = batchRate.EventsPerSecond * 100 });
+        var eventsBatch = batchRate with { Name = "API POST /events/batch, 100 events (wrk)", EventsPerSecond = batchRate.EventsPerSecond * 100 };
+        await purge();
+        var segmentRaw = await Loop($"raw SQS SendMessage of a /v1/batch's message, {SegmentCalls} events (SDK loop)", seconds, connections, SegmentCalls,
+            () => bench.Aws.Sqs.SendMessageAsync(new SendMessageRequest { QueueUrl = queueUrl, MessageBody = segmentMessage }));
+        await purge();
+        var segmentRate = await Wrk(url + "/v1/batch", segmentBatch, key, seconds, connections);
+        var segment = segmentRate with { Name = $"API POST /v1/batch, {SegmentCalls} calls (wrk)", EventsPerSecond = segmentRate.EventsPerSecond * SegmentCalls };
+        await purge();
+
+        // Latency at a fixed rate, before the tracking plan below is set (the Api would start checking events against it).
+        var latencySection = await ApiLatency.RunAsync(
+        [
+            new LatencyPair(sendMessage.Name, SendMessage(bench, queueUrl, enriched), "API POST /events", ApiLatency.Post(http, url + "/events", single, key),
+                sendMessage.EventsPerSecond, events.EventsPerSecond),
+            new LatencyPair($"raw SQS SendMessage of a /v1/batch's message", SendMessage(bench, queueUrl, segmentMessage, typed: false),
+                $"API POST /v1/batch, {SegmentCalls} calls", ApiLatency.Post(http, url + "/v1/batch", segmentBatch, key),
+                segmentRaw.EventsPerSecond / SegmentCalls, segment.EventsPerSecond / SegmentCalls),
+        ], latency, connections, purge);
 
         // The same single events through an Api with a 50-type plan in block mode (each request checked, and passing), next
         // to the Api without a plan measured again just before it, so the two are neighbours in time.
-        await Purge(bench, queueUrl);
-        results.Add(await Wrk(url + "/events", single, key, seconds, connections) with { Name = "API POST /events, no plan, again (wrk)" });
+        await purge();
+        var again = await Wrk(url + "/events", single, key, seconds, connections) with { Name = "API POST /events, no plan, again (wrk)" };
         await new Pipeline.Plans.TrackingPlanStore(bench.Aws.DynamoDb, bench.Stack["TrackingPlansTable"]).SetAsync(FiftyTypePlan(), CancellationToken.None);
         var planned = $"http://127.0.0.1:{Pipeline.Local.Emulators.LocalEmulators.FreePort()}";
+        Rate withPlanRate;
         await using (var withPlan = await InProcess.StartApiAsync(bench.Aws.Endpoints, bench.Stack, planned, CancellationToken.None))
         {
             await Wrk(planned + "/events", single, key, 2, connections);
-            await Purge(bench, queueUrl);
+            await purge();
             var planRate = await Wrk(planned + "/events", single, key, seconds, connections);
             if (planRate.Errors > 0)
             {
                 throw new InvalidOperationException("The planned events must pass the plan; some were refused.");
             }
-            results.Add(planRate with { Name = "API POST /events, 50-type plan in block mode (wrk)" });
+            withPlanRate = planRate with { Name = "API POST /events, 50-type plan in block mode (wrk)" };
             var sample = (await bench.Aws.Sqs.ReceiveMessageAsync(new ReceiveMessageRequest { QueueUrl = queueUrl, MaxNumberOfMessages = 1 })).Messages?.FirstOrDefault();
             if (sample is null || System.Text.Json.Nodes.JsonNode.Parse(sample.Body)?["plan"]?["status"]?.GetValue<string>() != "passed")
             {
@@ -69,7 +104,20 @@ internal static partial class ApiBenchmark
             }
         }
 
-        return Report(results, seconds, connections);
+        var throughput = new Throughput(sendMessage, events, sendMessageBatch, eventsBatch, segmentRaw, segment, again, withPlanRate);
+        return Report(throughput, seconds, connections) + "\n" + latencySection;
+    }
+
+    // The one message the Api queued for a request.
+    private static async Task<string> MessageOf(BenchStack bench, string queueUrl, Func<Task<bool>> request)
+    {
+        if (!await request())
+        {
+            throw new InvalidOperationException("The Api refused the benchmark's request.");
+        }
+        var messages = (await bench.Aws.Sqs.ReceiveMessageAsync(new ReceiveMessageRequest { QueueUrl = queueUrl, MaxNumberOfMessages = 10, WaitTimeSeconds = 1 }))
+            .Messages ?? [];
+        return messages.Count == 1 ? messages[0].Body : throw new InvalidOperationException($"Expected one message for the request, got {messages.Count}.");
     }
 
     // 50 event types, each with a schema of several typed properties (formats, enums, patterns, ranges); page_view is
@@ -90,21 +138,30 @@ internal static partial class ApiBenchmark
         return "{\"mode\":\"block\",\"unplanned\":\"block\",\"events\":{" + events + "}}";
     }
 
-    private static string Report(List<Rate> r, int seconds, int connections)
+    private sealed record Throughput(Rate SendMessage, Rate Events, Rate SendMessageBatch, Rate EventsBatch, Rate SegmentRaw, Rate Segment, Rate Again, Rate Plan);
+
+    private static string Report(Throughput t, int seconds, int connections)
     {
         var lines = new List<string>
         {
             $"{connections} concurrent clients, {seconds} s per measurement, one run, {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores.",
             "",
+            "## Throughput",
+            "",
             "| measurement | events/s | p50 ms | p99 ms | errors |",
             "|---|---:|---:|---:|---:|",
         };
-        lines.AddRange(r.Select(x => FormattableString.Invariant($"| {x.Name} | {x.EventsPerSecond:0} | {x.P50Ms:0.0} | {x.P99Ms:0.0} | {x.Errors} |")));
+        Rate[] rows = [t.SendMessage, t.Events, t.SendMessageBatch, t.EventsBatch, t.SegmentRaw, t.Segment, t.Again, t.Plan];
+        lines.AddRange(rows.Select(x => FormattableString.Invariant($"| {x.Name} | {x.EventsPerSecond:0} | {x.P50Ms:0.0} | {x.P99Ms:0.0} | {x.Errors} |")));
         lines.Add("");
-        lines.Add(FormattableString.Invariant($"- POST /events reaches **{r[1].EventsPerSecond / r[0].EventsPerSecond:P0}** of the raw SendMessage rate (target 70%)."));
-        lines.Add(FormattableString.Invariant($"- POST /events/batch reaches **{r[3].EventsPerSecond / r[2].EventsPerSecond:P0}** of the raw SendMessageBatch rate (target 70%)."));
+        lines.Add(FormattableString.Invariant(
+            $"- POST /events reaches **{t.Events.EventsPerSecond / t.SendMessage.EventsPerSecond:P0}** of the raw SendMessage rate (target 70%)."));
+        lines.Add(FormattableString.Invariant(
+            $"- POST /events/batch reaches **{t.EventsBatch.EventsPerSecond / t.SendMessageBatch.EventsPerSecond:P0}** of the raw SendMessageBatch rate (target 70%)."));
+        lines.Add(FormattableString.Invariant(
+            $"- POST /v1/batch reaches **{t.Segment.EventsPerSecond / t.SegmentRaw.EventsPerSecond:P0}** of the raw SendMessage rate of the message it queues."));
         lines.Add(string.Create(CultureInfo.InvariantCulture, $"- POST /events with a 50-type tracking plan in block mode reaches "
-            + $"**{r[5].EventsPerSecond / r[4].EventsPerSecond:P0}** of POST /events without one, measured just before it (target 85%)."));
+            + $"**{t.Plan.EventsPerSecond / t.Again.EventsPerSecond:P0}** of POST /events without one, measured just before it (target 85%)."));
         return string.Join('\n', lines) + "\n";
     }
 
@@ -114,13 +171,23 @@ internal static partial class ApiBenchmark
         await Task.Delay(500);
     }
 
-    private static Task<Rate> RawSendMessage(BenchStack bench, string queueUrl, string body, int seconds, int connections) =>
-        Loop("raw SQS SendMessage (SDK loop)", seconds, connections, 1, () => bench.Aws.Sqs.SendMessageAsync(new SendMessageRequest
+    private static Task<Rate> RawSendMessage(BenchStack bench, string queueUrl, string body, int seconds, int connections)
+    {
+        var send = SendMessage(bench, queueUrl, body);
+        return Loop("raw SQS SendMessage (SDK loop)", seconds, connections, 1, send);
+    }
+
+    // One SendMessage of the body, with the event type attribute the Api gives a single event's message (typed) or not.
+    private static Func<Task<bool>> SendMessage(BenchStack bench, string queueUrl, string body, bool typed = true) => async () =>
+    {
+        await bench.Aws.Sqs.SendMessageAsync(new SendMessageRequest
         {
             QueueUrl = queueUrl,
             MessageBody = body,
-            MessageAttributes = new() { ["eventType"] = new MessageAttributeValue { DataType = "String", StringValue = "page_view" } },
-        }));
+            MessageAttributes = typed ? new() { ["eventType"] = new MessageAttributeValue { DataType = "String", StringValue = "page_view" } } : null,
+        });
+        return true;
+    };
 
     private static Task<Rate> RawSendMessageBatch(BenchStack bench, string queueUrl, string body, int seconds, int connections) =>
         Loop("raw SQS SendMessageBatch, 10 events (SDK loop)", seconds, connections, 10, () => bench.Aws.Sqs.SendMessageBatchAsync(new SendMessageBatchRequest

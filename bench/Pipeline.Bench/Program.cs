@@ -2,14 +2,15 @@ using System.Globalization;
 using Pipeline.Bench;
 
 // usage: dotnet run -c Release --project bench/Pipeline.Bench -- api|processor|aggregator|query|readers|coldstart|import|faults|cost
-//        [--seconds N] [--rate N] [--connections N] [--events N] [--runs N]
+//        [--seconds N] [--rate N] [--connections N] [--events N] [--runs N] [--latency-requests N] [--latency-percent N]
 var what = args.FirstOrDefault() ?? "api";
 int Option(string name, int fallback) =>
     Array.IndexOf(args, $"--{name}") is var i and >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
 
 var report = what switch
 {
-    "api" => await ApiBenchmark.RunAsync(Option("seconds", 10), Option("connections", 16)),
+    "api" => await ApiBenchmark.RunAsync(Option("seconds", 10), Option("connections", 16),
+        new LatencyOptions(Option("latency-requests", 100_000), Option("latency-percent", 50))),
     "processor" => await ProcessorBenchmark.RunAsync(Option("events", 5000)),
     "aggregator" => await AggregatorBenchmark.RunAsync(Option("max-events", 10_000_000)),
     "query" => await QueryBenchmark.RunAsync(Option("events", 1_000_000)),
