@@ -210,7 +210,7 @@ public sealed class ProcessorTests
                 ["SentTimestamp"] = old.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture),
             }
         };
-        Assert.Empty(await ProcessorHarness.InvokeAsync(At(clock), [late]));
+        Assert.Empty(await ProcessorHarness.InvokeAsync(At(clock), [late], timeout));
         var rejected = Assert.Single(await harness.ArchiveKeysAsync(EventLayout.LateRoot));
         Assert.StartsWith($"{EventLayout.LateRoot}{EventLayout.Partition(old)}/rejected-", rejected, StringComparison.Ordinal);
     }
