@@ -132,7 +132,8 @@ public sealed class CsvRowParser : IRowParser
         return cells;
     }
 
-    // A quote inside an unquoted cell, text after a quoted cell's closing quote, or a quoted cell never closed.
+    // A quote inside an unquoted cell, text after a quoted cell's closing quote, a quoted cell never closed, or a line break
+    // outside quotes (a bare carriage return: the line reader splits only at \n).
     private static string? BadQuote(string text)
     {
         var i = 0;
@@ -154,9 +155,16 @@ public sealed class CsvRowParser : IRowParser
             {
                 var end = text.IndexOf(',', i);
                 end = end < 0 ? text.Length : end;
-                if (text.AsSpan(i, end - i).Contains('"'))
+                var cellText = text.AsSpan(i, end - i);
+                if (cellText.Contains('"'))
                 {
                     return $"Cell {cell} has a quote but does not start with one (a bad quote: inside a quoted cell, write a quote twice).";
+                }
+                if (cellText.ContainsAny('\r', '\n'))
+                {
+                    // Sep would end the record there and drop the rest of the line: a file of CR-only line endings (classic Mac,
+                    // Excel's "CSV (Macintosh)") is one line, whose header would hide every row after it.
+                    return $"Cell {cell} has a carriage return outside quotes: save the file with LF or CRLF line endings (a line break within a cell must be quoted).";
                 }
                 i = end;
             }
