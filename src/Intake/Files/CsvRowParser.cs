@@ -107,7 +107,18 @@ public sealed class CsvRowParser : IRowParser
         {
             return ParsedRow.Refused([.. problems]);
         }
-        return _events.Check(properties.Count == 0 ? row : row with { Properties = Json(properties) });
+        JsonElement? json = null;
+        try
+        {
+            json = properties.Count == 0 ? null : Json(properties);
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+        {
+            // A json cell escaping an unpaired surrogate ("\ud800") in a name: JsonDocument reads it, no writer writes it. Thrown
+            // out of the row, it would fail the invocation at this row on every retry.
+            return ParsedRow.Refused($"A json cell cannot be written as JSON (an unpaired surrogate escaped in a name?): {e.Message}");
+        }
+        return _events.Check(json is null ? row : row with { Properties = json });
     }
 
     // The cells of one record, or null with the bad quote: Sep reads RFC 4180's quoting, but lets a stray quote through.
