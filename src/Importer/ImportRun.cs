@@ -118,13 +118,22 @@ public sealed class ImportRun(ImporterOptions options, IAmazonS3 s3, IAmazonSQS 
         var lines = ranged ? new LineReader(content, MaxLineBytes, countedLine, countedOffset) : new LineReader(content, MaxLineBytes);
         var reader = new RecordReader(lines, format == ImportFormat.Csv, MaxLineBytes);
         string? error = null;
-        var head = ranged ? ReadOnlyMemory<byte>.Empty : await lines.PeekAsync(8000, cancellationToken).ConfigureAwait(false);
-        if (head.Span.Contains((byte)0))
+        var head = ReadOnlyMemory<byte>.Empty;
+        try
         {
-            var what = format == ImportFormat.Csv ? "CSV" : "JSON Lines";
-            error = gzip ? $"The file is binary once decompressed, not {what}." : $"The file is binary, not {what} (a gzip file's name ends in .gz).";
+            head = ranged ? head : await lines.PeekAsync(ImportFiles.BinaryPeekBytes, cancellationToken).ConfigureAwait(false);
         }
-        else
+        catch (InvalidDataException e)
+        {
+            // A .gz name on a file that is not gzip: a file no retry can read, not a failed invocation (retried until the DLQ,
+            // the file left importing with no report).
+            error = ImportFiles.UndecompressableError(e.Message);
+        }
+        if (error is null && head.Span.Contains((byte)0))
+        {
+            error = ImportFiles.BinaryError(format, gzip);
+        }
+        else if (error is null)
         {
             var (done, unreadable) = await ImportLinesAsync(job, progress, reader, parser, import, plan, seen, countedLine, stopAt, cancellationToken)
                 .ConfigureAwait(false);
@@ -136,8 +145,7 @@ public sealed class ImportRun(ImporterOptions options, IAmazonS3 s3, IAmazonSQS 
             error = unreadable;
             if (error is null && gzip && !trailer.Matches(reader.Offset))
             {
-                error = $"The gzip file is truncated or corrupt: it ends after {reader.Offset} bytes of content, short of what its trailer says; "
-                    + $"the {progress.Line} lines before were imported.";
+                error = ImportFiles.TruncatedGzipError(reader.Offset, progress.Line);
             }
         }
         await FinishAsync(job, progress, [], error is null ? ImportProgress.Imported : ImportProgress.Unreadable, error, cancellationToken).ConfigureAwait(false);
@@ -197,7 +205,7 @@ public sealed class ImportRun(ImporterOptions options, IAmazonS3 s3, IAmazonSQS 
             catch (InvalidDataException e)
             {
                 // A corrupt gzip stream: what was read before it is still sent and recorded.
-                error = $"The file cannot be read after line {current.Line}: {e.Message}";
+                error = ImportFiles.CorruptError(current.Line, e.Message);
                 break;
             }
             if (next is not { } record)

@@ -34,16 +34,53 @@ public static class ImportDryRun
             error = $"No API key has the id {ImportFiles.SegmentKeyId(key)} (pipeline keys list).";
         }
         long read = 0, accepted = 0, refused = 0, duplicates = 0, blank = 0;
+        // The first refused rows only, as the report lists them (a file of a million refused rows is not held here).
         var refusedRows = new List<(long Line, IReadOnlyList<string> Reasons)>();
         if (error is null)
         {
+            // As the import function reads the object (ImportRun): its gzip trailer checked, a binary file or one that is
+            // not the gzip its name says unreadable, a file corrupt halfway unreadable after the rows before.
+            var gzip = ImportFiles.IsGzip(key);
             await using var file = File.OpenRead(path);
-            await using Stream content = ImportFiles.IsGzip(key) ? new GZipStream(file, CompressionMode.Decompress) : file;
-            var reader = new RecordReader(new LineReader(content, MaxRecordBytes), format == ImportFormat.Csv, MaxRecordBytes);
+            await using var trailer = new GzipTrailerStream(file);
+            await using Stream content = gzip ? new GZipStream(trailer, CompressionMode.Decompress) : trailer;
+            var lines = new LineReader(content, MaxRecordBytes);
+            var reader = new RecordReader(lines, format == ImportFormat.Csv, MaxRecordBytes);
             var seen = new Dictionary<UInt128, int>();
             RowChecker? rows = parser is null ? null : new RowChecker(parser, plan, $"file://{path}");
-            while (await reader.ReadAsync(cancellationToken) is { } record)
+            long lastLine = 0;
+            try
             {
+                if ((await lines.PeekAsync(ImportFiles.BinaryPeekBytes, cancellationToken)).Span.Contains((byte)0))
+                {
+                    error = ImportFiles.BinaryError(format, gzip);
+                }
+            }
+            catch (InvalidDataException e)
+            {
+                error = ImportFiles.UndecompressableError(e.Message);
+            }
+            while (error is null)
+            {
+                Record? next;
+                try
+                {
+                    next = await reader.ReadAsync(cancellationToken);
+                }
+                catch (InvalidDataException e)
+                {
+                    error = ImportFiles.CorruptError(lastLine, e.Message);
+                    break;
+                }
+                if (next is not { } record)
+                {
+                    if (gzip && !trailer.Matches(reader.Offset))
+                    {
+                        error = ImportFiles.TruncatedGzipError(reader.Offset, lastLine);
+                    }
+                    break;
+                }
+                lastLine = record.LastLine;
                 if (rows is null)
                 {
                     (parser, error) = record.Problem is { } problem ? (null, $"The header row (line 1): {problem}") : CsvRowParser.FromHeader(record.Bytes.Span, import);
@@ -63,7 +100,10 @@ public static class ImportDryRun
                     case RowKind.Accepted: accepted++; break;
                     default:
                         refused++;
-                        refusedRows.Add((record.Line, outcome.Reasons));
+                        if (refusedRows.Count < ShownRefused)
+                        {
+                            refusedRows.Add((record.Line, [.. outcome.Reasons.Take(MaxReasons).Select(p => p.Length > MaxReasonLength ? p[..MaxReasonLength] : p)]));
+                        }
                         break;
                 }
             }
@@ -74,7 +114,7 @@ public static class ImportDryRun
         {
             await output.WriteLineAsync($"  {error}");
         }
-        foreach (var (line, reasons) in refusedRows.Take(10))
+        foreach (var (line, reasons) in refusedRows)
         {
             await output.WriteLineAsync($"  line {line}: {string.Join(" ", reasons)}");
         }
@@ -82,6 +122,10 @@ public static class ImportDryRun
         return error is null && refused == 0 ? 0 : 1;
     }
 
-    // The import function's (ImportRun.MaxLineBytes; the CLI does not reference the function).
+    // The import function's (ImportRun.MaxLineBytes, MaxReasons, MaxReasonLength; the CLI does not reference the function),
+    // and the refused rows `pipeline import` prints from a report.
     private const int MaxRecordBytes = 64 * 1024;
+    private const int MaxReasons = 10;
+    private const int MaxReasonLength = 300;
+    private const int ShownRefused = 10;
 }

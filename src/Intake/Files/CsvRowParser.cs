@@ -107,7 +107,18 @@ public sealed class CsvRowParser : IRowParser
         {
             return ParsedRow.Refused([.. problems]);
         }
-        return _events.Check(properties.Count == 0 ? row : row with { Properties = Json(properties) });
+        JsonElement? json = null;
+        try
+        {
+            json = properties.Count == 0 ? null : Json(properties);
+        }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+        {
+            // A json cell escaping an unpaired surrogate ("\ud800") in a name: JsonDocument reads it, no writer writes it. Thrown
+            // out of the row, it would fail the invocation at this row on every retry.
+            return ParsedRow.Refused($"A json cell cannot be written as JSON (an unpaired surrogate escaped in a name?): {e.Message}");
+        }
+        return _events.Check(json is null ? row : row with { Properties = json });
     }
 
     // The cells of one record, or null with the bad quote: Sep reads RFC 4180's quoting, but lets a stray quote through.
@@ -132,7 +143,8 @@ public sealed class CsvRowParser : IRowParser
         return cells;
     }
 
-    // A quote inside an unquoted cell, text after a quoted cell's closing quote, or a quoted cell never closed.
+    // A quote inside an unquoted cell, text after a quoted cell's closing quote, a quoted cell never closed, or a line break
+    // outside quotes (a bare carriage return: the line reader splits only at \n).
     private static string? BadQuote(string text)
     {
         var i = 0;
@@ -154,9 +166,16 @@ public sealed class CsvRowParser : IRowParser
             {
                 var end = text.IndexOf(',', i);
                 end = end < 0 ? text.Length : end;
-                if (text.AsSpan(i, end - i).Contains('"'))
+                var cellText = text.AsSpan(i, end - i);
+                if (cellText.Contains('"'))
                 {
                     return $"Cell {cell} has a quote but does not start with one (a bad quote: inside a quoted cell, write a quote twice).";
+                }
+                if (cellText.ContainsAny('\r', '\n'))
+                {
+                    // Sep would end the record there and drop the rest of the line: a file of CR-only line endings (classic Mac,
+                    // Excel's "CSV (Macintosh)") is one line, whose header would hide every row after it.
+                    return $"Cell {cell} has a carriage return outside quotes: save the file with LF or CRLF line endings (a line break within a cell must be quoted).";
                 }
                 i = end;
             }

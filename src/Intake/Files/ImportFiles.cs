@@ -73,6 +73,27 @@ public static class ImportFiles
         return id.Length == KeyIdLength && !id.ContainsAnyExcept(Hex) ? id.ToString() : null;
     }
 
+    /// <summary>How many bytes at a file's start are looked at for a NUL byte: a binary file is unreadable.</summary>
+    public const int BinaryPeekBytes = 8000;
+
+    /// <summary>Why a file whose first bytes hold a NUL byte is unreadable (the import's and the dry run's words).</summary>
+    public static string BinaryError(ImportFormat? format, bool gzip)
+    {
+        var what = format == ImportFormat.Csv ? "CSV" : "JSON Lines";
+        return gzip ? $"The file is binary once decompressed, not {what}." : $"The file is binary, not {what} (a gzip file's name ends in .gz).";
+    }
+
+    /// <summary>Why a file whose first bytes cannot even be decompressed is unreadable (a <c>.gz</c> name on a file that is not gzip).</summary>
+    public static string UndecompressableError(string message) =>
+        $"The file cannot be decompressed (its name ends in .gz: is it gzip?): {message}";
+
+    /// <summary>Why a gzip file that stops short of its trailer's length is unreadable; its rows before the cut are imported.</summary>
+    public static string TruncatedGzipError(long offset, long lines) =>
+        $"The gzip file is truncated or corrupt: it ends after {offset} bytes of content, short of what its trailer says; the {lines} lines before were imported.";
+
+    /// <summary>Why a file that turns corrupt after <paramref name="line"/> is unreadable; its rows before it are imported.</summary>
+    public static string CorruptError(long line, string message) => $"The file cannot be read after line {line}: {message}";
+
     /// <summary>Whether the object is gzip (by its <c>.gz</c> suffix).</summary>
     public static bool IsGzip(string key) => key?.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) == true;
 
