@@ -105,6 +105,12 @@ public sealed class ImportRun(ImporterOptions options, IAmazonS3 s3, IAmazonSQS 
         {
             // The previous invocation stopped at the very end of the file.
         }
+        catch (AmazonS3Exception e) when (e.StatusCode == System.Net.HttpStatusCode.NotFound)
+        {
+            // Deleted before its import finished (by its uploader, or the lifecycle rule): retrying would only reach the DLQ.
+            await FinishAsync(job, progress, [], ImportProgress.Unreadable, Gone, cancellationToken).ConfigureAwait(false);
+            return;
+        }
         using var _ = response;
         if (response is not null && job.ETag.Length > 0 && response.ETag.Trim('"') != job.ETag)
         {
@@ -298,16 +304,29 @@ public sealed class ImportRun(ImporterOptions options, IAmazonS3 s3, IAmazonSQS 
         return hash is null ? null : new SegmentRowParser(import, hash);
     }
 
+    private const string Gone = "The object was deleted before its import finished; the rows before were imported.";
+
     // A CSV file resumed from a byte offset: its header, read from the start of the object.
     private async Task<(IRowParser? Parser, string? Error)> CsvHeaderAsync(ImportJob job, ImportContext import, CancellationToken cancellationToken)
     {
-        using var response = await s3.GetObjectAsync(new GetObjectRequest
+        GetObjectResponse response;
+        try
         {
-            BucketName = job.Bucket,
-            Key = job.Key,
-            EtagToMatch = job.ETag.Length > 0 ? $"\"{job.ETag}\"" : null,
-            ByteRange = new ByteRange(0, MaxLineBytes * 2),
-        }, cancellationToken).ConfigureAwait(false);
+            response = await s3.GetObjectAsync(new GetObjectRequest
+            {
+                BucketName = job.Bucket,
+                Key = job.Key,
+                EtagToMatch = job.ETag.Length > 0 ? $"\"{job.ETag}\"" : null,
+                ByteRange = new ByteRange(0, MaxLineBytes * 2),
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (AmazonS3Exception e) when (e.StatusCode is System.Net.HttpStatusCode.PreconditionFailed or System.Net.HttpStatusCode.NotFound)
+        {
+            return (null, e.StatusCode == System.Net.HttpStatusCode.NotFound
+                ? Gone
+                : $"The object was replaced before it was imported (not ETag {job.ETag}); the new one is imported on its own.");
+        }
+        using var _ = response;
         var header = await new RecordReader(new LineReader(response.ResponseStream, MaxLineBytes), true, MaxLineBytes).ReadAsync(cancellationToken).ConfigureAwait(false);
         return header is { Problem: null } h ? CsvRowParser.FromHeader(h.Bytes.Span, import) : (null, "The header row (line 1) cannot be read.");
     }
