@@ -70,10 +70,14 @@ public sealed class PolicyTests
         AssertPolicyMatches("ApiFunction", stack, network);
     }
 
-    [Fact]
-    public async Task The_processor_role_allows_exactly_what_the_processor_calls()
+    [Theory]
+    [InlineData("PAY_PER_REQUEST")]
+    [InlineData("PROVISIONED")] // the same calls: a provisioned table needs no other permission of the Processor
+    public async Task The_processor_role_allows_exactly_what_the_processor_calls(string billingMode)
     {
-        var (aws, stack, network) = await SetUpAsync();
+        var (aws, stack, network) = await SetUpAsync(new Dictionary<string, string> { ["EventsTableBillingMode"] = billingMode });
+        // A table created provisioned has no billing mode summary (DynamoDB's answer, and DynamoDB Local's).
+        Assert.Equal(billingMode, (await aws.DynamoDb.DescribeTableAsync(stack["EventsTable"])).Table.BillingModeSummary?.BillingMode.Value ?? "PROVISIONED");
         var function = new ProcessorFunction(
             InProcess.ProcessorOptions(stack), DynamoDb(aws, network), S3(aws, network), TimeProvider.System, new FunctionLog(TextWriter.Null, "processor"));
         var queued = new QueuedEvent
@@ -202,10 +206,10 @@ public sealed class PolicyTests
             ?? call.Resource;
     }
 
-    private static async Task<(LocalAws Aws, ProvisionedResources Stack, RecordingNetwork Network)> SetUpAsync()
+    private static async Task<(LocalAws Aws, ProvisionedResources Stack, RecordingNetwork Network)> SetUpAsync(IReadOnlyDictionary<string, string>? parameters = null)
     {
         var aws = await TestEnvironment.CreateClientsAsync();
-        return (aws, await TestEnvironment.ProvisionAsync(aws), new RecordingNetwork());
+        return (aws, await TestEnvironment.ProvisionAsync(aws, parameters: parameters), new RecordingNetwork());
     }
 
     private static AmazonDynamoDBClient DynamoDb(LocalAws aws, RecordingNetwork network) =>
