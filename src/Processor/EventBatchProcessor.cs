@@ -7,9 +7,10 @@ namespace Pipeline.Processor;
 
 /// <summary>
 /// One SQS batch: rejects what can never succeed, stores each valid event once, then writes the stored events to the S3
-/// archive. Returns the records SQS must redeliver; everything else may be deleted.
+/// archive; what the table's capacity left unwritten goes back to the queue (<see cref="CapacityRequeue"/>). Returns the
+/// records SQS must redeliver; everything else may be deleted.
 /// </summary>
-public sealed class EventBatchProcessor(EventArchive archive, EventStore store, TimeProvider clock, FunctionLog log)
+public sealed class EventBatchProcessor(EventArchive archive, EventStore store, CapacityRequeue requeue, TimeProvider clock, FunctionLog log)
 {
     private const int WriteConcurrency = 10;
 
@@ -43,8 +44,12 @@ public sealed class EventBatchProcessor(EventArchive archive, EventStore store, 
         var stored = 0;
         var duplicates = 0;
         var late = 0;
+        var requeued = 0;
         if (valid.Count > 0)
         {
+            // Messages failed before their writes, or whose events failed otherwise than by running out of time, are never requeued.
+            var failedOtherwise = new HashSet<string>(failed, StringComparer.Ordinal);
+            var unwritten = new Dictionary<string, List<EventRecord>>(StringComparer.Ordinal);
             var results = new StoreResult[valid.Count];
             await Parallel.ForAsync(0, valid.Count, new ParallelOptions { MaxDegreeOfParallelism = WriteConcurrency }, async (i, _) =>
                 results[i] = await store.PutAsync(valid[i].Event!, writes).ConfigureAwait(false)).ConfigureAwait(false);
@@ -71,12 +76,23 @@ public sealed class EventBatchProcessor(EventArchive archive, EventStore store, 
                         failed.Add(valid[i].Message.MessageId);
                         if (results[i].Reason is { } reason)
                         {
+                            failedOtherwise.Add(valid[i].Message.MessageId);
                             log.Write("ERROR", $"Could not store message {valid[i].Message.MessageId}; it will be redelivered: {reason}");
+                        }
+                        else
+                        {
+                            unwritten.TryAdd(valid[i].Message.MessageId, []);
+                            unwritten[valid[i].Message.MessageId].Add(valid[i]);
                         }
                         break;
                     default:
                         // A permanent refusal is a rejection, never a retry: redelivering it would fail the same way.
-                        rejected += await RejectAsync(valid[i] with { RejectReason = results[i].Reason }, failed, cancellationToken).ConfigureAwait(false);
+                        var written = await RejectAsync(valid[i] with { RejectReason = results[i].Reason }, failed, cancellationToken).ConfigureAwait(false);
+                        rejected += written;
+                        if (written == 0)
+                        {
+                            failedOtherwise.Add(valid[i].Message.MessageId);
+                        }
                         break;
                 }
             }
@@ -90,6 +106,21 @@ public sealed class EventBatchProcessor(EventArchive archive, EventStore store, 
             {
                 log.Write("ERROR", $"Could not archive {archivable.Count} stored events; they will be redelivered: {e.Message}");
                 failed.UnionWith(archivable.Select(r => r.Message.MessageId));
+                failedOtherwise.UnionWith(archivable.Select(r => r.Message.MessageId));
+            }
+
+            // Throttled (a provisioned table at its capacity): what is left goes back to the queue, and the message is acknowledged.
+            if (results.Any(r => r.Throttled))
+            {
+                foreach (var (id, events) in unwritten.Where(u => !failedOtherwise.Contains(u.Key)))
+                {
+                    if (await requeue.SendAsync(events[0].Message, events, cancellationToken).ConfigureAwait(false))
+                    {
+                        failed.Remove(id);
+                        requeued += events.Count;
+                    }
+                }
+                log.Write("WARN", $"DynamoDB throttled the writes: {requeued} unwritten events went back to the queue in new messages.");
             }
         }
 
@@ -100,6 +131,7 @@ public sealed class EventBatchProcessor(EventArchive archive, EventStore store, 
             ["Rejected"] = rejected,
             ["Failed"] = failed.Count,
             ["LateArchived"] = late,
+            ["Requeued"] = requeued,
         }, new Dictionary<string, double> { ["BatchDuration"] = Stopwatch.GetElapsedTime(started).TotalMilliseconds },
             log.RequestId is { } requestId ? new Dictionary<string, string> { ["requestId"] = requestId } : null); // finds the invocation's log lines
         return new SqsBatchResponse { BatchItemFailures = [.. failed.Select(id => new BatchItemFailure(id))] };

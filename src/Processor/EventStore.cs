@@ -31,7 +31,8 @@ public enum StoreOutcome
 /// For <see cref="StoreOutcome.Duplicate"/>: the stored item is this very copy (a redelivery, with the same receive time),
 /// not an earlier copy of the event that a client sent again.
 /// </param>
-public readonly record struct StoreResult(StoreOutcome Outcome, string? Reason = null, bool SameCopy = false);
+/// <param name="Throttled">DynamoDB throttled the write at least once (the table's capacity was exhausted).</param>
+public readonly record struct StoreResult(StoreOutcome Outcome, string? Reason = null, bool SameCopy = false, bool Throttled = false);
 
 /// <summary>Writes events to the events table, each at most once (a put conditional on the id not existing).</summary>
 public sealed class EventStore(IAmazonDynamoDB dynamoDb, string tableName, TimeSpan retention)
@@ -51,12 +52,13 @@ public sealed class EventStore(IAmazonDynamoDB dynamoDb, string tableName, TimeS
             ReturnValuesOnConditionCheckFailure = ReturnValuesOnConditionCheckFailure.ALL_OLD,
         };
         var backoff = FirstBackoff;
+        var throttled = false;
         while (true)
         {
             try
             {
                 await dynamoDb.PutItemAsync(request, cancellationToken).ConfigureAwait(false);
-                return new(StoreOutcome.Stored);
+                return new(StoreOutcome.Stored, Throttled: throttled);
             }
             catch (ConditionalCheckFailedException e)
             {
@@ -64,11 +66,11 @@ public sealed class EventStore(IAmazonDynamoDB dynamoDb, string tableName, TimeS
                 // emulator that does not return the item is taken as the same copy: archiving twice is safe, never missing.
                 var sameCopy = e.Item is not { Count: > 0 } stored
                     || (stored.TryGetValue("receivedAt", out var at) && at.S == request.Item["receivedAt"].S);
-                return new(StoreOutcome.Duplicate, SameCopy: sameCopy);
+                return new(StoreOutcome.Duplicate, SameCopy: sameCopy, Throttled: throttled);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
-                return new(StoreOutcome.Failed);
+                return new(StoreOutcome.Failed, Throttled: throttled);
             }
             catch (AmazonDynamoDBException e) when (e.ErrorCode == "ValidationException")
             {
@@ -82,13 +84,14 @@ public sealed class EventStore(IAmazonDynamoDB dynamoDb, string tableName, TimeS
             }
             catch (Exception e) when (AwsFaults.IsTransient(e, cancellationToken))
             {
+                throttled |= AwsFaults.IsThrottling(e);
                 try
                 {
                     await Task.Delay(backoff * (0.5 + Random.Shared.NextDouble()), cancellationToken).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
-                    return new(StoreOutcome.Failed);
+                    return new(StoreOutcome.Failed, Throttled: throttled);
                 }
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
             }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Amazon.DynamoDBv2;
 using Amazon.S3;
+using Amazon.SQS;
 using Pipeline.Lambda;
 
 namespace Pipeline.Processor;
@@ -10,11 +11,18 @@ namespace Pipeline.Processor;
 /// budget that ends before the invocation's deadline, and returns the partial batch response. <c>Program.cs</c> builds
 /// it once per process and serves it through the Lambda Runtime API.
 /// </summary>
-public sealed class ProcessorFunction(ProcessorOptions options, IAmazonDynamoDB dynamoDb, IAmazonS3 s3, TimeProvider clock, FunctionLog log)
+public sealed class ProcessorFunction(ProcessorOptions options, IAmazonDynamoDB dynamoDb, IAmazonS3 s3, IAmazonSQS sqs, TimeProvider clock, FunctionLog log)
 {
     private readonly EventBatchProcessor _processor = new(
         new EventArchive(s3, options.BucketName, options.Lookback, clock),
-        new EventStore(dynamoDb, options.TableName, options.Retention), clock, log);
+        new EventStore(dynamoDb, options.TableName, options.Retention), new CapacityRequeue(sqs, options.QueueUrls), clock, log);
+
+    /// <summary>
+    /// The DynamoDB client's settings: no retries of its own. <see cref="EventStore"/> retries every transient error itself,
+    /// with its backoff, until the time budget ends, and must see each throttling answer to know the table's capacity ran out
+    /// (<see cref="CapacityRequeue"/>); the SDK's retries would hide it until the budget cancels them.
+    /// </summary>
+    public static AmazonDynamoDBConfig DynamoDbConfig() => new() { MaxErrorRetry = 0 };
 
     /// <summary>How long before the deadline retries stop, so the answer (and the metrics) go out in time: 2 s, or a quarter of a shorter invocation.</summary>
     public static TimeSpan Reserve(TimeSpan remaining) =>

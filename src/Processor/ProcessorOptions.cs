@@ -8,7 +8,10 @@ namespace Pipeline.Processor;
 /// The Aggregator's look-back (<c>Summaries__LookbackMinutes</c>, default 60; the template gives both functions the same
 /// parameter): an archive write that may land after an event's receive time plus this leaves a late marker.
 /// </param>
-public sealed record ProcessorOptions(string TableName, string BucketName, TimeSpan Retention, TimeSpan Lookback)
+/// <param name="QueueUrls">
+/// The queues the Processor reads (<c>Queue__Urls</c>, comma-separated), where it sends back what a throttled table left unwritten.
+/// </param>
+public sealed record ProcessorOptions(string TableName, string BucketName, TimeSpan Retention, TimeSpan Lookback, IReadOnlyList<string> QueueUrls)
 {
     /// <summary>The longest retention the Processor accepts (the template's RetentionDays parameter has the same maximum).</summary>
     public const int MaxRetentionDays = 3650;
@@ -21,6 +24,7 @@ public sealed record ProcessorOptions(string TableName, string BucketName, TimeS
             settings.Required("Events__TableName"),
             settings.Required("Archive__BucketName"),
             TimeSpan.FromDays(settings.Number("Events__RetentionDays", 90, 1, MaxRetentionDays)),
-            TimeSpan.FromMinutes(settings.Number("Summaries__LookbackMinutes", 60, 0, 10080)));
+            TimeSpan.FromMinutes(settings.Number("Summaries__LookbackMinutes", 60, 0, 10080)),
+            settings.Required("Queue__Urls").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
     }
 }

@@ -67,7 +67,7 @@ public sealed class AggregatorHarness : IAsyncDisposable
     {
         var options = InProcess.ProcessorOptions(Stack);
         var function = new Pipeline.Processor.ProcessorFunction(options with { Lookback = processorLookback ?? options.Lookback },
-            Aws.DynamoDb, Aws.S3, TimeProvider.System, new FunctionLog(TextWriter.Null, "processor"));
+            Aws.DynamoDb, Aws.S3, Aws.Sqs, TimeProvider.System, new FunctionLog(TextWriter.Null, "processor"));
         var messages = bodies.Select(b => new SqsMessage { MessageId = Guid.NewGuid().ToString(), Body = b }).ToList();
         foreach (var batch in messages.Chunk(10))
         {

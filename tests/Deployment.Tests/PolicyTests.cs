@@ -70,12 +70,17 @@ public sealed class PolicyTests
         AssertPolicyMatches("ApiFunction", stack, network);
     }
 
-    [Fact]
-    public async Task The_processor_role_allows_exactly_what_the_processor_calls()
+    [Theory]
+    [InlineData("PAY_PER_REQUEST")]
+    [InlineData("PROVISIONED")] // the same calls: a provisioned table needs no other permission of the Processor
+    public async Task The_processor_role_allows_exactly_what_the_processor_calls(string billingMode)
     {
-        var (aws, stack, network) = await SetUpAsync();
-        var function = new ProcessorFunction(
-            InProcess.ProcessorOptions(stack), DynamoDb(aws, network), S3(aws, network), TimeProvider.System, new FunctionLog(TextWriter.Null, "processor"));
+        var (aws, stack, network) = await SetUpAsync(new Dictionary<string, string> { ["EventsTableBillingMode"] = billingMode });
+        // A table created provisioned has no billing mode summary (DynamoDB's answer, and DynamoDB Local's).
+        Assert.Equal(billingMode, (await aws.DynamoDb.DescribeTableAsync(stack["EventsTable"])).Table.BillingModeSummary?.BillingMode.Value ?? "PROVISIONED");
+        await using var capacity = await CapacityProxy.StartAsync(aws.Endpoints.DynamoDb, writesPerSecond: 1000);
+        var function = new ProcessorFunction(InProcess.ProcessorOptions(stack), DynamoDb(aws, network, capacity.Address), S3(aws, network), Sqs(aws, network),
+            TimeProvider.System, new FunctionLog(TextWriter.Null, "processor"));
         var queued = new QueuedEvent
         {
             SchemaVersion = 1,
@@ -92,19 +97,29 @@ public sealed class PolicyTests
         await aws.Sqs.SendMessageAsync(stack.Resources["EventsQueue"].Ref, good);
         await aws.Sqs.SendMessageAsync(stack.Resources["EventsQueue"].Ref, late);
         await aws.Sqs.SendMessageAsync(stack.Resources["EventsQueue"].Ref, "poison");
-        var source = new SqsEventSource(
-            Sqs(aws, network),
-            stack.Resources["EventsQueue"].Ref,
-            stack.Resources["EventsQueue"].Attributes["Arn"],
-            "us-east-1",
-            (payload, ct) => function.HandleAsync(payload, TestLambda.Context(), ct),
-            new EventSourceOptions { BatchingWindow = TimeSpan.FromMilliseconds(500) },
-            _ => { });
 
-        Assert.Equal(3, await source.PollOnceAsync(CancellationToken.None));
+        Assert.Equal(3, await Source(aws, stack, network, function, "EventsQueue", TimeSpan.FromSeconds(30)).PollOnceAsync(CancellationToken.None));
+
+        // The table at its capacity (either mode: an on-demand table throttles too, above twice its previous peak): what it
+        // left unwritten goes back to the queue it came from, the live events' or the imported rows'.
+        capacity.WritesPerSecond = 0;
+        foreach (var queue in LocalProcessor.Queues)
+        {
+            var throttled = JsonSerializer.Serialize(queued with { EventId = Guid.NewGuid().ToString() }, EventJsonContext.Default.QueuedEvent);
+            await aws.Sqs.SendMessageAsync(stack.Resources[queue].Ref, throttled);
+            Assert.Equal(1, await Source(aws, stack, network, function, queue, TimeSpan.FromSeconds(4)).PollOnceAsync(CancellationToken.None));
+            var back = await aws.Sqs.ReceiveMessageAsync(new Amazon.SQS.Model.ReceiveMessageRequest(stack.Resources[queue].Ref) { WaitTimeSeconds = 1 });
+            Assert.Equal(throttled, Assert.Single(back.Messages ?? []).Body);
+        }
 
         AssertPolicyMatches("ProcessorFunction", stack, network);
     }
+
+    private static SqsEventSource Source(LocalAws aws, ProvisionedResources stack, RecordingNetwork network, ProcessorFunction function, string queue, TimeSpan timeout) =>
+        new(Sqs(aws, network), stack.Resources[queue].Ref, stack.Resources[queue].Attributes["Arn"], "us-east-1",
+            (payload, ct) => function.HandleAsync(payload, TestLambda.Context(timeout), ct),
+            new EventSourceOptions { BatchingWindow = TimeSpan.FromMilliseconds(500) },
+            _ => { });
 
     [Fact]
     public async Task The_aggregator_role_allows_exactly_what_the_aggregator_calls()
@@ -214,14 +229,20 @@ public sealed class PolicyTests
             ?? call.Resource;
     }
 
-    private static async Task<(LocalAws Aws, ProvisionedResources Stack, RecordingNetwork Network)> SetUpAsync()
+    private static async Task<(LocalAws Aws, ProvisionedResources Stack, RecordingNetwork Network)> SetUpAsync(IReadOnlyDictionary<string, string>? parameters = null)
     {
         var aws = await TestEnvironment.CreateClientsAsync();
-        return (aws, await TestEnvironment.ProvisionAsync(aws), new RecordingNetwork());
+        return (aws, await TestEnvironment.ProvisionAsync(aws, parameters: parameters), new RecordingNetwork());
     }
 
-    private static AmazonDynamoDBClient DynamoDb(LocalAws aws, RecordingNetwork network) =>
-        new(LocalAws.Credentials, new AmazonDynamoDBConfig { ServiceURL = aws.Endpoints.DynamoDb.ToString(), AuthenticationRegion = "us-east-1", HttpClientFactory = network });
+    private static AmazonDynamoDBClient DynamoDb(LocalAws aws, RecordingNetwork network, Uri? endpoint = null) =>
+        new(LocalAws.Credentials, new AmazonDynamoDBConfig
+        {
+            ServiceURL = (endpoint ?? aws.Endpoints.DynamoDb).ToString(),
+            AuthenticationRegion = "us-east-1",
+            HttpClientFactory = network,
+            MaxErrorRetry = ProcessorFunction.DynamoDbConfig().MaxErrorRetry, // as the Processor's program sets it
+        });
 
     private static AmazonSQSClient Sqs(LocalAws aws, RecordingNetwork network) =>
         new(LocalAws.Credentials, new AmazonSQSConfig { ServiceURL = aws.Endpoints.Fauxqs.ToString(), AuthenticationRegion = "us-east-1", HttpClientFactory = network });

@@ -158,6 +158,7 @@ public sealed class StructureTests
             (Pipeline.Metrics.EmbeddedMetrics.Namespace, "Processed"), (Pipeline.Metrics.EmbeddedMetrics.Namespace, "Duplicates"),
             (Pipeline.Metrics.EmbeddedMetrics.Namespace, "Rejected"), ("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
             ("AWS/SQS", "ApproximateAgeOfOldestMessage"), ("AWS/Lambda", "Errors"), ("AWS/Lambda", "Duration"), ("AWS/Lambda", "Throttles"),
+            (Pipeline.Metrics.EmbeddedMetrics.Namespace, "Requeued"), ("AWS/DynamoDB", "WriteThrottleEvents"), // a provisioned table at its capacity (D21)
         });
         Assert.All(functions, f => Assert.Contains(f, body, StringComparison.Ordinal));
         Assert.Contains("${EventsDeadLetterQueue.QueueName}", body, StringComparison.Ordinal);

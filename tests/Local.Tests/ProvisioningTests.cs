@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Amazon.DynamoDBv2;
 using Amazon.DynamoDBv2.Model;
 using Amazon.SQS.Model;
 using Pipeline.Local.CloudFormation;
@@ -126,6 +127,33 @@ public sealed class ProvisioningTests
         Assert.Equal(ProvisionOutcome.Updated, again.Resources["EventsQueue"].Outcome);
         var visibility = (await aws.Sqs.GetQueueAttributesAsync(url, ["VisibilityTimeout"])).VisibilityTimeout;
         Assert.Equal(Template["Resources"]!["EventsQueue"]!["Properties"]!["VisibilityTimeout"]!.GetValue<int>(), visibility);
+    }
+
+    [Fact]
+    public async Task The_events_table_bills_as_its_parameter_says_and_a_changed_mode_is_updated_in_place()
+    {
+        using var aws = await TestEnvironment.CreateClientsAsync();
+        var name = TestEnvironment.UniqueStackName();
+        var onDemand = await TestEnvironment.ProvisionAsync(aws, name);
+        var before = (await aws.DynamoDb.DescribeTableAsync(onDemand["EventsTable"])).Table;
+
+        var provisioned = await TestEnvironment.ProvisionAsync(aws, name, TestEnvironment.ProvisionedEventsTable(floor: 7));
+        var again = await TestEnvironment.ProvisionAsync(aws, name, TestEnvironment.ProvisionedEventsTable(floor: 7));
+        var after = (await aws.DynamoDb.DescribeTableAsync(onDemand["EventsTable"])).Table;
+        var back = await TestEnvironment.ProvisionAsync(aws, name);
+
+        Assert.Equal(BillingMode.PAY_PER_REQUEST, before.BillingModeSummary.BillingMode);
+        Assert.Equal(ProvisionOutcome.Updated, provisioned.Resources["EventsTable"].Outcome);
+        Assert.Equal(BillingMode.PROVISIONED, after.BillingModeSummary.BillingMode);
+        Assert.Equal(7, after.ProvisionedThroughput.WriteCapacityUnits); // the floor: auto scaling starts there
+        Assert.Equal(1, after.ProvisionedThroughput.ReadCapacityUnits);
+        Assert.Equal(ProvisionOutcome.Unchanged, again.Resources["EventsTable"].Outcome);
+        Assert.Equal(ProvisionOutcome.Updated, back.Resources["EventsTable"].Outcome);
+        Assert.Equal(BillingMode.PAY_PER_REQUEST, (await aws.DynamoDb.DescribeTableAsync(onDemand["EventsTable"])).Table.BillingModeSummary.BillingMode);
+        // Auto scaling exists only in AWS, in provisioned mode only; the other tables stay on demand.
+        Assert.All(new[] { onDemand, provisioned }.SelectMany(s => new[] { s.Resources["EventsTableWriteScaling"], s.Resources["EventsTableWriteScalingPolicy"] }),
+            r => Assert.Equal(ProvisionOutcome.NotLocal, r.Outcome));
+        Assert.Equal(BillingMode.PAY_PER_REQUEST, (await aws.DynamoDb.DescribeTableAsync(provisioned["ApiKeysTable"])).Table.BillingModeSummary.BillingMode);
     }
 
     [Fact]

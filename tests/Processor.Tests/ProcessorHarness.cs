@@ -29,14 +29,21 @@ public sealed class ProcessorHarness : IAsyncDisposable
 
     public StringWriter Log { get; } = new();
 
-    public static async Task<ProcessorHarness> StartAsync()
+    public static async Task<ProcessorHarness> StartAsync(IReadOnlyDictionary<string, string>? parameters = null)
     {
         var aws = await TestEnvironment.CreateClientsAsync();
-        return new ProcessorHarness(aws, await TestEnvironment.ProvisionAsync(aws));
+        return new ProcessorHarness(aws, await TestEnvironment.ProvisionAsync(aws, parameters: parameters));
+    }
+
+    /// <summary>A stack of <paramref name="templateJson"/> (a changed copy of serverless.template) with <paramref name="parameters"/>.</summary>
+    public static async Task<ProcessorHarness> StartAsync(string templateJson, IReadOnlyDictionary<string, string>? parameters)
+    {
+        var aws = await TestEnvironment.CreateClientsAsync();
+        return new ProcessorHarness(aws, await new TemplateProvisioner(aws).ProvisionAsync(templateJson, TestEnvironment.UniqueStackName(), parameters, CancellationToken.None));
     }
 
     public ProcessorFunction Function(IAmazonDynamoDB? dynamoDb = null, IAmazonS3? s3 = null) =>
-        new(InProcess.ProcessorOptions(Stack), dynamoDb ?? Aws.DynamoDb, s3 ?? Aws.S3, TimeProvider.System, new FunctionLog(Log, "processor"));
+        new(InProcess.ProcessorOptions(Stack), dynamoDb ?? Aws.DynamoDb, s3 ?? Aws.S3, Aws.Sqs, TimeProvider.System, new FunctionLog(Log, "processor"));
 
     public static QueuedEvent Event(int i, string? id = null) => new()
     {

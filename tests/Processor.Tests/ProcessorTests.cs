@@ -184,7 +184,8 @@ public sealed class ProcessorTests
         var sentAt = sent.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
         var bad = ProcessorHarness.Message("not an event") with { Attributes = new Dictionary<string, string> { ["ApproximateReceiveCount"] = "1", ["SentTimestamp"] = sentAt } };
         var clock = new TestClock(sent.AddSeconds(1));
-        ProcessorFunction At(TestClock c) => new(InProcess.ProcessorOptions(harness.Stack), harness.Aws.DynamoDb, harness.Aws.S3, c, new FunctionLog(harness.Log, "processor"));
+        ProcessorFunction At(TestClock c) =>
+            new(InProcess.ProcessorOptions(harness.Stack), harness.Aws.DynamoDb, harness.Aws.S3, harness.Aws.Sqs, c, new FunctionLog(harness.Log, "processor"));
 
         // The context's deadline is real time, the function's clock the test's: 10 minutes keeps it ahead of the clock's jump.
         var timeout = TimeSpan.FromMinutes(10);
@@ -258,7 +259,7 @@ public sealed class ProcessorTests
         await using var harness = await ProcessorHarness.StartAsync();
         var messages = Enumerable.Range(0, 3).Select(i => ProcessorHarness.Message(ProcessorHarness.Event(i))).ToList();
         var misconfigured = new ProcessorFunction(InProcess.ProcessorOptions(harness.Stack) with { TableName = "no-such-table" },
-            harness.Aws.DynamoDb, harness.Aws.S3, TimeProvider.System, new FunctionLog(harness.Log, "processor"));
+            harness.Aws.DynamoDb, harness.Aws.S3, harness.Aws.Sqs, TimeProvider.System, new FunctionLog(harness.Log, "processor"));
 
         var failures = await ProcessorHarness.InvokeAsync(misconfigured, messages);
 

@@ -23,9 +23,17 @@ public static class TestEnvironment
     /// <summary>A unique stack name for one test.</summary>
     public static string UniqueStackName(string prefix = "t") => $"{prefix}-{Guid.NewGuid():N}"[..16];
 
-    /// <summary>Provisions serverless.template under a unique stack name.</summary>
-    public static async Task<ProvisionedResources> ProvisionAsync(LocalAws aws, string? stackName = null) =>
-        await new TemplateProvisioner(aws).ProvisionAsync(stackName ?? UniqueStackName(), CancellationToken.None);
+    /// <summary>Provisions serverless.template under a unique stack name, with the template's parameters or <paramref name="parameters"/>.</summary>
+    public static async Task<ProvisionedResources> ProvisionAsync(LocalAws aws, string? stackName = null, IReadOnlyDictionary<string, string>? parameters = null) =>
+        await new TemplateProvisioner(aws).ProvisionAsync(
+            File.ReadAllText(Pipeline.Local.RepositoryPaths.Discover().Template), stackName ?? UniqueStackName(), parameters, CancellationToken.None);
+
+    /// <summary>The parameters that make the events table provisioned, at a write capacity floor of <paramref name="floor"/>.</summary>
+    public static IReadOnlyDictionary<string, string> ProvisionedEventsTable(int floor = 25) => new Dictionary<string, string>
+    {
+        ["EventsTableBillingMode"] = "PROVISIONED",
+        ["EventsTableWriteCapacityMin"] = floor.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
 
     private static async Task<LocalEmulators> StartAsync()
     {

@@ -34,6 +34,12 @@ internal static class CostReport
     // The measured Aggregator run is a deployment's first: it counts the look-back's windows (48 at most, one minute each).
     private const int WindowsCounted = 48;
 
+    // The steady load: a constant rate (a month of it is about 259 million events), in batches of 100, with a share of
+    // client resends (duplicates: each a failed condition, billed as a write).
+    private const int SteadyRate = 100;
+    private const int SteadySeconds = 60;
+    private const double SteadyDuplicates = 0.01;
+
     private static bool IsObjectRead(MeteredCall c) => c.Service == "s3" && c.Operation == "GetObject";
 
     public static async Task<string> RunAsync(int events)
@@ -46,7 +52,13 @@ internal static class CostReport
         // A trickle: about one event a second, so the Processor's 1 s batching window mostly holds one message.
         var trickle = await MeasureAsync(emulators.Endpoints, 60, batchSize: 1, concurrency: 1, rate: 1);
         var import = await MeasureImportAsync(emulators.Endpoints, events * 5);
-        return Render(prices, [("batch path", batch), ("single path", single), ("single, 1 event/s", trickle), ("import path", import)]);
+        // The same steady load in each billing mode of the events table (issue #32), each on a stack of that mode.
+        var onDemand = await MeasureAsync(emulators.Endpoints, SteadyRate * SteadySeconds, 100, 4, SteadyRate, SteadyDuplicates);
+        var provisioned = await MeasureAsync(emulators.Endpoints, SteadyRate * SteadySeconds, 100, 4, SteadyRate, SteadyDuplicates,
+            new Dictionary<string, string> { ["EventsTableBillingMode"] = "PROVISIONED" });
+        var target = TemplateDefault("EventsTableWriteTargetUtilization") / 100;
+        return Render(prices, [("batch path", batch), ("single path", single), ("single, 1 event/s", trickle), ("import path", import),
+            ($"{SteadyRate} events/s, on-demand", onDemand), ($"{SteadyRate} events/s, provisioned ({target:P0})", provisioned)]);
     }
 
     private sealed record PathCounts(int Events, List<MeteredCall> Calls, long ApiRequests, double ApiBilledMs, double ApiLogBytes,
@@ -60,11 +72,21 @@ internal static class CostReport
         public double ImporterLogBytes { get; init; }
 
         public int ImporterMemoryMb { get; init; }
+
+        /// <summary>The events table's physical name.</summary>
+        public string EventsTable { get; init; } = "";
+
+        /// <summary>For a steady load on a provisioned events table: its rate and the table's capacity settings.</summary>
+        public SteadyCapacity? Provisioned { get; init; }
     }
 
-    private static async Task<PathCounts> MeasureAsync(LocalEndpoints direct, int events, int batchSize, int concurrency, int rate)
+    private static double TemplateDefault(string parameter) =>
+        System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(RepositoryPaths.Discover().Template))!["Parameters"]![parameter]!["Default"]!.GetValue<double>();
+
+    private static async Task<PathCounts> MeasureAsync(LocalEndpoints direct, int events, int batchSize, int concurrency, int rate,
+        double duplicates = 0, IReadOnlyDictionary<string, string>? parameters = null)
     {
-        await using var meter = await MeteredStack.StartAsync(direct);
+        await using var meter = await MeteredStack.StartAsync(direct, parameters);
         var (aws, stack, metered, meteredAws) = (meter.Aws, meter.Stack, meter.Metered, meter.MeteredAws);
         var (key, _) = await new ApiKeyRegistry(aws.DynamoDb, stack["ApiKeysTable"]).CreateAsync("cost", CancellationToken.None);
 
@@ -90,7 +112,7 @@ internal static class CostReport
             Duration = TimeSpan.FromSeconds(events / (double)rate),
             Batch = batchSize,
             Concurrency = concurrency,
-            DuplicateShare = 0,
+            DuplicateShare = duplicates,
             InvalidShare = 0,
         });
         var load = await generator.RunAsync(null, CancellationToken.None);
@@ -98,8 +120,9 @@ internal static class CostReport
         {
             throw new InvalidOperationException($"Only {load.Accepted} of {events} events were accepted: {load}");
         }
+        // A resend is accepted again and stored once: the table holds the distinct ids.
         var deadline = DateTime.UtcNow.AddMinutes(3);
-        while (await StoredAsync(aws, stack) < events && DateTime.UtcNow < deadline)
+        while (await StoredAsync(aws, stack) < generator.Accepted.Count && DateTime.UtcNow < deadline)
         {
             await Task.Delay(500);
         }
@@ -111,7 +134,21 @@ internal static class CostReport
         return new PathCounts(events, pipelineCalls, apiTimes.Count, apiTimes.Sum(Math.Ceiling), apiLog.Bytes,
             processor.Reports, processorLog, aggregator.Reports, aggregatorLog, aggregatorCalls,
             meter.MemorySize("ApiFunction"), meter.MemorySize("ProcessorFunction"), meter.MemorySize("AggregatorFunction"),
-            stack.FunctionSetting("ApiFunction", "SystemLogLevel") ?? "INFO", stack.FunctionSetting("ProcessorFunction", "SystemLogLevel") ?? "INFO");
+            stack.FunctionSetting("ApiFunction", "SystemLogLevel") ?? "INFO", stack.FunctionSetting("ProcessorFunction", "SystemLogLevel") ?? "INFO")
+        {
+            EventsTable = stack["EventsTable"],
+            Provisioned = parameters?.GetValueOrDefault("EventsTableBillingMode") == "PROVISIONED"
+                ? await SteadyCapacityAsync(aws, stack, rate)
+                : null,
+        };
+    }
+
+    // The provisioned table's floor and read capacity as provisioned (DynamoDB Local keeps them), the target as the template's default.
+    private static async Task<SteadyCapacity> SteadyCapacityAsync(LocalAws aws, ProvisionedResources stack, double rate)
+    {
+        var throughput = (await aws.DynamoDb.DescribeTableAsync(stack["EventsTable"])).Table.ProvisionedThroughput;
+        return new SteadyCapacity(rate, throughput.WriteCapacityUnits ?? 0, TemplateDefault("EventsTableWriteTargetUtilization") / 100,
+            throughput.ReadCapacityUnits ?? 0);
     }
 
     // A JSON Lines file of rows dropped in the imports bucket: the import function and the Processor on the import events
@@ -205,7 +242,11 @@ internal static class CostReport
         Add("SQS requests (64 KB each)", "requests", p => Requests(p, "sqs"), P("sqsRequestsPerMillion") / 1e6);
         Add("Processor: Lambda requests", "requests", p => Scale(p, p.Processor.Count), P("lambdaRequestsPerMillion") / 1e6);
         Add("Processor: Lambda duration", "GB-s", p => Scale(p, GbSeconds(BilledMs(p.Processor), p.MemoryMb)), P("lambdaArmPerGbSecond"));
-        Add("DynamoDB write units", "WRU", p => Scale(p, p.Calls.Sum(c => c.WriteUnits)), P("dynamoDbWriteUnitsPerMillion") / 1e6);
+        static bool OnCapacity(PathCounts p, MeteredCall c) => p.Provisioned is not null && c.Table == p.EventsTable;
+        Add("DynamoDB write units (on demand)", "WRU", p => Scale(p, p.Calls.Where(c => !OnCapacity(p, c)).Sum(c => c.WriteUnits)), P("dynamoDbWriteUnitsPerMillion") / 1e6);
+        Add("DynamoDB provisioned writes (events table: the writes' units over the target utilisation, at least the floor)", "WCU-h",
+            p => p.Provisioned?.WriteCapacityHours(p.Calls.Where(c => OnCapacity(p, c)).Sum(c => c.WriteUnits) / p.Events) ?? 0, P("dynamoDbWriteCapacityUnitHour"));
+        Add("DynamoDB provisioned reads (events table)", "RCU-h", p => p.Provisioned?.ReadCapacityHours ?? 0, P("dynamoDbReadCapacityUnitHour"));
         Add("DynamoDB read units", "RRU", p => Scale(p, p.Calls.Sum(c => c.ReadUnits)), P("dynamoDbReadUnitsPerMillion") / 1e6);
         Add("Import: Lambda requests", "requests", p => Scale(p, p.Importer.Count), P("lambdaRequestsPerMillion") / 1e6);
         Add("Import: Lambda duration", "GB-s", p => Scale(p, GbSeconds(BilledMs(p.Importer), p.ImporterMemoryMb)), P("lambdaArmPerGbSecond"));
@@ -240,6 +281,14 @@ internal static class CostReport
             + $"{paths[1].Counts.Events:N0} sent one per request, one request at a time");
         text.AppendLine(inv, $"(as one Lambda instance of the Api serves them), {paths[2].Counts.Events:N0} sent one a second, and {paths[3].Counts.Events:N0} rows "
             + $"imported from one JSON Lines file (the import function at {paths[3].Counts.ImporterMemoryMb} MB), then scaled to a million.");
+        if (paths.Select(p => p.Counts.Provisioned).OfType<SteadyCapacity>().FirstOrDefault() is { } capacity)
+        {
+            text.AppendLine(inv, $"The steady load: {SteadyRate} events a second for {SteadySeconds} s ({paths[4].Counts.Events:N0} events in batches of 100, "
+                + $"{SteadyDuplicates:P0} of them sent again by their client), on a stack whose events table is on demand, then on one whose table is provisioned with "
+                + $"the template's defaults (a floor of {capacity.Floor:0} WCU, {capacity.Target:P0} target utilisation, {capacity.Reads:0} RCU), priced as auto scaling "
+                + $"holds it: the write units the table consumed a second at that rate, over the target, never below the floor. A month of it is "
+                + $"{SteadyRate * 3600 * 24 * 30 / 1e6:0} million events.");
+        }
         text.AppendLine();
         text.AppendLine("| item | unit | " + string.Join(" | ", paths.Select(p => $"{p.Name}: units | {p.Name}: $")) + " |");
         text.AppendLine("|---|---|" + string.Concat(paths.Select(_ => "---:|---:|")));
@@ -261,6 +310,12 @@ internal static class CostReport
             + $"{string.Join(", ", paths.Select(p => $"{p.Name} {Scale(p.Counts, p.Counts.AggregatorCalls.Where(IsObjectRead).Sum(c => c.Requests)):N0}"))} "
             + $"GETs a million events. A window is read again only when its hours changed since it was counted (late events), so a window costs a GET per object once, "
             + $"and a LIST per hour for each run that checks it.");
+        text.AppendLine(inv, $"Failed conditions (duplicates: each billed as a write, in the write lines above): "
+            + $"{string.Join(", ", paths.Select(p => $"{p.Name} {Scale(p.Counts, p.Counts.Calls.Count(c => c.ConditionFailed)):N0}"))} a million events.");
+        var fullUse = P("dynamoDbWriteCapacityUnitHour") / 3600 * 1e6;
+        text.AppendLine(inv, $"Break-even: a write capacity unit held an hour (${P("dynamoDbWriteCapacityUnitHour")}) can write 3,600 times, ${fullUse:0.000} a million writes "
+            + $"fully used, against ${P("dynamoDbWriteUnitsPerMillion")} on demand: provisioned writes cost less above {fullUse / P("dynamoDbWriteUnitsPerMillion"):P1} "
+            + $"average use of the capacity held (${fullUse / 0.7:0.000} a million at 70 %).");
         text.AppendLine();
         text.AppendLine(inv, $"Not per event: an Aggregator run ({runGbSeconds:0.0} GB-s at {batch.AggregatorMemoryMb} MB, "
             + $"and {fixedRequests.Sum(c => c.Requests):N0} requests: "

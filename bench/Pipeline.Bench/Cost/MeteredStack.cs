@@ -39,10 +39,12 @@ internal sealed class MeteredStack : IAsyncDisposable
         set => _fauxqs.Recording = _dynamoDb.Recording = value;
     }
 
-    public static async Task<MeteredStack> StartAsync(LocalEndpoints direct)
+    /// <summary>Provisions serverless.template with <paramref name="parameters"/> (its defaults if none) and starts the proxies.</summary>
+    public static async Task<MeteredStack> StartAsync(LocalEndpoints direct, IReadOnlyDictionary<string, string>? parameters = null)
     {
         var aws = new LocalAws(direct);
-        var stack = await new TemplateProvisioner(aws).ProvisionAsync($"cost-{Guid.NewGuid():N}"[..14], CancellationToken.None);
+        var stack = await new TemplateProvisioner(aws).ProvisionAsync(
+            await File.ReadAllTextAsync(RepositoryPaths.Discover().Template), $"cost-{Guid.NewGuid():N}"[..14], parameters, CancellationToken.None);
         var indexes = new Dictionary<string, int>();
         foreach (var table in stack.Resources.Values.Where(r => r.Type == "AWS::DynamoDB::Table").Select(r => r.Ref))
         {

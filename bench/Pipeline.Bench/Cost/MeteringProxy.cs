@@ -15,7 +15,9 @@ namespace Pipeline.Bench.Cost;
 /// <param name="Requests">Billed requests: 1, or for SQS one per 64 KB of payload.</param>
 /// <param name="WriteUnits">DynamoDB write request units (the table's and its indexes').</param>
 /// <param name="ReadUnits">DynamoDB read request units.</param>
-internal sealed record MeteredCall(string Service, string Operation, double Requests, double WriteUnits, double ReadUnits);
+/// <param name="Table">The DynamoDB table it named, if any.</param>
+/// <param name="ConditionFailed">A DynamoDB write whose condition failed (a duplicate): billed as a write all the same.</param>
+internal sealed record MeteredCall(string Service, string Operation, double Requests, double WriteUnits, double ReadUnits, string Table = "", bool ConditionFailed = false);
 
 /// <summary>
 /// An HTTP proxy in front of an emulator that records every request that passes while <see cref="Recording"/> is on,
@@ -85,7 +87,9 @@ internal sealed class MeteringProxy : IAsyncDisposable
         var answer = await response.Content.ReadAsByteArrayAsync(context.RequestAborted);
         if (Recording)
         {
-            Calls.Enqueue(Meter(context.Request, bytes, answer));
+            Calls.Enqueue(Meter(context.Request, bytes, answer) is var call && call.Service == "dynamodb"
+                ? call with { ConditionFailed = (int)response.StatusCode == 400 && IsConditionFailure(answer) }
+                : call);
         }
         context.Response.StatusCode = (int)response.StatusCode;
         foreach (var (name, values) in response.Headers.Concat(response.Content.Headers))
@@ -106,7 +110,7 @@ internal sealed class MeteringProxy : IAsyncDisposable
             var operation = target.Split('.')[1];
             var json = JsonNode.Parse(body)!;
             var table = json["TableName"]?.GetValue<string>() ?? "";
-            return operation switch
+            MeteredCall call = operation switch
             {
                 // A write costs 1 WRU per KB of the item, for the table and again for each index that holds it; a failed
                 // condition costs the same as a write.
@@ -116,6 +120,7 @@ internal sealed class MeteringProxy : IAsyncDisposable
                 "GetItem" or "Query" or "Scan" => new("dynamodb", operation, 1, 0, ReadUnits(answer, json["ConsistentRead"]?.GetValue<bool>() == true)),
                 _ => new("dynamodb", operation, 1, 0, 0),
             };
+            return call with { Table = table };
         }
         if (target.StartsWith("AmazonSQS.", StringComparison.Ordinal))
         {
@@ -139,6 +144,9 @@ internal sealed class MeteringProxy : IAsyncDisposable
         };
         return new("s3", operationName, 1, 0, 0);
     }
+
+    private static bool IsConditionFailure(byte[] answer) =>
+        JsonNode.Parse(answer)?["__type"]?.GetValue<string>().EndsWith("#ConditionalCheckFailedException", StringComparison.Ordinal) == true;
 
     private static double WriteUnits(JsonObject item) => Math.Max(1, Math.Ceiling(DynamoDbItemSize.Of(item) / 1024.0));
 

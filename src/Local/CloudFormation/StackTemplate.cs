@@ -25,7 +25,8 @@ public sealed partial class StackTemplate
     /// <summary>
     /// Types that exist only in AWS: functions run under the local hosts instead, and the rest
     /// (policies, alarms, logs, API Gateway, the SSM parameter naming the stack's resources: no emulator serves SSM, and
-    /// the pipeline tool names local resources after the stack) have no local meaning.
+    /// the pipeline tool names local resources after the stack; auto scaling: DynamoDB Local never throttles, so a table's
+    /// provisioned capacity has no local effect beyond its setting) have no local meaning.
     /// </summary>
     public static readonly IReadOnlySet<string> DeployOnlyTypes = new HashSet<string>
     {
@@ -33,7 +34,7 @@ public sealed partial class StackTemplate
         "AWS::Lambda::Permission", "AWS::Lambda::EventSourceMapping", "AWS::Logs::LogGroup", "AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard",
         "AWS::SQS::QueuePolicy", "AWS::S3::BucketPolicy", "AWS::SNS::TopicPolicy", "AWS::IAM::Role", "AWS::IAM::Policy", "AWS::IAM::ManagedPolicy",
         "AWS::Scheduler::Schedule", "AWS::Events::Rule", "AWS::Glue::Database", "AWS::Glue::Table", "AWS::Athena::WorkGroup", "AWS::Athena::NamedQuery",
-        "AWS::SSM::Parameter",
+        "AWS::SSM::Parameter", "AWS::ApplicationAutoScaling::ScalableTarget", "AWS::ApplicationAutoScaling::ScalingPolicy",
     };
 
     private readonly JsonObject _resources;

@@ -221,6 +221,7 @@ public sealed class TemplateProvisioner(LocalAws aws, Action<string>? progress =
             "TimeToLiveSpecification", "StreamSpecification"); // no index: the pipeline reads its tables by key only
         var name = properties["TableName"]?.GetValue<string>() ?? defaultName;
         var keySchema = KeySchema(properties["KeySchema"]);
+        var payPerRequest = properties["BillingMode"]?.GetValue<string>() != "PROVISIONED";
         var outcome = ProvisionOutcome.Unchanged;
         TableDescription table;
         try
@@ -231,10 +232,13 @@ public sealed class TemplateProvisioner(LocalAws aws, Action<string>? progress =
             {
                 throw new TemplateException($"Table {name} exists with a different key schema ({string.Join(", ", existing)}); delete it to let provisioning recreate it.");
             }
+            if (await UpdateBillingAsync(table, payPerRequest, properties["ProvisionedThroughput"], ct) is { } updated)
+            {
+                (table, outcome) = (updated, ProvisionOutcome.Updated);
+            }
         }
         catch (Amazon.DynamoDBv2.Model.ResourceNotFoundException)
         {
-            var payPerRequest = properties["BillingMode"]?.GetValue<string>() != "PROVISIONED";
             var request = new CreateTableRequest
             {
                 TableName = name,
@@ -267,6 +271,29 @@ public sealed class TemplateProvisioner(LocalAws aws, Action<string>? progress =
         }
         return new(resource.LogicalId, resource.Type, name, name,
             new Dictionary<string, string> { ["Arn"] = table.TableArn, ["StreamArn"] = table.LatestStreamArn ?? "" }, outcome);
+    }
+
+    // A billing mode or provisioned capacity the template changed (a parameter: EventsTableBillingMode), as CloudFormation
+    // updates it in place; null when the table already bills as the template says.
+    private async Task<TableDescription?> UpdateBillingAsync(TableDescription table, bool payPerRequest, JsonNode? throughput, CancellationToken ct)
+    {
+        // A table created provisioned without naming a mode has no summary.
+        var current = table.BillingModeSummary?.BillingMode ?? BillingMode.PROVISIONED;
+        var wanted = payPerRequest ? null : Throughput(throughput);
+        var same = payPerRequest
+            ? current == BillingMode.PAY_PER_REQUEST
+            : current == BillingMode.PROVISIONED && table.ProvisionedThroughput?.ReadCapacityUnits == wanted!.ReadCapacityUnits
+                && table.ProvisionedThroughput?.WriteCapacityUnits == wanted.WriteCapacityUnits;
+        if (same)
+        {
+            return null;
+        }
+        return (await aws.DynamoDb.UpdateTableAsync(new UpdateTableRequest
+        {
+            TableName = table.TableName,
+            BillingMode = payPerRequest ? BillingMode.PAY_PER_REQUEST : BillingMode.PROVISIONED,
+            ProvisionedThroughput = wanted,
+        }, ct)).TableDescription;
     }
 
     private async Task<ProvisionedResource> BucketAsync(TemplateResource resource, JsonObject properties, string defaultName, CancellationToken ct)

@@ -22,7 +22,8 @@ public static class EventBatchMessage
 
     /// <summary>
     /// Most events in one message: ten messages, a Processor's batch, then hold at most 1,000 events, which it writes well
-    /// within its 30 s (about 3 s against DynamoDB Local here), however small the events.
+    /// within its 30 s (about 3 s against DynamoDB Local here), however small the events; a provisioned table at a low
+    /// capacity may not take them in time, and what is left goes back to the queue (docs/architecture.md, D21).
     /// </summary>
     public const int MaxEvents = 100;
 

@@ -21,6 +21,17 @@ public static class AwsFaults
         "ServiceUnavailable", "InternalError", "InternalFailure", "InternalServerError", "KMSThrottlingException",
     };
 
+    // Error codes that say the request exceeded a capacity or rate (a provisioned table's, an on-demand table's maximum, the
+    // account's), not that anything failed: a subset of the transient codes.
+    private static readonly HashSet<string> ThrottlingCodes = new(StringComparer.Ordinal)
+    {
+        "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottled", "RequestThrottledException", "TooManyRequestsException",
+        "ProvisionedThroughputExceededException", "RequestLimitExceeded", "SlowDown",
+    };
+
+    /// <summary>True if the service refused the request for its capacity or rate (throttling), not for a fault.</summary>
+    public static bool IsThrottling(Exception exception) => exception is AmazonServiceException { ErrorCode: { } code } && ThrottlingCodes.Contains(code);
+
     /// <summary>
     /// True if a retry may succeed. <paramref name="cancellationToken"/> is the caller's own: a cancellation it asked for
     /// is not a fault, but one it did not ask for (an HTTP client time-out) is.

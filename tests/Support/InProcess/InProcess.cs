@@ -58,7 +58,7 @@ public static class InProcess
     public static ProcessorFunction Processor(LocalAws aws, ProvisionedResources stack, FunctionLog log)
     {
         ArgumentNullException.ThrowIfNull(aws);
-        return new(ProcessorOptions(stack), aws.DynamoDb, aws.S3, TimeProvider.System, log);
+        return new(ProcessorOptions(stack), aws.DynamoDb, aws.S3, aws.Sqs, TimeProvider.System, log);
     }
 
     /// <summary>The Aggregator's settings: the template's environment for the function, resolved locally, with the local window and settle time.</summary>
