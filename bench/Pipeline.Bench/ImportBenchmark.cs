@@ -24,34 +24,51 @@ namespace Pipeline.Bench;
 /// (1) raw: the same batch messages (the import's own packing of the same rows) sent with SendMessageBatch, one call at a
 /// time as one import does, from this process; (2) the import alone, upload to closed record; (3) the import again (a copy
 /// of the file) with the Processor on both of its queues and live events through the Api, whose freshness (202 → readable
-/// with a consistent GetItem) is what the import must not spoil.
+/// with a consistent GetItem) is what the import must not spoil. The file is of one format (--format): JSON Lines of events,
+/// CSV, or a Segment archive under a write key's id; the same rows in each.
 /// </summary>
 internal static class ImportBenchmark
 {
     private static readonly string[] Types = ["page_view", "signup", "purchase", "search", "checkout.completed"];
 
-    public static async Task<string> RunAsync(int rows, int liveRate, int? memorySize)
+    /// <summary>Runs the benchmark on a file of <paramref name="rows"/> rows in <paramref name="format"/>: events, csv or segment.</summary>
+    public static async Task<string> RunAsync(int rows, int liveRate, int? memorySize, string format = "events")
     {
+        var suffix = format switch
+        {
+            "events" => ".jsonl",
+            "csv" => ".csv",
+            "segment" => ".jsonl",
+            _ => throw new ArgumentException($"unknown format '{format}': events, csv or segment"),
+        };
         var folder = Path.Combine(Path.GetTempPath(), $"pipeline-import-bench-{Guid.NewGuid():N}");
         Directory.CreateDirectory(folder);
         try
         {
             var taskRoot = await LocalLambda.PublishAsync("src/Importer", "linux-x64", Path.Combine(folder, "publish"), readyToRun: true);
-            var file = Path.Combine(folder, "rows.jsonl");
-            var bytes = await WriteRowsAsync(file, rows);
-            Console.WriteLine(FormattableString.Invariant($"{rows:N0} rows, {bytes / 1048576.0:0} MB"));
+            var file = Path.Combine(folder, $"rows{suffix}");
+            var bytes = await WriteRowsAsync(file, rows, format);
+            Console.WriteLine(FormattableString.Invariant($"{rows:N0} {format} rows, {bytes / 1048576.0:0} MB"));
             await using var bench = await BenchStack.StartAsync();
             var definition = LocalLambda.Definition(bench.Stack, LocalImporter.LogicalId, bench.Aws.Endpoints, taskRoot: taskRoot);
             definition = definition with { MemorySize = memorySize ?? definition.MemorySize }; // --memory: another size than the template's, to choose it
 
-            var raw = await RawAsync(bench, file);
+            // A Segment archive goes under the id of the write key its messages were sent with: a key of the bench stack's.
+            var folderKey = "uploads/";
+            string? keyHash = null;
+            if (format == "segment")
+            {
+                var (writeKey, record) = await new ApiKeyRegistry(bench.Aws.DynamoDb, bench.Stack["ApiKeysTable"]).CreateAsync("import-bench-segment", CancellationToken.None);
+                (folderKey, keyHash) = ($"{ImportFiles.SegmentPrefix}{record.KeyId}/", ApiKeyRegistry.Hash(writeKey));
+            }
+            var raw = await RawAsync(bench, file, format, $"{folderKey}rows{suffix}", keyHash);
             Console.WriteLine($"raw: {raw}");
-            var alone = await ImportAsync(bench, definition, file, "alone", folder, liveRate: 0);
+            var alone = await ImportAsync(bench, definition, file, $"{folderKey}alone{suffix}", folder, liveRate: 0);
             Console.WriteLine($"import alone: {alone}");
             await bench.Aws.Sqs.PurgeQueueAsync(bench.Stack.Resources["ImportEventsQueue"].Ref);
-            var live = liveRate > 0 ? await ImportAsync(bench, definition, file, "live", folder, liveRate) : null;
+            var live = liveRate > 0 ? await ImportAsync(bench, definition, file, $"{folderKey}live{suffix}", folder, liveRate) : null;
             Console.WriteLine($"import with live traffic: {live}");
-            return Render(rows, bytes, definition, raw, alone, live, liveRate);
+            return Render(format, rows, bytes, definition, raw, alone, live, liveRate);
         }
         finally
         {
@@ -81,44 +98,121 @@ internal static class ImportBenchmark
         public override string ToString() => FormattableString.Invariant($"live {Readable}/{Sent} readable, p50 {P50Ms:0} ms, p95 {P95Ms:0} ms, max {MaxMs:0} ms");
     }
 
+    // One generated row: who, when, and the draws of its properties (Variant: which properties; A to D: their values).
+    private readonly record struct Row(int Number, string Type, string? UserId, string? AnonymousId, DateTimeOffset At, int Variant, int A, int B, int C, int D);
+
     // Distinct rows without an eventId (their ids are derived from their bytes: the import's most expensive case, and the
-    // one whose occurrence state grows), about 350 bytes each, over the last year.
-    internal static async Task<long> WriteRowsAsync(string path, int rows)
+    // one whose occurrence state grows), over the last year: the same rows in every format.
+    private static IEnumerable<Row> Rows(int rows)
     {
         var random = new Random(7);
         var start = DateTimeOffset.UtcNow.AddDays(-365);
+        for (var i = 0; i < rows; i++)
+        {
+            var anonymous = i % 3 == 0;
+            var user = random.Next(anonymous ? 70_000 : 50_000);
+            var at = start.AddSeconds(i * (365.0 * 86400 / rows));
+            var variant = i % 4;
+            var (a, b, c, d) = variant switch
+            {
+                0 => (random.Next(5000), random.Next(100_000), random.Next(1000), 0),
+                1 => (random.Next(1, 500), random.Next(100), random.Next(100), random.Next(1, 4)),
+                2 => (random.Next(1000), random.Next(100), random.Next(36, 47), 0),
+                _ => (random.Next(1, 50), random.Next(2), 0, 0),
+            };
+            yield return new Row(i, Types[i % Types.Length], anonymous ? null : $"user-{user}", anonymous ? $"anon-{user}" : null, at, variant, a, b, c, d);
+        }
+    }
+
+    // The row's properties as JSON members (a JSON line of them and the event's fields is about 180 bytes).
+    private static string JsonProperties(Row r) => r.Variant switch
+    {
+        0 => $"\"path\":\"/catalog/{r.A}/item-{r.B}\",\"referrer\":\"https://example.com/s?q={r.C}\"",
+        1 => $"\"amount\":{r.A}.{r.B:D2},\"currency\":\"EUR\",\"items\":[{{\"sku\":\"S-{r.C}\",\"qty\":{r.D}}}]",
+        2 => $"\"query\":\"winter boots {r.A}\",\"results\":{r.B},\"filters\":{{\"inStock\":true,\"size\":{r.C}}}",
+        _ => $"\"plan\":\"team\",\"seats\":{r.A},\"trial\":{(r.B == 0 ? "true" : "false")}",
+    } + $",\"row\":{r.Number}";
+
+    private static string Time(DateTimeOffset at) => at.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture);
+
+    private static string EventLine(Row r) => $"{{\"eventType\":\"{r.Type}\",{(r.UserId is { } u ? $"\"userId\":\"{u}\"" : $"\"anonymousId\":\"{r.AnonymousId}\"")},"
+        + $"\"occurredAt\":\"{Time(r.At)}\",\"properties\":{{{JsonProperties(r)}}}}}";
+
+    // A CSV export's columns: the event's fields, then every property any row has, typed and nested; a row leaves the others empty.
+    private const string CsvHeader = "eventType,userId,anonymousId,occurredAt,properties.path,properties.referrer,properties.amount:number,properties.currency,"
+        + "properties.items:json,properties.query,properties.results:number,properties.filters.inStock:boolean,properties.filters.size:number,"
+        + "properties.plan,properties.seats:number,properties.trial:boolean,properties.row:number";
+
+    private static string CsvLine(Row r) => $"{r.Type},{r.UserId},{r.AnonymousId},{Time(r.At)}," + r.Variant switch
+    {
+        0 => $"/catalog/{r.A}/item-{r.B},https://example.com/s?q={r.C},,,,,,,,,,",
+        1 => $",,{r.A}.{r.B:D2},EUR,\"[{{\"\"sku\"\":\"\"S-{r.C}\"\",\"\"qty\"\":{r.D}}}]\",,,,,,,",
+        2 => $",,,,,winter boots {r.A},{r.B},true,{r.C},,,",
+        _ => $",,,,,,,,,team,{r.A},{(r.B == 0 ? "true" : "false")}",
+    } + $",{r.Number}";
+
+    // A message as Segment's S3 destination writes it (tests/testdata/segment/s3-destination.jsonl): page views are page calls,
+    // signups identify calls (their properties as traits), the others track calls; each with its messageId, Segment's times
+    // (sent 1.5 s after it happened, received 0.1 s later, timestamp corrected by the difference) and server fields.
+    private static string SegmentLine(Row r)
+    {
+        var (type, named, body) = r.Type switch
+        {
+            "page_view" => ("page", "\"name\":\"Catalog\",", "properties"),
+            "signup" => ("identify", "", "traits"),
+            _ => ("track", $"\"event\":\"{r.Type}\",", "properties"),
+        };
+        var user = r.UserId is { } u ? $"\"userId\":\"{u}\"," : "";
+        var messageId = $"ajs-next-{(uint)(r.Number * 2654435761L):x8}-{r.Number:D7}";
+        return $"{{\"anonymousId\":\"{r.AnonymousId ?? $"anon-{r.Number}"}\",\"channel\":\"client\","
+            + $"\"context\":{{\"library\":{{\"name\":\"analytics.js\",\"version\":\"4.4.1\"}},\"ip\":\"203.0.113.{r.Number % 250}\","
+            + $"\"userAgent\":\"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7)\",\"locale\":\"en-US\"}},\"integrations\":{{}},\"messageId\":\"{messageId}\","
+            + $"\"originalTimestamp\":\"{Time(r.At)}\",\"projectId\":\"Z9tIfiSkBi\",\"receivedAt\":\"{Time(r.At.AddMilliseconds(1600))}\","
+            + $"\"sentAt\":\"{Time(r.At.AddMilliseconds(1500))}\",\"timestamp\":\"{Time(r.At.AddMilliseconds(100))}\",\"type\":\"{type}\",{user}\"version\":2,"
+            + $"\"_metadata\":{{\"bundled\":[\"Segment.io\"],\"unbundled\":[]}},{named}\"{body}\":{{{JsonProperties(r)}}}}}";
+    }
+
+    /// <summary>Writes <paramref name="rows"/> distinct rows in <paramref name="format"/> (events, csv or segment); returns the file's size.</summary>
+    internal static async Task<long> WriteRowsAsync(string path, int rows, string format = "events")
+    {
+        Func<Row, string> line = format switch
+        {
+            "events" => EventLine,
+            "csv" => CsvLine,
+            "segment" => SegmentLine,
+            _ => throw new ArgumentException($"unknown format '{format}': events, csv or segment"),
+        };
         await using (var writer = new StreamWriter(path, false, new UTF8Encoding(false), 1 << 20))
         {
-            for (var i = 0; i < rows; i++)
+            if (format == "csv")
             {
-                var type = Types[i % Types.Length];
-                var user = i % 3 == 0 ? $"\"anonymousId\":\"anon-{random.Next(70_000)}\"" : $"\"userId\":\"user-{random.Next(50_000)}\"";
-                var at = start.AddSeconds(i * (365.0 * 86400 / rows)).ToString("yyyy-MM-ddTHH:mm:ss.fffZ", CultureInfo.InvariantCulture);
-                var properties = (i % 4) switch
-                {
-                    0 => $"\"path\":\"/catalog/{random.Next(5000)}/item-{random.Next(100_000)}\",\"referrer\":\"https://example.com/s?q={random.Next(1000)}\"",
-                    1 => $"\"amount\":{random.Next(1, 500)}.{random.Next(100):D2},\"currency\":\"EUR\","
-                        + $"\"items\":[{{\"sku\":\"S-{random.Next(100)}\",\"qty\":{random.Next(1, 4)}}}]",
-                    2 => $"\"query\":\"winter boots {random.Next(1000)}\",\"results\":{random.Next(100)},\"filters\":{{\"inStock\":true,\"size\":{random.Next(36, 47)}}}",
-                    _ => $"\"plan\":\"team\",\"seats\":{random.Next(1, 50)},\"trial\":{(random.Next(2) == 0 ? "true" : "false")}",
-                };
-                await writer.WriteLineAsync($"{{\"eventType\":\"{type}\",{user},\"occurredAt\":\"{at}\",\"properties\":{{{properties},\"row\":{i}}}}}");
+                await writer.WriteLineAsync(CsvHeader);
+            }
+            foreach (var row in Rows(rows))
+            {
+                await writer.WriteLineAsync(line(row));
             }
         }
         return new FileInfo(path).Length;
     }
 
-    // The import's own messages for the file's rows (its checker, ids and packing), sent as it sends them: SendMessageBatch of up
-    // to 10 messages and 250,000 bytes, one call at a time; only the sending is timed.
-    private static async Task<Raw> RawAsync(BenchStack bench, string file)
+    // The import's own messages for the file's records (its reader, parser, checker, ids and packing), sent as it sends them:
+    // SendMessageBatch of up to 10 messages and 250,000 bytes, one call at a time; only the sending is timed.
+    private static async Task<Raw> RawAsync(BenchStack bench, string file, string format, string key, string? segmentKeyHash)
     {
         var queue = (await bench.Aws.Sqs.CreateQueueAsync($"{bench.Stack.StackName}-raw")).QueueUrl;
-        var job = new ImportJob(bench.Stack["ImportsBucket"], "uploads/rows.jsonl", "etag");
-        var checker = new RowChecker(new EventRowParser(new ImportContext(DateTimeOffset.UtcNow, "import-raw", TimeSpan.FromDays(1825), TimeProvider.System)),
-            PlanState.None, job.File);
+        var job = new ImportJob(bench.Stack["ImportsBucket"], key, "etag");
+        var import = new ImportContext(DateTimeOffset.UtcNow, "import-raw", TimeSpan.FromDays(1825), TimeProvider.System);
+        IRowParser? parser = format switch
+        {
+            "events" => new EventRowParser(import),
+            "segment" => new SegmentRowParser(import, segmentKeyHash!),
+            _ => null, // CSV: from its header, the file's first record
+        };
+        var checker = parser is null ? null : new RowChecker(parser, PlanState.None, job.File);
         var seen = new Dictionary<UInt128, int>();
         var sending = TimeSpan.Zero;
-        int messages = 0, calls = 0, number = 0;
+        int messages = 0, calls = 0;
         var pending = new List<string>();
         async Task FlushAsync()
         {
@@ -151,14 +245,20 @@ internal static class ImportBenchmark
             messages += bodies.Count;
             pending.Clear();
         }
-        foreach (var line in File.ReadLines(file))
+        await using var stream = File.OpenRead(file);
+        var reader = new RecordReader(new LineReader(stream, ImportRun.MaxLineBytes), format == "csv", ImportRun.MaxLineBytes);
+        while (await reader.ReadAsync(CancellationToken.None) is { } record)
         {
-            number++;
-            var bytes = Encoding.UTF8.GetBytes(line);
-            var outcome = checker.Check(new Record(bytes, number, number, 0, null), seen);
+            if (checker is null)
+            {
+                var (header, error) = CsvRowParser.FromHeader(record.Bytes.Span, import);
+                checker = new RowChecker(header ?? throw new InvalidOperationException($"raw: {error}"), PlanState.None, job.File);
+                continue;
+            }
+            var outcome = checker.Check(record, seen);
             if (outcome.Event is not { } queued)
             {
-                throw new InvalidOperationException($"raw: row {number} refused: {string.Join("; ", outcome.Reasons)}");
+                throw new InvalidOperationException($"raw: line {record.Line} refused: {string.Join("; ", outcome.Reasons)}");
             }
             pending.Add(JsonSerializer.Serialize(queued, EventJsonContext.Default.QueuedEvent));
             if (pending.Count == 1000)
@@ -174,7 +274,7 @@ internal static class ImportBenchmark
         return new Raw(sending, messages, calls);
     }
 
-    private static async Task<Imported> ImportAsync(BenchStack bench, FunctionDefinition definition, string file, string name, string folder, int liveRate)
+    private static async Task<Imported> ImportAsync(BenchStack bench, FunctionDefinition definition, string file, string key, string folder, int liveRate)
     {
         var (aws, stack) = (bench.Aws, bench.Stack);
         using var cgroup = Cgroup.Create(definition.MemorySize);
@@ -204,10 +304,10 @@ internal static class ImportBenchmark
             before = await LiveAsync(bench, liveRate, quiet.Token);
         }
         using var liveStop = new CancellationTokenSource();
-        var key = $"uploads/{name}.jsonl";
-        using (var transfer = new TransferUtility(aws.S3))
+        // Parts of 5 MB past 5 MB: the local S3 (fauxqs) refuses a single PUT of more than 11 MB, below TransferUtility's 16 MB threshold.
+        using (var transfer = new TransferUtility(aws.S3, new TransferUtilityConfig { MinSizeBeforePartUpload = 5 << 20 }))
         {
-            await transfer.UploadAsync(file, stack["ImportsBucket"], key);
+            await transfer.UploadAsync(new TransferUtilityUploadRequest { FilePath = file, BucketName = stack["ImportsBucket"], Key = key, PartSize = 5 << 20 });
         }
         var watch = Stopwatch.StartNew(); // from the upload's end: the notification, the import, its record closed
         var live = liveRate > 0 ? LiveAsync(bench, liveRate, liveStop.Token) : Task.FromResult<Freshness?>(null);
@@ -318,14 +418,25 @@ internal static class ImportBenchmark
         }
     }
 
-    private static string Render(int rows, long bytes, FunctionDefinition definition, Raw raw, Imported alone, Imported? live, int liveRate)
+    private static string Render(string format, int rows, long bytes, FunctionDefinition definition, Raw raw, Imported alone, Imported? live, int liveRate)
     {
         double Rate(TimeSpan t) => rows / t.TotalSeconds;
+        var file = format switch
+        {
+            "csv" => FormattableString.Invariant($"A CSV file of {rows:N0} distinct rows without eventIds ({bytes / 1048576.0:0} MB, {bytes / rows} bytes a row) ")
+                + "under a header of 4 event fields and 13 typed property columns, 2 of them nested (a row fills those of its kind of properties "
+                + "and leaves the others empty; ids derived from the header and each row's bytes), ",
+            "segment" => FormattableString.Invariant($"A Segment archive of {rows:N0} distinct messages ({bytes / 1048576.0:0} MB, {bytes / rows} bytes a line, ")
+                + "uncompressed; track, identify and page calls as Segment's S3 destination writes them, with context and Segment's server fields; "
+                + "ids from each messageId under the write key the file is filed under, uploads/segment/KEYID/), ",
+            _ => FormattableString.Invariant($"A file of {rows:N0} distinct JSON Lines rows without eventIds ({bytes / 1048576.0:0} MB; ids derived from each row's bytes), "),
+        };
         var lines = new List<string>
         {
-            string.Create(CultureInfo.InvariantCulture, $"One run, {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, linux-x64. "
-                + $"A file of {rows:N0} distinct JSON Lines rows without eventIds ({bytes / 1048576.0:0} MB; ids derived from each row's bytes), "
-                + $"imported by the published import function (ReadyToRun) as deployed: MemorySize {definition.MemorySize} MB as a cgroup memory limit, "
+            string.Create(CultureInfo.InvariantCulture, $"One run, {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, linux-x64. ")
+                + file
+                + string.Create(CultureInfo.InvariantCulture, $"imported by the published import function (ReadyToRun) as deployed: MemorySize {definition.MemorySize} MB "
+                + $"as a cgroup memory limit, "
                 + $"{Cgroup.CpuShare(definition.MemorySize):0.00} of a core (MemorySize/1,769), Timeout {definition.Timeout.TotalSeconds:0} s."),
             "",
             "| | rows/s | ratio to raw | time | invocations (continuations) | peak RSS | cgroup peak (with page cache) |",

@@ -3,9 +3,12 @@ using Pipeline.Bench;
 
 // usage: dotnet run -c Release --project bench/Pipeline.Bench -- api|processor|aggregator|query|readers|coldstart|import|faults|cost
 //        [--seconds N] [--rate N] [--connections N] [--events N] [--runs N] [--latency-requests N] [--latency-percent N]
+//        [--format events|csv|segment] (import)
 var what = args.FirstOrDefault() ?? "api";
 int Option(string name, int fallback) =>
     Array.IndexOf(args, $"--{name}") is var i and >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+string Text(string name, string fallback) => Array.IndexOf(args, $"--{name}") is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+var format = Text("format", "events");
 
 var report = what switch
 {
@@ -16,15 +19,17 @@ var report = what switch
     "query" => await QueryBenchmark.RunAsync(Option("events", 1_000_000)),
     "readers" => await ReadersBenchmark.RunAsync(Option("events", 1_000_000)),
     "coldstart" => await ColdStartBenchmark.RunAsync(Option("runs", 5)),
-    "import" => await ImportBenchmark.RunAsync(Option("rows", 1_000_000), Option("rate", 20), Option("memory", 0) is > 0 and var m ? m : null),
+    "import" => await ImportBenchmark.RunAsync(Option("rows", 1_000_000), Option("rate", 20), Option("memory", 0) is > 0 and var m ? m : null, format),
     "faults" => await FaultSoak.RunAsync(Option("seconds", 90), Option("rate", 40)),
     "cost" => await Pipeline.Bench.Cost.CostReport.RunAsync(Option("events", 2000)),
     _ => throw new ArgumentException($"unknown benchmark '{what}': api, processor, aggregator, query, readers, coldstart, import, faults or cost"),
 };
 Console.WriteLine(report);
-var results = Path.Combine(Pipeline.Local.RepositoryPaths.Discover().Root, "bench", "results", $"{what}.md");
+// An import of another format than events has its own results file: bench/results/import-csv.md, import-segment.md.
+var name = what == "import" && format != "events" ? $"{what}-{format}" : what;
+var results = Path.Combine(Pipeline.Local.RepositoryPaths.Discover().Root, "bench", "results", $"{name}.md");
 var command = $"bench/run.sh {string.Join(' ', args)}";
-await File.WriteAllTextAsync(results, $"# {what} benchmark\n\nProduced by `{command}`.\n\n{report}");
+await File.WriteAllTextAsync(results, $"# {name} benchmark\n\nProduced by `{command}`.\n\n{report}");
 Console.WriteLine($"written to {results}");
 if (what == "cost")
 {
