@@ -37,4 +37,24 @@ public sealed class ImportCommandTests
             File.Delete(file);
         }
     }
+
+    [Fact]
+    public async Task A_file_of_12_MB_uploads_to_the_local_stack_which_refuses_a_single_put_of_that_size()
+    {
+        await using var h = await ImportHarness.StartAsync(processor: false);
+        var file = Path.Combine(Path.GetTempPath(), $"import-{Guid.NewGuid():N}.jsonl");
+        var row = System.Text.Json.JsonSerializer.Serialize(new { eventType = "a", userId = "u-1", properties = new { pad = new string('x', 950) } }) + "\n";
+        await File.WriteAllTextAsync(file, string.Concat(Enumerable.Repeat(row, 12 * 1024 * 1024 / row.Length)));
+        string[] target = ["--stack", h.Stack.StackName, "--fauxqs", h.Aws.Endpoints.Fauxqs.ToString(), "--endpoint", h.Aws.Endpoints.DynamoDb.ToString()];
+        try
+        {
+            using var output = new StringWriter();
+            Assert.Equal(0, await CliCommands.RunAsync(["import", file, "--key", "big.jsonl", "--no-wait", .. target], output, CancellationToken.None));
+            Assert.Equal(new FileInfo(file).Length, (await h.Aws.S3.GetObjectMetadataAsync(h.Bucket, "uploads/big.jsonl")).ContentLength);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
 }

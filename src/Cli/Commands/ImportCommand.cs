@@ -85,8 +85,9 @@ public static class ImportCommand
         TextWriter output, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(output);
-        // TransferUtility (AWSSDK.S3's own) switches to a multipart upload for a large file.
-        using (var transfer = new TransferUtility(s3))
+        // TransferUtility (AWSSDK.S3's own) switches to a multipart upload for a large file: from 5 MB, S3's smallest part, not
+        // its default 16 MB, because the local S3 (fauxqs) refuses a single PUT of more than about 11 MB.
+        using (var transfer = new TransferUtility(s3, new TransferUtilityConfig { MinSizeBeforePartUpload = 5 * 1024 * 1024 }))
         {
             await transfer.UploadAsync(path, bucket, key, cancellationToken);
         }
