@@ -32,7 +32,18 @@ public sealed class CapacityRequeue(IAmazonSQS sqs, IReadOnlyList<string> queueU
         var body = events[0].Index is null ? events[0].Json! : EventBatchMessage.Pack(events.Select(e => e.Json!)).Single();
         try
         {
-            await sqs.SendMessageAsync(new SendMessageRequest(url, body), cancellationToken).ConfigureAwait(false);
+            // With its message attributes (a single event's eventType), as the redrive command keeps them.
+            var request = new SendMessageRequest(url, body);
+            if (message.MessageAttributes is { Count: > 0 } attributes)
+            {
+                request.MessageAttributes = attributes.ToDictionary(a => a.Key, a => new MessageAttributeValue
+                {
+                    DataType = a.Value.DataType,
+                    StringValue = a.Value.StringValue,
+                    BinaryValue = a.Value.BinaryValue is { } binary ? new MemoryStream(Convert.FromBase64String(binary)) : null,
+                });
+            }
+            await sqs.SendMessageAsync(request, cancellationToken).ConfigureAwait(false);
             return true;
         }
         catch (Exception e) when (e is OperationCanceledException || AwsFaults.IsServiceFailure(e, cancellationToken))

@@ -79,6 +79,14 @@ public sealed class EventBatchProcessor(EventArchive archive, EventStore store, 
                             failedOtherwise.Add(valid[i].Message.MessageId);
                             log.Write("ERROR", $"Could not store message {valid[i].Message.MessageId}; it will be redelivered: {reason}");
                         }
+                        else if (results[i].Faulted)
+                        {
+                            // DynamoDB failed it (a server error, the network) to the end: a fault, never requeued (D21).
+                            if (failedOtherwise.Add(valid[i].Message.MessageId))
+                            {
+                                log.Write("ERROR", $"Could not store message {valid[i].Message.MessageId} in time: DynamoDB failed (not throttling); it will be redelivered.");
+                            }
+                        }
                         else
                         {
                             unwritten.TryAdd(valid[i].Message.MessageId, []);

@@ -32,7 +32,11 @@ public enum StoreOutcome
 /// not an earlier copy of the event that a client sent again.
 /// </param>
 /// <param name="Throttled">DynamoDB throttled the write at least once (the table's capacity was exhausted).</param>
-public readonly record struct StoreResult(StoreOutcome Outcome, string? Reason = null, bool SameCopy = false, bool Throttled = false);
+/// <param name="Faulted">
+/// For <see cref="StoreOutcome.Failed"/>: the last answer before the time ran out was a fault (a server error, a network
+/// failure), not throttling: DynamoDB failing, which the message's receive count must see (D21), not the table's capacity.
+/// </param>
+public readonly record struct StoreResult(StoreOutcome Outcome, string? Reason = null, bool SameCopy = false, bool Throttled = false, bool Faulted = false);
 
 /// <summary>Writes events to the events table, each at most once (a put conditional on the id not existing).</summary>
 public sealed class EventStore(IAmazonDynamoDB dynamoDb, string tableName, TimeSpan retention)
@@ -53,6 +57,7 @@ public sealed class EventStore(IAmazonDynamoDB dynamoDb, string tableName, TimeS
         };
         var backoff = FirstBackoff;
         var throttled = false;
+        var faulted = false;
         while (true)
         {
             try
@@ -70,7 +75,7 @@ public sealed class EventStore(IAmazonDynamoDB dynamoDb, string tableName, TimeS
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
-                return new(StoreOutcome.Failed, Throttled: throttled);
+                return new(StoreOutcome.Failed, Throttled: throttled, Faulted: faulted);
             }
             catch (AmazonDynamoDBException e) when (e.ErrorCode == "ValidationException")
             {
@@ -84,14 +89,16 @@ public sealed class EventStore(IAmazonDynamoDB dynamoDb, string tableName, TimeS
             }
             catch (Exception e) when (AwsFaults.IsTransient(e, cancellationToken))
             {
-                throttled |= AwsFaults.IsThrottling(e);
+                var throttling = AwsFaults.IsThrottling(e);
+                throttled |= throttling;
+                faulted = !throttling;
                 try
                 {
                     await Task.Delay(backoff * (0.5 + Random.Shared.NextDouble()), cancellationToken).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
-                    return new(StoreOutcome.Failed, Throttled: throttled);
+                    return new(StoreOutcome.Failed, Throttled: throttled, Faulted: faulted);
                 }
                 backoff = TimeSpan.FromTicks(Math.Min(backoff.Ticks * 2, MaxBackoff.Ticks));
             }
