@@ -133,6 +133,10 @@ public sealed class StructureTests
             && a["MetricName"]!.GetValue<string>() == Pipeline.Api.Plans.TrackingPlanCache.FailureMetric && Watched(a) == "\"Api\"");
         Assert.Contains(alarms, a => a["Namespace"]!.GetValue<string>() == Pipeline.Metrics.EmbeddedMetrics.Namespace
             && a["MetricName"]!.GetValue<string>() == Pipeline.Aggregator.AggregatorFunction.FailureMetric && Watched(a) == "\"Aggregator\"");
+        // Writes throttled for good go round the queue and never reach the DLQ (D21): their own alarm, slower than a burst.
+        Assert.Contains(alarms, a => a["Namespace"]!.GetValue<string>() == Pipeline.Metrics.EmbeddedMetrics.Namespace
+            && a["MetricName"]!.GetValue<string>() == "Requeued" && Watched(a) == "\"Processor\""
+            && a["EvaluationPeriods"]!.GetValue<int>() * a["Period"]!.GetValue<int>() >= 900);
         Assert.All(alarms, a => Assert.Contains("AlarmTopic", a["AlarmActions"]!.ToJsonString(), StringComparison.Ordinal));
     }
 
