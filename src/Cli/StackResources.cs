@@ -23,6 +23,12 @@ public sealed record StackResources(
     /// <summary>The queue imported rows wait in for the Processor; null for a stack deployed before imports.</summary>
     public string? ImportEventsQueue { get; init; }
 
+    /// <summary>The template's default <c>ImportMaxAgeDays</c>: a local stack's, and a stack's deployed before it was published.</summary>
+    public const int DefaultImportMaxAgeDays = 1825;
+
+    /// <summary>The oldest time an imported row may have, in days back from the import (the template's <c>ImportMaxAgeDays</c>).</summary>
+    public int ImportMaxAgeDays { get; init; } = DefaultImportMaxAgeDays;
+
     /// <summary>The name of the parameter a deployed stack publishes its resources in.</summary>
     public static string ParameterName(string stack) => $"/pipeline/{stack}";
 
@@ -78,6 +84,7 @@ public sealed record StackResources(
             ImportsBucket = names?.ImportsBucket,
             ImportsTable = names?.ImportsTable,
             ImportEventsQueue = names?.ImportEventsQueue,
+            ImportMaxAgeDays = names?.ImportMaxAgeDays ?? DefaultImportMaxAgeDays,
         };
     }
 
@@ -85,7 +92,7 @@ public sealed record StackResources(
     internal sealed record Names(
         string? EventsQueue, string? DeadLetterQueue, string? EventsTable, string? ApiKeysTable, string? TrackingPlansTable, string? SummariesTable,
         string? ArchiveBucket, string? Version, string? ImportsBucket = null, string? ImportsTable = null,
-        string? ImportEventsQueue = null);
+        string? ImportEventsQueue = null, int? ImportMaxAgeDays = null);
 }
 
 /// <summary>A deployed stack's resources cannot be found: the message says why and what to do.</summary>

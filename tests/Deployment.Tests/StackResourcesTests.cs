@@ -19,6 +19,10 @@ public sealed partial class StackResourcesTests
         // ${Logical.QueueName} and ${Logical} as CloudFormation resolves them: the names the template gives each resource.
         var value = Reference().Replace(properties["Value"]!["Fn::Sub"]!.GetValue<string>(), m =>
         {
+            if (Template.Root["Parameters"]![m.Groups["id"].Value] is { } parameter)
+            {
+                return parameter["Default"]!.ToJsonString(); // a deploy that leaves the parameter at its default
+            }
             var resource = Template.Properties(m.Groups["id"].Value);
             var name = resource["QueueName"] ?? resource["TableName"] ?? resource["BucketName"];
             return name is null ? bucket : name["Fn::Sub"]!.GetValue<string>().Replace("${AWS::StackName}", stack, StringComparison.Ordinal)
@@ -29,6 +33,19 @@ public sealed partial class StackResourcesTests
         Assert.Equal("/pipeline/${AWS::StackName}", properties["Name"]!["Fn::Sub"]!.GetValue<string>());
         Assert.Equal(StackResources.ParameterName(stack), properties["Name"]!["Fn::Sub"]!.GetValue<string>().Replace("${AWS::StackName}", stack, StringComparison.Ordinal));
         Assert.Equal(StackResources.Local(stack) with { ArchiveBucket = bucket, Version = ProductVersion.Current }, read);
+    }
+
+    [Fact]
+    public void The_import_time_window_a_dry_run_checks_is_the_stacks_own_and_the_templates_default_without_one()
+    {
+        const string names = """
+            "eventsQueue":"q","deadLetterQueue":"d","eventsTable":"e","apiKeysTable":"k","trackingPlansTable":"p","summariesTable":"s","archiveBucket":"b"
+            """;
+
+        Assert.Equal(90, StackResources.Parse($$"""{{{names}},"importMaxAgeDays":90}""", "shop").ImportMaxAgeDays);
+        Assert.Equal(StackResources.DefaultImportMaxAgeDays, StackResources.Parse($$"""{{{names}}}""", "shop").ImportMaxAgeDays);
+        Assert.Equal(StackResources.DefaultImportMaxAgeDays, Template.Root["Parameters"]!["ImportMaxAgeDays"]!["Default"]!.GetValue<int>());
+        Assert.Equal(StackResources.DefaultImportMaxAgeDays, StackResources.Local("shop").ImportMaxAgeDays);
     }
 
     [Theory]

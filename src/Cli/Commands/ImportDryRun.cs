@@ -21,7 +21,8 @@ public static class ImportDryRun
         ArgumentNullException.ThrowIfNull(output);
         var (format, error) = ImportFiles.Of(key);
         var plan = await PlanState.ReadAsync(new TrackingPlanStore(dynamoDb, resources.TrackingPlansTable), cancellationToken);
-        var import = new ImportContext(DateTimeOffset.UtcNow, "dry-run", TimeSpan.FromDays(1825), TimeProvider.System);
+        // The stack's own time window, as its import function has it (ImportMaxAgeDays).
+        var import = new ImportContext(DateTimeOffset.UtcNow, "dry-run", TimeSpan.FromDays(resources.ImportMaxAgeDays), TimeProvider.System);
         IRowParser? parser = format switch
         {
             ImportFormat.Events => new EventRowParser(import),
