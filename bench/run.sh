@@ -5,7 +5,7 @@
 #   bench/run.sh aggregator [--max-events 10000000]   (root: it uses cgroups)
 #   bench/run.sh query [--events 1000000]            (root: it uses cgroups)
 #   bench/run.sh readers [--events 1000000]
-#   bench/run.sh coldstart [--runs 5]                (root: it uses cgroups)
+#   bench/run.sh coldstart [--runs 5] [--only ApiFunction]  (root: it uses cgroups; --only prints one function's row)
 #   bench/run.sh import [--format events|csv|segment] [--rows 1000000] [--rate 20] [--memory MB]  (root: it uses cgroups;
 #                                                    csv and segment write bench/results/import-csv.md, import-segment.md)
 #   bench/run.sh faults [--seconds 90] [--rate 40]

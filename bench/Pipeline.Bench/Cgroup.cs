@@ -40,15 +40,15 @@ internal sealed class Cgroup : IDisposable
     }
 
     /// <summary>
-    /// A script that joins this cgroup and then runs <c>dotnet</c> with its arguments: the process is held from its first
+    /// A script that joins this cgroup and then runs <paramref name="program"/> (<c>dotnet</c> unless told) with its arguments: the process is held from its first
     /// instruction, before the runtime starts.
     /// </summary>
-    public async Task<string> LauncherAsync(string folder)
+    public async Task<string> LauncherAsync(string folder, string program = "dotnet")
     {
         Directory.CreateDirectory(folder);
         var launcher = Path.Combine(folder, $"launch-{Guid.NewGuid():N}.sh");
         var join = $"echo $$ > {_memory}/cgroup.procs && echo $$ > {_cpu}/cgroup.procs || exit 70";
-        await File.WriteAllTextAsync(launcher, $"#!/bin/sh\n{join}\nexec dotnet \"$@\"\n");
+        await File.WriteAllTextAsync(launcher, $"#!/bin/sh\n{join}\nexec \"{program}\" \"$@\"\n");
         if (!OperatingSystem.IsWindows())
         {
             File.SetUnixFileMode(launcher, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);

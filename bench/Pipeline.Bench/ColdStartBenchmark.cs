@@ -28,12 +28,15 @@ internal static class ColdStartBenchmark
 
     private static readonly int[] ApiMemorySizes = [512, 1024, 1769];
 
-    private sealed record Start(double BaselineMs, double FunctionMs)
+    private sealed record Start(double BaselineMs, double FunctionMs, double? BuiltAlikeMs = null)
     {
         public double Ratio => FunctionMs / BaselineMs;
+
+        // The Api against the empty Minimal API published as the Api is (self-contained, composite ReadyToRun).
+        public double RatioAlike => FunctionMs / BuiltAlikeMs!.Value;
     }
 
-    public static async Task<string> RunAsync(int runs)
+    public static async Task<string> RunAsync(int runs, string? only = null)
     {
         VerifyBaselines();
         await using var bench = await BenchStack.StartAsync();
@@ -47,7 +50,7 @@ internal static class ColdStartBenchmark
             "**This is a model**: Lambda's init phase may not be limited exactly so (it is known to burst), so the absolute times are an estimate; "
                 + "the ratios compare like with like.",
             "A function's start → first answer is its process start → its first invocation's response (Init Duration + the first Duration); "
-                + "the Api's is its process start → the first 202 of POST /events.",
+                + "the Api's is its process start (its own executable, as the Lambda Web Adapter starts it) → the first 202 of POST /events.",
             "Each run starts the baseline, then the function, under the same share: an empty Runtime API program (bench/Baselines/EmptyFunction) for a function, "
                 + "an empty Minimal API (bench/Baselines/EmptyApi, to its first 200) for the Api.",
             "Medians, with the range of the runs in brackets.",
@@ -59,16 +62,20 @@ internal static class ColdStartBenchmark
         {
             var emptyFunction = await PublishAsync("bench/Baselines/EmptyFunction", folder);
             var emptyApi = await PublishAsync("bench/Baselines/EmptyApi", folder);
-            foreach (var logicalId in bench.Stack.Functions.Keys.Order(StringComparer.Ordinal))
+            var emptyApiAlike = await PublishAsync("bench/Baselines/EmptyApi", Path.Combine(folder, "alike"), ["SelfContained=true", "PublishReadyToRunComposite=true"]);
+            string? alikeNote = null;
+            foreach (var logicalId in bench.Stack.Functions.Keys.Order(StringComparer.Ordinal).Where(id => only is null || id == only))
             {
                 var definition = await PublishedDefinitionAsync(bench, logicalId, folder);
                 if (IsWebApp(bench, logicalId))
                 {
-                    var starts = await MeasureApiAsync(bench, definition, emptyApi, key, definition.MemorySize, runs, folder);
+                    var starts = await MeasureApiAsync(bench, definition, (emptyApi, emptyApiAlike), key, definition.MemorySize, runs, folder);
                     lines.Add(Row(logicalId, definition.MemorySize, starts, "-"));
+                    alikeNote = $"{logicalId} against the empty Minimal API published as the Api is (self-contained, composite ReadyToRun), in the same runs: "
+                        + $"**{Spread(starts.Select(s => s.RatioAlike), "×", "0.00")}** (that baseline {Spread(starts.Select(s => s.BuiltAlikeMs!.Value))}).";
                     continue;
                 }
-                if (Payload(logicalId) is not { } payload)
+                if (await PayloadAsync(bench, logicalId, runs) is not { } payload)
                 {
                     lines.Add($"| {logicalId} | {definition.MemorySize} MB | not measured: the benchmark has no first invocation for its event source yet | - | - | - |");
                     continue;
@@ -85,6 +92,14 @@ internal static class ColdStartBenchmark
                 lines.Add(Row(logicalId, definition.MemorySize, measured, Spread(inits)));
             }
 
+            if (alikeNote is not null)
+            {
+                lines.AddRange(["", alikeNote]);
+            }
+            if (only is not null)
+            {
+                return string.Join('\n', lines) + "\n";
+            }
             lines.AddRange(
             [
                 "",
@@ -96,9 +111,9 @@ internal static class ColdStartBenchmark
                     + "API Gateway, SQS and the rest do not depend on the size); a request's time is its round trip here, an over-estimate of its billed duration. "
                     + "Since August 2025 the init phase is billed too: a cold start costs its init time at the size's rate.",
                 "",
-                "| MemorySize (CPU share) | start → first 202 | ratio to the empty Minimal API | warm p50 | warm p99 | Lambda cost per million warm requests | "
-                    + "Lambda cost per million cold starts |",
-                "|---:|---:|---:|---:|---:|---:|---:|",
+                "| MemorySize (CPU share) | start → first 202 | ratio to the empty Minimal API | ratio to it built as the Api is | warm p50 | warm p99 | "
+                    + "Lambda cost per million warm requests | Lambda cost per million cold starts |",
+                "|---:|---:|---:|---:|---:|---:|---:|---:|",
             ]);
             var prices = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(RepositoryPaths.Discover().Root, "bench", "prices.json"))).RootElement;
             var perGbSecond = prices.GetProperty("lambdaArmPerGbSecond").GetDouble();
@@ -107,7 +122,7 @@ internal static class ColdStartBenchmark
             foreach (var memory in ApiMemorySizes)
             {
                 var warm = new List<double>();
-                var starts = await MeasureApiAsync(bench, api, emptyApi, key, memory, runs, folder, warm);
+                var starts = await MeasureApiAsync(bench, api, (emptyApi, emptyApiAlike), key, memory, runs, folder, warm);
                 warm.Sort();
                 var gb = memory / 1024.0;
                 var billedSeconds = warm.Average(ms => Math.Ceiling(ms)) / 1000;
@@ -115,6 +130,7 @@ internal static class ColdStartBenchmark
                 var coldStart = gb * (Median(starts.Select(s => s.FunctionMs)) / 1000) * perGbSecond;
                 lines.Add(string.Create(CultureInfo.InvariantCulture,
                     $"| {memory} MB ({Cgroup.CpuShare(memory):0.00}) | {Spread(starts.Select(s => s.FunctionMs))} | {Spread(starts.Select(s => s.Ratio), "×", "0.00")} | "
+                        + $"{Spread(starts.Select(s => s.RatioAlike), "×", "0.00")} | "
                         + $"{warm[warm.Count / 2]:0.0} ms | {warm[(int)(warm.Count * 0.99)]:0.0} ms | ${perMillion:0.00} | ${coldStart * 1_000_000:0.0} |"));
             }
         }
@@ -164,8 +180,8 @@ internal static class ColdStartBenchmark
         }
     }
 
-    private static Task<string> PublishAsync(string codeUri, string folder) =>
-        LocalLambda.PublishAsync(codeUri, "linux-x64", Path.Combine(folder, codeUri.Replace('/', '-').Trim('.', '-')), readyToRun: true);
+    private static Task<string> PublishAsync(string codeUri, string folder, IEnumerable<string>? properties = null) =>
+        LocalLambda.PublishAsync(codeUri, "linux-x64", Path.Combine(folder, codeUri.Replace('/', '-').Trim('.', '-')), ["PublishReadyToRun=true", .. properties ?? []]);
 
     // A web app behind the Lambda Web Adapter (the template's AWS_LWA_ variables) answers HTTP, not the Runtime API.
     // The template's definition of the function, run from its program published into the folder.
@@ -177,21 +193,63 @@ internal static class ColdStartBenchmark
 
     // The first invocation each function gets, by the kind of event its template wires to it: a function added with
     // another kind of event needs its payload here before this benchmark measures it.
-    private static Func<int, byte[]>? Payload(string logicalId)
+    private static async Task<Func<int, byte[]>?> PayloadAsync(BenchStack bench, string logicalId, int runs)
     {
-        var template = JsonNode.Parse(File.ReadAllText(RepositoryPaths.Discover().Template))!;
+        var template = JsonNode.Parse(await File.ReadAllTextAsync(RepositoryPaths.Discover().Template))!;
         var events = template["Resources"]![logicalId]!["Properties"]!["Events"]?.AsObject().Select(e => e.Value).ToList() ?? [];
         string? Source(string type) => events.FirstOrDefault(e => e?["Type"]?.ToString() == type) is { } e
             ? e["Properties"]?["Queue"]?["Fn::GetAtt"]?[0]?.ToString() ?? type
             : null;
-        // A batch of queued events for the events queue's consumer; any other queue's messages (an import's S3
-        // notifications) need their own first invocation, not yet built here: such a function is listed as not measured.
         return (Source("SQS"), Source("Schedule") ?? Source("ScheduleV2")) switch
         {
             ("EventsQueue", _) => SqsBatch,
+            ("ImportQueue", _) => await ImportNotificationsAsync(bench, runs),
             (null, not null) => _ => Encoding.UTF8.GetBytes("""{"version":"0","detail-type":"Scheduled Event","source":"aws.events","detail":{}}"""),
             _ => null,
         };
+    }
+
+    // An import's first invocation: a small file of events dropped in the imports bucket (one per run, so that no run finds
+    // its file already imported), its S3 notification as the local bucket watcher sends it, received from the import queue
+    // and handed over in an SQS event as the queue's event source would.
+    private static async Task<Func<int, byte[]>> ImportNotificationsAsync(BenchStack bench, int runs)
+    {
+        var keys = Enumerable.Range(0, runs).Select(run => $"uploads/coldstart/run-{run}-{Guid.NewGuid():N}.jsonl").ToList();
+        foreach (var key in keys)
+        {
+            var lines = Enumerable.Range(0, 10).Select(i => $$$"""{"eventType":"page_view","userId":"u-{{{i}}}","properties":{"path":"/pricing"}}""");
+            await bench.Aws.S3.PutObjectAsync(new Amazon.S3.Model.PutObjectRequest
+            {
+                BucketName = bench.Stack["ImportsBucket"], Key = key, ContentBody = string.Join('\n', lines) + "\n",
+            });
+        }
+        await Pipeline.Local.EventSourceMapping.LocalImporter.Notifications(bench.Aws, bench.Stack, _ => { }).PollOnceAsync(CancellationToken.None);
+        var queue = bench.Stack.Resources["ImportQueue"];
+        var bodies = new Dictionary<string, string>();
+        while (bodies.Count < runs)
+        {
+            var received = await bench.Aws.Sqs.ReceiveMessageAsync(new Amazon.SQS.Model.ReceiveMessageRequest
+            {
+                QueueUrl = queue.Ref, MaxNumberOfMessages = 10, WaitTimeSeconds = 5,
+            });
+            if (received.Messages is not { Count: > 0 } messages)
+            {
+                throw new InvalidOperationException($"The imports bucket's notifications did not arrive ({bodies.Count} of {runs}).");
+            }
+            foreach (var message in messages)
+            {
+                bodies[keys.Single(k => message.Body.Contains(k, StringComparison.Ordinal))] = message.Body;
+                await bench.Aws.Sqs.DeleteMessageAsync(queue.Ref, message.ReceiptHandle);
+            }
+        }
+        return run => JsonSerializer.SerializeToUtf8Bytes(new SqsEvent
+        {
+            Records = [new SqsMessage
+            {
+                MessageId = Guid.NewGuid().ToString(), ReceiptHandle = "h", EventSource = "aws:sqs", EventSourceArn = queue.Attributes["Arn"],
+                Body = bodies[keys[run]],
+            }],
+        }, LambdaJsonContext.Default.SqsEvent);
     }
 
     // One fresh process of the function in its own cgroup: start → first answer, and of it the init.
@@ -207,16 +265,18 @@ internal static class ColdStartBenchmark
 
     // The Api's cold starts to the first 202, each after the empty Minimal API's to its first 200, both at memory; with
     // warm, the Api then serves 300 requests one at a time, and their round trips are added to it.
-    private static async Task<List<Start>> MeasureApiAsync(BenchStack bench, FunctionDefinition api, string emptyApi, string key, int memory, int runs, string folder,
+    private static async Task<List<Start>> MeasureApiAsync(
+        BenchStack bench, FunctionDefinition api, (string Default, string Alike) emptyApi, string key, int memory, int runs, string folder,
         List<double>? warm = null)
     {
         var settings = LocalApi.Settings(bench.Aws.Endpoints, bench.Stack);
         var starts = new List<Start>();
         for (var run = 0; run < runs; run++)
         {
-            var baseline = await StartApiAsync(emptyApi, "EmptyApi.dll", settings, null, memory, folder, null);
+            var baseline = await StartApiAsync(emptyApi.Default, "EmptyApi.dll", settings, null, memory, folder, null);
+            var alike = await StartApiAsync(emptyApi.Alike, "EmptyApi.dll", settings, null, memory, folder, null);
             var function = await StartApiAsync(api.TaskRoot, api.Handler + ".dll", settings, key, memory, folder, run == 0 ? warm : null);
-            starts.Add(new Start(baseline, function));
+            starts.Add(new Start(baseline, function, alike));
         }
         Console.WriteLine($"{api.Name} at {memory} MB: {string.Join(", ", starts)}");
         return starts;
@@ -228,9 +288,12 @@ internal static class ColdStartBenchmark
         using var cgroup = Cgroup.Create(memory);
         using var http = new HttpClient();
         var url = $"http://127.0.0.1:{LocalEmulators.FreePort()}";
-        var start = new ProcessStartInfo(await cgroup.LauncherAsync(folder)) { WorkingDirectory = taskRoot, RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add("exec");
-        start.ArgumentList.Add(Path.Combine(taskRoot, program));
+        // As the Lambda Web Adapter starts it: the program's own executable (its apphost), `${LAMBDA_TASK_ROOT}/${_HANDLER}`.
+        var executable = Path.Combine(taskRoot, Path.GetFileNameWithoutExtension(program));
+        var start = new ProcessStartInfo(await cgroup.LauncherAsync(folder, executable))
+        {
+            WorkingDirectory = taskRoot, RedirectStandardOutput = true, RedirectStandardError = true,
+        };
         foreach (var (name, value) in settings)
         {
             start.Environment[name.Replace(":", "__", StringComparison.Ordinal)] = value;

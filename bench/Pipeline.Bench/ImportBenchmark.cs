@@ -45,7 +45,7 @@ internal static class ImportBenchmark
         Directory.CreateDirectory(folder);
         try
         {
-            var taskRoot = await LocalLambda.PublishAsync("src/Importer", "linux-x64", Path.Combine(folder, "publish"), readyToRun: true);
+            var taskRoot = await LocalLambda.PublishAsync("src/Importer", "linux-x64", Path.Combine(folder, "publish"), ["PublishReadyToRun=true"]);
             var file = Path.Combine(folder, $"rows{suffix}");
             var bytes = await WriteRowsAsync(file, rows, format);
             Console.WriteLine(FormattableString.Invariant($"{rows:N0} {format} rows, {bytes / 1048576.0:0} MB"));

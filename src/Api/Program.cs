@@ -5,7 +5,8 @@ var builder = WebApplication.CreateSlimBuilder(args);
 builder.AddPipelineApi();
 
 var app = builder.Build();
-app.Logger.LogInformation("Api {Version} starting", Pipeline.ProductVersion.Current);
+// The runtime too: the Api carries its own (docs/architecture.md, D22), so its patch level is the last deploy's.
+app.Logger.LogInformation("Api {Version} starting on {Runtime}", Pipeline.ProductVersion.Current, System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription);
 app.UsePipelineApi();
 app.Run();
 

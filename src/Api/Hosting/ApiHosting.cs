@@ -86,9 +86,12 @@ public static class ApiHosting
         services.AddSingleton(sp => new TrackingPlanStore(
             sp.GetRequiredService<IAmazonDynamoDB>(), sp.GetRequiredService<IOptions<PlanOptions>>().Value.TableName, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<TrackingPlanCache>();
-        services.AddValidatorsFromAssemblyContaining<EventBatchValidator>(ServiceLifetime.Singleton);
+        // Each validator named, not found by scanning two assemblies' types at start (ApiHostingTests holds the list complete).
         // An event's own rules are shared with the import function (src/Intake).
-        services.AddValidatorsFromAssemblyContaining<IncomingEventValidator>(ServiceLifetime.Singleton);
+        services.AddSingleton<IValidator<EventBatch>, EventBatchValidator>();
+        services.AddSingleton<IValidator<IncomingEvent>, IncomingEventValidator>();
+        services.AddSingleton<IValidator<SegmentMessage>>(sp =>
+            new SegmentMessageValidator(sp.GetRequiredService<IOptions<EventLimits>>(), sp.GetRequiredService<TimeProvider>()));
         // Field errors name the JSON fields (eventType), not the C# properties (EventType).
         ValidatorOptions.Global.PropertyNameResolver = (_, member, _) =>
             member is null ? null : System.Text.Json.JsonNamingPolicy.CamelCase.ConvertName(member.Name);

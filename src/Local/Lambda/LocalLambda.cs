@@ -74,30 +74,52 @@ public static class LocalLambda
     }
 
     /// <summary>
-    /// Publishes the project in <paramref name="codeUri"/> as `dotnet lambda deploy-serverless` does (Release, framework-dependent,
-    /// for a Linux runtime identifier) into <paramref name="output"/>; returns that folder. <paramref name="readyToRun"/> overrides
-    /// the project's PublishReadyToRun setting when given.
+    /// Publishes the project in <paramref name="codeUri"/> as `dotnet lambda deploy-serverless` does (Release, for a Linux runtime
+    /// identifier, with the msbuild-parameters of aws-lambda-tools-defaults.json) into <paramref name="output"/>; returns that
+    /// folder. Like the tool, it publishes framework-dependent unless the project, evaluated with those parameters, sets
+    /// SelfContained (Amazon.Lambda.Tools asks the project so: Utilities.HasExplicitSelfContainedFlag); the Api does (D22).
+    /// <paramref name="properties"/> (Name=Value) are added, as a benchmark's overrides.
     /// </summary>
-    public static async Task<string> PublishAsync(string codeUri, string runtime, string output, bool? readyToRun = null, CancellationToken cancellationToken = default)
+    public static async Task<string> PublishAsync(
+        string codeUri, string runtime, string output, IEnumerable<string>? properties = null, CancellationToken cancellationToken = default)
     {
         var project = Path.GetFullPath(Path.Combine(RepositoryPaths.Discover().Root, codeUri));
+        var parameters = DeployParameters();
+        var arguments = new List<string> { "publish", project, "-c", "Release", "-r", runtime,
+            "-o", Path.Combine(output, "out"), "--artifacts-path", Path.Combine(output, "artifacts"), "-nologo" };
+        arguments.AddRange(parameters);
+        var overrides = (properties ?? []).ToList();
+        arguments.AddRange(overrides.Select(p => "-p:" + p));
+        if (!overrides.Any(p => p.StartsWith("SelfContained=", StringComparison.Ordinal))
+            && (await DotnetAsync(["msbuild", project, "-nologo", "--getProperty:SelfContained", .. parameters], cancellationToken).ConfigureAwait(false)).Trim() != "true")
+        {
+            arguments.AddRange(["--self-contained", "false"]);
+        }
+        await DotnetAsync(arguments, cancellationToken).ConfigureAwait(false);
+        return Path.Combine(output, "out");
+    }
+
+    // The msbuild-parameters deploy-serverless adds to each publish, from aws-lambda-tools-defaults.json.
+    private static string[] DeployParameters()
+    {
+        var defaults = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(RepositoryPaths.Discover().Root, "aws-lambda-tools-defaults.json")));
+        return defaults?["msbuild-parameters"]?.GetValue<string>().Split(' ', StringSplitOptions.RemoveEmptyEntries) ?? [];
+    }
+
+    private static async Task<string> DotnetAsync(IEnumerable<string> arguments, CancellationToken cancellationToken)
+    {
         var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var argument in new[] { "publish", project, "-c", "Release", "-r", runtime, "--self-contained", "false",
-            "-o", Path.Combine(output, "out"), "--artifacts-path", Path.Combine(output, "artifacts"), "-nologo" })
+        foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);
         }
-        if (readyToRun is { } r2r)
-        {
-            start.ArgumentList.Add($"-p:PublishReadyToRun={r2r.ToString().ToLowerInvariant()}");
-        }
-        using var publish = System.Diagnostics.Process.Start(start)!;
-        var log = publish.StandardOutput.ReadToEndAsync(cancellationToken);
-        var errors = publish.StandardError.ReadToEndAsync(cancellationToken);
-        await publish.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-        return publish.ExitCode == 0
-            ? Path.Combine(output, "out")
-            : throw new InvalidOperationException($"dotnet publish {codeUri} -r {runtime} failed:\n{await log.ConfigureAwait(false)}{await errors.ConfigureAwait(false)}");
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var log = process.StandardOutput.ReadToEndAsync(cancellationToken);
+        var errors = process.StandardError.ReadToEndAsync(cancellationToken);
+        await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        return process.ExitCode == 0
+            ? await log.ConfigureAwait(false)
+            : throw new InvalidOperationException($"dotnet {string.Join(' ', start.ArgumentList)} failed:\n{await log.ConfigureAwait(false)}{await errors.ConfigureAwait(false)}");
     }
 
     /// <summary>
@@ -111,19 +133,7 @@ public static class LocalLambda
         foreach (var codeUri in codeUris.Distinct())
         {
             var project = Path.GetFullPath(Path.Combine(RepositoryPaths.Discover().Root, codeUri));
-            var start = new System.Diagnostics.ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-            foreach (var argument in new[] { "build", project, "-c", Configuration, "-nologo", "-v", "q" })
-            {
-                start.ArgumentList.Add(argument);
-            }
-            using var build = System.Diagnostics.Process.Start(start)!;
-            var log = build.StandardOutput.ReadToEndAsync(cancellationToken);
-            var errors = build.StandardError.ReadToEndAsync(cancellationToken);
-            await build.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-            if (build.ExitCode != 0)
-            {
-                throw new InvalidOperationException($"dotnet build {codeUri} -c {Configuration} failed:\n{await log.ConfigureAwait(false)}{await errors.ConfigureAwait(false)}");
-            }
+            await DotnetAsync(["build", project, "-c", Configuration, "-nologo", "-v", "q"], cancellationToken).ConfigureAwait(false);
         }
     }
 
