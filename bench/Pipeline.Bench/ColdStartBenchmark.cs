@@ -16,7 +16,7 @@ namespace Pipeline.Bench;
 
 /// <summary>
 /// Cold starts as deployed: every function of serverless.template, published as `dotnet lambda deploy-serverless`
-/// publishes it (Release, ReadyToRun, framework-dependent; linux-x64 here, as an arm64 image cannot run on this machine),
+/// publishes it (Release, ReadyToRun, framework-dependent but the Api self-contained; linux-x64 here, as an arm64 image cannot run here),
 /// each start in a fresh <see cref="Cgroup"/> of the function's MemorySize (its memory, and MemorySize/1,769 of a core).
 /// Each run starts the baseline and then the function under the same share, so a ratio compares two starts a moment
 /// apart: the functions to an empty Runtime API program, the Api to an empty Minimal API, to its first 202.
@@ -45,7 +45,8 @@ internal static class ColdStartBenchmark
         var lines = new List<string>
         {
             string.Create(CultureInfo.InvariantCulture, $"{runs} paired runs per row, one run of the benchmark, {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC, "
-                + $"{Environment.ProcessorCount} cores, linux-x64, Release, ReadyToRun, framework-dependent (as deployed)."),
+                + $"{Environment.ProcessorCount} cores, linux-x64, Release, ReadyToRun, as deployed: framework-dependent, "
+                + $"but the Api self-contained with a composite image (D22)."),
             "Each start runs in a fresh cgroup of the function's MemorySize: that memory limit, and a CPU quota of MemorySize/1,769 of a core (Lambda gives one vCPU at 1,769 MB).",
             "**This is a model**: Lambda's init phase may not be limited exactly so (it is known to burst), so the absolute times are an estimate; "
                 + "the ratios compare like with like.",
