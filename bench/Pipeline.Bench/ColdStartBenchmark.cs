@@ -28,12 +28,15 @@ internal static class ColdStartBenchmark
 
     private static readonly int[] ApiMemorySizes = [512, 1024, 1769];
 
-    private sealed record Start(double BaselineMs, double FunctionMs, double? BuiltAlikeMs = null)
+    private sealed record Start(double BaselineMs, double FunctionMs, double? BuiltAlikeMs = null, double? FrameworkDependentMs = null)
     {
         public double Ratio => FunctionMs / BaselineMs;
 
         // The Api against the empty Minimal API published as the Api is (self-contained, composite ReadyToRun).
         public double RatioAlike => FunctionMs / BuiltAlikeMs!.Value;
+
+        // The Api built framework-dependent (as before D22) against the empty Minimal API.
+        public double RatioFrameworkDependent => FrameworkDependentMs!.Value / BaselineMs;
     }
 
     public static async Task<string> RunAsync(int runs, string? only = null)
@@ -63,17 +66,24 @@ internal static class ColdStartBenchmark
         {
             var emptyFunction = await PublishAsync("bench/Baselines/EmptyFunction", folder);
             var emptyApi = await PublishAsync("bench/Baselines/EmptyApi", folder);
-            var emptyApiAlike = await PublishAsync("bench/Baselines/EmptyApi", Path.Combine(folder, "alike"), ["SelfContained=true", "PublishReadyToRunComposite=true"]);
-            string? alikeNote = null;
+            // The empty Minimal API with the Api's publish settings (D22), and the Api without them, for the ratios beside the target's.
+            var emptyApiAlike = await PublishAsync("bench/Baselines/EmptyApi", Path.Combine(folder, "alike"),
+                ["SelfContained=true", "PublishReadyToRunComposite=true", "ServerGarbageCollection=false", "ConcurrentGarbageCollection=false", "TieredPGO=false"]);
+            var apiFrameworkDependent = await PublishAsync(
+                bench.Stack.FunctionSetting(LocalApi.LogicalId, "CodeUri")!, Path.Combine(folder, "fd"), ["SelfContained=false", "AllowFrameworkDependent=true"]);
+            List<string> apiNotes = [];
             foreach (var logicalId in bench.Stack.Functions.Keys.Order(StringComparer.Ordinal).Where(id => only is null || id == only))
             {
                 var definition = await PublishedDefinitionAsync(bench, logicalId, folder);
                 if (IsWebApp(bench, logicalId))
                 {
-                    var starts = await MeasureApiAsync(bench, definition, (emptyApi, emptyApiAlike), key, definition.MemorySize, runs, folder);
+                    var starts = await MeasureApiAsync(bench, definition, (emptyApi, emptyApiAlike), key, definition.MemorySize, runs, folder,
+                        frameworkDependent: apiFrameworkDependent);
                     lines.Add(Row(logicalId, definition.MemorySize, starts, "-"));
-                    alikeNote = $"{logicalId} against the empty Minimal API published as the Api is (self-contained, composite ReadyToRun), in the same runs: "
-                        + $"**{Spread(starts.Select(s => s.RatioAlike), "×", "0.00")}** (that baseline {Spread(starts.Select(s => s.BuiltAlikeMs!.Value))}).";
+                    var cold = await MeasureApiAsync(bench, definition, (emptyApi, emptyApiAlike), key, definition.MemorySize, runs, folder,
+                        frameworkDependent: apiFrameworkDependent, coldFiles: true);
+                    apiNotes.AddRange(ApiNotes(logicalId, starts, cold, [(emptyApi, "the empty Minimal API"), (emptyApiAlike, "it built as the Api is"),
+                        (apiFrameworkDependent, "the Api framework-dependent"), (definition.TaskRoot, "the Api")]));
                     continue;
                 }
                 if (await PayloadAsync(bench, logicalId, runs) is not { } payload)
@@ -93,10 +103,7 @@ internal static class ColdStartBenchmark
                 lines.Add(Row(logicalId, definition.MemorySize, measured, Spread(inits)));
             }
 
-            if (alikeNote is not null)
-            {
-                lines.AddRange(["", alikeNote]);
-            }
+            lines.AddRange(apiNotes);
             if (only is not null)
             {
                 return string.Join('\n', lines) + "\n";
@@ -145,6 +152,32 @@ internal static class ColdStartBenchmark
     private static string Row(string logicalId, int memory, List<Start> starts, string init) => string.Create(CultureInfo.InvariantCulture,
         $"| {logicalId} | {memory} MB ({Cgroup.CpuShare(memory):0.00}) | {Spread(starts.Select(s => s.FunctionMs))} | {Spread(starts.Select(s => s.BaselineMs))} | "
             + $"{Spread(starts.Select(s => s.Ratio), "×", "0.00")} | {init} |");
+
+    // The Api's other comparisons, under its template's share: the ratios beside the target's, the same with cold files, the packages.
+    private static IEnumerable<string> ApiNotes(string logicalId, List<Start> starts, List<Start> cold, (string Folder, string Name)[] packages)
+    {
+        string Ratios(List<Start> s) => string.Create(CultureInfo.InvariantCulture,
+            $"the Api {Spread(s.Select(x => x.FunctionMs))}, **{Spread(s.Select(x => x.Ratio), "×", "0.00")}** the empty Minimal API "
+                + $"({Spread(s.Select(x => x.BaselineMs))}); {Spread(s.Select(x => x.RatioAlike), "×", "0.00")} it built as the Api is "
+                + $"({Spread(s.Select(x => x.BuiltAlikeMs!.Value))}); the Api built framework-dependent, as before D22, "
+                + $"{Spread(s.Select(x => x.FrameworkDependentMs!.Value))}, {Spread(s.Select(x => x.RatioFrameworkDependent), "×", "0.00")} the empty Minimal API");
+        yield return "";
+        yield return $"{logicalId}, the same runs: {Ratios(starts)}.";
+        yield return "";
+        yield return $"{logicalId}, {cold.Count} more runs with the page cache dropped before each start (every file read from disk, as in a new "
+            + $"Lambda environment): {Ratios(cold)}.";
+        yield return "";
+        yield return "Packages, unpacked: " + string.Join(", ", packages.Select(p => string.Create(CultureInfo.InvariantCulture,
+            $"{p.Name} {Directory.EnumerateFiles(p.Folder, "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length) / 1048576.0:0} MB"))) + ".";
+    }
+
+    // Drops the page cache (root only), after writing what is dirty: the next start reads its files from disk.
+    private static void DropPageCache()
+    {
+        using var sync = Process.Start("sync")!;
+        sync.WaitForExit();
+        File.WriteAllText("/proc/sys/vm/drop_caches", "3");
+    }
 
     private static string Spread(IEnumerable<double> values, string unit = " ms", string format = "0")
     {
@@ -266,18 +299,29 @@ internal static class ColdStartBenchmark
 
     // The Api's cold starts to the first 202, each after the empty Minimal API's to its first 200, both at memory; with
     // warm, the Api then serves 300 requests one at a time, and their round trips are added to it.
+    // With frameworkDependent, the same Api built so starts too; with coldFiles, the page cache is dropped before each start, so
+    // every file is read from disk, as in a new Lambda environment whose code is not yet in memory.
     private static async Task<List<Start>> MeasureApiAsync(
         BenchStack bench, FunctionDefinition api, (string Default, string Alike) emptyApi, string key, int memory, int runs, string folder,
-        List<double>? warm = null)
+        List<double>? warm = null, string? frameworkDependent = null, bool coldFiles = false)
     {
         var settings = LocalApi.Settings(bench.Aws.Endpoints, bench.Stack);
         var starts = new List<Start>();
         for (var run = 0; run < runs; run++)
         {
-            var baseline = await StartApiAsync(emptyApi.Default, "EmptyApi.dll", settings, null, memory, folder, null);
-            var alike = await StartApiAsync(emptyApi.Alike, "EmptyApi.dll", settings, null, memory, folder, null);
-            var function = await StartApiAsync(api.TaskRoot, api.Handler + ".dll", settings, key, memory, folder, run == 0 ? warm : null);
-            starts.Add(new Start(baseline, function, alike));
+            Task<double> StartAsync(string taskRoot, string program, string? apiKey, List<double>? warmed = null)
+            {
+                if (coldFiles)
+                {
+                    DropPageCache();
+                }
+                return StartApiAsync(taskRoot, program, settings, apiKey, memory, folder, warmed);
+            }
+            var baseline = await StartAsync(emptyApi.Default, "EmptyApi.dll", null);
+            var alike = await StartAsync(emptyApi.Alike, "EmptyApi.dll", null);
+            double? dependent = frameworkDependent is null ? null : await StartAsync(frameworkDependent, api.Handler + ".dll", key);
+            var function = await StartAsync(api.TaskRoot, api.Handler + ".dll", key, run == 0 ? warm : null);
+            starts.Add(new Start(baseline, function, alike, dependent));
         }
         Console.WriteLine($"{api.Name} at {memory} MB: {string.Join(", ", starts)}");
         return starts;

@@ -17,13 +17,10 @@ public sealed class ValidatorRegistrationTests
         builder.AddPipelineApi();
         var registered = builder.Services.Select(d => d.ServiceType).ToHashSet();
 
-        var validators = new[] { typeof(EventBatchValidator).Assembly, typeof(IncomingEventValidator).Assembly }
-            .SelectMany(a => a.GetTypes())
-            .Where(t => t is { IsAbstract: false, IsGenericTypeDefinition: false } && t.BaseType is { IsGenericType: true } b
-                && b.GetGenericTypeDefinition() == typeof(AbstractValidator<>))
-            .ToList();
+        // What AddValidatorsFromAssemblyContaining would have registered: FluentValidation's own scan of both assemblies.
+        var validators = AssemblyScanner.FindValidatorsInAssemblies([typeof(EventBatchValidator).Assembly, typeof(IncomingEventValidator).Assembly]).ToList();
 
-        Assert.Equal(3, validators.Count);
-        Assert.All(validators, v => Assert.Contains(typeof(IValidator<>).MakeGenericType(v.BaseType!.GetGenericArguments()), registered));
+        Assert.NotEmpty(validators);
+        Assert.All(validators, v => Assert.Contains(v.InterfaceType, registered));
     }
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Reflection;
+using System.Runtime.InteropServices;
 using System.Text.Json.Nodes;
 
 namespace Pipeline.Deployment.Tests;
@@ -47,10 +48,65 @@ public sealed class HandlerTests
         Assert.True(File.Exists(Path.Combine(folder, assembly)), "the executable the Web Adapter's wrapper runs");
     }
 
+    // How Amazon.Lambda.Tools decides (Utilities.HasExplicitSelfContainedFlag): it asks each project for SelfContained with the
+    // defaults' msbuild-parameters, and publishes framework-dependent unless the answer is true.
+    [Theory]
+    [InlineData("ApiFunction", "true")]
+    [InlineData("ProcessorFunction", "false")]
+    [InlineData("AggregatorFunction", "false")]
+    [InlineData("ImportFunction", "false")]
+    public async Task The_deploy_tool_finds_only_the_api_self_contained(string function, string expected)
+    {
+        var defaults = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(Pipeline.Local.RepositoryPaths.Discover().Root, "aws-lambda-tools-defaults.json")))!;
+        var parameters = defaults["msbuild-parameters"]!.GetValue<string>().Split(' ');
+
+        var (code, output) = await DotnetAsync(["msbuild", PublishedFunctions.ProjectFile(function), "-nologo", "--getProperty:SelfContained", .. parameters]);
+
+        Assert.Equal(0, code);
+        Assert.Equal(expected, output.Trim() is "" ? "false" : output.Trim());
+    }
+
+    // A deploy whose msbuild parameters lost LambdaDeploy=true would publish the Api framework-dependent: it fails instead.
+    [Fact]
+    public async Task Publishing_the_api_framework_dependent_fails_unless_asked_for()
+    {
+        var output = Path.Combine(Path.GetTempPath(), $"pipeline-fd-{Guid.NewGuid():N}");
+        try
+        {
+            var (code, log) = await DotnetAsync(["publish", PublishedFunctions.ProjectFile("ApiFunction"), "-c", "Release", "-r", "linux-x64",
+                "--self-contained", "false", "-o", Path.Combine(output, "out"), "--artifacts-path", Path.Combine(output, "artifacts"), "-nologo"]);
+
+            Assert.NotEqual(0, code);
+            Assert.Contains("LambdaDeploy=true", log, StringComparison.Ordinal);
+            Assert.False(File.Exists(Path.Combine(output, "out", "Pipeline.Api.dll")));
+        }
+        finally
+        {
+            if (Directory.Exists(output))
+            {
+                Directory.Delete(output, recursive: true);
+            }
+        }
+    }
+
+    private static async Task<(int Code, string Output)> DotnetAsync(IEnumerable<string> arguments)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return (process.ExitCode, await output + await errors);
+    }
+
     [Fact]
     public async Task The_published_api_answers_from_its_own_executable_with_the_runtime_it_carries()
     {
-        var folder = await PublishedFunctions.FolderAsync("ApiFunction", "linux-x64");
+        var folder = await PublishedFunctions.FolderAsync("ApiFunction", RuntimeInformation.ProcessArchitecture == Architecture.Arm64 ? "linux-arm64" : "linux-x64");
         var port = Pipeline.Local.Emulators.LocalEmulators.FreePort();
         var start = new ProcessStartInfo(Path.Combine(folder, PublishedFunctions.AssemblyName("ApiFunction")))
         {
@@ -61,7 +117,6 @@ public sealed class HandlerTests
         {
             ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}", ["Queue__Url"] = "http://127.0.0.1:1/000000000000/q",
             ["ApiKeys__TableName"] = "keys", ["Plans__TableName"] = "plans", ["AWS_REGION"] = "us-east-1",
-            ["DOTNET_ROOT"] = "/nonexistent", // a self-contained program needs no shared runtime: it must not find one
         })
         {
             start.Environment[name] = value;
@@ -85,7 +140,7 @@ public sealed class HandlerTests
                     Assert.Equal("ok", health["status"]!.GetValue<string>());
                     break;
                 }
-                catch (HttpRequestException) when (deadline.Elapsed < TimeSpan.FromSeconds(30))
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException && deadline.Elapsed < TimeSpan.FromSeconds(60))
                 {
                     await Task.Delay(50);
                 }

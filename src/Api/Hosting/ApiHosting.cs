@@ -86,7 +86,7 @@ public static class ApiHosting
         services.AddSingleton(sp => new TrackingPlanStore(
             sp.GetRequiredService<IAmazonDynamoDB>(), sp.GetRequiredService<IOptions<PlanOptions>>().Value.TableName, sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<TrackingPlanCache>();
-        // Each validator named, not found by scanning two assemblies' types at start (ApiHostingTests holds the list complete).
+        // Each validator named, not found by scanning two assemblies' types at start (ValidatorRegistrationTests holds the list complete).
         // An event's own rules are shared with the import function (src/Intake).
         services.AddSingleton<IValidator<EventBatch>, EventBatchValidator>();
         services.AddSingleton<IValidator<IncomingEvent>, IncomingEventValidator>();

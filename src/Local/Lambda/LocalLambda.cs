@@ -103,7 +103,11 @@ public static class LocalLambda
     private static string[] DeployParameters()
     {
         var defaults = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(RepositoryPaths.Discover().Root, "aws-lambda-tools-defaults.json")));
-        return defaults?["msbuild-parameters"]?.GetValue<string>().Split(' ', StringSplitOptions.RemoveEmptyEntries) ?? [];
+        var parameters = defaults?["msbuild-parameters"]?.GetValue<string>() ?? "";
+        // The tool hands the string to a shell-like command line; split on spaces, quotes or variables would mean something else here.
+        return parameters.IndexOfAny(['"', '\'', '$', '%']) < 0
+            ? parameters.Split(' ', StringSplitOptions.RemoveEmptyEntries)
+            : throw new InvalidOperationException($"msbuild-parameters '{parameters}' in aws-lambda-tools-defaults.json: only plain words are read here.");
     }
 
     private static async Task<string> DotnetAsync(IEnumerable<string> arguments, CancellationToken cancellationToken)
