@@ -254,7 +254,9 @@ internal static class ColdStartBenchmark
             var lines = Enumerable.Range(0, 10).Select(i => $$$"""{"eventType":"page_view","userId":"u-{{{i}}}","properties":{"path":"/pricing"}}""");
             await bench.Aws.S3.PutObjectAsync(new Amazon.S3.Model.PutObjectRequest
             {
-                BucketName = bench.Stack["ImportsBucket"], Key = key, ContentBody = string.Join('\n', lines) + "\n",
+                BucketName = bench.Stack["ImportsBucket"],
+                Key = key,
+                ContentBody = string.Join('\n', lines) + "\n",
             });
         }
         await Pipeline.Local.EventSourceMapping.LocalImporter.Notifications(bench.Aws, bench.Stack, _ => { }).PollOnceAsync(CancellationToken.None);
@@ -264,7 +266,9 @@ internal static class ColdStartBenchmark
         {
             var received = await bench.Aws.Sqs.ReceiveMessageAsync(new Amazon.SQS.Model.ReceiveMessageRequest
             {
-                QueueUrl = queue.Ref, MaxNumberOfMessages = 10, WaitTimeSeconds = 5,
+                QueueUrl = queue.Ref,
+                MaxNumberOfMessages = 10,
+                WaitTimeSeconds = 5,
             });
             if (received.Messages is not { Count: > 0 } messages)
             {
@@ -337,7 +341,9 @@ internal static class ColdStartBenchmark
         var executable = Path.Combine(taskRoot, Path.GetFileNameWithoutExtension(program));
         var start = new ProcessStartInfo(await cgroup.LauncherAsync(folder, executable))
         {
-            WorkingDirectory = taskRoot, RedirectStandardOutput = true, RedirectStandardError = true,
+            WorkingDirectory = taskRoot,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
         };
         foreach (var (name, value) in settings)
         {

@@ -110,13 +110,18 @@ public sealed class HandlerTests
         var port = Pipeline.Local.Emulators.LocalEmulators.FreePort();
         var start = new ProcessStartInfo(Path.Combine(folder, PublishedFunctions.AssemblyName("ApiFunction")))
         {
-            WorkingDirectory = folder, RedirectStandardOutput = true, RedirectStandardError = true,
+            WorkingDirectory = folder,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
         };
         // Settings the Api checks at start; nothing here reaches AWS (GET /health touches no client).
         foreach (var (name, value) in new Dictionary<string, string>
         {
-            ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}", ["Queue__Url"] = "http://127.0.0.1:1/000000000000/q",
-            ["ApiKeys__TableName"] = "keys", ["Plans__TableName"] = "plans", ["AWS_REGION"] = "us-east-1",
+            ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}",
+            ["Queue__Url"] = "http://127.0.0.1:1/000000000000/q",
+            ["ApiKeys__TableName"] = "keys",
+            ["Plans__TableName"] = "plans",
+            ["AWS_REGION"] = "us-east-1",
         })
         {
             start.Environment[name] = value;
