@@ -29,6 +29,16 @@ internal sealed class Cgroup : IDisposable
     /// <summary>The process's peak memory use, page cache included.</summary>
     public long PeakBytes => long.Parse(File.ReadAllText($"{_memory}/memory.max_usage_in_bytes").Trim(), CultureInfo.InvariantCulture);
 
+    /// <summary>How many of the cgroup's 100 ms periods so far ran into the CPU quota, of those in which it ran.</summary>
+    public (long Periods, long Throttled) Throttling
+    {
+        get
+        {
+            var stat = File.ReadAllLines($"{_cpu}/cpu.stat").Select(l => l.Split(' ')).ToDictionary(f => f[0], f => long.Parse(f[1], CultureInfo.InvariantCulture));
+            return (stat.GetValueOrDefault("nr_periods"), stat.GetValueOrDefault("nr_throttled"));
+        }
+    }
+
     /// <summary>A cgroup for a function of <paramref name="memorySizeMegabytes"/>; needs cgroup v1's memory and cpu controllers, writable (root).</summary>
     public static Cgroup Create(int memorySizeMegabytes)
     {

@@ -89,6 +89,7 @@ internal sealed class CpuAccount
             {
                 _ when command.Contains("DynamoDBLocal", StringComparison.Ordinal) => "DynamoDB Local",
                 _ when command.Contains("Pipeline.Processor", StringComparison.Ordinal) => "Processor processes",
+                _ when command.Contains("Pipeline.Importer", StringComparison.Ordinal) => "import function",
                 _ when command.Contains("node", StringComparison.Ordinal) || command.Contains("launch.mjs", StringComparison.Ordinal) => "fauxqs",
                 _ => "other children",
             };

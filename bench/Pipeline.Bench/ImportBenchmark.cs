@@ -88,6 +88,11 @@ internal static class ImportBenchmark
 
         public long LiveQueuePeak { get; init; }
 
+        // CPU seconds by process role from the upload's end to the record's close, and the function cgroup's 100 ms periods (ran, throttled).
+        public Dictionary<string, double> Cpu { get; init; } = [];
+
+        public (long Periods, long Throttled) Throttled { get; init; }
+
         public override string ToString() => string.Create(CultureInfo.InvariantCulture,
             $"{Accepted:N0} accepted in {Elapsed.TotalSeconds:0.0} s, {Invocations} invocation(s), {Continuations} continuation(s), "
             + $"peak RSS {PeakRssBytes / 1048576.0:0} MB, {Live}{(Error is null ? "" : $" ERROR {Error}")}");
@@ -310,6 +315,7 @@ internal static class ImportBenchmark
             await transfer.UploadAsync(new TransferUtilityUploadRequest { FilePath = file, BucketName = stack["ImportsBucket"], Key = key, PartSize = 5 << 20 });
         }
         var watch = Stopwatch.StartNew(); // from the upload's end: the notification, the import, its record closed
+        var (cpuBefore, throttledBefore) = (CpuAccount.Sample(), cgroup.Throttling);
         var live = liveRate > 0 ? LiveAsync(bench, liveRate, liveStop.Token) : Task.FromResult<Freshness?>(null);
         Dictionary<string, AttributeValue>? record = null;
         long peakRss = 0, liveQueue = 0;
@@ -330,6 +336,8 @@ internal static class ImportBenchmark
             await Task.Delay(250);
         }
         var elapsed = watch.Elapsed;
+        var (cpu, _) = CpuAccount.Sample().Since(cpuBefore);
+        var throttled = cgroup.Throttling;
         foreach (var report in importer.Reports)
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -350,7 +358,12 @@ internal static class ImportBenchmark
         var error = record is null ? "no record" : record["status"].S != ImportProgress.Imported ? $"{record["status"].S}: {record.GetValueOrDefault("error")?.S}" : null;
         return new Imported(elapsed, accepted, importer.Reports.Count, output.Count(l => l.Contains("continuing at line", StringComparison.Ordinal)),
             peakRss, cgroup.PeakBytes, freshness, stored, error)
-        { Before = before, LiveQueuePeak = liveQueue };
+        {
+            Before = before,
+            LiveQueuePeak = liveQueue,
+            Cpu = cpu,
+            Throttled = (throttled.Periods - throttledBefore.Periods, throttled.Throttled - throttledBefore.Throttled),
+        };
     }
 
     // Live events through the Api, one a request, at the rate; each polled with a consistent GetItem until it is readable.
@@ -453,6 +466,22 @@ internal static class ImportBenchmark
             lines.Add(string.Create(CultureInfo.InvariantCulture, $"| {label} | {Rate(run.Elapsed):N0} | {raw.Sending / run.Elapsed:0.00}× | "
                 + $"{run.Elapsed.TotalSeconds:0.0} s | {run.Invocations} ({run.Continuations}) | {run.PeakRssBytes / 1048576.0:0} MB | "
                 + $"{run.CgroupPeakBytes / 1048576.0:0} MB |{(run.Error is null ? "" : $" {run.Error}")}"));
+        }
+        lines.Add("");
+        lines.Add("Where the cores went from the upload's end to the record's close: CPU seconds by process (the benchmark's own process holds "
+            + "the local notifications and event source; `machine busy` is every process on the machine), and how often the function's cgroup "
+            + "ran into its CPU quota (of the 100 ms periods in which it ran).");
+        lines.Add("");
+        var roles = new[] { "import function", "fauxqs", "DynamoDB Local", "Processor processes", "bench", "machine busy" };
+        lines.Add($"| run | {string.Join(" | ", roles)} | periods throttled |");
+        lines.Add($"|---|{string.Concat(roles.Select(_ => "---:|"))}---:|");
+        foreach (var (label, run) in new[] { ("import alone", alone), ("import with live traffic", live) })
+        {
+            if (run is not null)
+            {
+                lines.Add(string.Create(CultureInfo.InvariantCulture, $"| {label} | {string.Join(" | ", roles.Select(r => $"{run.Cpu.GetValueOrDefault(r):0.0} s"))} | "
+                    + $"{run.Throttled.Throttled:N0} of {run.Throttled.Periods:N0} |"));
+            }
         }
         lines.Add("");
         lines.Add(live?.Live is { } f

@@ -67,7 +67,7 @@ public static class DynamoDbLimits
             case JsonValueKind.String:
                 return JsonMarshal.GetRawUtf8Value(value).IndexOf("\\u"u8) >= 0 && Text(value) is null ? "is not valid Unicode (an unpaired surrogate)." : null;
             case JsonValueKind.Number:
-                return NumberProblem(value.GetRawText());
+                return NumberProblem(JsonMarshal.GetRawUtf8Value(value));
             default:
                 return null;
         }
@@ -116,30 +116,37 @@ public static class DynamoDbLimits
         }
     }
 
-    // A JSON number's text: -?int(.frac)?([eE][+-]?exp)?
-    private static string? NumberProblem(string number)
+    // A JSON number's text, -?int(.frac)?([eE][+-]?exp)?, read in place: this runs for every number of every accepted event.
+    private static string? NumberProblem(ReadOnlySpan<byte> number)
     {
-        var text = number.TrimStart('-');
-        var e = text.IndexOfAny(['e', 'E']);
+        var text = number.TrimStart((byte)'-');
+        var e = text.IndexOfAny((byte)'e', (byte)'E');
         var mantissa = e < 0 ? text : text[..e];
-        var dot = mantissa.IndexOf('.', StringComparison.Ordinal);
+        var dot = mantissa.IndexOf((byte)'.');
         var integer = dot < 0 ? mantissa : mantissa[..dot];
-        var digits = integer + (dot < 0 ? "" : mantissa[(dot + 1)..]);
-        if (e >= 0 && !int.TryParse(text[(e + 1)..], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out _))
+        var fraction = dot < 0 ? [] : mantissa[(dot + 1)..];
+        var exponentValue = 0;
+        if (e >= 0 && !int.TryParse(text[(e + 1)..], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out exponentValue))
         {
             return "has an exponent DynamoDB cannot read.";
         }
-        var first = digits.AsSpan().IndexOfAnyExcept('0');
+        // The digits are the integer's then the fraction's: the first and last that are not zero, counted across both.
+        var first = integer.IndexOfAnyExcept((byte)'0');
+        if (first < 0)
+        {
+            first = fraction.IndexOfAnyExcept((byte)'0') is var f and >= 0 ? integer.Length + f : -1;
+        }
         if (first < 0)
         {
             return null; // zero, whatever its exponent
         }
-        var significant = digits[first..].TrimEnd('0').Length;
+        var last = fraction.LastIndexOfAnyExcept((byte)'0') is var l and >= 0 ? integer.Length + l : integer.LastIndexOfAnyExcept((byte)'0');
+        var significant = last - first + 1;
         if (significant > MaxDigits)
         {
             return $"has {significant} significant digits; DynamoDB stores at most {MaxDigits}.";
         }
-        var exponent = (e < 0 ? 0L : int.Parse(text[(e + 1)..], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture)) + integer.Length - 1 - first;
+        var exponent = (long)exponentValue + integer.Length - 1 - first;
         return exponent is < MinExponent or > MaxExponent ? "is outside the range DynamoDB can store (1E-130 to 9.99E+125)." : null;
     }
 }
