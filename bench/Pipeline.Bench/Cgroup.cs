@@ -5,23 +5,42 @@ namespace Pipeline.Bench;
 /// <summary>
 /// A cgroup (v1) sized as Lambda sizes a function: a memory limit of MemorySize and a CPU quota of MemorySize/1,769 of a
 /// core (Lambda gives one vCPU at 1,769 MB, and CPU in proportion to memory). A model of the deployed share: Lambda's
-/// own limits (its init phase in particular) may not be applied exactly so.
+/// own limits (its init phase in particular) may not be applied exactly so. The process is told the number of CPUs a
+/// Lambda environment shows (<see cref="VisibleCpus"/>), not the quota rounded up, which .NET would take from the cgroup.
 /// </summary>
 internal sealed class Cgroup : IDisposable
 {
     private readonly string _memory;
     private readonly string _cpu;
+    private readonly int _memorySizeMegabytes;
 
     private Cgroup(string name, int memorySizeMegabytes)
     {
         _memory = $"/sys/fs/cgroup/memory/{name}";
         _cpu = $"/sys/fs/cgroup/cpu/{name}";
+        _memorySizeMegabytes = memorySizeMegabytes;
         Directory.CreateDirectory(_memory);
         Directory.CreateDirectory(_cpu);
         File.WriteAllText($"{_memory}/memory.limit_in_bytes", $"{(long)memorySizeMegabytes * 1048576}");
         File.WriteAllText($"{_cpu}/cpu.cfs_period_us", "100000");
         File.WriteAllText($"{_cpu}/cpu.cfs_quota_us", $"{CpuShare(memorySizeMegabytes) * 100000:0}");
     }
+
+    /// <summary>
+    /// The CPUs a Lambda environment of <paramref name="memorySizeMegabytes"/> shows its processes: two up to 3,008 MB, then
+    /// one more at each step of about 1,769 MB, while the time they may use is the share (<see cref="CpuShare"/>). From
+    /// published measurements (/proc/cpuinfo and nproc inside functions of each size, e.g. github.com/rwnx/lambda-cpuinfo);
+    /// AWS documents the share, not the count. It matters to .NET: seeing one CPU, it waits ten times longer before it
+    /// optimizes hot code, and sizes its thread pool and GC for one.
+    /// </summary>
+    public static int VisibleCpus(int memorySizeMegabytes) => memorySizeMegabytes switch
+    {
+        <= 3008 => 2,
+        <= 5307 => 3,
+        <= 7076 => 4,
+        <= 8845 => 5,
+        _ => 6,
+    };
 
     /// <summary>The share of a core Lambda gives a function of <paramref name="memorySizeMegabytes"/>.</summary>
     public static double CpuShare(int memorySizeMegabytes) => memorySizeMegabytes / 1769.0;
@@ -50,15 +69,16 @@ internal sealed class Cgroup : IDisposable
     }
 
     /// <summary>
-    /// A script that joins this cgroup and then runs <paramref name="program"/> (<c>dotnet</c> unless told) with its arguments: the process is held from its first
-    /// instruction, before the runtime starts.
+    /// A script that joins this cgroup and then runs <paramref name="program"/> (<c>dotnet</c> unless told) with its arguments, told
+    /// the CPUs Lambda shows: the process is held from its first instruction, before the runtime starts.
     /// </summary>
     public async Task<string> LauncherAsync(string folder, string program = "dotnet")
     {
         Directory.CreateDirectory(folder);
         var launcher = Path.Combine(folder, $"launch-{Guid.NewGuid():N}.sh");
         var join = $"echo $$ > {_memory}/cgroup.procs && echo $$ > {_cpu}/cgroup.procs || exit 70";
-        await File.WriteAllTextAsync(launcher, $"#!/bin/sh\n{join}\nexec \"{program}\" \"$@\"\n");
+        var cpus = $"export DOTNET_PROCESSOR_COUNT={VisibleCpus(_memorySizeMegabytes)}";
+        await File.WriteAllTextAsync(launcher, $"#!/bin/sh\n{join}\n{cpus}\nexec \"{program}\" \"$@\"\n");
         if (!OperatingSystem.IsWindows())
         {
             File.SetUnixFileMode(launcher, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);

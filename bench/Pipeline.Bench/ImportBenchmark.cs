@@ -91,7 +91,7 @@ internal static class ImportBenchmark
         // CPU seconds by process role from the upload's end to the record's close, and the function cgroup's 100 ms periods (ran, throttled).
         public Dictionary<string, double> Cpu { get; init; } = [];
 
-        public (long Periods, long Throttled) Throttled { get; init; }
+        public (long Periods, long Throttled) Quota { get; init; }
 
         public override string ToString() => string.Create(CultureInfo.InvariantCulture,
             $"{Accepted:N0} accepted in {Elapsed.TotalSeconds:0.0} s, {Invocations} invocation(s), {Continuations} continuation(s), "
@@ -362,7 +362,7 @@ internal static class ImportBenchmark
             Before = before,
             LiveQueuePeak = liveQueue,
             Cpu = cpu,
-            Throttled = (throttled.Periods - throttledBefore.Periods, throttled.Throttled - throttledBefore.Throttled),
+            Quota = (throttled.Periods - throttledBefore.Periods, throttled.Throttled - throttledBefore.Throttled),
         };
     }
 
@@ -450,7 +450,8 @@ internal static class ImportBenchmark
                 + file
                 + string.Create(CultureInfo.InvariantCulture, $"imported by the published import function (ReadyToRun) as deployed: MemorySize {definition.MemorySize} MB "
                 + $"as a cgroup memory limit, "
-                + $"{Cgroup.CpuShare(definition.MemorySize):0.00} of a core (MemorySize/1,769), Timeout {definition.Timeout.TotalSeconds:0} s."),
+                + $"{Cgroup.CpuShare(definition.MemorySize):0.00} of a core (MemorySize/1,769) on {Cgroup.VisibleCpus(definition.MemorySize)} CPUs as Lambda shows them, "
+                + $"Timeout {definition.Timeout.TotalSeconds:0} s."),
             "",
             "| | rows/s | ratio to raw | time | invocations (continuations) | peak RSS | cgroup peak (with page cache) |",
             "|---|---:|---:|---:|---:|---:|---:|",
@@ -469,10 +470,10 @@ internal static class ImportBenchmark
         }
         lines.Add("");
         lines.Add("Where the cores went from the upload's end to the record's close: CPU seconds by process (the benchmark's own process holds "
-            + "the local notifications and event source; `machine busy` is every process on the machine), and how often the function's cgroup "
-            + "ran into its CPU quota (of the 100 ms periods in which it ran).");
+            + "the local notifications and event source, and in the live run the Api and its client; `machine busy` is every process on the "
+            + "machine), and how often the function's cgroup ran into its CPU quota (of the 100 ms periods in which it ran).");
         lines.Add("");
-        var roles = new[] { "import function", "fauxqs", "DynamoDB Local", "Processor processes", "bench", "machine busy" };
+        var roles = new[] { "import function", "fauxqs", "DynamoDB Local", "Processor processes", "bench", "other children", "machine busy" };
         lines.Add($"| run | {string.Join(" | ", roles)} | periods throttled |");
         lines.Add($"|---|{string.Concat(roles.Select(_ => "---:|"))}---:|");
         foreach (var (label, run) in new[] { ("import alone", alone), ("import with live traffic", live) })
@@ -480,7 +481,7 @@ internal static class ImportBenchmark
             if (run is not null)
             {
                 lines.Add(string.Create(CultureInfo.InvariantCulture, $"| {label} | {string.Join(" | ", roles.Select(r => $"{run.Cpu.GetValueOrDefault(r):0.0} s"))} | "
-                    + $"{run.Throttled.Throttled:N0} of {run.Throttled.Periods:N0} |"));
+                    + $"{run.Quota.Throttled:N0} of {run.Quota.Periods:N0} |"));
             }
         }
         lines.Add("");

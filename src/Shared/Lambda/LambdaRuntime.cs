@@ -115,7 +115,8 @@ public sealed class LambdaRuntime : IDisposable
 
     /// <summary>
     /// <see cref="RunAsync(Func{LambdaHandler}, TextWriter?, int)"/> for the function named <paramref name="function"/>: its log
-    /// (<see cref="FunctionLog.ForThisProcess"/>) starts with the product's version and is given to <paramref name="initialize"/>.
+    /// (<see cref="FunctionLog.ForThisProcess"/>) starts with the product's version and the CPUs the runtime sees, and is given to
+    /// <paramref name="initialize"/>.
     /// </summary>
     public static Task<int> RunAsync(string function, Func<FunctionLog, LambdaHandler> initialize, int nativeMegabytes = 0)
     {
@@ -123,7 +124,8 @@ public sealed class LambdaRuntime : IDisposable
         return RunAsync(() =>
         {
             var log = FunctionLog.ForThisProcess(function);
-            log.Write("INFO", $"{function} {ProductVersion.Current} starting");
+            // The CPUs the runtime sees size its thread pool and GC and pace its optimizing of hot code (docs/import.md).
+            log.Write("INFO", $"{function} {ProductVersion.Current} starting on {Environment.ProcessorCount} CPU(s)");
             return initialize(log);
         }, nativeMegabytes: nativeMegabytes);
     }

@@ -23,12 +23,13 @@ public static class DynamoDbLimits
     public static string? Problem(JsonElement value, string path)
     {
         // The path is built only for a problem: this runs for every accepted event, and most have none.
-        var trail = new List<string>();
-        return Find(value, trail) is { } reason ? $"'{path}{string.Concat(trail.AsEnumerable().Reverse())}' {reason}" : null;
+        List<string>? trail = null;
+        return Find(value, ref trail) is { } reason ? $"'{path}{string.Concat((trail ?? []).AsEnumerable().Reverse())}' {reason}" : null;
     }
 
-    // The problem in value, if any; trail gets the path segments from the problem up to value, innermost first.
-    private static string? Find(JsonElement value, List<string> trail)
+    // The problem in value, if any; trail gets the path segments from the problem up to value, innermost first (created
+    // only then).
+    private static string? Find(JsonElement value, ref List<string>? trail)
     {
         switch (value.ValueKind)
         {
@@ -45,9 +46,9 @@ public static class DynamoDbLimits
                     {
                         return "has a property name that is not valid Unicode (an unpaired surrogate).";
                     }
-                    if (Find(property.Value, trail) is { } problem)
+                    if (Find(property.Value, ref trail) is { } problem)
                     {
-                        trail.Add($".{property.Name}");
+                        (trail ??= []).Add($".{property.Name}");
                         return problem;
                     }
                 }
@@ -56,9 +57,9 @@ public static class DynamoDbLimits
                 var i = 0;
                 foreach (var item in value.EnumerateArray())
                 {
-                    if (Find(item, trail) is { } problem)
+                    if (Find(item, ref trail) is { } problem)
                     {
-                        trail.Add(string.Create(CultureInfo.InvariantCulture, $"[{i}]"));
+                        (trail ??= []).Add(string.Create(CultureInfo.InvariantCulture, $"[{i}]"));
                         return problem;
                     }
                     i++;
