@@ -51,7 +51,8 @@ internal static class ColdStartBenchmark
                 + $"{Environment.ProcessorCount} cores, linux-x64, Release, ReadyToRun, as deployed: framework-dependent, "
                 + $"but the Api self-contained with a composite image (D22)."),
             "Each start runs in a fresh cgroup of the function's MemorySize: that memory limit, and a CPU quota of MemorySize/1,769 of a core (Lambda gives one vCPU at 1,769 MB); "
-                + "the process is told the CPUs a Lambda environment shows (DOTNET_PROCESSOR_COUNT: 2 up to 3,008 MB), not the quota rounded up.",
+                + $"the process is told the CPUs a Lambda environment is reported to show (DOTNET_PROCESSOR_COUNT: {Cgroup.VisibleCpus(3008)} up to 3,008 MB), "
+                + "not the quota rounded up.",
             "**This is a model**: Lambda's init phase may not be limited exactly so (it is known to burst), so the absolute times are an estimate; "
                 + "the ratios compare like with like.",
             "A function's start → first answer is its process start → its first invocation's response (Init Duration + the first Duration); "

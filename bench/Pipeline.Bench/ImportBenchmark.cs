@@ -450,7 +450,8 @@ internal static class ImportBenchmark
                 + file
                 + string.Create(CultureInfo.InvariantCulture, $"imported by the published import function (ReadyToRun) as deployed: MemorySize {definition.MemorySize} MB "
                 + $"as a cgroup memory limit, "
-                + $"{Cgroup.CpuShare(definition.MemorySize):0.00} of a core (MemorySize/1,769) on {Cgroup.VisibleCpus(definition.MemorySize)} CPUs as Lambda shows them, "
+                + $"{Cgroup.CpuShare(definition.MemorySize):0.00} of a core (MemorySize/1,769) "
+                + $"on {Cgroup.VisibleCpus(definition.MemorySize)} CPUs as Lambda is reported to show them, "
                 + $"Timeout {definition.Timeout.TotalSeconds:0} s."),
             "",
             "| | rows/s | ratio to raw | time | invocations (continuations) | peak RSS | cgroup peak (with page cache) |",

@@ -6,7 +6,9 @@ builder.AddPipelineApi();
 
 var app = builder.Build();
 // The runtime too: the Api carries its own (docs/architecture.md, D22), so its patch level is the last deploy's.
-app.Logger.LogInformation("Api {Version} starting on {Runtime}", Pipeline.ProductVersion.Current, System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription);
+// And the CPUs the runtime sees, which size its thread pool and GC (docs/cost.md, "The Api's MemorySize").
+app.Logger.LogInformation("Api {Version} starting on {Runtime}, {Cpus} CPU(s)", Pipeline.ProductVersion.Current,
+    System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription, Environment.ProcessorCount);
 app.UsePipelineApi();
 app.Run();
 
