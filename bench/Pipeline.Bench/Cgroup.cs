@@ -30,8 +30,9 @@ internal sealed class Cgroup : IDisposable
     /// The CPUs a Lambda environment of <paramref name="memorySizeMegabytes"/> shows its processes: two up to 3,008 MB, three
     /// to 5,307, four to 7,076, five to 8,845, then six, while the time they may use is the share (<see cref="CpuShare"/>).
     /// From third-party measurements (/proc/cpuinfo and nproc inside functions of each size, on x86_64, e.g.
-    /// github.com/rwnx/lambda-cpuinfo): AWS documents the share, not the count, and this stack deploys arm64, unverified. It matters to .NET: seeing one CPU, it waits ten times longer before it
-    /// optimizes hot code, and sizes its thread pool and GC for one.
+    /// github.com/rwnx/lambda-cpuinfo): AWS documents the share, not the count, and this stack deploys arm64, unverified.
+    /// It matters to .NET: seeing one CPU, it waits ten times longer before it optimizes hot code, and sizes its thread
+    /// pool and GC for one.
     /// </summary>
     public static int VisibleCpus(int memorySizeMegabytes) => memorySizeMegabytes switch
     {
