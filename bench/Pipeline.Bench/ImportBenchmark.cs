@@ -215,7 +215,7 @@ internal static class ImportBenchmark
             _ => null, // CSV: from its header, the file's first record
         };
         var checker = parser is null ? null : new RowChecker(parser, PlanState.None, job.File);
-        var seen = new Dictionary<UInt128, int>();
+        var seen = new Dictionary<RowKey, int>();
         var sending = TimeSpan.Zero;
         int messages = 0, calls = 0;
         var pending = new List<string>();

@@ -1,11 +1,12 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
+using Pipeline.Intake;
 
 namespace Pipeline.Importer;
 
 /// <summary>
-/// The occurrences of each row seen so far in a file (see <see cref="Intake.RowChecker"/>), saved with a continuation
+/// The occurrences of each row seen so far in a file (see <see cref="RowChecker"/>), saved with a continuation
 /// under <c>checkpoints/</c> of the imports bucket, so the next invocation goes on from the byte offset without reading
 /// the lines before it again. 20 bytes a distinct row (a 1 M-row file: 20 MB); expired by the bucket's lifecycle.
 /// </summary>
@@ -23,14 +24,14 @@ public static class OccurrenceState
     }
 
     /// <summary>The state as bytes: each key (16 bytes) and count (4 bytes), little-endian.</summary>
-    public static byte[] Write(Dictionary<UInt128, int> seen)
+    public static byte[] Write(Dictionary<RowKey, int> seen)
     {
         ArgumentNullException.ThrowIfNull(seen);
         var bytes = new byte[seen.Count * 20];
         var i = 0;
         foreach (var (key, count) in seen)
         {
-            BinaryPrimitives.WriteUInt128LittleEndian(bytes.AsSpan(i), key);
+            key.Write(bytes.AsSpan(i));
             BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(i + 16), count);
             i += 20;
         }
@@ -38,16 +39,16 @@ public static class OccurrenceState
     }
 
     /// <summary>Reads what <see cref="Write"/> wrote.</summary>
-    public static Dictionary<UInt128, int> Read(ReadOnlySpan<byte> bytes)
+    public static Dictionary<RowKey, int> Read(ReadOnlySpan<byte> bytes)
     {
         if (bytes.Length % 20 != 0)
         {
             throw new InvalidDataException($"A checkpoint of {bytes.Length} bytes is not a whole number of entries.");
         }
-        var seen = new Dictionary<UInt128, int>(bytes.Length / 20);
+        var seen = new Dictionary<RowKey, int>(bytes.Length / 20);
         for (var i = 0; i < bytes.Length; i += 20)
         {
-            seen[BinaryPrimitives.ReadUInt128LittleEndian(bytes[i..])] = BinaryPrimitives.ReadInt32LittleEndian(bytes[(i + 16)..]);
+            seen[RowKey.Of(bytes[i..])] = BinaryPrimitives.ReadInt32LittleEndian(bytes[(i + 16)..]);
         }
         return seen;
     }

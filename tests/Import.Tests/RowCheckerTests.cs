@@ -10,14 +10,14 @@ public sealed class RowCheckerTests
     private readonly RowChecker _checker = new(
         new EventRowParser(new ImportContext(DateTimeOffset.UtcNow, "import-test", TimeSpan.FromDays(1825), TimeProvider.System)), PlanState.None, "s3://b/uploads/f.jsonl");
 
-    private RowOutcome Check(string line, Dictionary<UInt128, int>? seen = null) =>
+    private RowOutcome Check(string line, Dictionary<RowKey, int>? seen = null) =>
         _checker.Check(new Pipeline.Intake.Record(Encoding.UTF8.GetBytes(line), 1, 1, line.Length, null), seen ?? []);
 
     [Fact]
     public void A_derived_id_is_the_rows_sha256_so_rows_imported_by_an_earlier_release_are_not_stored_again()
     {
         // sha256sum of the line's bytes: the ids are a contract with every row already stored, whatever computes them.
-        var seen = new Dictionary<UInt128, int>();
+        var seen = new Dictionary<RowKey, int>();
         const string line = """{"eventType":"page_view","userId":"u-1"}""";
         Assert.Equal("import:9cf7318edcaf59bdf2d760b7de5586bb4d3f31c8:1", Check(line, seen).Event!.EventId);
         Assert.Equal("import:9cf7318edcaf59bdf2d760b7de5586bb4d3f31c8:2", Check(line, seen).Event!.EventId);
@@ -27,6 +27,20 @@ public sealed class RowCheckerTests
         // A row with its own id keeps it, and its id seen again in the file is a duplicate, whatever its bytes.
         Assert.Equal("e-1", Check("""{"eventType":"signup","userId":"u-9","eventId":"e-1"}""", seen).Event!.EventId);
         Assert.Equal(RowKind.Duplicate, Check("""{"eventType":"page_view","userId":"u-3","eventId":"e-1"}""", seen).Kind);
+    }
+
+    [Fact]
+    public void The_saved_occurrences_are_each_rows_first_16_hash_bytes_and_its_count_so_a_continuation_saved_by_an_earlier_release_still_reads()
+    {
+        // The first 16 bytes of sha256sum of the line, then the count, little-endian: the layout every release has saved.
+        var seen = new Dictionary<RowKey, int>();
+        const string line = """{"eventType":"page_view","userId":"u-1"}""";
+        Check(line, seen);
+        Check(line, seen);
+        var saved = Pipeline.Importer.OccurrenceState.Write(seen);
+        Assert.Equal("9cf7318edcaf59bdf2d760b7de5586bb02000000", Convert.ToHexStringLower(saved));
+        Assert.Equal(seen, Pipeline.Importer.OccurrenceState.Read(saved));
+        Assert.Equal(RowKey.Of(Convert.FromHexString("9cf7318edcaf59bdf2d760b7de5586bb")), Assert.Single(seen).Key);
     }
 
     [Theory]

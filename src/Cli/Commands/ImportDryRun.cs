@@ -47,7 +47,7 @@ public static class ImportDryRun
             await using Stream content = gzip ? new GZipStream(trailer, CompressionMode.Decompress) : trailer;
             var lines = new LineReader(content, MaxRecordBytes);
             var reader = new RecordReader(lines, format == ImportFormat.Csv, MaxRecordBytes);
-            var seen = new Dictionary<UInt128, int>();
+            var seen = new Dictionary<RowKey, int>();
             RowChecker? rows = parser is null ? null : new RowChecker(parser, plan, $"file://{path}");
             long lastLine = 0;
             try

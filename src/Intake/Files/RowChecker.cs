@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
 using Pipeline.Events;
@@ -38,7 +37,7 @@ public sealed class RowChecker(IRowParser parser, PlanState plan, string file)
     private byte[] _identity = [];
 
     /// <summary>The outcome of <paramref name="record"/>; an accepted or duplicate row is counted in <paramref name="seen"/>.</summary>
-    public RowOutcome Check(in Record record, Dictionary<UInt128, int> seen)
+    public RowOutcome Check(in Record record, Dictionary<RowKey, int> seen)
     {
         ArgumentNullException.ThrowIfNull(seen);
         if (record.Problem is { } problem)
@@ -62,7 +61,7 @@ public sealed class RowChecker(IRowParser parser, PlanState plan, string file)
         }
         Span<byte> hash = stackalloc byte[32];
         SHA256.HashData(ownId is not null ? Encoding.UTF8.GetBytes("id\n" + ownId) : Identity(bytes), hash);
-        var key = BinaryPrimitives.ReadUInt128LittleEndian(hash);
+        var key = RowKey.Of(hash);
         var occurrence = seen[key] = seen.GetValueOrDefault(key) + 1;
         if (ownId is not null && occurrence > 1)
         {
