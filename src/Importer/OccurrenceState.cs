@@ -45,7 +45,9 @@ public static class OccurrenceState
         {
             throw new InvalidDataException($"A checkpoint of {bytes.Length} bytes is not a whole number of entries.");
         }
-        var seen = new Dictionary<RowKey, int>(bytes.Length / 20);
+        // Room for as many rows again: sized to the count alone, the dictionary would grow at the next new row, holding its
+        // old and new arrays at once (three times the state; docs/import.md, "Memory").
+        var seen = new Dictionary<RowKey, int>(bytes.Length / 20 * 2);
         for (var i = 0; i < bytes.Length; i += 20)
         {
             seen[RowKey.Of(bytes[i..])] = BinaryPrimitives.ReadInt32LittleEndian(bytes[(i + 16)..]);

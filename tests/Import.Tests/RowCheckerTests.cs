@@ -41,6 +41,10 @@ public sealed class RowCheckerTests
         Assert.Equal("9cf7318edcaf59bdf2d760b7de5586bb02000000", Convert.ToHexStringLower(saved));
         Assert.Equal(seen, Pipeline.Importer.OccurrenceState.Read(saved));
         Assert.Equal(RowKey.Of(Convert.FromHexString("9cf7318edcaf59bdf2d760b7de5586bb")), Assert.Single(seen).Key);
+
+        // A state in that layout, read by the next invocation: the same row's next occurrence is its third.
+        var resumed = Pipeline.Importer.OccurrenceState.Read(Convert.FromHexString("9cf7318edcaf59bdf2d760b7de5586bb02000000"));
+        Assert.Equal("import:9cf7318edcaf59bdf2d760b7de5586bb4d3f31c8:3", Check(line, resumed).Event!.EventId);
     }
 
     [Theory]

@@ -23,5 +23,5 @@ public readonly record struct RowKey(ulong Low, ulong High)
     }
 
     /// <summary>The hash's own bits: they are uniform already.</summary>
-    public override int GetHashCode() => (int)Low;
+    public override int GetHashCode() => unchecked((int)Low);
 }
