@@ -2,7 +2,10 @@ using Amazon.SQS.Model;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Pipeline.Api.Hosting;
 using Pipeline.ApiKeys;
 using Pipeline.Local.CloudFormation;
 using Pipeline.Local.Emulators;
@@ -86,6 +89,23 @@ public sealed class ApiApplication : WebApplicationFactory<Program>
             }
             messages.AddRange(page.Messages);
         }
+    }
+
+    /// <summary>
+    /// Builds the API as Program does, with this application's settings, and starts it on a test server. For starts that
+    /// must fail: WebApplicationFactory reports those racily, since the entry point's failed start disposes the host the
+    /// factory then reads, and the test sees an ObjectDisposedException instead of the start's own error.
+    /// </summary>
+    public async Task StartDirectlyAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = "Production" });
+        builder.Configuration.AddInMemoryCollection(_settings);
+        builder.WebHost.UseTestServer();
+        builder.AddPipelineApi();
+        await using var app = builder.Build();
+        app.UsePipelineApi();
+        await app.StartAsync();
+        await app.StopAsync();
     }
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)

@@ -15,7 +15,7 @@ public sealed class SettingsTests
     {
         await using var app = await ApiApplication.StartAsync(s => s[name] = value);
 
-        var error = Assert.Throws<OptionsValidationException>(() => app.CreateClient());
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(app.StartDirectlyAsync);
 
         Assert.Contains(message, error.Message, StringComparison.Ordinal);
     }
