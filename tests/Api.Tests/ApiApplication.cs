@@ -51,6 +51,9 @@ public sealed class ApiApplication : WebApplicationFactory<Program>
         // What the template sets on the function, resolved against this stack, plus the local endpoints.
         var settings = LocalApi.Settings(aws.Endpoints, stack);
         settings["ApiKeys:CacheSeconds"] = "0";
+        // Tests that set a plan expect it applied from their first request: a new host's first read of it (its DynamoDB
+        // client, the plan's parse) may outlast the default wait (1.5 s) on a loaded machine, and the event would go unchecked.
+        settings["Plans:ReadWaitMilliseconds"] = "10000";
         configure?.Invoke(settings);
         return new ApiApplication(aws, stack, key, settings) { ExtraServices = services };
     }

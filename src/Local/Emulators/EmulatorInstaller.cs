@@ -23,7 +23,8 @@ public static class EmulatorInstaller
     public static async Task<EmulatorInstallation> EnsureInstalledAsync(RepositoryPaths paths, Action<string> progress, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(paths.LocalState);
-        await using var installLock = await AcquireLockAsync(Path.Combine(paths.LocalState, "install.lock"), progress, cancellationToken);
+        await using var installLock = await FileLock.AcquireAsync(Path.Combine(paths.LocalState, "install.lock"),
+            () => progress("Waiting for another process that is installing the emulators..."), cancellationToken);
 
         var installation = new EmulatorInstallation(
             Path.Combine(paths.EmulatorSources, "launch.mjs"),
@@ -96,27 +97,6 @@ public static class EmulatorInstaller
         }
         Directory.Move(staging, target);
         Directory.Delete(download, recursive: true);
-    }
-
-    private static async Task<FileStream> AcquireLockAsync(string path, Action<string> progress, CancellationToken cancellationToken)
-    {
-        var announced = false;
-        while (true)
-        {
-            try
-            {
-                return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
-            }
-            catch (IOException)
-            {
-                if (!announced)
-                {
-                    progress("Waiting for another process that is installing the emulators...");
-                    announced = true;
-                }
-                await Task.Delay(250, cancellationToken);
-            }
-        }
     }
 
     internal static async Task RunAsync(string program, IReadOnlyList<string> arguments, string workingDirectory, CancellationToken cancellationToken)

@@ -37,6 +37,8 @@ public static class InProcess
         });
         builder.Configuration.AddInMemoryCollection(LocalApi.Settings(endpoints, stack));
         builder.Configuration["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Warning";
+        // A plan a test sets applies from the first request, however slow a new host's first read of it (the default waits 1.5 s).
+        builder.Configuration["Plans:ReadWaitMilliseconds"] = "10000";
         builder.WebHost.UseUrls(url);
         builder.AddPipelineApi();
         services?.Invoke(builder.Services);
