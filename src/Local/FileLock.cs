@@ -19,8 +19,9 @@ public static class FileLock
             {
                 return new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
             }
-            catch (IOException)
+            catch (IOException e) when (e.GetType() == typeof(IOException))
             {
+                // Held by another (the exact type: a missing folder or a denied path is a subclass, and fails at once).
                 if (!announced)
                 {
                     waiting();

@@ -101,7 +101,12 @@ public sealed class ApiApplication : WebApplicationFactory<Program>
     /// </summary>
     public async Task StartDirectlyAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = "Production" });
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            EnvironmentName = "Production",
+            ApplicationName = typeof(ApiHosting).Assembly.GetName().Name,
+            ContentRootPath = AppContext.BaseDirectory,
+        });
         builder.Configuration.AddInMemoryCollection(_settings);
         builder.WebHost.UseTestServer();
         builder.AddPipelineApi();

@@ -97,7 +97,7 @@ public sealed class SegmentClientTests
               "identify":{"traits":{"type":"object","required":["email"]}}}}
             """.Replace("MODE", mode, StringComparison.Ordinal), CancellationToken.None);
         var url = $"http://127.0.0.1:{LocalEmulators.FreePort()}";
-        await using var api = await InProcess.StartApiAsync(harness.Aws.Endpoints, harness.Stack, url, CancellationToken.None);
+        await using var api = await InProcess.StartApiAsync(harness.Aws.Endpoints, harness.Stack, url, CancellationToken.None, InProcess.PatientPlanReads);
         var output = new ConcurrentQueue<string>();
         await using var processor = LocalProcessor.Start(harness.Stack, harness.Aws.Endpoints, output.Enqueue);
         var source = LocalProcessor.EventSource(harness.Aws, harness.Stack, processor.InvokeAsync, new EventSourceOptions(), _ => { });

@@ -90,7 +90,7 @@ public sealed class StorableTests
         }
         var (key, _) = await new ApiKeyRegistry(harness.Aws.DynamoDb, harness.Stack["ApiKeysTable"]).CreateAsync("generated", CancellationToken.None);
         var url = $"http://127.0.0.1:{LocalEmulators.FreePort()}";
-        await using var api = await InProcess.StartApiAsync(harness.Aws.Endpoints, harness.Stack, url, CancellationToken.None);
+        await using var api = await InProcess.StartApiAsync(harness.Aws.Endpoints, harness.Stack, url, CancellationToken.None, InProcess.PatientPlanReads);
         using var client = new HttpClient { BaseAddress = new Uri(url) };
         client.DefaultRequestHeaders.Add("x-api-key", key);
 

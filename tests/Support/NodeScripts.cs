@@ -15,7 +15,8 @@ public static class NodeScripts
         var paths = RepositoryPaths.Discover();
         var folder = Path.Combine(paths.Root, "tests", "Browser");
         // The test projects run as parallel processes: one installs while the others wait, then find it done.
-        await using (await FileLock.AcquireAsync(Path.Combine(paths.LocalState, "npm-tests.lock"), () => { }, CancellationToken.None))
+        using var patience = new CancellationTokenSource(TimeSpan.FromMinutes(10));
+        await using (await FileLock.AcquireAsync(Path.Combine(paths.LocalState, "npm-tests.lock"), () => { }, patience.Token))
         {
             if (!File.Exists(Path.Combine(folder, "node_modules", ".package-lock.json"))
                 || File.GetLastWriteTimeUtc(Path.Combine(folder, "package-lock.json")) > File.GetLastWriteTimeUtc(Path.Combine(folder, "node_modules", ".package-lock.json")))

@@ -22,7 +22,6 @@ public static class EmulatorInstaller
     /// <summary>Makes sure both emulators are installed; returns where.</summary>
     public static async Task<EmulatorInstallation> EnsureInstalledAsync(RepositoryPaths paths, Action<string> progress, CancellationToken cancellationToken)
     {
-        Directory.CreateDirectory(paths.LocalState);
         await using var installLock = await FileLock.AcquireAsync(Path.Combine(paths.LocalState, "install.lock"),
             () => progress("Waiting for another process that is installing the emulators..."), cancellationToken);
 
