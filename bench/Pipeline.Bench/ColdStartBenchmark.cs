@@ -70,7 +70,8 @@ internal static class ColdStartBenchmark
             var emptyApi = await PublishAsync("bench/Baselines/EmptyApi", folder);
             // The empty Minimal API with the Api's publish settings (D22), and the Api without them, for the ratios beside the target's.
             var emptyApiAlike = await PublishAsync("bench/Baselines/EmptyApi", Path.Combine(folder, "alike"),
-                ["SelfContained=true", "PublishReadyToRunComposite=true", "ServerGarbageCollection=false", "ConcurrentGarbageCollection=false", "TieredPGO=false"]);
+                ["SelfContained=true", "PublishReadyToRunComposite=true", "PublishReadyToRunCrossgen2ExtraArgs=--instruction-set:x86-64-v3",
+                    "ServerGarbageCollection=false", "ConcurrentGarbageCollection=false", "TieredPGO=false"]);
             var apiFrameworkDependent = await PublishAsync(
                 bench.Stack.FunctionSetting(LocalApi.LogicalId, "CodeUri")!, Path.Combine(folder, "fd"), ["SelfContained=false", "AllowFrameworkDependent=true"]);
             List<string> apiNotes = [];

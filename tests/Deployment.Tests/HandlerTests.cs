@@ -66,6 +66,23 @@ public sealed class HandlerTests
         Assert.Equal(expected, output.Trim() is "" ? "false" : output.Trim());
     }
 
+    // The Api's x64 image is compiled for AVX2, which every Lambda x86_64 host has, so that the runtime does not refuse its
+    // vector code and JIT it again; arm64 keeps crossgen2's default (docs/architecture.md, D22).
+    [Theory]
+    [InlineData("linux-x64", "--instruction-set:x86-64-v3")]
+    [InlineData("linux-arm64", "")]
+    public async Task The_api_image_is_compiled_for_the_instruction_sets_lambda_has(string runtime, string expected)
+    {
+        var defaults = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(Pipeline.Local.RepositoryPaths.Discover().Root, "aws-lambda-tools-defaults.json")))!;
+        var parameters = defaults["msbuild-parameters"]!.GetValue<string>().Split(' ');
+
+        var (code, output) = await DotnetAsync(["msbuild", PublishedFunctions.ProjectFile("ApiFunction"), "-nologo",
+            "--getProperty:PublishReadyToRunCrossgen2ExtraArgs", $"-p:RuntimeIdentifier={runtime}", .. parameters]);
+
+        Assert.Equal(0, code);
+        Assert.Equal(expected, output.Trim());
+    }
+
     // A deploy whose msbuild parameters lost LambdaDeploy=true would publish the Api framework-dependent: it fails instead.
     [Fact]
     public async Task Publishing_the_api_framework_dependent_fails_unless_asked_for()
