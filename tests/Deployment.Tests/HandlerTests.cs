@@ -57,8 +57,7 @@ public sealed class HandlerTests
     [InlineData("ImportFunction", "false")]
     public async Task The_deploy_tool_finds_only_the_api_self_contained(string function, string expected)
     {
-        var defaults = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(Pipeline.Local.RepositoryPaths.Discover().Root, "aws-lambda-tools-defaults.json")))!;
-        var parameters = defaults["msbuild-parameters"]!.GetValue<string>().Split(' ');
+        var parameters = await DeployParametersAsync();
 
         var (code, output) = await DotnetAsync(["msbuild", PublishedFunctions.ProjectFile(function), "-nologo", "--getProperty:SelfContained", .. parameters]);
 
@@ -73,14 +72,15 @@ public sealed class HandlerTests
     [InlineData("linux-arm64", "")]
     public async Task The_api_image_is_compiled_for_the_instruction_sets_lambda_has(string runtime, string expected)
     {
-        var defaults = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(Pipeline.Local.RepositoryPaths.Discover().Root, "aws-lambda-tools-defaults.json")))!;
-        var parameters = defaults["msbuild-parameters"]!.GetValue<string>().Split(' ');
+        var parameters = await DeployParametersAsync();
 
         var (code, output) = await DotnetAsync(["msbuild", PublishedFunctions.ProjectFile("ApiFunction"), "-nologo",
-            "--getProperty:PublishReadyToRunCrossgen2ExtraArgs", $"-p:RuntimeIdentifier={runtime}", .. parameters]);
+            "--getProperty:PublishReadyToRunCrossgen2ExtraArgs", "--getProperty:PublishReadyToRun", $"-p:RuntimeIdentifier={runtime}", .. parameters]);
 
         Assert.Equal(0, code);
-        Assert.Equal(expected, output.Trim());
+        var properties = JsonNode.Parse(output)!["Properties"]!;
+        Assert.Equal(expected, properties["PublishReadyToRunCrossgen2ExtraArgs"]!.GetValue<string>());
+        Assert.Equal("true", properties["PublishReadyToRun"]!.GetValue<string>());
     }
 
     // A deploy whose msbuild parameters lost LambdaDeploy=true would publish the Api framework-dependent: it fails instead.
@@ -104,6 +104,13 @@ public sealed class HandlerTests
                 Directory.Delete(output, recursive: true);
             }
         }
+    }
+
+    // The msbuild-parameters Amazon.Lambda.Tools adds to each publish, from aws-lambda-tools-defaults.json.
+    private static async Task<string[]> DeployParametersAsync()
+    {
+        var defaults = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(Pipeline.Local.RepositoryPaths.Discover().Root, "aws-lambda-tools-defaults.json")))!;
+        return defaults["msbuild-parameters"]!.GetValue<string>().Split(' ');
     }
 
     private static async Task<(int Code, string Output)> DotnetAsync(IEnumerable<string> arguments)
