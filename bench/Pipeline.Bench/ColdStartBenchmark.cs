@@ -73,7 +73,8 @@ internal static class ColdStartBenchmark
                 ["SelfContained=true", "PublishReadyToRunComposite=true", "PublishReadyToRunCrossgen2ExtraArgs=--instruction-set:x86-64-v3",
                     "ServerGarbageCollection=false", "ConcurrentGarbageCollection=false", "TieredPGO=false"]);
             var apiFrameworkDependent = await PublishAsync(
-                bench.Stack.FunctionSetting(LocalApi.LogicalId, "CodeUri")!, Path.Combine(folder, "fd"), ["SelfContained=false", "AllowFrameworkDependent=true", "PublishReadyToRunCrossgen2ExtraArgs="]);
+                bench.Stack.FunctionSetting(LocalApi.LogicalId, "CodeUri")!, Path.Combine(folder, "fd"),
+                ["SelfContained=false", "AllowFrameworkDependent=true", "PublishReadyToRunCrossgen2ExtraArgs="]);
             List<string> apiNotes = [];
             foreach (var logicalId in bench.Stack.Functions.Keys.Order(StringComparer.Ordinal).Where(id => only is null || id == only))
             {
