@@ -57,7 +57,7 @@ public sealed class HandlerTests
     [InlineData("ImportFunction", "false")]
     public async Task The_deploy_tool_finds_only_the_api_self_contained(string function, string expected)
     {
-        var parameters = await DeployParametersAsync();
+        var parameters = Pipeline.Local.Lambda.LocalLambda.DeployParameters();
 
         var (code, output) = await DotnetAsync(["msbuild", PublishedFunctions.ProjectFile(function), "-nologo", "--getProperty:SelfContained", .. parameters]);
 
@@ -72,7 +72,7 @@ public sealed class HandlerTests
     [InlineData("linux-arm64", "")]
     public async Task The_api_image_is_compiled_for_the_instruction_sets_lambda_has(string runtime, string expected)
     {
-        var parameters = await DeployParametersAsync();
+        var parameters = Pipeline.Local.Lambda.LocalLambda.DeployParameters();
 
         var (code, output) = await DotnetAsync(["msbuild", PublishedFunctions.ProjectFile("ApiFunction"), "-nologo",
             "--getProperty:PublishReadyToRunCrossgen2ExtraArgs", "--getProperty:PublishReadyToRun", $"-p:RuntimeIdentifier={runtime}", .. parameters]);
@@ -104,13 +104,6 @@ public sealed class HandlerTests
                 Directory.Delete(output, recursive: true);
             }
         }
-    }
-
-    // The msbuild-parameters Amazon.Lambda.Tools adds to each publish, from aws-lambda-tools-defaults.json.
-    private static async Task<string[]> DeployParametersAsync()
-    {
-        var defaults = JsonNode.Parse(await File.ReadAllTextAsync(Path.Combine(Pipeline.Local.RepositoryPaths.Discover().Root, "aws-lambda-tools-defaults.json")))!;
-        return defaults["msbuild-parameters"]!.GetValue<string>().Split(' ');
     }
 
     private static async Task<(int Code, string Output)> DotnetAsync(IEnumerable<string> arguments)

@@ -99,8 +99,8 @@ public static class LocalLambda
         return Path.Combine(output, "out");
     }
 
-    // The msbuild-parameters deploy-serverless adds to each publish, from aws-lambda-tools-defaults.json.
-    private static string[] DeployParameters()
+    /// <summary>The msbuild-parameters deploy-serverless adds to each publish, from aws-lambda-tools-defaults.json.</summary>
+    public static string[] DeployParameters()
     {
         var defaults = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(RepositoryPaths.Discover().Root, "aws-lambda-tools-defaults.json")));
         var parameters = defaults?["msbuild-parameters"]?.GetValue<string>() ?? "";
