@@ -65,7 +65,7 @@ public sealed class HandlerTests
         Assert.Equal(expected, output.Trim() is "" ? "false" : output.Trim());
     }
 
-    // The Api's x64 image is compiled for AVX2, which every Lambda x86_64 host has, so that the runtime does not refuse its
+    // The Api's x64 image is compiled for AVX2, which AWS documents on Lambda's x86_64 processors, so that the runtime does not refuse its
     // vector code and JIT it again; arm64 keeps crossgen2's default (docs/architecture.md, D22).
     [Theory]
     [InlineData("linux-x64", "--instruction-set:x86-64-v3")]
