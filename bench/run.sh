@@ -6,8 +6,9 @@
 #   bench/run.sh query [--events 1000000]            (root: it uses cgroups)
 #   bench/run.sh readers [--events 1000000]
 #   bench/run.sh coldstart [--runs 5] [--only ApiFunction]  (root: it uses cgroups; --only prints one function's row)
-#   bench/run.sh import [--format events|csv|segment] [--rows 1000000] [--rate 20] [--memory MB]  (root: it uses cgroups;
-#                                                    csv and segment write bench/results/import-csv.md, import-segment.md)
+#   bench/run.sh import [--format events|csv|segment] [--rows 1000000] [--rate 20] [--memory MB] [--import-write-rate N]
+#                                                   (root: it uses cgroups; csv and segment write bench/results/import-csv.md,
+#                                                    import-segment.md; --import-write-rate: the stack's ImportWriteRate)
 #   bench/run.sh faults [--seconds 90] [--rate 40]
 #   bench/run.sh cost [--events 2000]
 set -euo pipefail

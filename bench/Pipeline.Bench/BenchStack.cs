@@ -19,12 +19,14 @@ internal sealed class BenchStack : IAsyncDisposable
 
     public ProvisionedResources Stack { get; }
 
-    public static async Task<BenchStack> StartAsync()
+    /// <summary>Starts the emulators and provisions serverless.template, with its defaults unless <paramref name="parameters"/> says otherwise.</summary>
+    public static async Task<BenchStack> StartAsync(IReadOnlyDictionary<string, string>? parameters = null)
     {
         LocalAws.UseDummyCredentialsInThisProcess();
         var emulators = await LocalEmulators.StartAsync(EmulatorOptions.Private, Console.WriteLine, CancellationToken.None);
         var aws = new LocalAws(emulators.Endpoints);
-        var stack = await new TemplateProvisioner(aws).ProvisionAsync($"bench-{Guid.NewGuid():N}"[..14], CancellationToken.None);
+        var template = await File.ReadAllTextAsync(Pipeline.Local.RepositoryPaths.Discover().Template);
+        var stack = await new TemplateProvisioner(aws).ProvisionAsync(template, $"bench-{Guid.NewGuid():N}"[..14], parameters, CancellationToken.None);
         return new BenchStack(emulators, aws, stack);
     }
 

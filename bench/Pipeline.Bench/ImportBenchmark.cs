@@ -32,7 +32,7 @@ internal static class ImportBenchmark
     private static readonly string[] Types = ["page_view", "signup", "purchase", "search", "checkout.completed"];
 
     /// <summary>Runs the benchmark on a file of <paramref name="rows"/> rows in <paramref name="format"/>: events, csv or segment.</summary>
-    public static async Task<string> RunAsync(int rows, int liveRate, int? memorySize, string format = "events")
+    public static async Task<string> RunAsync(int rows, int liveRate, int? memorySize, string format = "events", int? importWriteRate = null)
     {
         var suffix = format switch
         {
@@ -49,7 +49,9 @@ internal static class ImportBenchmark
             var file = Path.Combine(folder, $"rows{suffix}");
             var bytes = await WriteRowsAsync(file, rows, format);
             Console.WriteLine(FormattableString.Invariant($"{rows:N0} {format} rows, {bytes / 1048576.0:0} MB"));
-            await using var bench = await BenchStack.StartAsync();
+            await using var bench = await BenchStack.StartAsync(
+                importWriteRate is { } w ? new Dictionary<string, string> { ["ImportWriteRate"] = w.ToString(CultureInfo.InvariantCulture) } : null);
+            var pace = bench.Stack.FunctionEnvironment(LocalProcessor.LogicalId)["Imports__WriteRate"];
             var definition = LocalLambda.Definition(bench.Stack, LocalImporter.LogicalId, bench.Aws.Endpoints, taskRoot: taskRoot);
             definition = definition with { MemorySize = memorySize ?? definition.MemorySize }; // --memory: another size than the template's, to choose it
 
@@ -68,7 +70,7 @@ internal static class ImportBenchmark
             await bench.Aws.Sqs.PurgeQueueAsync(bench.Stack.Resources["ImportEventsQueue"].Ref);
             var live = liveRate > 0 ? await ImportAsync(bench, definition, file, $"{folderKey}live{suffix}", folder, liveRate) : null;
             Console.WriteLine($"import with live traffic: {live}");
-            return Render(format, rows, bytes, definition, raw, alone, live, liveRate);
+            return Render(format, rows, bytes, definition, raw, alone, live, liveRate, pace);
         }
         finally
         {
@@ -431,7 +433,8 @@ internal static class ImportBenchmark
         }
     }
 
-    private static string Render(string format, int rows, long bytes, FunctionDefinition definition, Raw raw, Imported alone, Imported? live, int liveRate)
+    private static string Render(string format, int rows, long bytes, FunctionDefinition definition, Raw raw, Imported alone, Imported? live, int liveRate,
+        string pace)
     {
         double Rate(TimeSpan t) => rows / t.TotalSeconds;
         var file = format switch
@@ -489,7 +492,8 @@ internal static class ImportBenchmark
         lines.Add(live?.Live is { } f
             ? string.Create(CultureInfo.InvariantCulture, $"Live events during the second import, {liveRate}/s through the Api: {f.Readable:N0} of {f.Sent:N0} readable; "
                 + $"freshness (202 → readable by a consistent GetItem) p50 {f.P50Ms:0} ms, **p95 {f.P95Ms:0} ms**, max {f.MaxMs:0} ms. Meanwhile the "
-                + $"Processor, on the import events queue beside the live one, had stored {live!.StoredDuring:N0} items (DynamoDB's approximate count), "
+                + $"Processor, on the import events queue beside the live one and storing imported events at most {pace} a second (ImportWriteRate), "
+                + $"had stored {live!.StoredDuring:N0} items (DynamoDB's approximate count, live events too), "
                 + $"and the live events queue never held more than {live.LiveQueuePeak:N0} visible message(s) (sampled every 250 ms).")
             : "No live traffic was measured.");
         if (live?.Before is { } b)

@@ -3,7 +3,7 @@ using Pipeline.Bench;
 
 // usage: dotnet run -c Release --project bench/Pipeline.Bench -- api|processor|aggregator|query|readers|coldstart|import|faults|cost
 //        [--seconds N] [--rate N] [--connections N] [--events N] [--runs N] [--latency-requests N] [--latency-percent N]
-//        [--format events|csv|segment] (import) [--only LogicalId] (coldstart: one function's row, printed, no results file)
+//        [--format events|csv|segment] [--import-write-rate N] (import) [--only LogicalId] (coldstart: one function's row, printed, no results file)
 var what = args.FirstOrDefault() ?? "api";
 int Option(string name, int fallback) =>
     Array.IndexOf(args, $"--{name}") is var i and >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
@@ -19,7 +19,8 @@ var report = what switch
     "query" => await QueryBenchmark.RunAsync(Option("events", 1_000_000)),
     "readers" => await ReadersBenchmark.RunAsync(Option("events", 1_000_000)),
     "coldstart" => await ColdStartBenchmark.RunAsync(Option("runs", 5), Text("only", "") is { Length: > 0 } only ? only : null),
-    "import" => await ImportBenchmark.RunAsync(Option("rows", 1_000_000), Option("rate", 20), Option("memory", 0) is > 0 and var m ? m : null, format),
+    "import" => await ImportBenchmark.RunAsync(Option("rows", 1_000_000), Option("rate", 20), Option("memory", 0) is > 0 and var m ? m : null, format,
+        Option("import-write-rate", 0) is > 0 and var w ? w : null),
     "faults" => await FaultSoak.RunAsync(Option("seconds", 90), Option("rate", 40)),
     "cost" => await Pipeline.Bench.Cost.CostReport.RunAsync(Option("events", 2000)),
     _ => throw new ArgumentException($"unknown benchmark '{what}': api, processor, aggregator, query, readers, coldstart, import, faults or cost"),

@@ -8,9 +8,11 @@ namespace Pipeline.Processor;
 /// <summary>
 /// One SQS batch: rejects what can never succeed, stores each valid event once, then writes the stored events to the S3
 /// archive; what the table's capacity left unwritten goes back to the queue (<see cref="CapacityRequeue"/>). Returns the
-/// records SQS must redeliver; everything else may be deleted.
+/// records SQS must redeliver; everything else may be deleted. Imported events are written at most
+/// <paramref name="importWritesPerSecond"/> a second (<see cref="ImportPace"/>; 0: unpaced), live events as fast as they come.
 /// </summary>
-public sealed class EventBatchProcessor(EventArchive archive, EventStore store, CapacityRequeue requeue, TimeProvider clock, FunctionLog log)
+public sealed class EventBatchProcessor(EventArchive archive, EventStore store, CapacityRequeue requeue, TimeProvider clock, FunctionLog log,
+    double importWritesPerSecond = 0)
 {
     private const int WriteConcurrency = 10;
 
@@ -51,8 +53,12 @@ public sealed class EventBatchProcessor(EventArchive archive, EventStore store, 
             var failedOtherwise = new HashSet<string>(failed, StringComparer.Ordinal);
             var unwritten = new Dictionary<string, List<EventRecord>>(StringComparer.Ordinal);
             var results = new StoreResult[valid.Count];
+            var pace = new ImportPace(importWritesPerSecond, clock);
+            // An imported event whose turn came after the budget fails as a write out of time does: its message is redelivered.
             await Parallel.ForAsync(0, valid.Count, new ParallelOptions { MaxDegreeOfParallelism = WriteConcurrency }, async (i, _) =>
-                results[i] = await store.PutAsync(valid[i].Event!, writes).ConfigureAwait(false)).ConfigureAwait(false);
+                results[i] = valid[i].Event!.ImportFile is null || await pace.WaitTurnAsync(writes).ConfigureAwait(false)
+                    ? await store.PutAsync(valid[i].Event!, writes).ConfigureAwait(false)
+                    : new(StoreOutcome.Failed)).ConfigureAwait(false);
             var archivable = new List<EventRecord>(valid.Count);
             for (var i = 0; i < valid.Count; i++)
             {

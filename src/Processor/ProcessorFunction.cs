@@ -15,7 +15,8 @@ public sealed class ProcessorFunction(ProcessorOptions options, IAmazonDynamoDB 
 {
     private readonly EventBatchProcessor _processor = new(
         new EventArchive(s3, options.BucketName, options.Lookback, clock),
-        new EventStore(dynamoDb, options.TableName, options.Retention), new CapacityRequeue(sqs, options.QueueUrls), clock, log);
+        new EventStore(dynamoDb, options.TableName, options.Retention), new CapacityRequeue(sqs, options.QueueUrls), clock, log,
+        options.ImportWriteRatePerInvocation);
 
     /// <summary>
     /// The DynamoDB client's settings: no retries of its own. <see cref="EventStore"/> retries every transient error itself,

@@ -34,7 +34,7 @@ public sealed class EnvironmentTests
     [Fact]
     public void The_processor_gets_exactly_the_variables_it_reads()
     {
-        var read = Requested(r => ProcessorOptions.FromEnvironment(r));
+        var read = Requested(r => ProcessorOptions.FromEnvironment(r), value: "100"); // a valid import write rate too
 
         Assert.Equal(read.Order(), Template.Environment("ProcessorFunction").Keys.Order());
     }
@@ -72,6 +72,7 @@ public sealed class EnvironmentTests
     private static readonly HashSet<string> Optional =
     [
         "Events__RetentionDays", "Summaries__WindowMinutes", "Summaries__SettleSeconds", "Summaries__LookbackMinutes", "Summaries__TopEventTypes",
+        "Imports__WriteRate",
     ];
 
     [Theory]
@@ -84,7 +85,7 @@ public sealed class EnvironmentTests
             : read => AggregatorOptions.FromEnvironment(read);
         foreach (var missing in Template.Environment(function).Keys)
         {
-            var error = Record.Exception(() => fromEnvironment(name => name == missing ? null : "1"));
+            var error = Record.Exception(() => fromEnvironment(name => name == missing ? null : "100")); // valid for every variable
 
             if (Optional.Contains(missing))
             {

@@ -63,6 +63,24 @@ public sealed class StructureTests
     }
 
     [Fact]
+    public void Imported_events_are_paced_over_as_many_invocations_as_read_the_import_queue_and_the_parameter_has_the_processors_limits()
+    {
+        var imports = Template.Properties("ProcessorFunction")["Events"]!.AsObject().Select(e => e.Value!["Properties"]!)
+            .Single(p => p["Queue"]!["Fn::GetAtt"]![0]!.GetValue<string>() == "ImportEventsQueue");
+        Assert.Equal(Pipeline.Processor.ProcessorOptions.ImportInvocations, Int(imports["ScalingConfig"]!["MaximumConcurrency"]));
+
+        var parameter = Template.Root["Parameters"]!["ImportWriteRate"]!;
+        Assert.Equal(Pipeline.Processor.ProcessorOptions.MinImportWriteRate, Int(parameter["MinValue"]));
+        Assert.Equal(40_000, Int(parameter["MaxValue"]));
+        Assert.Equal("ImportWriteRate", Template.Properties("ProcessorFunction")["Environment"]!["Variables"]!["Imports__WriteRate"]!["Ref"]!.GetValue<string>());
+
+        // The slowest pace still fits an invocation: ten messages of the most imported events, within the Timeout.
+        var rows = 10 * Pipeline.Events.EventBatchMessage.MaxEvents;
+        var seconds = rows / (Pipeline.Processor.ProcessorOptions.MinImportWriteRate / (double)Pipeline.Processor.ProcessorOptions.ImportInvocations);
+        Assert.True(seconds < Int(Template.FunctionProperty("ProcessorFunction", "Timeout")) * 0.8, $"{seconds} s of paced writes");
+    }
+
+    [Fact]
     public void The_aggregator_runs_on_a_schedule_and_no_function_reserves_concurrency()
     {
         var aggregator = Template.Properties("AggregatorFunction");
