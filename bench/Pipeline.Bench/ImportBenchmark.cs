@@ -316,6 +316,7 @@ internal static class ImportBenchmark
         {
             await transfer.UploadAsync(new TransferUtilityUploadRequest { FilePath = file, BucketName = stack["ImportsBucket"], Key = key, PartSize = 5 << 20 });
         }
+        var itemsBefore = processor is null ? 0 : await ItemCountAsync(bench);
         var watch = Stopwatch.StartNew(); // from the upload's end: the notification, the import, its record closed
         var (cpuBefore, throttledBefore) = (CpuAccount.Sample(), cgroup.Throttling);
         var live = liveRate > 0 ? LiveAsync(bench, liveRate, liveStop.Token) : Task.FromResult<Freshness?>(null);
@@ -339,6 +340,7 @@ internal static class ImportBenchmark
         }
         var elapsed = watch.Elapsed;
         var (cpu, _) = CpuAccount.Sample().Since(cpuBefore);
+        var itemsAtClose = processor is null ? 0 : await ItemCountAsync(bench);
         var throttled = cgroup.Throttling;
         foreach (var report in importer.Reports)
         {
@@ -355,7 +357,8 @@ internal static class ImportBenchmark
         catch (OperationCanceledException)
         {
         }
-        var stored = processor is null ? 0 : (await aws.DynamoDb.DescribeTableAsync(stack["EventsTable"])).Table.ItemCount ?? 0;
+        // Imported events the Processor stored while the file was read: the table's new items less the live events sent meanwhile.
+        var stored = Math.Max(0, itemsAtClose - itemsBefore - (freshness?.Sent ?? 0));
         var accepted = record is not null && record.TryGetValue("accepted", out var a) ? long.Parse(a.N, CultureInfo.InvariantCulture) : 0;
         var error = record is null ? "no record" : record["status"].S != ImportProgress.Imported ? $"{record["status"].S}: {record.GetValueOrDefault("error")?.S}" : null;
         return new Imported(elapsed, accepted, importer.Reports.Count, output.Count(l => l.Contains("continuing at line", StringComparison.Ordinal)),
@@ -433,6 +436,9 @@ internal static class ImportBenchmark
         }
     }
 
+    private static async Task<long> ItemCountAsync(BenchStack bench) =>
+        (await bench.Aws.DynamoDb.DescribeTableAsync(bench.Stack["EventsTable"])).Table.ItemCount ?? 0;
+
     private static string Render(string format, int rows, long bytes, FunctionDefinition definition, Raw raw, Imported alone, Imported? live, int liveRate,
         string pace)
     {
@@ -492,8 +498,9 @@ internal static class ImportBenchmark
         lines.Add(live?.Live is { } f
             ? string.Create(CultureInfo.InvariantCulture, $"Live events during the second import, {liveRate}/s through the Api: {f.Readable:N0} of {f.Sent:N0} readable; "
                 + $"freshness (202 → readable by a consistent GetItem) p50 {f.P50Ms:0} ms, **p95 {f.P95Ms:0} ms**, max {f.MaxMs:0} ms. Meanwhile the "
-                + $"Processor, on the import events queue beside the live one and storing imported events at most {pace} a second (ImportWriteRate), "
-                + $"had stored {live!.StoredDuring:N0} items (DynamoDB's approximate count, live events too), "
+                + $"Processor, on the import events queue beside the live one, stored {live!.StoredDuring:N0} imported events "
+                + $"({live.StoredDuring / live.Elapsed.TotalSeconds:N0} a second; at most {pace} by ImportWriteRate: the table's item count from the upload's end to "
+                + $"the record's close, less the live events sent meanwhile), "
                 + $"and the live events queue never held more than {live.LiveQueuePeak:N0} visible message(s) (sampled every 250 ms).")
             : "No live traffic was measured.");
         if (live?.Before is { } b)

@@ -155,6 +155,11 @@ public sealed class StructureTests
         Assert.Contains(alarms, a => a["Namespace"]!.GetValue<string>() == Pipeline.Metrics.EmbeddedMetrics.Namespace
             && a["MetricName"]!.GetValue<string>() == "Requeued" && Watched(a) == "\"Processor\""
             && a["EvaluationPeriods"]!.GetValue<int>() * a["Period"]!.GetValue<int>() >= 900);
+        // Imported rows wait in their queue at the import write rate: an alarm well before the queue's retention drops them.
+        var retention = Int(Template.Properties("ImportEventsQueue")["MessageRetentionPeriod"]);
+        Assert.Contains(alarms, a => a["MetricName"]!.GetValue<string>() == "ApproximateAgeOfOldestMessage" && Watched(a).Contains("ImportEventsQueue", StringComparison.Ordinal)
+            && Int(a["Threshold"]) <= retention / 2);
+        Assert.True(retention < Int(Template.Properties("EventsDeadLetterQueue")["MessageRetentionPeriod"]), "a message keeps its age in the DLQ: the DLQ must keep it longer");
         Assert.All(alarms, a => Assert.Contains("AlarmTopic", a["AlarmActions"]!.ToJsonString(), StringComparison.Ordinal));
     }
 
