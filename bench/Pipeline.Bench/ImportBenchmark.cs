@@ -88,6 +88,11 @@ internal static class ImportBenchmark
     {
         public Freshness? Before { get; init; }
 
+        // Live events after the record's close, while the Processor drains the import events queue; imported events stored meanwhile.
+        public Freshness? Draining { get; init; }
+
+        public long StoredDraining { get; init; }
+
         public long LiveQueuePeak { get; init; }
 
         // CPU seconds by process role from the upload's end to the record's close, and the function cgroup's 100 ms periods (ran, throttled).
@@ -349,6 +354,18 @@ internal static class ImportBenchmark
         }
         await liveStop.CancelAsync();
         var freshness = await live; // the Processor runs on until the last live event is readable
+
+        // The same live traffic for 30 s more, while the Processor goes on draining the file's rows at the import write rate
+        // (about half an hour for a million at 500 a second): the longer part of a large import, once the file is read.
+        Freshness? draining = null;
+        long storedDraining = 0;
+        if (liveRate > 0)
+        {
+            var itemsBeforeDrain = await ItemCountAsync(bench);
+            using var drain = new CancellationTokenSource(TimeSpan.FromSeconds(DrainSeconds));
+            draining = await LiveAsync(bench, liveRate, drain.Token);
+            storedDraining = Math.Max(0, await ItemCountAsync(bench) - itemsBeforeDrain - (draining?.Sent ?? 0));
+        }
         await stop.CancelAsync();
         try
         {
@@ -365,6 +382,8 @@ internal static class ImportBenchmark
             peakRss, cgroup.PeakBytes, freshness, stored, error)
         {
             Before = before,
+            Draining = draining,
+            StoredDraining = storedDraining,
             LiveQueuePeak = liveQueue,
             Cpu = cpu,
             Quota = (throttled.Periods - throttledBefore.Periods, throttled.Throttled - throttledBefore.Throttled),
@@ -436,6 +455,8 @@ internal static class ImportBenchmark
         }
     }
 
+    private const int DrainSeconds = 30;
+
     private static async Task<long> ItemCountAsync(BenchStack bench) =>
         (await bench.Aws.DynamoDb.DescribeTableAsync(bench.Stack["EventsTable"])).Table.ItemCount ?? 0;
 
@@ -503,6 +524,13 @@ internal static class ImportBenchmark
                 + $"the record's close, less the live events sent meanwhile), "
                 + $"and the live events queue never held more than {live.LiveQueuePeak:N0} visible message(s) (sampled every 250 ms).")
             : "No live traffic was measured.");
+        if (live?.Draining is { } d)
+        {
+            lines.Add("");
+            lines.Add(string.Create(CultureInfo.InvariantCulture, $"The same live traffic for {DrainSeconds} s after the record's close, while the Processor "
+                + $"drained the file's rows: {d.Readable:N0} of {d.Sent:N0} readable; p50 {d.P50Ms:0} ms, **p95 {d.P95Ms:0} ms**, max {d.MaxMs:0} ms; "
+                + $"{live.StoredDraining:N0} imported events stored meanwhile ({live.StoredDraining / (double)DrainSeconds:N0} a second, counted as above)."));
+        }
         if (live?.Before is { } b)
         {
             lines.Add("");

@@ -20,7 +20,7 @@ var report = what switch
     "readers" => await ReadersBenchmark.RunAsync(Option("events", 1_000_000)),
     "coldstart" => await ColdStartBenchmark.RunAsync(Option("runs", 5), Text("only", "") is { Length: > 0 } only ? only : null),
     "import" => await ImportBenchmark.RunAsync(Option("rows", 1_000_000), Option("rate", 20), Option("memory", 0) is > 0 and var m ? m : null, format,
-        Option("import-write-rate", 0) is > 0 and var w ? w : null),
+        Text("import-write-rate", "") is { Length: > 0 } w ? int.Parse(w, CultureInfo.InvariantCulture) : null), // checked as CloudFormation would
     "faults" => await FaultSoak.RunAsync(Option("seconds", 90), Option("rate", 40)),
     "cost" => await Pipeline.Bench.Cost.CostReport.RunAsync(Option("events", 2000)),
     _ => throw new ArgumentException($"unknown benchmark '{what}': api, processor, aggregator, query, readers, coldstart, import, faults or cost"),

@@ -54,11 +54,24 @@ public sealed class EventBatchProcessor(EventArchive archive, EventStore store, 
             var unwritten = new Dictionary<string, List<EventRecord>>(StringComparer.Ordinal);
             var results = new StoreResult[valid.Count];
             var pace = new ImportPace(importWritesPerSecond, clock);
+            var pacedOut = 0;
             // An imported event whose turn came after the budget fails as a write out of time does: its message is redelivered.
             await Parallel.ForAsync(0, valid.Count, new ParallelOptions { MaxDegreeOfParallelism = WriteConcurrency }, async (i, _) =>
-                results[i] = valid[i].Event!.ImportFile is null || await pace.WaitTurnAsync(writes).ConfigureAwait(false)
-                    ? await store.PutAsync(valid[i].Event!, writes).ConfigureAwait(false)
-                    : new(StoreOutcome.Failed)).ConfigureAwait(false);
+            {
+                if (valid[i].Event!.ImportFile is null || await pace.WaitTurnAsync(writes).ConfigureAwait(false))
+                {
+                    results[i] = await store.PutAsync(valid[i].Event!, writes).ConfigureAwait(false);
+                }
+                else
+                {
+                    Interlocked.Increment(ref pacedOut);
+                    results[i] = new(StoreOutcome.Failed);
+                }
+            }).ConfigureAwait(false);
+            if (pacedOut > 0)
+            {
+                log.Write("WARN", $"{pacedOut} imported events were not written: the time ran out before their turn at the import write rate; their messages will be redelivered.");
+            }
             var archivable = new List<EventRecord>(valid.Count);
             for (var i = 0; i < valid.Count; i++)
             {

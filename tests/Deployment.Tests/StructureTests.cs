@@ -74,8 +74,8 @@ public sealed class StructureTests
         Assert.Equal(40_000, Int(parameter["MaxValue"]));
         Assert.Equal("ImportWriteRate", Template.Properties("ProcessorFunction")["Environment"]!["Variables"]!["Imports__WriteRate"]!["Ref"]!.GetValue<string>());
 
-        // The slowest pace still fits an invocation: ten messages of the most imported events, within the Timeout.
-        var rows = 10 * Pipeline.Events.EventBatchMessage.MaxEvents;
+        // The slowest pace still fits an invocation: a batch of messages of the most imported events, within the Timeout.
+        var rows = Int(imports["BatchSize"]) * Pipeline.Events.EventBatchMessage.MaxEvents;
         var seconds = rows / (Pipeline.Processor.ProcessorOptions.MinImportWriteRate / (double)Pipeline.Processor.ProcessorOptions.ImportInvocations);
         Assert.True(seconds < Int(Template.FunctionProperty("ProcessorFunction", "Timeout")) * 0.8, $"{seconds} s of paced writes");
     }
@@ -139,7 +139,9 @@ public sealed class StructureTests
     [Fact]
     public void Alarms_watch_the_dlq_the_functions_and_the_api_and_notify_the_alarm_topic()
     {
-        var alarms = Template.OfType("AWS::CloudWatch::Alarm").Select(Template.Properties).ToList();
+        // Alarms on one metric; the import backlog's is metric math, checked below.
+        var all = Template.OfType("AWS::CloudWatch::Alarm").Select(Template.Properties).ToList();
+        var alarms = all.Where(a => a["Metrics"] is null).ToList();
         string Watched(JsonObject alarm) => alarm["Dimensions"]![0]!["Value"]!.ToJsonString();
 
         Assert.Contains(alarms, a => a["Namespace"]!.GetValue<string>() == "AWS/SQS" && Watched(a).Contains("EventsDeadLetterQueue", StringComparison.Ordinal));
@@ -155,12 +157,20 @@ public sealed class StructureTests
         Assert.Contains(alarms, a => a["Namespace"]!.GetValue<string>() == Pipeline.Metrics.EmbeddedMetrics.Namespace
             && a["MetricName"]!.GetValue<string>() == "Requeued" && Watched(a) == "\"Processor\""
             && a["EvaluationPeriods"]!.GetValue<int>() * a["Period"]!.GetValue<int>() >= 900);
-        // Imported rows wait in their queue at the import write rate: an alarm well before the queue's retention drops them.
+        // Imported rows drain from their queue at the import write rate: an alarm when the oldest row's age plus the backlog's
+        // drain time (each message up to the most events a batch message holds) nears the queue's retention, before it drops rows.
         var retention = Int(Template.Properties("ImportEventsQueue")["MessageRetentionPeriod"]);
-        Assert.Contains(alarms, a => a["MetricName"]!.GetValue<string>() == "ApproximateAgeOfOldestMessage" && Watched(a).Contains("ImportEventsQueue", StringComparison.Ordinal)
-            && Int(a["Threshold"]) <= retention / 2);
-        Assert.True(retention < Int(Template.Properties("EventsDeadLetterQueue")["MessageRetentionPeriod"]), "a message keeps its age in the DLQ: the DLQ must keep it longer");
-        Assert.All(alarms, a => Assert.Contains("AlarmTopic", a["AlarmActions"]!.ToJsonString(), StringComparison.Ordinal));
+        var backlog = Template.Properties("ImportBacklogAlarm");
+        var metrics = backlog["Metrics"]!.AsArray().ToDictionary(m => m!["Id"]!.GetValue<string>(), m => m!);
+        Assert.Equal($"age + depth * {Pipeline.Events.EventBatchMessage.MaxEvents} / ${{ImportWriteRate}}", metrics["done"]["Expression"]!["Fn::Sub"]!.GetValue<string>());
+        Assert.Equal(("ApproximateAgeOfOldestMessage", "ApproximateNumberOfMessagesVisible"),
+            (metrics["age"]["MetricStat"]!["Metric"]!["MetricName"]!.GetValue<string>(), metrics["depth"]["MetricStat"]!["Metric"]!["MetricName"]!.GetValue<string>()));
+        Assert.All([metrics["age"], metrics["depth"]],
+            m => Assert.Contains("ImportEventsQueue", m["MetricStat"]!["Metric"]!["Dimensions"]!.ToJsonString(), StringComparison.Ordinal));
+        Assert.InRange(Int(backlog["Threshold"]), retention / 2, retention - (24 * 3600)); // a day or more to act
+        Assert.True(retention < Int(Template.Properties("EventsDeadLetterQueue")["MessageRetentionPeriod"]),
+            "a message keeps its age in the DLQ: the DLQ must keep it longer");
+        Assert.All(all, a => Assert.Contains("AlarmTopic", a["AlarmActions"]!.ToJsonString(), StringComparison.Ordinal));
     }
 
     [Fact]
@@ -189,6 +199,7 @@ public sealed class StructureTests
         });
         Assert.All(functions, f => Assert.Contains(f, body, StringComparison.Ordinal));
         Assert.Contains("${EventsDeadLetterQueue.QueueName}", body, StringComparison.Ordinal);
+        Assert.Contains("${ImportEventsQueue.QueueName}", body, StringComparison.Ordinal); // a file's rows drain at ImportWriteRate: hours for millions
         Assert.Contains("#dashboards:name=${Dashboard}", Template.Root["Outputs"]!["DashboardUrl"]!["Value"]!["Fn::Sub"]!.GetValue<string>(), StringComparison.Ordinal);
     }
 

@@ -89,4 +89,27 @@ public sealed class StackTemplateTests
 
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("Rate", "99", "'Rate' must be from 100 to 40000, not 99")]
+    [InlineData("Rate", "40001", "'Rate' must be from 100 to 40000, not 40001")]
+    [InlineData("Rate", "fast", "'Rate' must be a number, not 'fast'")]
+    [InlineData("Mode", "SOMETIMES", "'Mode' must be one of A, B, not 'SOMETIMES'")]
+    public void A_given_parameter_value_cloudformation_would_refuse_is_refused_naming_it(string name, string value, string expected)
+    {
+        const string template = """
+            {
+              "Parameters": {
+                "Rate": { "Type": "Number", "Default": 500, "MinValue": 100, "MaxValue": 40000 },
+                "Mode": { "Type": "String", "Default": "A", "AllowedValues": [ "A", "B" ] }
+              },
+              "Resources": { "A": { "Type": "AWS::SQS::Queue" } }
+            }
+            """;
+
+        var error = Assert.Throws<TemplateException>(() => StackTemplate.Parse(template, "s", parameters: new Dictionary<string, string> { [name] = value }));
+
+        Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+        Assert.NotNull(StackTemplate.Parse(template, "s", parameters: new Dictionary<string, string> { ["Rate"] = "100", ["Mode"] = "B" }));
+    }
 }

@@ -19,7 +19,9 @@ public sealed class ImportPaceTests
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var pace = new ImportPace(10, clock);
-        Assert.True(await pace.WaitTurnAsync(CancellationToken.None)); // the first goes at once
+        var first = pace.WaitTurnAsync(CancellationToken.None);
+        Assert.True(first.IsCompletedSuccessfully); // the first goes at once
+        Assert.True(await first);
         var second = pace.WaitTurnAsync(CancellationToken.None);
         var third = pace.WaitTurnAsync(CancellationToken.None);
         clock.Advance(Step - TimeSpan.FromMilliseconds(1));
@@ -76,6 +78,28 @@ public sealed class ImportPaceTests
         Assert.Empty(await invocation);
         Assert.Equal(imported.Select(e => e.EventId).Append(live.EventId).Order(StringComparer.Ordinal), (await StoredAsync(harness)).Order(StringComparer.Ordinal));
         Assert.Equal(5, (await harness.ArchivedEventsAsync()).Count);
+    }
+
+    [Fact]
+    public async Task Imported_events_whose_turn_comes_after_the_budget_are_not_acknowledged_and_their_redelivery_stores_each_once()
+    {
+        await using var harness = await ProcessorHarness.StartAsync();
+        // A clock that never moves: only the first imported write gets its turn before the 3 s invocation's budget ends.
+        var options = InProcess.ProcessorOptions(harness.Stack) with { ImportWriteRate = 20 };
+        var paced = new ProcessorFunction(options, harness.Aws.DynamoDb, harness.Aws.S3, harness.Aws.Sqs, new FakeTimeProvider(DateTimeOffset.UtcNow),
+            new FunctionLog(harness.Log, "processor"));
+        var imported = Enumerable.Range(0, 3).Select(i => ProcessorHarness.Event(i) with { ImportFile = "s3://imports/uploads/b.jsonl", ImportLine = i + 1 }).ToList();
+        var live = ProcessorHarness.Event(9);
+        var batch = ProcessorHarness.Message(EventBatchMessage.Pack(imported.Select(e => JsonSerializer.Serialize(e, EventJsonContext.Default.QueuedEvent))).Single());
+        var messages = new[] { batch, ProcessorHarness.Message(live) };
+
+        Assert.Equal([batch.MessageId], await ProcessorHarness.InvokeAsync(paced, messages, TimeSpan.FromSeconds(3)));
+        Assert.Equal(2, (await StoredAsync(harness)).Count); // the live event and one imported
+        Assert.Contains("2 imported events were not written: the time ran out before their turn", harness.Log.ToString(), StringComparison.Ordinal);
+
+        // SQS delivers the message again: the rest is stored, and what was stored is not stored twice.
+        Assert.Empty(await ProcessorHarness.InvokeAsync(harness.Function(), [batch]));
+        Assert.Equal(imported.Select(e => e.EventId).Append(live.EventId).Order(StringComparer.Ordinal), (await StoredAsync(harness)).Order(StringComparer.Ordinal));
     }
 
     [Theory]

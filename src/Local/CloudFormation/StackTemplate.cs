@@ -337,6 +337,7 @@ public sealed partial class StackTemplate
         {
             if (overrides.TryGetValue(name, out var value))
             {
+                Check(name, definition as JsonObject, value);
                 values[name] = value;
             }
             else if (definition?["Default"] is JsonValue d)
@@ -349,6 +350,29 @@ public sealed partial class StackTemplate
             }
         }
         return values;
+    }
+
+    // A given value is checked as CloudFormation checks it, so a local stack refuses what a deployment would, naming it.
+    private static void Check(string name, JsonObject? definition, string value)
+    {
+        if (definition?["AllowedValues"] is JsonArray allowed && !allowed.Any(a => a?.ToString() == value))
+        {
+            throw new TemplateException($"Parameter '{name}' must be one of {string.Join(", ", allowed.Select(a => a?.ToString()))}, not '{value}'.");
+        }
+        if (definition?["Type"]?.ToString() != "Number")
+        {
+            return;
+        }
+        if (!double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var number))
+        {
+            throw new TemplateException($"Parameter '{name}' must be a number, not '{value}'.");
+        }
+        if ((definition["MinValue"] is JsonValue min && number < min.GetValue<double>())
+            || (definition["MaxValue"] is JsonValue max && number > max.GetValue<double>()))
+        {
+            var range = $"from {definition["MinValue"]?.ToString() ?? "any"} to {definition["MaxValue"]?.ToString() ?? "any"}";
+            throw new TemplateException($"Parameter '{name}' must be {range}, not {value}.");
+        }
     }
 
     [GeneratedRegex(@"\$\{([^}!][^}]*)\}")]
