@@ -93,6 +93,8 @@ internal static class ImportBenchmark
 
         public long StoredDraining { get; init; }
 
+        public double DrainSeconds { get; init; }
+
         public long LiveQueuePeak { get; init; }
 
         // CPU seconds by process role from the upload's end to the record's close, and the function cgroup's 100 ms periods (ran, throttled).
@@ -359,12 +361,15 @@ internal static class ImportBenchmark
         // (about half an hour for a million at 500 a second): the longer part of a large import, once the file is read.
         Freshness? draining = null;
         long storedDraining = 0;
+        var drainSeconds = 0.0;
         if (liveRate > 0)
         {
             var itemsBeforeDrain = await ItemCountAsync(bench);
+            var drained = Stopwatch.StartNew(); // to the last live event readable, a little past the 30 s
             using var drain = new CancellationTokenSource(TimeSpan.FromSeconds(DrainSeconds));
             draining = await LiveAsync(bench, liveRate, drain.Token);
             storedDraining = Math.Max(0, await ItemCountAsync(bench) - itemsBeforeDrain - (draining?.Sent ?? 0));
+            drainSeconds = drained.Elapsed.TotalSeconds;
         }
         await stop.CancelAsync();
         try
@@ -384,6 +389,7 @@ internal static class ImportBenchmark
             Before = before,
             Draining = draining,
             StoredDraining = storedDraining,
+            DrainSeconds = drainSeconds,
             LiveQueuePeak = liveQueue,
             Cpu = cpu,
             Quota = (throttled.Periods - throttledBefore.Periods, throttled.Throttled - throttledBefore.Throttled),
@@ -529,7 +535,8 @@ internal static class ImportBenchmark
             lines.Add("");
             lines.Add(string.Create(CultureInfo.InvariantCulture, $"The same live traffic for {DrainSeconds} s after the record's close, while the Processor "
                 + $"drained the file's rows: {d.Readable:N0} of {d.Sent:N0} readable; p50 {d.P50Ms:0} ms, **p95 {d.P95Ms:0} ms**, max {d.MaxMs:0} ms; "
-                + $"{live.StoredDraining:N0} imported events stored meanwhile ({live.StoredDraining / (double)DrainSeconds:N0} a second, counted as above)."));
+                + $"{live.StoredDraining:N0} imported events stored meanwhile ({live.StoredDraining / live.DrainSeconds:N0} a second over its {live.DrainSeconds:0.0} s, "
+                + $"counted as above)."));
         }
         if (live?.Before is { } b)
         {
