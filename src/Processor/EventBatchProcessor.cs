@@ -55,8 +55,10 @@ public sealed class EventBatchProcessor(EventArchive archive, EventStore store, 
             var results = new StoreResult[valid.Count];
             var pace = new ImportPace(importWritesPerSecond, clock);
             var pacedOut = 0;
-            // An imported event whose turn came after the budget fails as a write out of time does: its message is redelivered.
-            await Parallel.ForAsync(0, valid.Count, new ParallelOptions { MaxDegreeOfParallelism = WriteConcurrency }, async (i, _) =>
+            // Live events first, so none waits for a writer held by an imported event's turn. An imported event whose turn came
+            // after the budget fails as a write out of time does: its message is redelivered.
+            var order = Enumerable.Range(0, valid.Count).OrderBy(i => valid[i].Event!.ImportFile is not null);
+            await Parallel.ForEachAsync(order, new ParallelOptions { MaxDegreeOfParallelism = WriteConcurrency }, async (i, _) =>
             {
                 if (valid[i].Event!.ImportFile is null || await pace.WaitTurnAsync(writes).ConfigureAwait(false))
                 {

@@ -16,7 +16,7 @@ namespace Pipeline.Processor;
 /// on the import events queue (<c>Imports__WriteRate</c>; 0, the default, leaves them unpaced). Live events are never paced.
 /// </param>
 public sealed record ProcessorOptions(string TableName, string BucketName, TimeSpan Retention, TimeSpan Lookback, IReadOnlyList<string> QueueUrls,
-    int ImportWriteRate = 0)
+    double ImportWriteRate = 0)
 {
     /// <summary>The longest retention the Processor accepts (the template's RetentionDays parameter has the same maximum).</summary>
     public const int MaxRetentionDays = 3650;
@@ -34,7 +34,7 @@ public sealed record ProcessorOptions(string TableName, string BucketName, TimeS
     public const int MinImportWriteRate = 100;
 
     /// <summary>The imported events a second one invocation stores at most; 0 if unpaced.</summary>
-    public double ImportWriteRatePerInvocation => (double)ImportWriteRate / ImportInvocations;
+    public double ImportWriteRatePerInvocation => ImportWriteRate / ImportInvocations;
 
     /// <summary>Reads and validates the settings; a missing or invalid one fails at start, naming it.</summary>
     public static ProcessorOptions FromEnvironment(Func<string, string?>? read = null)
@@ -46,9 +46,9 @@ public sealed record ProcessorOptions(string TableName, string BucketName, TimeS
             TimeSpan.FromDays(settings.Number("Events__RetentionDays", 90, 1, MaxRetentionDays)),
             TimeSpan.FromMinutes(settings.Number("Summaries__LookbackMinutes", 60, 0, 10080)),
             settings.Required("Queue__Urls").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
-            ImportRate(settings.Number("Imports__WriteRate", 0, 0, 40_000)));
+            ImportRate(settings.Fraction("Imports__WriteRate", 0, 0, 40_000)));
 
-        static int ImportRate(int rate) => rate is 0 or >= MinImportWriteRate ? rate
+        static double ImportRate(double rate) => rate is 0 or >= MinImportWriteRate ? rate
             : throw new InvalidOperationException($"Imports__WriteRate must be 0 (unpaced) or at least {MinImportWriteRate}; it is {rate}.");
     }
 }

@@ -94,6 +94,7 @@ public sealed class StackTemplateTests
     [InlineData("Rate", "99", "'Rate' must be from 100 to 40000, not 99")]
     [InlineData("Rate", "40001", "'Rate' must be from 100 to 40000, not 40001")]
     [InlineData("Rate", "fast", "'Rate' must be a number, not 'fast'")]
+    [InlineData("Rate", "NaN", "'Rate' must be a number, not 'NaN'")]
     [InlineData("Mode", "SOMETIMES", "'Mode' must be one of A, B, not 'SOMETIMES'")]
     public void A_given_parameter_value_cloudformation_would_refuse_is_refused_naming_it(string name, string value, string expected)
     {

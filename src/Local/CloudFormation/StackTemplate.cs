@@ -363,12 +363,13 @@ public sealed partial class StackTemplate
         {
             return;
         }
-        if (!double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var number))
+        if (!double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var number) || !double.IsFinite(number))
         {
             throw new TemplateException($"Parameter '{name}' must be a number, not '{value}'.");
         }
-        if ((definition["MinValue"] is JsonValue min && number < min.GetValue<double>())
-            || (definition["MaxValue"] is JsonValue max && number > max.GetValue<double>()))
+        // Written as numbers or as strings, as CloudFormation takes either.
+        static double Bound(JsonNode node) => double.Parse(node.ToString(), NumberStyles.Float, CultureInfo.InvariantCulture);
+        if ((definition["MinValue"] is { } min && number < Bound(min)) || (definition["MaxValue"] is { } max && number > Bound(max)))
         {
             var range = $"from {definition["MinValue"]?.ToString() ?? "any"} to {definition["MaxValue"]?.ToString() ?? "any"}";
             throw new TemplateException($"Parameter '{name}' must be {range}, not {value}.");

@@ -23,4 +23,14 @@ public sealed class FunctionSettings(Func<string, string?>? read = null)
         _read(name) is not { Length: > 0 } text ? fallback
             : int.TryParse(text, CultureInfo.InvariantCulture, out var value) && value >= min && value <= max ? value
             : throw new InvalidOperationException($"The environment variable {name} must be a whole number from {min} to {max}, not '{text}'.");
+
+    /// <summary>
+    /// The variable as a number from <paramref name="min"/> to <paramref name="max"/>, fractions allowed (CloudFormation's
+    /// Number parameters take them), or <paramref name="fallback"/> if it is not set.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">It is set, and not such a number.</exception>
+    public double Fraction(string name, double fallback, double min, double max) =>
+        _read(name) is not { Length: > 0 } text ? fallback
+            : double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && value >= min && value <= max ? value
+            : throw new InvalidOperationException($"The environment variable {name} must be a number from {min} to {max}, not '{text}'.");
 }
