@@ -36,8 +36,11 @@ public sealed record ProcessorOptions(string TableName, string BucketName, TimeS
     /// <summary>The imported events a second one invocation stores at most; 0 if unpaced.</summary>
     public double ImportWriteRatePerInvocation => ImportWriteRate / ImportInvocations;
 
-    /// <summary>Reads and validates the settings; a missing or invalid one fails at start, naming it.</summary>
-    public static ProcessorOptions FromEnvironment(Func<string, string?>? read = null)
+    /// <summary>
+    /// Reads and validates the settings; a missing or invalid one fails at start, naming it, except the import write rate:
+    /// damaged, it leaves imports unpaced and says so through <paramref name="warn"/>, so that it never stops live events.
+    /// </summary>
+    public static ProcessorOptions FromEnvironment(Func<string, string?>? read = null, Action<string>? warn = null)
     {
         var settings = new Lambda.FunctionSettings(read);
         return new ProcessorOptions(
@@ -46,9 +49,21 @@ public sealed record ProcessorOptions(string TableName, string BucketName, TimeS
             TimeSpan.FromDays(settings.Number("Events__RetentionDays", 90, 1, MaxRetentionDays)),
             TimeSpan.FromMinutes(settings.Number("Summaries__LookbackMinutes", 60, 0, 10080)),
             settings.Required("Queue__Urls").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
-            ImportRate(settings.Fraction("Imports__WriteRate", 0, 0, 40_000)));
+            ImportRate(settings, warn));
+    }
 
-        static double ImportRate(double rate) => rate is 0 or >= MinImportWriteRate ? rate
-            : throw new InvalidOperationException($"Imports__WriteRate must be 0 (unpaced) or at least {MinImportWriteRate}; it is {rate}.");
+    private static double ImportRate(Lambda.FunctionSettings settings, Action<string>? warn)
+    {
+        try
+        {
+            var rate = settings.Fraction("Imports__WriteRate", 0, 0, 40_000);
+            return rate is 0 or >= MinImportWriteRate ? rate
+                : throw new InvalidOperationException($"Imports__WriteRate must be 0 (unpaced) or at least {MinImportWriteRate}, not {rate}.");
+        }
+        catch (InvalidOperationException e)
+        {
+            warn?.Invoke($"{e.Message} Imported events are stored unpaced until it is mended.");
+            return 0;
+        }
     }
 }

@@ -116,8 +116,12 @@ public sealed class ImportPaceTests
     [InlineData("100", 100)]
     [InlineData("500.5", 500.5)] // a Number parameter may have a fraction: it must not stop the Processor
     [InlineData("40000", 40000)]
-    public void The_rate_is_read_from_the_environment(string value, double rate) =>
-        Assert.Equal(rate, ProcessorOptions.FromEnvironment(Environment(value)).ImportWriteRate);
+    public void The_rate_is_read_from_the_environment(string value, double rate)
+    {
+        var warnings = new List<string>();
+        Assert.Equal(rate, ProcessorOptions.FromEnvironment(Environment(value), warnings.Add).ImportWriteRate);
+        Assert.Empty(warnings);
+    }
 
     [Theory]
     [InlineData("1")]
@@ -126,10 +130,14 @@ public sealed class ImportPaceTests
     [InlineData("-5")]
     [InlineData("fast")]
     [InlineData("NaN")]
-    public void A_rate_that_would_not_fit_an_invocation_fails_at_start_naming_it(string value)
+    public void A_damaged_rate_leaves_imports_unpaced_with_a_warning_naming_it_and_never_stops_the_processor(string value)
     {
-        var error = Assert.Throws<InvalidOperationException>(() => ProcessorOptions.FromEnvironment(Environment(value)));
-        Assert.Contains("Imports__WriteRate", error.Message, StringComparison.Ordinal);
+        var warnings = new List<string>();
+
+        var options = ProcessorOptions.FromEnvironment(Environment(value), warnings.Add);
+
+        Assert.Equal(0, options.ImportWriteRate);
+        Assert.Contains("Imports__WriteRate", Assert.Single(warnings), StringComparison.Ordinal);
     }
 
     private static Func<string, string?> Environment(string rate) => name => name switch
